@@ -1,0 +1,29 @@
+# The two commands that set up everything on a fresh machine: `make demo` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CORPUS ?= ../shared/corpus
+
+.PHONY: demo test install bench clean-demo
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## Set up, start the embedded default (Prefect server), archive the sample mail, say where to look.
+demo: $(VENV)/.installed
+	$(VENV)/bin/mailark demo --corpus $(CORPUS)
+
+## Install what the tests need, start the real peers (fixtures do), run the suite.
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+## Benchmarks (figures go to BENCHMARKS.md by hand, with the command).
+bench: $(VENV)/.installed
+	$(PY) -m bench.ingest --users 50 --messages 20000
+
+clean-demo:
+	-$(VENV)/bin/mailark server stop

@@ -1,0 +1,339 @@
+"""Archiving one batch: split, store, and catalogue in one idempotent DuckLake commit.
+
+The order makes a batch safe to kill at any point and to run twice, alone or beside another:
+1. split every message and write its heavy parts (put-if-absent; content-addressed, so a
+   racing or repeated write stores the same thing);
+2. in the organization's commit lane: ask the catalogue what already exists (copies, messages,
+   objects), write one pack with the new small pieces, make the writes durable, then append the
+   new rows and the ledger row in one commit.
+A run killed before 2 leaves only unreferenced objects (found by orphan detection); a re-run
+then archives what is missing and counts the rest as duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+from ulid import ULID
+
+from catalog.archive import OrgArchive
+from catalog.lake import ALIAS, org_lake_bytes
+from catalog.lanes import file_lane
+from storage.metadata import MessageMeta, extract
+from storage.mime import NotAMessage, Part, Split
+from storage.packs import PackWriter
+
+# Objects above this size are looked up before sealing: skipping a known attachment saves
+# compressing, encrypting and uploading it again.
+CHECK_BEFORE_WRITE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message to archive with its provenance; `problem` set means quarantine it with that reason."""
+
+    raw: bytes
+    mailbox_id: str
+    mailbox: str
+    folder: str
+    source: str
+    position: str
+    problem: str | None = None
+
+
+@dataclass
+class Counts:
+    seen: int = 0
+    archived: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    deferred: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Counts) -> None:
+        self.seen += other.seen
+        self.archived += other.archived
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        self.deferred += other.deferred
+        self.reasons.update(other.reasons)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "seen": self.seen,
+            "archived": self.archived,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "deferred": self.deferred,
+            "reasons": dict(self.reasons),
+        }
+
+
+@dataclass
+class _Prepared:
+    item: Incoming
+    sha256: str
+    split: Split | None = None
+    meta: MessageMeta | None = None
+    reason: str | None = None  # quarantine reason
+    object_key: str | None = None  # quarantined bytes' object
+
+    @property
+    def copy_key(self) -> tuple[str, str, str]:
+        return (self.item.mailbox_id, self.item.folder, self.sha256)
+
+
+@dataclass
+class _NewObject:
+    key: str
+    kind: str
+    plain: int
+    stored: int
+
+
+def _reason_kind(reason: str) -> str:
+    """The ledger groups reasons by their first clause (details stay in the quarantine rows)."""
+    return reason.split(":", 1)[0]
+
+
+class BatchWriter:
+    """Archives batches for one organization within one run (a flow run or a CLI call)."""
+
+    def __init__(self, archive: OrgArchive, run_id: str, source: str) -> None:
+        self.archive = archive
+        self.run_id = run_id
+        self.source = source
+        self._splitter = archive.splitter()
+
+    # ---- step 1: outside the lane ---------------------------------------------------------
+
+    def _prepare(self, items: Sequence[Incoming], counts: Counts) -> list[_Prepared]:
+        prepared: list[_Prepared] = []
+        seen_copies: set[tuple[str, str, str]] = set()
+        for item in items:
+            p = _Prepared(item, hashlib.sha256(item.raw).hexdigest())
+            if p.copy_key in seen_copies:
+                counts.duplicates += 1
+                continue
+            seen_copies.add(p.copy_key)
+            if item.problem:
+                p.reason = item.problem
+            else:
+                try:
+                    p.split = self._splitter.split(item.raw)
+                    p.meta = extract(p.split.top_fields, p.split.leaves)
+                    p.meta.defects.extend(p.split.defects)
+                except NotAMessage as e:
+                    p.reason = str(e)
+                except Exception as e:  # noqa: BLE001 - a hostile message must not stop the batch
+                    p.split = None
+                    p.reason = f"unparseable: {type(e).__name__}: {e}"
+            prepared.append(p)
+        return prepared
+
+    def _within_quota(self, prepared: list[_Prepared], counts: Counts) -> list[_Prepared]:
+        quota = self.archive.storage_quota_bytes
+        if quota is None:
+            return prepared
+        used = storage_used(self.archive)
+        taken: list[_Prepared] = []
+        for p in prepared:
+            # The raw size bounds what a copy can add (compression and dedup only shrink it).
+            if used + len(p.item.raw) > quota:
+                counts.deferred += 1
+                counts.reasons["deferred: storage quota full"] += 1
+                continue
+            used += len(p.item.raw)
+            taken.append(p)
+        return taken
+
+    def _write_objects(self, prepared: list[_Prepared]) -> dict[str, _NewObject]:
+        arch = self.archive
+        store, sealer = arch.store, arch.sealer
+        written: dict[str, _NewObject] = {}
+
+        def put(key: str, content: bytes, kind: str) -> None:
+            if key in written:
+                return
+            if len(content) > CHECK_BEFORE_WRITE and store.exists(key):
+                stored = store.size(key)
+            else:
+                blob = sealer.seal(content, key)
+                store.put_if_absent(key, blob)
+                stored = len(blob)
+            written[key] = _NewObject(key, kind, len(content), stored)
+
+        for p in prepared:
+            if p.split is not None:
+                for part in p.split.parts:
+                    put(arch.object_name(part.digest), part.content, "part")
+            else:
+                p.object_key = arch.object_name(arch.keys.name_digest(p.item.raw))
+                put(p.object_key, p.item.raw, "quarantine")
+        return written
+
+    # ---- step 2: inside the lane ----------------------------------------------------------
+
+    def write(self, items: Sequence[Incoming]) -> Counts:
+        started = datetime.now(UTC)
+        counts = Counts(seen=len(items))
+        prepared = self._prepare(items, counts)
+        prepared = self._within_quota(prepared, counts)
+        objects = self._write_objects(prepared)
+        with file_lane(self.archive.locks_dir, self.archive.org_id):
+            self._commit(prepared, objects, counts, started, items)
+        return counts
+
+    def _existing(self, table: str, column: str, values: list[str]) -> set[str]:
+        if not values:
+            return set()
+        rows = self.archive.lake.execute(
+            f"SELECT DISTINCT {column} FROM {ALIAS}.{table} WHERE org_id = ? AND {column} IN (SELECT unnest(?::VARCHAR[]))",
+            [self.archive.org_id, values],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _existing_copies(self, table: str, prepared: list[_Prepared]) -> set[tuple[str, str, str]]:
+        if not prepared:
+            return set()
+        rows = self.archive.lake.execute(
+            f"SELECT mailbox_id, folder, copy_sha256 FROM {ALIAS}.{table} "
+            f"WHERE org_id = ? AND copy_sha256 IN (SELECT unnest(?::VARCHAR[]))",
+            [self.archive.org_id, [p.sha256 for p in prepared]],
+        ).fetchall()
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    def _commit(
+        self,
+        prepared: list[_Prepared],
+        objects: dict[str, _NewObject],
+        counts: Counts,
+        started: datetime,
+        items: Sequence[Incoming],
+    ) -> None:
+        arch = self.archive
+        org = arch.org_id
+        good = [p for p in prepared if p.split is not None]
+        bad = [p for p in prepared if p.split is None]
+        have_items = self._existing_copies("mailbox_items", good)
+        have_quar = self._existing_copies("quarantine", bad)
+        new_good = [p for p in good if p.copy_key not in have_items]
+        new_bad = [p for p in bad if p.copy_key not in have_quar]
+        counts.duplicates += len(good) - len(new_good) + len(bad) - len(new_bad)
+        counts.archived += len(new_good)
+        counts.quarantined += len(new_bad)
+        for p in new_bad:
+            counts.reasons[_reason_kind(p.reason or "quarantined")] += 1
+
+        msg_keys = {p.split.message_digest.hex() for p in new_good if p.split}
+        have_msgs = self._existing("messages", "message_key", sorted(msg_keys))
+        needed_objects = {k for p in new_good if p.split for k in (arch.object_name(pt.digest) for pt in p.split.parts)}
+        needed_objects |= {p.object_key for p in new_bad if p.object_key}
+        have_objs = self._existing("objects", "object_key", sorted(needed_objects))
+
+        batch_id = str(ULID()).lower()
+        now = datetime.now(UTC)
+        pack = PackWriter(org, batch_id, arch.sealer)
+        new_messages: dict[str, tuple[_Prepared, int]] = {}
+        delta_idx: dict[int, int] = {}
+        for i, p in enumerate(new_good):
+            assert p.split is not None
+            key = p.split.message_digest.hex()
+            if key not in have_msgs and key not in new_messages:
+                new_messages[key] = (p, pack.add(p.split.skeleton))
+            if p.split.delta:
+                delta_idx[i] = pack.add(p.split.delta)
+
+        rows_objects = [o for k, o in objects.items() if k in needed_objects and k not in have_objs]
+        refs = []
+        if len(pack):
+            blob, refs, plain = pack.finish()
+            arch.store.put_if_absent(pack.name, blob)
+            rows_objects.append(_NewObject(pack.name, "pack", plain, len(blob)))
+        arch.store.flush()
+
+        tables: dict[str, list[dict[str, object]]] = {t: [] for t in ("messages", "mailbox_items", "parts", "objects", "quarantine")}
+        for key, (p, idx) in new_messages.items():
+            m, s = p.meta or MessageMeta(), p.split
+            assert s is not None
+            tables["messages"].append(
+                dict(org_id=org, message_key=key, batch_id=batch_id, message_id=m.message_id, subject=m.subject,
+                     from_addr=m.from_addr, from_name=m.from_name, to_addrs=m.to_addrs, cc_addrs=m.cc_addrs,
+                     date=m.date, size=len(p.item.raw), skeleton_ref=str(refs[idx]), skeleton_size=len(s.skeleton),
+                     attachment_count=m.attachment_count, attachment_names=m.attachment_names,
+                     defects=m.defects, first_seen=now)
+            )
+            for n, part in enumerate(s.parts):
+                tables["parts"].append(_part_row(org, key, n, arch.object_name(part.digest), batch_id, part))
+        for i, p in enumerate(new_good):
+            assert p.split is not None and p.meta is not None
+            it = p.item
+            tables["mailbox_items"].append(
+                dict(org_id=org, item_id=str(ULID()).lower(), mailbox_id=it.mailbox_id, mailbox=it.mailbox,
+                     folder=it.folder, message_key=p.split.message_digest.hex(), copy_sha256=p.sha256,
+                     size=len(it.raw), delta_ref=str(refs[delta_idx[i]]) if i in delta_idx else None,
+                     bcc_addrs=p.meta.bcc_addrs, source=it.source, source_position=it.position,
+                     batch_id=batch_id, archived_at=now)
+            )
+        for p in new_bad:
+            it = p.item
+            tables["quarantine"].append(
+                dict(org_id=org, item_id=str(ULID()).lower(), mailbox_id=it.mailbox_id, mailbox=it.mailbox,
+                     folder=it.folder, object_key=p.object_key, copy_sha256=p.sha256, size=len(it.raw),
+                     reason=p.reason, source=it.source, source_position=it.position, batch_id=batch_id,
+                     quarantined_at=now)
+            )
+        for o in rows_objects:
+            tables["objects"].append(
+                dict(org_id=org, object_key=o.key, kind=o.kind, plain_size=o.plain, stored_size=o.stored,
+                     batch_id=batch_id, created_at=now)
+            )
+        mailboxes = {it.mailbox for it in items}
+        ledger = dict(
+            org_id=org, run_id=self.run_id, batch_id=batch_id, source=self.source,
+            mailbox=mailboxes.pop() if len(mailboxes) == 1 else "*", seen=counts.seen, archived=counts.archived,
+            duplicates=counts.duplicates, quarantined=counts.quarantined, deferred=counts.deferred,
+            reasons=json.dumps(dict(counts.reasons), sort_keys=True), started_at=started, finished_at=now,
+        )
+        con = arch.lake
+        con.execute("BEGIN")
+        try:
+            for table, rows in tables.items():
+                if rows:
+                    _insert(con, table, rows)
+            _insert(con, "ingest_ledger", [ledger])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def _part_row(org: str, key: str, n: int, object_key: str, batch_id: str, part: Part) -> dict[str, object]:
+    r = part.recipe
+    recipe = "raw" if r.kind == 0 else f"base64:{r.line_len}:{'crlf' if r.crlf else 'lf'}:{int(r.final_eol)}"
+    return dict(org_id=org, message_key=key, ordinal=n, object_key=object_key, batch_id=batch_id,
+                content_type=part.content_type, filename=part.filename, plain_size=len(part.content),
+                encoded_size=part.encoded_size, recipe=recipe)
+
+
+def _insert(con, table: str, rows: list[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]
+    arrow = pa.Table.from_pylist(rows)
+    con.register("_batch_rows", arrow)
+    try:
+        con.execute(f"INSERT INTO {ALIAS}.{table} BY NAME SELECT * FROM _batch_rows")
+    finally:
+        con.unregister("_batch_rows")
+
+
+def storage_used(archive: OrgArchive) -> int:
+    """Bytes the organization occupies: its objects plus its Parquet files."""
+    row = archive.lake.execute(
+        f"SELECT coalesce(sum(stored_size), 0) FROM {ALIAS}.objects WHERE org_id = ?", [archive.org_id]
+    ).fetchone()
+    return int(row[0] if row else 0) + org_lake_bytes(archive.lake, archive.org_id)

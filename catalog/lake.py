@@ -1,0 +1,120 @@
+"""The DuckLake catalogue: connecting DuckDB, loading the pinned extensions, attaching the lake.
+
+DuckDB cannot download extensions on our machines, so the extensions come from the
+`duckdb-extension-*` wheels pinned beside `duckdb` and are loaded from site-packages by path.
+The lake is attached in ENCRYPTED mode (Parquet files are encrypted; their keys live in the
+catalog, which sits in db/, the key room) with data inlining off, so no message metadata is
+kept in the catalog database beyond DuckLake's column statistics.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from catalog.schema import TABLES
+from mailark.settings import Settings
+from storage.objects import ObjectStore
+
+ALIAS = "lake"
+METADATA = f"__ducklake_metadata_{ALIAS}"
+
+
+class LakeError(RuntimeError):
+    pass
+
+
+def extension_path(name: str) -> str:
+    """The path of a pinned extension inside its wheel (e.g. name="ducklake")."""
+    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
+    if spec is None or not spec.submodule_search_locations:
+        raise LakeError(
+            f"the DuckDB extension {name!r} is not installed: pip install "
+            f"'duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}'"
+        )
+    base = list(spec.submodule_search_locations)[0]
+    found = glob.glob(f"{base}/extensions/v{duckdb.__version__}/{name}.duckdb_extension")
+    if not found:
+        raise LakeError(f"the DuckDB extension {name!r} does not match duckdb {duckdb.__version__}")
+    return found[0]
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    # httpfs is needed even for local files: DuckDB's built-in crypto is read-only without it.
+    for name in ("sqlite_scanner", "postgres_scanner", "httpfs", "ducklake"):
+        con.execute(f"LOAD '{extension_path(name)}'")
+    return con
+
+
+@dataclass(frozen=True)
+class LakeLocation:
+    catalog: str  # "sqlite:/path" or "postgres:dbname=..."
+    data_path: str  # where Parquet files go: a directory or s3://bucket/lake/
+
+    def attach_sql(self, read_only: bool = False) -> str:
+        opts = [f"DATA_PATH '{self.data_path}'", "ENCRYPTED", "DATA_INLINING_ROW_LIMIT 0"]
+        if read_only:
+            opts = ["READ_ONLY"]
+        return f"ATTACH 'ducklake:{self.catalog}' AS {ALIAS} ({', '.join(opts)})"
+
+
+def location(settings: Settings, store: ObjectStore) -> LakeLocation:
+    return LakeLocation(settings.resolved_lake_catalog, store.data_path() + "lake/")
+
+
+def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    s3 = settings.s3
+    con.execute(
+        "CREATE OR REPLACE SECRET mailark_s3 (TYPE s3, KEY_ID ?, SECRET ?, ENDPOINT ?, URL_STYLE 'path', USE_SSL ?, REGION ?)",
+        [s3.access_key, s3.secret_key.get_secret_value(), s3.endpoint, s3.secure, s3.region or "us-east-1"],
+    )
+
+
+def open_lake(settings: Settings, store: ObjectStore, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the lake attached as `lake`, its tables created if missing."""
+    loc = location(settings, store)
+    if loc.catalog.startswith("sqlite:"):
+        Path(loc.catalog[len("sqlite:") :]).parent.mkdir(parents=True, exist_ok=True)
+    if loc.data_path.startswith("/"):
+        Path(loc.data_path).mkdir(parents=True, exist_ok=True)
+    con = connect()
+    if settings.object_store == "s3":
+        _s3_secret(con, settings)
+    try:
+        con.execute(loc.attach_sql(read_only))
+    except duckdb.Error as e:
+        raise LakeError(f"cannot open the catalogue at {loc.catalog}: {e}") from e
+    if not read_only:
+        ensure_schema(con)
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    existing = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [ALIAS]
+    ).fetchall()}
+    missing = [t for t in TABLES if t not in existing]
+    if not missing:
+        return
+    con.execute("BEGIN")
+    for t in missing:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {ALIAS}.{t} ({TABLES[t]})")
+        # One organization's rows live in files of their own: metering and deletion per tenant.
+        con.execute(f"ALTER TABLE {ALIAS}.{t} SET PARTITIONED BY (org_id)")
+    con.execute("COMMIT")
+
+
+def org_lake_bytes(con: duckdb.DuckDBPyConnection, org_id: str) -> int:
+    """Bytes of the organization's live Parquet files (data and delete files)."""
+    row = con.execute(
+        f"""SELECT coalesce(sum(df.file_size_bytes), 0) FROM {METADATA}.ducklake_data_file df
+            JOIN {METADATA}.ducklake_file_partition_value pv USING (data_file_id)
+            WHERE df.end_snapshot IS NULL AND pv.partition_value = ?""",
+        [org_id],
+    ).fetchone()
+    return int(row[0]) if row else 0

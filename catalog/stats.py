@@ -1,0 +1,32 @@
+"""Figures of one organization's archive, read from the catalogue (never by listing objects)."""
+
+from __future__ import annotations
+
+from catalog.archive import OrgArchive
+from catalog.ingest import storage_used
+from catalog.lake import ALIAS, org_lake_bytes
+
+
+def org_stats(archive: OrgArchive) -> dict[str, int | float]:
+    con, org = archive.lake, archive.org_id
+
+    def one(sql: str) -> int:
+        row = con.execute(sql, [org]).fetchone()
+        return int(row[0] or 0) if row else 0
+
+    copies, raw = con.execute(
+        f"SELECT count(*), coalesce(sum(size), 0) FROM {ALIAS}.mailbox_items WHERE org_id = ?", [org]
+    ).fetchone() or (0, 0)
+    stored = storage_used(archive)
+    return {
+        "messages": one(f"SELECT count(*) FROM {ALIAS}.messages WHERE org_id = ?"),
+        "copies": int(copies),
+        "quarantined": one(f"SELECT count(*) FROM {ALIAS}.quarantine WHERE org_id = ?"),
+        "raw_bytes": int(raw),
+        "quarantined_bytes": one(f"SELECT coalesce(sum(size), 0) FROM {ALIAS}.quarantine WHERE org_id = ?"),
+        "stored_bytes": stored,
+        "object_bytes": one(f"SELECT coalesce(sum(stored_size), 0) FROM {ALIAS}.objects WHERE org_id = ?"),
+        "catalogue_bytes": org_lake_bytes(con, org),
+        "objects": one(f"SELECT count(*) FROM {ALIAS}.objects WHERE org_id = ?"),
+        "stored_ratio": round(stored / raw, 4) if raw else 0.0,
+    }

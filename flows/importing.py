@@ -1,0 +1,125 @@
+"""Import of mail files (EML, folders, mbox, PST/OST, .msg) into one archive mailbox: the plain code.
+
+The `import-files` flow (flows/import_files.py) runs this with one Prefect task per batch; the
+CLI runs it directly when no Prefect server is up. This module does not import Prefect, so a
+CLI call pays no Prefect start-up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ulid import ULID
+
+from catalog.ingest import BatchWriter, Counts, Incoming
+from control.orgs import ControlError, ensure_mailbox
+from mailark.runtime import Runtime
+from sources.files import SourceProblem, iter_source
+
+
+class ImportRefused(ControlError):
+    pass
+
+
+@dataclass
+class ImportResult:
+    org: str
+    mailbox: str
+    mailbox_created: bool
+    run_id: str
+    counts: Counts
+    seconds: float
+    bytes: int = 0
+    folders: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "org": self.org,
+            "mailbox": self.mailbox,
+            "mailbox_created": self.mailbox_created,
+            "run_id": self.run_id,
+            **self.counts.as_dict(),
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Batch:
+    """A list of messages handed to a task; deliberately not a dataclass, so Prefect does not walk it."""
+
+    __slots__ = ("items", "number")
+
+    def __init__(self, items: list[Incoming], number: int) -> None:
+        self.items = items
+        self.number = number
+
+
+def batches(items: Iterable[Incoming], max_messages: int, max_bytes: int) -> Iterator[list[Incoming]]:
+    batch: list[Incoming] = []
+    size = 0
+    for it in items:
+        batch.append(it)
+        size += len(it.raw)
+        if len(batch) >= max_messages or size >= max_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def source_bytes(sources: list[Path]) -> int:
+    """Total size of the inputs, for the progress bar."""
+    total = 0
+    for src in sources:
+        if src.is_dir():
+            total += sum(p.stat().st_size for p in src.rglob("*") if p.is_file() and not p.is_symlink())
+        elif src.exists():
+            total += src.stat().st_size
+    return total
+
+
+def run_import(
+    rt: Runtime,
+    org_name: str,
+    mailbox: str,
+    sources: list[Path],
+    folder: str | None = None,
+    *,
+    run_id: str | None = None,
+    write: Callable[[BatchWriter, Batch], Counts] | None = None,
+    on_batch: Callable[[Counts, int], None] | None = None,
+) -> ImportResult:
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        raise ImportRefused(f"nothing imported: no such file or directory: {', '.join(missing)}")
+    started = time.perf_counter()
+    org = rt.org(org_name)
+    with rt.session() as session:
+        mb, created = ensure_mailbox(session, org, mailbox)
+    archive = rt.archive_for(org)
+    run_id = run_id or str(ULID()).lower()
+    writer = BatchWriter(archive, run_id, source="file-import")
+    total = Counts()
+    folders: dict[str, int] = {}
+    nbytes = 0
+
+    def incoming() -> Iterator[Incoming]:
+        for src in sources:
+            for m in iter_source(src, folder):
+                problem = m.reason if isinstance(m, SourceProblem) else None
+                yield Incoming(m.raw, mb.id, mb.primary_address, m.folder, m.source, m.position, problem)
+
+    for n, items in enumerate(batches(incoming(), rt.settings.batch_messages, rt.settings.batch_bytes), 1):
+        batch = Batch(items, n)
+        counts = write(writer, batch) if write else writer.write(batch.items)
+        total.add(counts)
+        batch_bytes = sum(len(i.raw) for i in items)
+        nbytes += batch_bytes
+        for i in items:
+            folders[i.folder] = folders.get(i.folder, 0) + 1
+        if on_batch:
+            on_batch(total, batch_bytes)
+    return ImportResult(org_name, mb.primary_address, created, run_id, total, time.perf_counter() - started, nbytes, folders)

@@ -1,0 +1,353 @@
+"""The `mailark` command.
+
+Exit status: 0 on success (quarantined messages included), 1 on failure, 2 on wrong usage.
+Errors go to stderr in words a person understands; with --json, stdout holds exactly one JSON
+document and progress goes to stderr. Without a running Prefect server the commands run the
+plain code (no temporary server is started); with one, work runs as a flow and shows in its UI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from mailark.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailark: multi-tenant email archive.")
+org_app = typer.Typer(no_args_is_help=True, help="Organizations (tenants).")
+app.add_typer(org_app, name="org")
+
+err = Console(stderr=True)
+out = Console()
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+OrgOpt = Annotated[str, typer.Option("--org", help="Organization name.")]
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, datetime | date):
+        return o.isoformat()
+    if isinstance(o, Decimal):
+        return float(o)
+    if isinstance(o, bytes):
+        return o.hex()
+    return str(o)
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, default=_json_default, ensure_ascii=False) + "\n")
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Turn the errors we expect into a clear message and exit status 1."""
+    from catalog.lake import LakeError
+    from control.orgs import ControlError
+    from storage.crypto import IntegrityError
+    from storage.keys import KeyUnavailable
+    from storage.objects import ObjectStoreError
+
+    try:
+        return fn()
+    except (ControlError, LakeError, ObjectStoreError, KeyUnavailable, IntegrityError) as e:
+        _fail(str(e))
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from mailark.runtime import open_runtime
+
+    return open_runtime(get_settings())
+
+
+def _prefect_running() -> bool:
+    from mailark.prefect_server import is_up, prefect_env
+
+    settings = get_settings()
+    if not is_up(settings.prefect_api_url):
+        return False
+    os.environ.update(prefect_env(settings))
+    return True
+
+
+# ---- org --------------------------------------------------------------------------------------
+
+
+@org_app.command("create")
+def org_create(name: Annotated[str, typer.Argument(help="Name = default domain: a-z 0-9 _ -")], as_json: JsonOpt = False) -> None:
+    """Create an organization and its keys."""
+    from control.orgs import create_org
+
+    rt = _runtime()
+
+    def run() -> dict[str, Any]:
+        with rt.session() as s:
+            org, _ = create_org(s, name, rt.master_key)
+            return {"id": org.id, "name": org.name, "storage_quota_bytes": org.storage_quota_bytes}
+
+    doc = _guard(run)
+    if as_json:
+        _print_json(doc)
+    else:
+        out.print(f"created organization [bold]{doc['name']}[/] (id {doc['id']})")
+
+
+@org_app.command("list")
+def org_list(as_json: JsonOpt = False) -> None:
+    """List organizations."""
+    from control.orgs import list_orgs
+
+    rt = _runtime()
+    with rt.control() as s:
+        rows = [{"id": o.id, "name": o.name, "created_at": o.created_at} for o in list_orgs(s)]
+    if as_json:
+        _print_json(rows)
+        return
+    t = Table("name", "id", "created")
+    for r in rows:
+        t.add_row(r["name"], r["id"], str(r["created_at"]))
+    out.print(t)
+
+
+# ---- import / export / stats / sql ------------------------------------------------------------
+
+
+@app.command("import")
+def import_(
+    sources: Annotated[list[Path], typer.Argument(help="Files or directories: EML, mbox, PST/OST, .msg.")],
+    org: OrgOpt,
+    mailbox: Annotated[str, typer.Option("--mailbox", help="Archive mailbox address (created if new).")],
+    folder: Annotated[str | None, typer.Option("--folder", help="Put everything into this folder.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Archive mail files into an archive mailbox."""
+    from flows.importing import run_import, source_bytes
+
+    if _prefect_running():
+        from flows.import_files import import_files
+
+        doc = _guard(lambda: import_files(org, mailbox, [str(s.resolve()) for s in sources], folder))
+    else:
+        rt = _runtime()
+        total = source_bytes([s for s in sources if s.exists()])
+        with Progress(
+            TextColumn("[bold]archiving[/]"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[counts]}"),
+            TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal,
+        ) as progress:
+            task = progress.add_task("import", total=total or None, counts="")
+
+            def on_batch(c, nbytes: int) -> None:  # type: ignore[no-untyped-def]
+                progress.update(task, advance=nbytes, counts=f"{c.archived} archived, {c.duplicates} dup, {c.quarantined} quarantined")
+
+            result = _guard(lambda: run_import(rt, org, mailbox, sources, folder, on_batch=on_batch))
+        doc = result.as_dict()
+    if doc.get("mailbox_created"):
+        err.print(f"created archive mailbox {doc['mailbox']}")
+    if as_json:
+        _print_json(doc)
+        return
+    out.print(
+        f"{doc['seen']} seen: {doc['archived']} archived, {doc['duplicates']} duplicates, "
+        f"{doc['quarantined']} quarantined, {doc['deferred']} deferred ({doc['seconds']} s)"
+    )
+    for reason, n in sorted(doc.get("reasons", {}).items()):
+        out.print(f"  {n:6d}  {reason}")
+
+
+@app.command("export")
+def export(
+    org: OrgOpt,
+    out_file: Annotated[Path, typer.Option("--out", help="The zip file to write.")],
+    mailbox: Annotated[str | None, typer.Option("--mailbox", help="Only this archive mailbox.")] = None,
+    folder: Annotated[str | None, typer.Option("--folder", help="Only this folder (and its subfolders).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export archived mail as a zip of .eml files with a manifest."""
+    from catalog.export import export_zip
+    from control.orgs import NotFound, find_mailbox
+
+    rt = _runtime()
+
+    def run():  # type: ignore[no-untyped-def]
+        o = rt.org(org)
+        mailbox_id = None
+        if mailbox:
+            with rt.control() as s:
+                mb = find_mailbox(s, o, mailbox)
+            if mb is None:
+                raise NotFound(f"organization {org!r} has no archive mailbox {mailbox!r}")
+            mailbox_id = mb.id
+        return export_zip(rt.archive_for(o), out_file, mailbox_id, folder)
+
+    result = _guard(run)
+    if as_json:
+        _print_json(result.as_dict())
+    else:
+        out.print(f"wrote {result.path}: {result.messages} messages, {result.quarantined} quarantined items")
+
+
+@app.command("stats")
+def stats(org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Messages, copies and bytes of an organization's archive."""
+    from catalog.stats import org_stats
+
+    rt = _runtime()
+    doc = _guard(lambda: org_stats(rt.archive_for(rt.org(org))))
+    if as_json:
+        _print_json(doc)
+        return
+    t = Table("figure", "value")
+    for k, v in doc.items():
+        t.add_row(k, f"{v:,}" if isinstance(v, int) else str(v))
+    out.print(t)
+
+
+@app.command("sql")
+def sql(
+    query: Annotated[str, typer.Argument(help="A read-only SQL query over the catalogue (tables in schema lake).")],
+    as_json: JsonOpt = False,
+    show_attach: Annotated[bool, typer.Option("--attach", help="Print the ATTACH statement for plain DuckDB.")] = False,
+) -> None:
+    """Run a read-only query over all organizations' catalogue (an operator tool)."""
+    import duckdb
+
+    from catalog.lake import connect, location
+    from storage.objects import open_store
+
+    settings = get_settings()
+    store = open_store(settings)
+    loc = location(settings, store)
+    if show_attach:
+        out.print(loc.attach_sql(read_only=True) + ";", highlight=False)
+    con = connect()
+    try:
+        con.execute(loc.attach_sql(read_only=True))
+        con.execute("USE lake")
+        rel = con.execute(query)
+        cols = [d[0] for d in rel.description] if rel.description else []
+        rows = rel.fetchall()
+    except duckdb.Error as e:
+        _fail(f"query failed: {e}")
+    if as_json:
+        _print_json([dict(zip(cols, r)) for r in rows])
+        return
+    t = Table(*cols)
+    for r in rows:
+        t.add_row(*[str(v) for v in r])
+    out.print(t)
+
+
+# ---- demo -------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo(
+    corpus: Annotated[Path, typer.Option(help="Sample mail to archive.")] = Path("../shared/corpus"),
+    org: Annotated[str, typer.Option(help="Demo organization name.")] = "demo",
+    no_server: Annotated[bool, typer.Option("--no-server", help="Do not start a Prefect server.")] = False,
+) -> None:
+    """Start the embedded default, archive sample mail through the import flow, and say where to look."""
+    from control.orgs import Conflict, create_org
+    from mailark import prefect_server
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    if not corpus.exists():
+        _fail(f"no sample mail at {corpus}: pass --corpus DIR")
+    if not no_server:
+        err.print("starting the Prefect server (first start takes a while)...")
+        try:
+            prefect_server.start_background(settings)
+        except RuntimeError as e:
+            _fail(str(e))
+    rt = _runtime()
+    try:
+        with rt.session() as s:
+            create_org(s, org, rt.master_key)
+        err.print(f"created organization {org}")
+    except Conflict:
+        err.print(f"organization {org} exists; importing again shows deduplication at work")
+    mailbox = f"archive@{org}"
+    rt.close()
+    if not no_server and _prefect_running():
+        from flows.import_files import import_files
+
+        doc = _guard(lambda: import_files(org, mailbox, [str(corpus.resolve())], None))
+    else:
+        from flows.importing import run_import
+
+        doc = _guard(lambda: run_import(rt, org, mailbox, [corpus], None)).as_dict()
+    from catalog.stats import org_stats
+
+    rt = _runtime()
+    st = org_stats(rt.archive_for(rt.org(org)))
+    saved = 1 - st["stored_bytes"] / st["raw_bytes"] if st["raw_bytes"] else 0
+    out.print()
+    out.print(f"[bold]archived[/] {doc['seen']} items from {corpus}: {doc['archived']} archived, "
+              f"{doc['duplicates']} duplicates, {doc['quarantined']} quarantined (raw bytes kept, with reasons)")
+    out.print(f"[bold]storage[/] {st['raw_bytes']:,} bytes as received -> {st['stored_bytes']:,} bytes stored "
+              f"(compressed, deduplicated, encrypted): {saved:.0%} saved")
+    out.print(f"[bold]home[/] {settings.home}  (objects/: ciphertext only; db/: the key room)")
+    out.print("[bold]query it[/] from plain DuckDB (read-only):")
+    from catalog.lake import location, extension_path
+
+    loc = location(settings, rt.store)
+    out.print(f"  duckdb -c \"LOAD '{extension_path('sqlite_scanner')}'; LOAD '{extension_path('httpfs')}'; "
+              f"LOAD '{extension_path('ducklake')}'; {loc.attach_sql(True)}; "
+              f"SELECT folder, count(*) FROM lake.mailbox_items GROUP BY ALL ORDER BY 2 DESC LIMIT 10\"", highlight=False)
+    out.print(f"  or: mailark sql \"SELECT subject, from_addr, date FROM messages ORDER BY date DESC LIMIT 10\"")
+    if not no_server:
+        out.print(f"[bold]Prefect UI[/] {prefect_server.ui_url(settings)}  (stop the server: mailark server stop)")
+
+
+server_app = typer.Typer(no_args_is_help=True, help="The embedded Prefect server.")
+app.add_typer(server_app, name="server")
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Start the Prefect server in the background (db/prefect, logs/prefect-server.log)."""
+    from mailark import prefect_server
+
+    settings = get_settings()
+    try:
+        started = prefect_server.start_background(settings)
+    except RuntimeError as e:
+        _fail(str(e))
+    out.print(("started" if started else "already running") + f": {prefect_server.ui_url(settings)}")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the background Prefect server started by mailark."""
+    from mailark import prefect_server
+
+    stopped = prefect_server.stop_background(get_settings())
+    out.print("stopped" if stopped else "no server started by mailark is running")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

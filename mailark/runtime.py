@@ -1,0 +1,78 @@
+"""Wiring from settings: the object store, the catalogue, the control plane and the master key.
+
+The CLI, the flows and (later) the web app all start here, so they run the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+
+import duckdb
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.archive import OrgArchive
+from catalog.lake import open_lake
+from control.db import open_control
+from control.models import Organization
+from control.orgs import get_org, org_keys
+from mailark.settings import Settings, get_settings
+from storage.keys import MasterKey, load_master_key
+from storage.objects import ObjectStore, open_store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        return open_store(self.settings)
+
+    @cached_property
+    def control(self) -> sessionmaker[Session]:
+        self.settings.ensure_dirs()
+        return open_control(self.settings.resolved_control_url)
+
+    @cached_property
+    def master_key(self) -> MasterKey:
+        s = self.settings
+        return load_master_key(s.master_key.get_secret_value() if s.master_key else None, s.resolved_master_key_file)
+
+    @cached_property
+    def lake(self) -> duckdb.DuckDBPyConnection:
+        self.settings.ensure_dirs()
+        return open_lake(self.settings, self.store)
+
+    def archive_for(self, org: Organization) -> OrgArchive:
+        with self.control() as session:
+            keys = org_keys(session, org, self.master_key)
+        return OrgArchive(
+            org_id=org.id,
+            keys=keys,
+            store=self.store,
+            lake=self.lake,
+            locks_dir=self.settings.db_dir / "locks",
+            zstd_level=self.settings.zstd_level,
+            storage_quota_bytes=org.storage_quota_bytes,
+        )
+
+    def org(self, name: str) -> Organization:
+        with self.control() as session:
+            return get_org(session, name)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.control() as s, s.begin():
+            yield s
+
+    def close(self) -> None:
+        if "lake" in self.__dict__:
+            self.lake.close()
+            del self.__dict__["lake"]
+
+
+def open_runtime(settings: Settings | None = None) -> Runtime:
+    return Runtime(settings or get_settings())

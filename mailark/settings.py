@@ -1,0 +1,123 @@
+"""Settings: environment variables (``MAILARK_*``) over a TOML config file over defaults.
+
+The config file is ``$MAILARK_HOME/mailark.toml`` unless ``MAILARK_CONFIG`` names another.
+Settings are the only global state the project keeps; everything else is passed explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("MAILARK_HOME") or Path.home() / ".mailark").expanduser()
+
+
+class S3Settings(BaseModel):
+    endpoint: str = "127.0.0.1:9000"
+    access_key: str = ""
+    secret_key: SecretStr = SecretStr("")
+    bucket: str = "mailark"
+    secure: bool = True
+    region: str | None = None
+    cert_check: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(default_factory=default_home)
+    # "local": a directory under $MAILARK_HOME/objects; "s3": MinIO or any S3 (see s3.*).
+    object_store: Literal["local", "s3"] = "local"
+    s3: S3Settings = Field(default_factory=S3Settings)
+    # The master key wraps every organization's keys: base64 of 32 bytes in MAILARK_MASTER_KEY,
+    # or a file (created on first use, mode 0600). A KMS takes this place at scale.
+    master_key: SecretStr | None = None
+    master_key_file: Path | None = None
+    # SQLAlchemy URL of the control plane; default: SQLite (WAL) in db/.
+    control_url: str | None = None
+    # DuckLake catalog: "sqlite" (a file in db/) or a PostgreSQL libpq string "postgres:dbname=...".
+    lake_catalog: str | None = None
+    # Ingest batches: a batch closes at this many messages or bytes, whichever comes first.
+    batch_messages: int = 2000
+    batch_bytes: int = 64 * 1024 * 1024
+    zstd_level: int = 3
+    prefect_api_url: str = "http://127.0.0.1:4200/api"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    # ---- derived paths -------------------------------------------------------------------
+    @property
+    def objects_dir(self) -> Path:
+        return self.home / "objects"
+
+    @property
+    def db_dir(self) -> Path:
+        return self.home / "db"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.db_dir / "prefect"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.db_dir / "master.key"
+
+    @property
+    def resolved_control_url(self) -> str:
+        return self.control_url or f"sqlite:///{self.db_dir / 'control.sqlite'}"
+
+    @property
+    def resolved_lake_catalog(self) -> str:
+        return self.lake_catalog or f"sqlite:{self.db_dir / 'lake.sqlite'}"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.objects_dir, self.db_dir, self.logs_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.db_dir, 0o700)
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the config file; environment variables still win over it."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(os.environ.get("MAILARK_CONFIG") or default_home() / "mailark.toml")
+        if not path.is_file():
+            return {}
+        with path.open("rb") as f:
+            return tomllib.load(f)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests and the CLI's --home option change the environment; forget the cached settings."""
+    get_settings.cache_clear()

@@ -1,0 +1,92 @@
+"""Sealing of stored bytes: zstd, then AES-256-GCM under an organization's data key.
+
+Every sealed blob starts with a small header so it can be opened years later, after key
+rotation: ``b"MA" | version | flags | key id (8 bytes) | nonce (12 bytes)``. The header and the
+caller's context (organization and object name) are authenticated data, so a blob copied to
+another name or another organization fails to open instead of yielding someone else's mail.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import zstandard
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+MAGIC = b"MA"
+FORMAT_VERSION = 1
+FLAG_ZSTD = 0x01
+_HEADER = struct.Struct(">2sBB8s12s")
+HEADER_SIZE = _HEADER.size  # 24 bytes
+
+
+class IntegrityError(ValueError):
+    """A stored blob failed authentication or its header is not ours: tampered, truncated or misplaced."""
+
+
+@dataclass(frozen=True)
+class DataKey:
+    key_id: bytes  # 8 bytes, written into every blob header
+    key: bytes  # 32 bytes, AES-256
+
+
+class Sealer:
+    """Seals and opens blobs for one organization. Holds reusable (de)compressors: not thread-safe."""
+
+    def __init__(
+        self,
+        org_id: str,
+        active_key: DataKey,
+        all_keys: Mapping[bytes, DataKey] | None = None,
+        zstd_level: int = 3,
+    ) -> None:
+        self.org_id = org_id
+        self._active = active_key
+        self._aead = {k.key_id: AESGCM(k.key) for k in (all_keys or {}).values()}
+        self._aead[active_key.key_id] = AESGCM(active_key.key)
+        self._cctx = zstandard.ZstdCompressor(level=zstd_level)
+        self._dctx = zstandard.ZstdDecompressor()
+        self._org = org_id.encode()
+
+    def _aad(self, header: bytes, context: str) -> bytes:
+        return header + self._org + b"\0" + context.encode()
+
+    def seal(self, plain: bytes, context: str, *, compress: bool = True) -> bytes:
+        """Compress when it pays, then encrypt. `context` is normally the object name."""
+        flags = 0
+        body = plain
+        if compress and len(plain) > 64:
+            packed = self._cctx.compress(plain)
+            if len(packed) < len(plain) - len(plain) // 64:
+                body, flags = packed, FLAG_ZSTD
+        nonce = os.urandom(12)
+        header = _HEADER.pack(MAGIC, FORMAT_VERSION, flags, self._active.key_id, nonce)
+        return header + self._aead[self._active.key_id].encrypt(nonce, body, self._aad(header, context))
+
+    def open(self, blob: bytes, context: str) -> bytes:
+        if len(blob) < HEADER_SIZE + 16:
+            raise IntegrityError(f"stored object {context!r} is truncated ({len(blob)} bytes)")
+        header = blob[:HEADER_SIZE]
+        magic, version, flags, key_id, nonce = _HEADER.unpack(header)
+        if magic != MAGIC or version != FORMAT_VERSION:
+            raise IntegrityError(f"stored object {context!r} has no mailark header (version {version})")
+        aead = self._aead.get(key_id)
+        if aead is None:
+            raise IntegrityError(
+                f"stored object {context!r} was sealed with key {key_id.hex()}, which this "
+                f"organization no longer has (keys destroyed or rotated away)"
+            )
+        try:
+            body = aead.decrypt(nonce, blob[HEADER_SIZE:], self._aad(header, context))
+        except InvalidTag:
+            raise IntegrityError(
+                f"stored object {context!r} failed authentication: it was altered, or belongs "
+                f"to another name or organization"
+            ) from None
+        if flags & FLAG_ZSTD:
+            return self._dctx.decompress(body)
+        return body

@@ -1,0 +1,135 @@
+"""What the catalogue records of a message: subject, addresses, date, attachment names.
+
+Only the few header fields the catalogue needs are decoded (RFC 2047 words, RFC 2231
+parameters, address lists, dates); the message itself is never fully parsed here, which keeps
+ingest fast. Broken producers are the norm: every decoder falls back to something readable
+and notes a defect instead of failing the message.
+"""
+
+from __future__ import annotations
+
+import email.errors
+import email.header
+import email.parser
+import email.policy
+import email.utils
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from storage.mime import Leaf, field_name, field_value
+
+_HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+
+
+@dataclass
+class MessageMeta:
+    message_id: str | None = None
+    subject: str | None = None
+    from_addr: str | None = None
+    from_name: str | None = None
+    to_addrs: list[str] = field(default_factory=list)
+    cc_addrs: list[str] = field(default_factory=list)
+    bcc_addrs: list[str] = field(default_factory=list)
+    date: datetime | None = None
+    attachment_names: list[str] = field(default_factory=list)
+    attachment_count: int = 0
+    defects: list[str] = field(default_factory=list)
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.decode("latin-1")
+
+
+def decode_words(value: str, defects: list[str] | None = None) -> str:
+    """RFC 2047 encoded words to text; undecodable charsets keep their raw text."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError) as e:
+        if defects is not None:
+            defects.append(f"undecodable encoded word: {type(e).__name__}")
+        return value
+
+
+def _addresses(values: list[str], defects: list[str]) -> list[tuple[str, str]]:
+    try:
+        pairs = email.utils.getaddresses(values)
+    except Exception as e:  # noqa: BLE001 - stdlib raises assorted errors on hostile input
+        defects.append(f"unparseable address list: {type(e).__name__}")
+        return []
+    return [(decode_words(n, defects), a.strip().lower()) for n, a in pairs if a and "@" in a]
+
+
+def extract(top_fields: list[bytes], leaves: list[Leaf]) -> MessageMeta:
+    meta = MessageMeta()
+    d = meta.defects
+    by_name: dict[bytes, list[str]] = {}
+    for f in top_fields:
+        n = field_name(f)
+        if n in (b"message-id", b"subject", b"from", b"to", b"cc", b"bcc", b"date"):
+            by_name.setdefault(n, []).append(_text(field_value(f)))
+    if mid := by_name.get(b"message-id"):
+        meta.message_id = mid[0].strip() or None
+    if subj := by_name.get(b"subject"):
+        meta.subject = decode_words(subj[0], d)
+    if frm := by_name.get(b"from"):
+        addrs = _addresses(frm[:1], d)
+        if addrs:
+            meta.from_name, meta.from_addr = addrs[0][0] or None, addrs[0][1]
+    meta.to_addrs = [a for _, a in _addresses(by_name.get(b"to", []), d)]
+    meta.cc_addrs = [a for _, a in _addresses(by_name.get(b"cc", []), d)]
+    meta.bcc_addrs = [a for _, a in _addresses(by_name.get(b"bcc", []), d)]
+    if date := by_name.get(b"date"):
+        meta.date = parse_date(date[0], d)
+    for leaf in leaves:
+        name = leaf.part.filename if leaf.part else (part_filename(leaf.header) if leaf.header else None)
+        if name:
+            meta.attachment_names.append(name)
+        if name or (leaf.part is not None and leaf.part.is_attachment):
+            meta.attachment_count += 1
+    return meta
+
+
+def parse_date(value: str, defects: list[str]) -> datetime | None:
+    try:
+        dt = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        defects.append("unparseable Date header")
+        return None
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC)
+    except (OverflowError, ValueError):
+        defects.append("Date header out of range")
+        return None
+
+
+def part_filename(header: bytes) -> str | None:
+    """The file name a part declares (Content-Disposition or Content-Type name), decoded."""
+    low = header.lower()
+    if b"name" not in low:
+        return None
+    try:
+        msg = _HEADER_PARSER.parsebytes(header + b"\n")
+        name = msg.get_filename() or msg.get_param("name")
+    except Exception:  # noqa: BLE001 - hostile parameters must not fail the message
+        return None
+    if isinstance(name, tuple):  # RFC 2231 value that the stdlib could not decode
+        name = email.utils.collapse_rfc2231_value(name)
+    if not name:
+        return None
+    return decode_words(str(name)).strip() or None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

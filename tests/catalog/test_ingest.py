@@ -1,0 +1,148 @@
+"""The archive core end to end: ingest batches into the catalogue and the object store, read back."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+from catalog.archive import OrgArchive
+from catalog.export import export_zip
+from catalog.ingest import BatchWriter, Incoming
+from catalog.stats import org_stats
+from control.orgs import create_org, ensure_mailbox
+from storage.crypto import IntegrityError
+from storage.mime import encode_base64
+
+
+def mail(n: int, attachment: bytes, *, transport: bytes = b"", line_len: int = 76) -> bytes:
+    return (
+        transport
+        + f"From: Ann <ann@acme>\r\nTo: Bob <bob@acme>\r\nSubject: Quarterly report number {n}\r\n"
+        f"Message-ID: <{n}@acme>\r\nDate: Mon, 1 Jan 2024 10:00:00 +0100\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n'
+        f"Hello Bob, the figures for period {n} are attached.\r\n--b1\r\n"
+        'Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n'
+        'Content-Disposition: attachment; filename="report.pdf"\r\n\r\n'.encode()
+        + encode_base64(attachment, line_len, b"\r\n", True)
+        + b"--b1--\r\n"
+    )
+
+
+def items(archive_mb, raws: list[tuple[bytes, str]]) -> list[Incoming]:  # type: ignore[no-untyped-def]
+    return [Incoming(raw, archive_mb.id, archive_mb.primary_address, folder, "eml", f"{folder}/{i}") for i, (raw, folder) in enumerate(raws)]
+
+
+def setup(rt, org, address: str = "bob@acme"):  # type: ignore[no-untyped-def]
+    with rt.session() as s:
+        mb, _ = ensure_mailbox(s, org, address)
+    return rt.archive_for(org), mb
+
+
+def test_copies_dedup_and_rebuild(rt, org) -> None:  # type: ignore[no-untyped-def]
+    arch, mb = setup(rt, org)
+    att = os.urandom(200_000)
+    sent = mail(1, att).replace(b"To: Bob <bob@acme>\r\n", b"To: Bob <bob@acme>\r\nBcc: eve@acme\r\n")
+    inbox = mail(1, att, transport=b"Return-Path: <ann@acme>\r\nReceived: from a by b; Mon, 1 Jan 2024 10:00:01 +0100\r\n")
+    fwd = mail(2, att, line_len=64)  # the same attachment, another message, wrapped differently
+    w = BatchWriter(arch, "run", "test")
+    c = w.write(items(mb, [(sent, "Sent"), (inbox, "Inbox"), (fwd, "Inbox")]))
+    assert (c.seen, c.archived, c.duplicates, c.quarantined) == (3, 3, 0, 0)
+    st = org_stats(arch)
+    assert st["messages"] == 2 and st["copies"] == 3
+    # The 200 KB attachment is stored once although it arrived three times.
+    assert st["object_bytes"] < 200_000 + 20_000
+    rows = rt.lake.execute(
+        "SELECT count(*), count(DISTINCT object_key) FROM lake.parts WHERE org_id = ?", [org.id]
+    ).fetchone()
+    assert rows == (2, 1)
+    bcc = rt.lake.execute("SELECT bcc_addrs FROM lake.mailbox_items WHERE folder = 'Sent'").fetchone()[0]
+    assert bcc == ["eve@acme"]
+    out = Path(rt.settings.home) / "x.zip"
+    export_zip(arch, out)
+    with zipfile.ZipFile(out) as z:
+        got = sorted(z.read(n) for n in z.namelist() if n.endswith(".eml"))
+        assert "manifest.csv" in z.namelist()
+    assert got == sorted([sent, inbox, fwd])
+
+
+def test_reingest_is_all_duplicates_and_rows_stay_unique(rt, org) -> None:  # type: ignore[no-untyped-def]
+    arch, mb = setup(rt, org)
+    raws = [(mail(i, os.urandom(5000)), "Inbox") for i in range(20)] + [(b"", "Inbox"), (b"garbage\n", "Inbox")]
+    w = BatchWriter(arch, "run", "test")
+    first = w.write(items(mb, raws))
+    assert (first.archived, first.quarantined) == (20, 2)
+    again = BatchWriter(arch, "run2", "test").write(items(mb, raws))
+    assert (again.archived, again.duplicates, again.quarantined) == (0, 22, 0)
+    # Same bytes in another folder is another copy, not a duplicate; the message is shared.
+    other = BatchWriter(arch, "run3", "test").write(items(mb, [(raws[0][0], "Archive")]))
+    assert other.archived == 1
+    q = rt.lake.execute
+    assert q("SELECT count(*) FROM lake.messages").fetchone()[0] == 20
+    assert q("SELECT count(*), count(DISTINCT (mailbox_id, folder, copy_sha256)) FROM lake.mailbox_items").fetchone() == (21, 21)
+    assert q("SELECT count(*) - count(DISTINCT object_key) FROM lake.objects").fetchone()[0] == 0
+    ledger = q("SELECT sum(seen), sum(archived), sum(duplicates), sum(quarantined), sum(deferred) FROM lake.ingest_ledger").fetchone()
+    assert ledger == (45, 21, 22, 2, 0)
+    reasons = dict(q("SELECT reason, count(*) FROM lake.quarantine GROUP BY 1").fetchall())
+    assert set(reasons) == {"empty file: no header and no body", "not an RFC 5322 message: the first line is not a header field"}
+
+
+def test_storage_quota_defers_and_resumes(rt, org) -> None:  # type: ignore[no-untyped-def]
+    arch, mb = setup(rt, org)
+    raws = [(mail(i, os.urandom(40_000)), "Inbox") for i in range(10)]
+    full = OrgArchive(arch.org_id, arch.keys, arch.store, arch.lake, arch.locks_dir, storage_quota_bytes=200_000)
+    c = BatchWriter(full, "run", "test").write(items(mb, raws))
+    assert c.deferred > 0 and c.archived + c.deferred == 10
+    assert c.reasons["deferred: storage quota full"] == c.deferred
+    roomy = OrgArchive(arch.org_id, arch.keys, arch.store, arch.lake, arch.locks_dir, storage_quota_bytes=10**9)
+    later = BatchWriter(roomy, "run2", "test").write(items(mb, raws))
+    assert later.archived == c.deferred and later.duplicates == c.archived
+
+
+def test_organizations_share_nothing(rt, org) -> None:  # type: ignore[no-untyped-def]
+    with rt.session() as s:
+        other, _ = create_org(s, "globex", rt.master_key)
+    arch_a, mb_a = setup(rt, org, "x@acme")
+    arch_b, mb_b = setup(rt, other, "x@globex")
+    raw = mail(7, os.urandom(100_000))
+    BatchWriter(arch_a, "r", "t").write(items(mb_a, [(raw, "Inbox")]))
+    BatchWriter(arch_b, "r", "t").write(items(mb_b, [(raw, "Inbox")]))
+    names_a = {o.name for o in rt.store.list(f"orgs/{org.id}/")}
+    names_b = {o.name for o in rt.store.list(f"orgs/{other.id}/")}
+    assert names_a and names_b
+    digests = lambda names: {n.rsplit("/", 1)[1] for n in names}  # noqa: E731
+    assert not digests(names_a) & digests(names_b)  # no shared content names across tenants
+    assert org_stats(arch_b)["copies"] == 1 and org_stats(arch_a)["copies"] == 1
+    # One tenant's keys cannot open the other's objects.
+    part_b = next(n for n in names_b if "/objects/" in n)
+    try:
+        arch_a.sealer.open(rt.store.get(part_b), part_b)
+    except IntegrityError:
+        pass
+    else:
+        raise AssertionError("organization A opened an object of organization B")
+
+
+def test_tampered_object_is_detected_on_read(rt, org) -> None:  # type: ignore[no-untyped-def]
+    arch, mb = setup(rt, org)
+    raw = mail(9, os.urandom(100_000))
+    BatchWriter(arch, "r", "t").write(items(mb, [(raw, "Inbox")]))
+    part = next(o.name for o in rt.store.list(f"orgs/{org.id}/objects/"))
+    blob = bytearray(rt.store.get(part))
+    blob[100] ^= 0xFF
+    rt.store.put(part, bytes(blob))
+    out = Path(rt.settings.home) / "t.zip"
+    try:
+        export_zip(arch, out)
+    except IntegrityError as e:
+        assert "altered" in str(e)
+    else:
+        raise AssertionError("a tampered object was exported")
+    assert not out.exists()  # nothing half-written
+
+
+def test_zip_paths_are_safe() -> None:
+    from catalog.export import zip_folder
+
+    assert zip_folder("a@b", "../../etc/x") == "a@b/etc/x"
+    assert zip_folder("a@b", "") == "a@b"

@@ -1,0 +1,79 @@
+"""Shared fixtures: a fresh mailark home per test, the corpus, a runtime and an organization."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mailark.settings import Settings, reset_settings_cache
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("MAILARK_TEST_CORPUS", REPO.parent / "shared" / "corpus"))
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.fail(f"the test corpus is missing at {CORPUS} (set MAILARK_TEST_CORPUS)")
+    return CORPUS
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    for k in list(os.environ):
+        if k.startswith("MAILARK_") and k != "MAILARK_TEST_CORPUS":
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("MAILARK_HOME", str(tmp_path / "home"))
+    # No Prefect server in unit tests: the CLI must run the plain code.
+    monkeypatch.setenv("MAILARK_PREFECT_API_URL", "http://127.0.0.1:9/api")
+    reset_settings_cache()
+    yield Settings()
+    reset_settings_cache()
+
+
+@pytest.fixture
+def rt(home: Settings):  # type: ignore[no-untyped-def]
+    from mailark.runtime import open_runtime
+
+    runtime = open_runtime(home)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def org(rt):  # type: ignore[no-untyped-def]
+    from control.orgs import create_org
+
+    with rt.session() as s:
+        o, _ = create_org(s, "acme", rt.master_key)
+    return o
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """host:port of a real S3 protocol server (moto standalone) on 127.0.0.1, plain HTTP."""
+    from tests.peers.moto_server import start_moto_server
+
+    endpoint, stop = start_moto_server()
+    try:
+        yield endpoint
+    finally:
+        stop()
+
+
+@pytest.fixture
+def s3_home(home: Settings, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A mailark home whose object store (messages and the catalogue's Parquet files) is S3."""
+    import uuid
+
+    monkeypatch.setenv("MAILARK_OBJECT_STORE", "s3")
+    monkeypatch.setenv("MAILARK_S3__ENDPOINT", moto_endpoint)
+    monkeypatch.setenv("MAILARK_S3__ACCESS_KEY", "testing")
+    monkeypatch.setenv("MAILARK_S3__SECRET_KEY", "testing-secret")
+    monkeypatch.setenv("MAILARK_S3__BUCKET", f"mailark-{uuid.uuid4().hex[:12]}")
+    monkeypatch.setenv("MAILARK_S3__SECURE", "false")
+    reset_settings_cache()
+    return Settings()

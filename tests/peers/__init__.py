@@ -1,0 +1,1 @@
+"""Real peers (servers) that tests start as subprocesses on loopback ports."""

@@ -1,0 +1,1 @@
+"""Object store tests use the session's moto server (tests/conftest.py)."""
