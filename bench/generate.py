@@ -39,6 +39,7 @@ import unicodedata
 import zipfile
 import zlib
 from collections import deque
+from itertools import chain, repeat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -49,6 +50,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 __all__ = ["GeneratedCopy", "generate_org_mail", "write_tree", "main"]
 
 CRLF = b"\r\n"
+Bytes = bytes | bytearray
 
 
 @dataclass(frozen=True)
@@ -274,7 +276,13 @@ _FILENAMES = {
 }
 _TOPIC_TOKENS = ("Budget", "Roadmap", "Migration", "Pricing", "Hiring", "Security", "Vendor", "Marketing",
                  "Sales", "Q3", "Audit", "Strategy")
-_CSV_DATES = tuple(f"{d:02d}.{m:02d}.{y}" for y in range(2021, 2025) for m in range(1, 13) for d in range(1, 29))
+_CSV_DATES = tuple(f"{d:02d}.{m:02d}.{y}" for y in (2023, 2024) for m in range(1, 13) for d in range(1, 29)
+                   if d in (1, 3, 5, 8, 10, 12, 15, 17, 19, 22, 24))[:256]
+# Ready-made small ints and number strings: hot loops then create no objects per field. That
+# makes generation faster and, above all, keeps tracemalloc-traced runs (the memory test) fast.
+_SMALL_INTS = tuple(range(4096))
+_N = tuple(str(i) for i in range(1000))
+_D2 = tuple(f"{i:02d}" for i in range(100))
 _LOG_CLOCK = tuple(f"{m:02d}:{s:02d}" for m in range(60) for s in range(60))
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # what Office writes into OOXML packages
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -408,6 +416,11 @@ def _rfc2231(value: str) -> str:
     )
 
 
+def _queue_id(random_bytes: bytes) -> str:
+    """A Postfix-style queue id from random bytes."""
+    return "".join([_QUEUE_ALPHABET[b % 51] for b in random_bytes])
+
+
 def _date(t: int, tz_minutes: int, pad: bool = False) -> str:
     """RFC 5322 date of the UTC second ``t`` shown in a fixed zone offset."""
     d = _EPOCH + timedelta(seconds=t + tz_minutes * 60)
@@ -519,11 +532,13 @@ def _ooxml(rng: random.Random, bulk: _Bulk, size: int, kind: str) -> bytes:
                  "application/vnd.openxmlformats-officedocument.presentationml.slide+xml"),
     }[kind]
     if kind == "xlsx":
-        bits = rng.getrandbits
-        rows = "".join(
-            f'<row r="{r}" spans="1:3" x14ac:dyDescent="0.25"><c r="A{r}"><v>{(x := bits(48)) % 99999}</v></c>'
-            f'<c r="B{r}" s="1"><v>{(x >> 17) % 1000000 / 100}</v></c><c r="C{r}" t="s"><v>{(x >> 37) % 40}</v></c></row>'
-            for r in range(1, min(2000, size // 200) + 2))
+        n = min(400, size // 200 + 2)
+        rb = rng.randbytes(4 * n)
+        row = ('<row r="%s" spans="1:3" x14ac:dyDescent="0.25"><c r="A%s"><v>%s%s</v></c><c r="B%s" s="1">'
+               '<v>%s.%s</v></c><c r="C%s" t="s"><v>%s</v></c></row>')
+        cols = (_N[1:n + 1], _N[1:n + 1], [_N[x] for x in rb[0::4]], [_D2[x % 100] for x in rb[1::4]], _N[1:n + 1],
+                [_N[x] for x in rb[2::4]], [_D2[x % 100] for x in rb[3::4]], _N[1:n + 1], [_N[x % 40] for x in rb[0::4]])
+        rows = (row * n) % tuple(chain.from_iterable(zip(*cols)))
         body = f'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>'
     else:
         paras = "".join(
@@ -531,7 +546,7 @@ def _ooxml(rng: random.Random, bulk: _Bulk, size: int, kind: str) -> bytes:
             '<w:pPr><w:spacing w:after="160" w:line="259" w:lineRule="auto"/></w:pPr><w:r><w:rPr>'
             '<w:rFonts w:ascii="Calibri" w:hAnsi="Calibri"/><w:lang w:val="en-US"/></w:rPr>'
             f"<w:t>{_words_xml(rng, 40)}</w:t></w:r></w:p>"
-            for i in range(min(60, size // 4000 + 3)))
+            for i in range(min(30, size // 8000 + 3)))
         body = ('<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
                 f"<w:body>{paras}</w:body></w:document>")
     types = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n<Types xmlns="http://schemas.'
@@ -595,54 +610,58 @@ def _png(rng: random.Random, bulk: _Bulk, size: int, kind: str) -> bytes:
 def _csv(rng: random.Random, bulk: _Bulk, size: int, kind: str) -> bytes:
     """A semicolon CSV export (as German Excel writes it): compressible like real exports.
 
-    Fields come from random bytes (small ints, no objects made per field) and lookup tables:
-    a per-field ``randint`` would make big exports the slowest part of the generator.
+    Columns come from strided slices of random bytes and lookup tables, and rows are filled by one
+    ``%`` format per batch: no objects are made per row or field, which keeps big exports (and
+    tracemalloc-traced runs) fast.
     """
-    header = "Datum;Belegnummer;Kunde;Betrag;Währung;Region;Status"
-    dates = _CSV_DATES
+    header = "Datum;Belegnummer;Kunde;Betrag;Währung;Region;Status\r\n"
     regions = ("Nord", "Süd", "West", "Ost", "EMEA", "APAC")
     status = ("bezahlt", "offen", "überfällig", "storniert")
     customers = [f"{rng.choice(_LAST_NAMES)} {rng.choice(_LEGAL_SUFFIX)}" for _ in range(64)]
-    n = rng.randint(100000, 900000)
-    rows = [header]
+    block = rng.randint(100, 899)
+    row = "%s;RE-%s%s%s;%s;%s%s,%s;EUR;%s;%s\r\n"
+    out = [header]
     total = len(header)
     while total < size:
-        count = max(1, min(4096, (size - total) // 60))
-        it = iter(rng.randbytes(8 * count))
-        batch = [
-            f"{dates[(a * 256 + b) % 1344]};RE-{n + i};{customers[c % 64]};{d * 97 + e}.{f % 100:02d};EUR;"
-            f"{regions[g % 6]};{status[h % 4]}"
-            for i, (a, b, c, d, e, f, g, h) in enumerate(zip(it, it, it, it, it, it, it, it))
-        ]
-        n += count
-        rows.extend(batch)
-        total += sum(map(len, batch)) + 2 * count
-    return ("\r\n".join(rows) + "\r\n").encode("utf-8")
+        count = max(1, min(4096, (size - total) // 55))
+        r = rng.randbytes(8 * count)
+        ids = _SMALL_INTS[:count]
+        columns = ([_CSV_DATES[x] for x in r[0::8]], repeat(_N[block], count), [_D2[i // 100] for i in ids],
+                   [_D2[i % 100] for i in ids], [customers[x % 64] for x in r[2::8]], [_N[x] for x in r[3::8]],
+                   [_N[x % 10] for x in r[4::8]], [_D2[x % 100] for x in r[5::8]],
+                   [regions[x % 6] for x in r[6::8]], [status[x % 4] for x in r[7::8]])
+        chunk = (row * count) % tuple(chain.from_iterable(zip(*columns)))
+        out.append(chunk)
+        total += len(chunk)
+        block = block + 1 if block < 999 else 100
+    return "".join(out).encode("utf-8")
 
 
 def _txt(rng: random.Random, bulk: _Bulk, size: int, kind: str) -> bytes:
     """An application log: repetitive lines with varying numbers, as people attach them."""
     levels = ("INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR", "INFO", "INFO")
-    msgs = ("Processed batch {} in {} ms", "Connection to db-{} established (pool {})", "Retrying request {} ({})",
-            "User user{} logged in from 10.0.4.{}", "Cache miss for key order:{}{}", "Job {} finished with status {}",
-            "Timeout after {} ms while calling service-{}", "Queue depth {} on shard {}")
+    msgs = ("Processed batch %s%s in %s ms", "Connection to db-%s%s established (pool %s)",
+            "Retrying request %s%s (%s)", "User user%s%s logged in from 10.0.4.%s",
+            "Cache miss for key order:%s%s%s", "Job %s%s finished with status %s",
+            "Timeout after %s%s ms while calling service-%s", "Queue depth %s%s on shard %s")
+    lines = [f"%s%s,%s%s %s [worker-%s] {m}\r\n" for m in msgs]
     stamp = f"2023-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} {rng.randint(0, 23):02d}:"
-    clock = _LOG_CLOCK
-    lines: list[str] = []
+    out: list[str] = []
     total = 0
     t = rng.randint(0, 3000)
     while total < size:
         count = max(1, min(4096, (size - total) // 70))
-        it = iter(rng.randbytes(6 * count))
-        batch = [
-            f"{stamp}{clock[(t + i // 4) % 3600]},{a * 3 + b % 3:03d} {levels[b % 8]} [worker-{c % 8 + 1}] "
-            + msgs[d % 8].format(e * 256 + f, d)
-            for i, (a, b, c, d, e, f) in enumerate(zip(it, it, it, it, it, it))
-        ]
-        t += count // 4
-        lines.extend(batch)
-        total += sum(map(len, batch)) + 2 * count
-    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+        r = rng.randbytes(6 * count)
+        clock = _LOG_CLOCK[t % 3000 : t % 3000 + 600]
+        kinds = r[3::6]
+        columns = (repeat(stamp, count), [clock[x % 600] for x in sorted(r[0::6])], [_D2[x % 100] for x in r[1::6]],
+                   [_N[x % 10] for x in r[0::6]], [levels[x % 8] for x in r[2::6]], [_N[x % 8 + 1] for x in r[2::6]],
+                   [_N[x] for x in r[4::6]], [_D2[x % 100] for x in r[5::6]], [_N[x] for x in kinds])
+        chunk = "".join([lines[x % 8] for x in kinds]) % tuple(chain.from_iterable(zip(*columns)))
+        out.append(chunk)
+        total += len(chunk)
+        t += 600
+    return "".join(out).encode("ascii")
 
 
 # --------------------------------------------------------------------------------------------
@@ -728,43 +747,43 @@ class _Lang:
         self.table = [table[hi * 256 : hi * 256 + 256] for hi in range(256)]
         self.sep = "" if code == "ja" else " "
         self.width = 36 if code == "ja" else 72
+        marks = ("。", "。", "？") if code == "ja" else (".", "?", "!")
+        uniq = list(dict.fromkeys(words))
+        # ready-made sentence starts and ends, so a sentence costs no new string objects
+        self.cap = {w: w if code == "ja" else w[0].upper() + w[1:] for w in uniq}
+        self.ends = [{w: w + m for w in uniq} for m in marks]
 
     def paragraph(self, rng: random.Random) -> str:
-        """2-6 sentences of 5-17 words each."""
-        r = rng.getrandbits(32)
-        n = 2 + r % 5
-        lens = [5 + ((r >> (3 + 4 * i)) & 15) % 13 for i in range(n)]
+        """2-6 sentences of 5-17 words each, joined in one go (a few objects per paragraph)."""
+        head = rng.randbytes(13)
+        n = 2 + head[0] % 5
+        lens = [5 + x % 13 for x in head[1 : 1 + n]]
         total = sum(lens)
         table = self.table
         it = iter(rng.randbytes(2 * total))
         words = [table[hi][lo] for hi, lo in zip(it, it)]
-        ends = rng.randbytes(n)
-        out: list[str] = []
+        cap, ends = self.cap, self.ends
         pos = 0
-        if self.code == "ja":
-            for k, e in zip(lens, ends):
-                out.append("".join(words[pos : pos + k]) + ("。" if e < 230 else "？"))
-                pos += k
-            return "".join(out)
-        for k, e in zip(lens, ends):
-            s = " ".join(words[pos : pos + k])
+        for k, e in zip(lens, head[7 : 7 + n]):
+            words[pos] = cap[words[pos]]
             pos += k
-            out.append(s[0].upper() + s[1:] + ("." if e < 205 else "?" if e < 235 else "!"))
-        return " ".join(out)
+            words[pos - 1] = ends[0 if e < 205 else 1 if e < 235 else 2][words[pos - 1]]
+        return self.sep.join(words)
 
 
 def _wrap_text(text: str, width: int) -> list[str]:
     """Greedy word wrap (per line, not per word: cheap enough for millions of messages)."""
     lines: list[str] = []
-    while len(text) > width:
-        cut = text.rfind(" ", 0, width + 1)
-        if cut <= 0:
-            lines.append(text[:width])
-            text = text[width:]
+    start, n = 0, len(text)
+    while n - start > width:
+        cut = text.rfind(" ", start, start + width + 1)
+        if cut <= start:
+            lines.append(text[start : start + width])
+            start += width
         else:
-            lines.append(text[:cut])
-            text = text[cut + 1 :]
-    lines.append(text)
+            lines.append(text[start:cut])
+            start = cut + 1
+    lines.append(text[start:])
     return lines
 
 
@@ -790,7 +809,7 @@ class _OrgMail:
         self.next_att = 0
         self.pool: deque[_PoolEntry] = deque(maxlen=_POOL_SIZE)
         self.threads: deque[_ThreadEntry] = deque(maxlen=_THREAD_SIZE)
-        self._days: dict[tuple[int, int, bool], tuple[str, str]] = {}
+        self._dates: dict[tuple[int, int, bool], str] = {}
 
     # -- people ---------------------------------------------------------------------------
     def _person(self, i: int, rng: random.Random) -> _Person:
@@ -881,21 +900,17 @@ class _OrgMail:
 
     # -- small random tokens ---------------------------------------------------------------
     def _queue_id(self) -> str:
-        """A Postfix-style queue id."""
-        return "".join([_QUEUE_ALPHABET[b % 51] for b in self.rng.randbytes(12)])
+        return _queue_id(self.rng.randbytes(12))
 
     def _date(self, t: int, tz_minutes: int, pad: bool = False) -> str:
-        """``_date`` with the day part memoised: dates move forward, so the memo almost always hits."""
-        day, sec = divmod(t + tz_minutes * 60, 86_400)
-        key = (day, tz_minutes, pad)
-        head = self._days.get(key)
-        if head is None:
-            if len(self._days) > 64:
-                self._days.clear()
-            full = _date(day * 86_400 - tz_minutes * 60, tz_minutes, pad)
-            head = self._days[key] = (full[:-14], full[-5:])
-        h, rest = divmod(sec, 3600)
-        return f"{head[0]}{h:02d}:{rest // 60:02d}:{rest % 60:02d} {head[1]}"
+        """``_date`` memoised: the copies of one message share their few timestamps."""
+        key = (t, tz_minutes, pad)
+        text = self._dates.get(key)
+        if text is None:
+            if len(self._dates) > 256:
+                self._dates.clear()
+            text = self._dates[key] = _date(t, tz_minutes, pad)
+        return text
 
     def _hex(self, n: int) -> str:
         return self.rng.randbytes(n).hex()
@@ -1013,7 +1028,7 @@ class _OrgMail:
         return "".join(out)
 
     # -- MIME entities ---------------------------------------------------------------------
-    def _text_entity(self, text: str, subtype: str, client: str, lang: str) -> tuple[list[str], bytes]:
+    def _text_entity(self, text: str, subtype: str, client: str, lang: str) -> tuple[list[str], Bytes]:
         """One text part with the charset and transfer encoding the sending client would choose."""
         if subtype == "html" or (client != "thunderbird" and not text.isascii() and lang != "ja"):
             cs = "utf-8" if client == "outlook" else "UTF-8"
@@ -1021,7 +1036,7 @@ class _OrgMail:
                     "Content-Transfer-Encoding: quoted-printable"], _qp(text)
         if lang == "ja":
             return ['Content-Type: text/plain; charset="UTF-8"', "Content-Transfer-Encoding: base64"], \
-                bytes(_b64_wrap(text.encode("utf-8")))
+                _b64_wrap(text.encode("utf-8"))
         if text.isascii():
             cs = "us-ascii" if client == "outlook" else "UTF-8; format=flowed" if client == "thunderbird" else "us-ascii"
             return [f"Content-Type: text/plain; charset={cs}" if client != "outlook"
@@ -1031,23 +1046,26 @@ class _OrgMail:
                 "Content-Transfer-Encoding: 8bit"], _crlf(text)
 
     @staticmethod
-    def _entity_bytes(headers: list[str], body: bytes | bytearray) -> bytes:
-        return "\r\n".join(headers).encode("ascii") + b"\r\n\r\n" + body
+    def _entity(headers: list[str], body: Bytes | list[Bytes]) -> list[Bytes]:
+        """An entity as a list of byte pieces: big bodies are copied once, into each copy."""
+        head = ("\r\n".join(headers) + "\r\n\r\n").encode("ascii")
+        return [head, *body] if isinstance(body, list) else [head, body]
 
-    def _multipart(self, subtype: str, client: str, n: int, parts: list[bytes],
-                   extra: str = "") -> tuple[list[str], bytes]:
+    def _multipart(self, subtype: str, client: str, n: int, parts: list[list[Bytes]],
+                   extra: str = "") -> tuple[list[str], list[Bytes]]:
         b = self._boundary(client, n)
         delim = f"--{b}\r\n".encode()
-        chunks = [b"This is a multi-part message in MIME format.\r\n" if client == "thunderbird" else b""]
+        chunks: list[Bytes] = [b"This is a multi-part message in MIME format.\r\n"] if client == "thunderbird" else []
         for part in parts:
             chunks.append(delim)
-            chunks.append(part)
+            chunks.extend(part)
             chunks.append(CRLF)
         chunks.append(f"--{b}--\r\n".encode())
-        return [f'Content-Type: multipart/{subtype};{extra}\r\n\tboundary="{b}"'], b"".join(chunks)
+        return [f'Content-Type: multipart/{subtype};{extra}\r\n\tboundary="{b}"'], chunks
 
-    def _attachment_part(self, att: _Attachment, client: str, wrap: tuple[int, bytes], date: str) -> bytes:
+    def _attachment_part(self, att: _Attachment, client: str, wrap: tuple[int, bytes], date: str) -> list[Bytes]:
         raw = _attachment_bytes(self.seed, att)
+        size = len(raw)
         body = _b64_wrap(raw, *wrap)
         del raw
         ctype = _KIND_CTYPE[att.kind]
@@ -1065,7 +1083,7 @@ class _OrgMail:
         if client == "outlook":
             desc = name if name.isascii() else " ".join(_encoded_words(name, "B"))
             headers = [type_h, f"Content-Description: {desc}",
-                       f"Content-Disposition: attachment;\r\n\t{file_p}; size={att.size};\r\n"
+                       f"Content-Disposition: attachment;\r\n\t{file_p}; size={size};\r\n"
                        f'\tcreation-date="{date}";\r\n\tmodification-date="{date}"',
                        "Content-Transfer-Encoding: base64"]
         elif client == "apple":
@@ -1074,7 +1092,7 @@ class _OrgMail:
         else:
             headers = [type_h, f"Content-Disposition: attachment;\r\n {file_p}",
                        "Content-Transfer-Encoding: base64"]
-        return self._entity_bytes(headers, body)
+        return self._entity(headers, body)
 
     # -- one message -----------------------------------------------------------------------
     def message(self, no: int) -> Iterator[GeneratedCopy]:
@@ -1175,22 +1193,22 @@ class _OrgMail:
         if plain_only:
             top_headers, body = self._text_entity(plain, "plain", client, lang)
         else:
-            alt_parts = [self._entity_bytes(*self._text_entity(plain, "plain", client, lang)),
-                         self._entity_bytes(*self._text_entity(self._html(text, client, lang_tag, logo_cid),
+            alt_parts = [self._entity(*self._text_entity(plain, "plain", client, lang)),
+                         self._entity(*self._text_entity(self._html(text, client, lang_tag, logo_cid),
                                                                "html", client, lang))]
             if kind == "calendar":
-                alt_parts.append(self._entity_bytes(*self._calendar(sender, to + cc, subject, t)))
+                alt_parts.append(self._entity(*self._calendar(sender, to + cc, subject, t)))
             top_headers, body = self._multipart("alternative", client, 0, alt_parts)
             if kind == "related":
                 logo = _attachment_bytes(self.seed, self.logo)
-                logo_part = self._entity_bytes(
+                logo_part = self._entity(
                     ['Content-Type: image/png; name="image001.png"',
                      'Content-Description: image001.png', 'Content-Disposition: inline; filename="image001.png";'
                      f" size={len(logo)};\r\n\tcreation-date=\"{date}\";\r\n\tmodification-date=\"{date}\"",
                      f"Content-ID: <{logo_cid}>", "Content-Transfer-Encoding: base64"],
                     _b64_wrap(logo))
                 top_headers, body = self._multipart(
-                    "related", client, 1, [self._entity_bytes(top_headers, body), logo_part],
+                    "related", client, 1, [self._entity(top_headers, body), logo_part],
                     ' type="multipart/alternative";')
             if kind == "attach":
                 if reuse is not None:
@@ -1202,7 +1220,7 @@ class _OrgMail:
                 else:
                     atts = tuple(self._new_attachment(lang) for _ in range(rng.choices((1, 2, 3), (65, 25, 10))[0]))
                     wrap = _CLIENT_WRAP[client]
-                parts = [self._entity_bytes(top_headers, body)]
+                parts = [self._entity(top_headers, body)]
                 for att in atts:
                     parts.append(self._attachment_part(att, client, wrap, date))
                 top_headers, body = self._multipart("mixed", client, 4, parts)
@@ -1247,7 +1265,9 @@ class _OrgMail:
         sent_head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
         inbox_head = ("\r\n".join(h for h in lines if h is not bcc_h) + "\r\n\r\n").encode("ascii")
 
-        yield GeneratedCopy(sender.addr, "Sent", sent_head + body, no)
+        if not isinstance(body, list):
+            body = [body]
+        yield GeneratedCopy(sender.addr, "Sent", b"".join([sent_head, *body]), no)
         del sent_head
         dkim = self._dkim(t) if rng.random() < 0.4 else None
         arc = rng.random() < 0.3
@@ -1257,7 +1277,7 @@ class _OrgMail:
             for p in people:
                 if p.internal:
                     prefix = self._transport(sender, p, kind_r, t, dkim, arc, submission, network_id, message_id)
-                    yield GeneratedCopy(p.addr, "Inbox", prefix + inbox_head + body, no)
+                    yield GeneratedCopy(p.addr, "Inbox", b"".join([prefix, inbox_head, *body]), no)
 
     def _new_attachment(self, lang: str) -> _Attachment:
         rng = self.rng
@@ -1329,74 +1349,78 @@ class _OrgMail:
 
     def _transport(self, sender: _Person, rcpt: _Person, p2: str, t: int, dkim: str | None, arc: bool,
                    submission: str, network_id: str, message_id: str) -> bytes:
-        """What the recipient's servers prepend to this one Inbox copy (per-recipient ids and times)."""
-        rng = self.rng
+        """What the recipient's servers prepend to this one Inbox copy (per-recipient ids and times).
+
+        All small random numbers come from one ``randbytes`` call: this runs once per copy.
+        """
+        rb = self.rng.randbytes(40)
+        hx = rb[16:40].hex()
         d = self.domain
-        t1 = t + rng.randint(0, 2)
-        t2 = t1 + rng.randint(0, 3)
+        t1 = t + rb[0] % 3
+        t2 = t1 + rb[1] % 4
+        relay = sender.server if sender.exchange else f"mx1.{d}"
         h: list[str] = []
         if rcpt.exchange:
-            h.append(f"Received: from {sender.server if sender.exchange else 'mx1.' + d} by {rcpt.server} with HTTPS;"
-                     f" {self._date(t2, 0)}")
-            if rng.random() < 0.5:
-                mid = rcpt.server.split(".", 1)
-                h.append(f"Received: from {mid[0][:3]}P{rng.randint(100, 999)}CA{rng.randint(1000, 9999)}.{mid[1]}"
-                         f" (2603:10a6:{self._hex(2)}:{self._hex(1)}::{self._hex(2)}) by {rcpt.server}\r\n"
-                         f" (2603:10a6:{self._hex(2)}:{self._hex(1)}::{self._hex(2)}) with Microsoft SMTP Server"
-                         f" (version=TLS1_2,\r\n cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.20.{rng.randint(6000, 7999)}.0"
-                         f"{rng.randint(10, 99)}; {self._date(t1, 0)}")
+            h += [f"Return-Path: {sender.addr}", f"Delivered-To: {rcpt.addr}",
+                  f"Received: from {relay} by {rcpt.server} with HTTPS; {self._date(t2, 0)}"]
+            if rb[2] < 128:
+                pod, rest = rcpt.server.split(".", 1)
+                h.append(f"Received: from {pod[:3]}P{_N[rb[3] % 9 + 1]}{_D2[rb[4] % 100]}CA{hx[:4].upper()}.{rest}"
+                         f" (2603:10a6:{hx[4:8]}:{hx[8:10]}::{hx[10:14]}) by {rcpt.server}\r\n"
+                         f" (2603:10a6:{hx[14:18]}:{hx[18:20]}::{hx[20:24]}) with Microsoft SMTP Server"
+                         f" (version=TLS1_2,\r\n cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.20.6"
+                         f"{_D2[rb[5] % 100]}.0{_N[rb[6] % 90 + 10]}; {self._date(t1, 0)}")
             h.append(submission)
             h.append(f"Authentication-Results: dkim={'pass' if dkim else 'none'} "
                      f"({'signature was verified' if dkim else 'message not signed'})\r\n header.d={d};dmarc=pass"
                      f" action=none header.from={d};")
-            h.insert(0, f"Return-Path: {sender.addr}")
-            h.insert(1, f"Delivered-To: {rcpt.addr}")
         else:
-            lmtp = self._b64tok(16).rstrip("=")
-            qid = self._queue_id()
-            h.append(f"Return-Path: <{sender.addr}>")
-            h.append(f"Delivered-To: {rcpt.addr}")
-            h.append(f"Received: from mx1.{d}\r\n\tby {rcpt.server} with LMTP\r\n\tid {lmtp}\r\n"
-                     f"\t(envelope-from <{sender.addr}>)\r\n\tfor <{rcpt.addr}>; {self._date(t2, rcpt.tz, pad=True)}")
-            if rng.random() < 0.5:
+            lmtp = base64.b64encode(rb[24:40]).decode("ascii").rstrip("=")
+            h += [f"Return-Path: <{sender.addr}>", f"Delivered-To: {rcpt.addr}",
+                  f"Received: from mx1.{d}\r\n\tby {rcpt.server} with LMTP\r\n\tid {lmtp}\r\n"
+                  f"\t(envelope-from <{sender.addr}>)\r\n\tfor <{rcpt.addr}>; {self._date(t2, rcpt.tz, pad=True)}"]
+            if rb[2] < 128:
                 h.append(f"Received: from localhost (localhost [127.0.0.1])\r\n\tby mx1.{d} (Postfix) with ESMTP id "
-                         f"{self._queue_id()}\r\n\tfor <{rcpt.addr}>; {self._date(t2, rcpt.tz, pad=True)}")
+                         f"{_queue_id(rb[4:16])}\r\n\tfor <{rcpt.addr}>; {self._date(t2, rcpt.tz, pad=True)}")
             h.append(f"Received: from smtp.{d} (smtp.{d} [10.0.0.25])\r\n\t(using TLSv1.3 with cipher "
                      f"TLS_AES_256_GCM_SHA384 (256/256 bits)\r\n\t key-exchange X25519 server-signature RSA-PSS "
-                     f"(2048 bits))\r\n\t(No client certificate requested)\r\n\tby mx1.{d} (Postfix) with ESMTPS id {qid}"
-                     f"\r\n\tfor <{rcpt.addr}>; {self._date(t1, rcpt.tz, pad=True)}")
+                     f"(2048 bits))\r\n\t(No client certificate requested)\r\n\tby mx1.{d} (Postfix) with ESMTPS id "
+                     f"{_queue_id(rb[16:28])}\r\n\tfor <{rcpt.addr}>; {self._date(t1, rcpt.tz, pad=True)}")
             h.append(submission)
             h.append(f"Authentication-Results: mx1.{d};\r\n\tdkim={'pass (2048-bit key; unprotected)' if dkim else 'none'}"
-                     f" header.d={d}{' header.i=@' + d + ' header.b=' + self._b64tok(6) if dkim else ''};\r\n"
+                     f" header.d={d}{' header.i=@' + d + ' header.b=' + lmtp[:8] if dkim else ''};\r\n"
                      f"\tdkim-atps=neutral")
-            h.append(f"X-Spam-Status: No, score=-{rng.randint(0, 30) / 10:.1f} required=5.0 tests=ALL_TRUSTED,"
+            h.append(f"X-Spam-Status: No, score=-{_N[rb[3] % 4]}.{_N[rb[5] % 10]} required=5.0 tests=ALL_TRUSTED,"
                      f"BAYES_00\r\n\tautolearn=ham autolearn_force=no version=3.4.6")
         if arc:
-            h.append(_fold_b64(f"ARC-Seal: i=1; a=rsa-sha256; s=arcselector{rng.randint(1, 9)}; d={d}; t={t1}; cv=none;\r\n\tb=",
+            h.append(_fold_b64(f"ARC-Seal: i=1; a=rsa-sha256; s=arcselector{_N[rb[7] % 9 + 1]}; d={d}; t={t1}; cv=none;\r\n\tb=",
                                self._b64tok(256)))
             h.append(_fold_b64(f"ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d={d};\r\n\ts=arcselector"
-                               f"{rng.randint(1, 9)}; t={t1};\r\n\th=From:Date:Subject:Message-ID:Content-Type:"
+                               f"{_N[rb[7] % 9 + 1]}; t={t1};\r\n\th=From:Date:Subject:Message-ID:Content-Type:"
                                f"MIME-Version;\r\n\tbh={self._b64tok(32)};\r\n\tb=", self._b64tok(256)))
             h.append(f"ARC-Authentication-Results: i=1; mx1.{d}; spf=pass smtp.mailfrom={d}; dkim=pass\r\n"
                      f" header.d={d}; dmarc=pass header.from={d}; arc=none")
         if dkim:
             h.append(dkim)
         if rcpt.exchange:
-            ms = rng.randint(0, 9999999)
-            h += [f"X-MS-Exchange-Organization-ExpirationStartTime: {self._date(t1, 0)[5:-6]}.{rng.randint(0, 9999):04d} (UTC)",
+            h += [f"X-MS-Exchange-Organization-ExpirationStartTime: {self._date(t1, 0)[5:-6]}.{_D2[rb[8] % 100]}"
+                  f"{_D2[rb[9] % 100]} (UTC)",
                   "X-MS-Exchange-Organization-ExpirationStartTimeReason: OriginalSubmit",
                   "X-MS-Exchange-Organization-ExpirationInterval: 1:00:00:00.0000000",
                   "X-MS-Exchange-Organization-ExpirationIntervalReason: OriginalSubmit",
                   f"X-MS-Exchange-Organization-Network-Message-Id:\r\n\t{network_id}",
                   "X-MS-Exchange-Organization-MessageDirectionality: Originating",
-                  f"X-MS-Exchange-Organization-AuthSource: {sender.server if sender.exchange else 'mx1.' + d}",
+                  f"X-MS-Exchange-Organization-AuthSource: {relay}",
                   "X-MS-Exchange-Organization-AuthAs: Internal",
                   "X-MS-Exchange-Organization-AuthMechanism: 04",
-                  "X-MS-Exchange-Organization-SCL: -1",
-                  f"X-MS-Exchange-Organization-Recipient-P2-Type: {p2}" if p2 == "Bcc" else "",
-                  f"X-MS-Exchange-Transport-EndToEndLatency: 00:00:0{t2 - t}.{ms:07d}",
-                  f"X-MS-Exchange-Processed-By-BccFoldering: 15.20.{rng.randint(6000, 7999)}.0{rng.randint(10, 99)}"]
-        return ("\r\n".join(x for x in h if x) + "\r\n").encode("ascii")
+                  "X-MS-Exchange-Organization-SCL: -1"]
+            if p2 == "Bcc":
+                h.append("X-MS-Exchange-Organization-Recipient-P2-Type: Bcc")
+            h += [f"X-MS-Exchange-Transport-EndToEndLatency: 00:00:0{_N[t2 - t]}.{_D2[rb[10] % 100]}{_D2[rb[11] % 100]}"
+                  f"{_D2[rb[12] % 100]}{_N[rb[13] % 10]}",
+                  f"X-MS-Exchange-Processed-By-BccFoldering: 15.20.6{_D2[rb[5] % 100]}.0{_N[rb[6] % 90 + 10]}"]
+        h.append("")
+        return "\r\n".join(h).encode("ascii")
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 
@@ -26,7 +27,8 @@ class OrgArchive:
     keys: OrgKeys
     store: ObjectStore
     lake: duckdb.DuckDBPyConnection
-    locks_dir: Path
+    # The organization's commit lane: check-then-append of a batch runs inside it alone.
+    lane: Callable[[], AbstractContextManager[None]]
     zstd_level: int = 3
     storage_quota_bytes: int | None = None
     _sealer: Sealer | None = field(default=None, repr=False)

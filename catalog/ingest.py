@@ -24,7 +24,6 @@ from ulid import ULID
 
 from catalog.archive import OrgArchive
 from catalog.lake import ALIAS, org_lake_bytes
-from catalog.lanes import file_lane
 from storage.metadata import MessageMeta, extract
 from storage.mime import NotAMessage, Part, Split
 from storage.packs import PackWriter
@@ -186,7 +185,7 @@ class BatchWriter:
         prepared = self._prepare(items, counts)
         prepared = self._within_quota(prepared, counts)
         objects = self._write_objects(prepared)
-        with file_lane(self.archive.locks_dir, self.archive.org_id):
+        with self.archive.lane():
             self._commit(prepared, objects, counts, started, items)
         return counts
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from catalog.lanes import file_lane
 from catalog.schema import TABLES
 from mailark.settings import Settings
 from storage.objects import ObjectStore
@@ -56,6 +60,10 @@ class LakeLocation:
     catalog: str  # "sqlite:/path" or "postgres:dbname=..."
     data_path: str  # where Parquet files go: a directory or s3://bucket/lake/
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        return Path(self.catalog[len("sqlite:") :]) if self.catalog.startswith("sqlite:") else None
+
     def attach_sql(self, read_only: bool = False) -> str:
         opts = [f"DATA_PATH '{self.data_path}'", "ENCRYPTED", "DATA_INLINING_ROW_LIMIT 0"]
         if read_only:
@@ -75,23 +83,44 @@ def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     )
 
 
+def _prepare_sqlite(path: Path) -> None:
+    """Put a SQLite catalog into WAL mode before DuckDB opens it, so readers never wait for writers.
+
+    SQLite allows one writer at a time and DuckDB's SQLite extension has no busy timeout, so
+    writers of one machine also take the catalogue's commit lane (see catalog.lanes).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path, timeout=60) as db:
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
+
+
 def open_lake(settings: Settings, store: ObjectStore, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the lake attached as `lake`, its tables created if missing."""
     loc = location(settings, store)
-    if loc.catalog.startswith("sqlite:"):
-        Path(loc.catalog[len("sqlite:") :]).parent.mkdir(parents=True, exist_ok=True)
     if loc.data_path.startswith("/"):
         Path(loc.data_path).mkdir(parents=True, exist_ok=True)
     con = connect()
     if settings.object_store == "s3":
         _s3_secret(con, settings)
-    try:
-        con.execute(loc.attach_sql(read_only))
-    except duckdb.Error as e:
-        raise LakeError(f"cannot open the catalogue at {loc.catalog}: {e}") from e
-    if not read_only:
-        ensure_schema(con)
+    with catalog_lane(settings):
+        if loc.sqlite_path:
+            _prepare_sqlite(loc.sqlite_path)
+        try:
+            con.execute(loc.attach_sql(read_only))
+        except duckdb.Error as e:
+            raise LakeError(f"cannot open the catalogue at {loc.catalog}: {e}") from e
+        if not read_only:
+            ensure_schema(con)
     return con
+
+
+@contextmanager
+def catalog_lane(settings: Settings, org_id: str | None = None) -> Iterator[None]:
+    """The commit lane: per organization with a PostgreSQL catalog, one for all with SQLite."""
+    key = org_id if org_id and not settings.resolved_lake_catalog.startswith("sqlite:") else "catalog"
+    with file_lane(settings.db_dir / "locks", key):
+        yield
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -14,7 +14,7 @@ import duckdb
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.archive import OrgArchive
-from catalog.lake import open_lake
+from catalog.lake import catalog_lane, open_lake
 from control.db import open_control
 from control.models import Organization
 from control.orgs import get_org, org_keys
@@ -54,7 +54,7 @@ class Runtime:
             keys=keys,
             store=self.store,
             lake=self.lake,
-            locks_dir=self.settings.db_dir / "locks",
+            lane=lambda: catalog_lane(self.settings, org.id),
             zstd_level=self.settings.zstd_level,
             storage_quota_bytes=org.storage_quota_bytes,
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
-from catalog.archive import OrgArchive
 from catalog.export import export_zip
 from catalog.ingest import BatchWriter, Incoming
 from catalog.stats import org_stats
@@ -90,11 +90,11 @@ def test_reingest_is_all_duplicates_and_rows_stay_unique(rt, org) -> None:  # ty
 def test_storage_quota_defers_and_resumes(rt, org) -> None:  # type: ignore[no-untyped-def]
     arch, mb = setup(rt, org)
     raws = [(mail(i, os.urandom(40_000)), "Inbox") for i in range(10)]
-    full = OrgArchive(arch.org_id, arch.keys, arch.store, arch.lake, arch.locks_dir, storage_quota_bytes=200_000)
+    full = replace(arch, storage_quota_bytes=200_000)
     c = BatchWriter(full, "run", "test").write(items(mb, raws))
     assert c.deferred > 0 and c.archived + c.deferred == 10
     assert c.reasons["deferred: storage quota full"] == c.deferred
-    roomy = OrgArchive(arch.org_id, arch.keys, arch.store, arch.lake, arch.locks_dir, storage_quota_bytes=10**9)
+    roomy = replace(arch, storage_quota_bytes=10**9)
     later = BatchWriter(roomy, "run2", "test").write(items(mb, raws))
     assert later.archived == c.deferred and later.duplicates == c.archived
 
