@@ -53,7 +53,7 @@ CRLF = b"\r\n"
 Bytes = bytes | bytearray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GeneratedCopy:
     """One copy of a message as one archive mailbox holds it."""
 
@@ -290,6 +290,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _START = int(datetime(2023, 1, 2, 7, 0, 0, tzinfo=timezone.utc).timestamp())  # a Monday
 _Q_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!*+-/")
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _QUEUE_ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"
 _POOL_SIZE = 300  # attachment-carrying messages remembered for forwards and re-sends
 _THREAD_SIZE = 64  # message texts remembered for quoted replies
@@ -431,6 +432,17 @@ def _date(t: int, tz_minutes: int, pad: bool = False) -> str:
             f"{d.hour:02d}:{d.minute:02d}:{d.second:02d} {sign}{hh:02d}{mm:02d}")
 
 
+def _topic(subject: str) -> str:
+    """The subject without reply/forward prefixes (Outlook's Thread-Topic)."""
+    while True:
+        for prefix in ("RE: ", "Re: ", "AW: ", "FW: ", "Fwd: ", "WG: "):
+            if subject.startswith(prefix):
+                subject = subject[len(prefix) :]
+                break
+        else:
+            return subject
+
+
 def _lognormal_size(rng: random.Random, median: float, sigma: float, low: int, high: int) -> int:
     return int(min(high, max(low, rng.lognormvariate(0.0, sigma) * median)))
 
@@ -536,10 +548,12 @@ def _ooxml(rng: random.Random, bulk: _Bulk, size: int, kind: str) -> bytes:
         rb = rng.randbytes(4 * n)
         row = ('<row r="%s" spans="1:3" x14ac:dyDescent="0.25"><c r="A%s"><v>%s%s</v></c><c r="B%s" s="1">'
                '<v>%s.%s</v></c><c r="C%s" t="s"><v>%s</v></c></row>')
-        cols = (_N[1:n + 1], _N[1:n + 1], [_N[x] for x in rb[0::4]], [_D2[x % 100] for x in rb[1::4]], _N[1:n + 1],
-                [_N[x] for x in rb[2::4]], [_D2[x % 100] for x in rb[3::4]], _N[1:n + 1], [_N[x % 40] for x in rb[0::4]])
+        ids = _N[1 : n + 1]
+        cols = (ids, ids, [_N[x] for x in rb[0::4]], [_D2[x % 100] for x in rb[1::4]], ids,
+                [_N[x] for x in rb[2::4]], [_D2[x % 100] for x in rb[3::4]], ids, [_N[x % 40] for x in rb[0::4]])
         rows = (row * n) % tuple(chain.from_iterable(zip(*cols)))
-        body = f'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>'
+        body = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                f"<sheetData>{rows}</sheetData></worksheet>")
     else:
         paras = "".join(
             f'<w:p w14:paraId="{rng.getrandbits(32):08X}" w14:textId="77777777" w:rsidR="00A1{i % 97:02d}3C">'
@@ -824,11 +838,12 @@ class _OrgMail:
         addr = f"user{i:04d}@{self.domain}"
         c = rng.random()
         client = "outlook" if c < 0.6 else "thunderbird" if c < 0.85 else "apple"
-        tz = {"en": rng.choice((0, 60, -300, -480)), "de": 60, "fr": 60, "ja": 540}[lang]
+        tz = {"en": rng.choice((0, 60, 60, -300)), "de": 60, "fr": 60, "ja": 540}[lang]
         exchange = rng.random() < 0.6
         if exchange:
             region = rng.choice(("AM0", "AM6", "DB9", "VI1", "PA4", "FR0"))
-            server = f"{region}PR{rng.randint(1, 9):02d}MB{rng.randint(1000, 9999)}.eurprd{rng.randint(1, 9):02d}.prod.outlook.com"
+            server = (f"{region}PR{rng.randint(1, 9):02d}MB{rng.randint(1000, 9999)}"
+                      f".eurprd{rng.randint(1, 9):02d}.prod.outlook.com")
         else:
             server = f"imap{rng.randint(1, 3)}.{self.domain}"
         return _Person(
@@ -935,10 +950,11 @@ class _OrgMail:
             return f"_{n:03d}_{self.short}PR04MB{self._hex(20).upper()}_"
         if client == "apple":
             return f"Apple-Mail={self._guid().upper()}"
-        return "------------" + "".join(self.rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", k=24))
+        return "------------" + "".join([_ALNUM[b % 62] for b in self.rng.randbytes(24)])
 
-    def _fill(self, template: str, rng: random.Random | None = None) -> str:
-        rng = rng or self.rng
+    def _fill(self, template: str) -> str:
+        """Fill a subject or file-name template with plausible values."""
+        rng = self.rng
         d = _EPOCH + timedelta(seconds=self.t)
         return template.format(
             topic=rng.choice(_TOPICS), q=rng.randint(1, 4), year=d.year, num=rng.randint(10000, 99999),
@@ -963,12 +979,14 @@ class _OrgMail:
     def _text(self, sender: _Person, first_to: _Person | None, target: int, lang: str) -> _Text:
         rng = self.rng
         to_first = first_to.first if first_to else "all"
-        to_last = first_to.last if first_to else ""
+        to_last = first_to.last if first_to else "皆"  # "皆様": everyone
         greeting = rng.choice(_GREETINGS[lang]).format(first=to_first, last=to_last)
-        sig = [sender.display if sender.lang == "ja" else f"{sender.first} {sender.last}", sender.title, self.company, f"Tel. {sender.phone}", sender.addr]
+        name = sender.display if sender.lang == "ja" else f"{sender.first} {sender.last}"
+        sig = [name, sender.title, self.company, f"Tel. {sender.phone}", sender.addr]
+        disclaimer = _DISCLAIMER if self.disclaimer and sender.client == "outlook" else None
         return _Text(greeting=greeting, paras=self._paras(lang, target), closing=rng.choice(_CLOSINGS[lang]),
-                     signature=sig, disclaimer=_DISCLAIMER if self.disclaimer and sender.client == "outlook" else None,
-                     quote_head=[], quoted="", quote_gt=sender.client != "outlook")
+                     signature=sig, disclaimer=disclaimer, quote_head=[], quoted="",
+                     quote_gt=sender.client != "outlook")
 
     @staticmethod
     def _plain(t: _Text, width: int) -> str:
@@ -1038,10 +1056,9 @@ class _OrgMail:
             return ['Content-Type: text/plain; charset="UTF-8"', "Content-Transfer-Encoding: base64"], \
                 _b64_wrap(text.encode("utf-8"))
         if text.isascii():
-            cs = "us-ascii" if client == "outlook" else "UTF-8; format=flowed" if client == "thunderbird" else "us-ascii"
-            return [f"Content-Type: text/plain; charset={cs}" if client != "outlook"
-                    else 'Content-Type: text/plain; charset="us-ascii"',
-                    "Content-Transfer-Encoding: 7bit"], _crlf(text)
+            ctype = {"outlook": 'text/plain; charset="us-ascii"', "apple": "text/plain; charset=us-ascii",
+                     "thunderbird": "text/plain; charset=UTF-8; format=flowed"}[client]
+            return [f"Content-Type: {ctype}", "Content-Transfer-Encoding: 7bit"], _crlf(text)
         return ["Content-Type: text/plain; charset=UTF-8; format=flowed",
                 "Content-Transfer-Encoding: 8bit"], _crlf(text)
 
@@ -1155,7 +1172,8 @@ class _OrgMail:
                 text.quote_head = [f"On {reply.date}, {reply.sender.display} wrote:" if lang != "de"
                                    else f"Am {reply.date} schrieb {reply.sender.display}:"]
             else:
-                text.quote_head = ["-----Original Message-----" if lang == "en" else "-----Ursprüngliche Nachricht-----",
+                rule = "-----Ursprüngliche Nachricht-----" if lang == "de" else "-----Original Message-----"
+                text.quote_head = [rule,
                                    f"From: {reply.sender.display} <{reply.sender.addr}>", f"Sent: {reply.date}",
                                    f"To: {reply.to_line}", f"Subject: {reply.subject}"]
             text.quoted = reply.text
@@ -1173,10 +1191,13 @@ class _OrgMail:
             text = self._text(sender, to[0], _lognormal_size(rng, 500, 0.7, 150, 4000), lang)
             if style < 0.5:
                 text.quote_gt = False
-                text.quote_head = ["---------- Forwarded message ---------" if client != "outlook"
-                                   else "From: " + f"{reuse.sender.display} <{reuse.sender.addr}>",
-                                   f"Date: {reuse.date}" if client != "outlook" else f"Sent: {reuse.date}",
-                                   f"Subject: {reuse.subject}", f"To: {reuse.to_line}"]
+                origin = f"From: {reuse.sender.display} <{reuse.sender.addr}>"
+                if client == "outlook":
+                    text.quote_head = [origin, f"Sent: {reuse.date}", f"To: {reuse.to_line}",
+                                       f"Subject: {reuse.subject}"]
+                else:
+                    text.quote_head = ["---------- Forwarded message ---------", origin, f"Date: {reuse.date}",
+                                       f"Subject: {reuse.subject}", f"To: {reuse.to_line}"]
                 text.quoted = reuse.excerpt
         else:
             subject = self._fill(rng.choice(_SUBJECTS[lang]))
@@ -1246,7 +1267,7 @@ class _OrgMail:
         has_att = kind == "attach"
         if client == "outlook":
             head = [from_h, to_h, cc_h, bcc_h, subj_h,
-                    _unstructured("Thread-Topic", subject.split(": ", 1)[-1] if (reply or reuse) else subject, mode),
+                    _unstructured("Thread-Topic", _topic(subject), mode),
                     f"Thread-Index: {self._b64tok(22 if not (reply or reuse) else 27)}",
                     f"Date: {date}", f"Message-ID: {message_id}", *thread_h,
                     f"Accept-Language: {lang_tag.lower()}, en-US" if lang != "en" else "Accept-Language: en-US",
@@ -1273,10 +1294,10 @@ class _OrgMail:
         arc = rng.random() < 0.3
         submission = self._submission_received(sender, t)
         network_id = self._guid()
-        for kind_r, people in (("To", to), ("Cc", cc), ("Bcc", bcc)):
+        for p2_type, people in (("To", to), ("Cc", cc), ("Bcc", bcc)):
             for p in people:
                 if p.internal:
-                    prefix = self._transport(sender, p, kind_r, t, dkim, arc, submission, network_id, message_id)
+                    prefix = self._transport(sender, p, p2_type, t, dkim, arc, submission, network_id)
                     yield GeneratedCopy(p.addr, "Inbox", b"".join([prefix, inbox_head, *body]), no)
 
     def _new_attachment(self, lang: str) -> _Attachment:
@@ -1337,18 +1358,18 @@ class _OrgMail:
         """The client's submission hop: the same in every Inbox copy of one message."""
         rng = self.rng
         if sender.exchange:
-            return (f"Received: from {sender.server} ([fe80::{self._hex(2)}:{self._hex(2)}:{self._hex(2)}:"
-                    f"{self._hex(2)}]) by {sender.server}\r\n ([fe80::{self._hex(2)}:{self._hex(2)}:"
-                    f"{self._hex(2)}:{self._hex(2)}%{rng.randint(3, 7)}]) with mapi id 15.20.{rng.randint(6000, 7999)}.0"
-                    f"{rng.randint(10, 99)}; {self._date(t, 0)}")
+            h = self._hex(16)
+            return (f"Received: from {sender.server} ([fe80::{h[0:4]}:{h[4:8]}:{h[8:12]}:{h[12:16]}]) by "
+                    f"{sender.server}\r\n ([fe80::{h[16:20]}:{h[20:24]}:{h[24:28]}:{h[28:32]}%{rng.randint(3, 7)}])"
+                    f" with mapi id 15.20.{rng.randint(6000, 7999)}.0{rng.randint(10, 99)}; {self._date(t, 0)}")
         ip = f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
         qid = self._queue_id()
         return (f"Received: from [192.168.{rng.randint(0, 9)}.{rng.randint(2, 250)}] (unknown [{ip}])\r\n"
-                f"\t(Authenticated sender: {sender.addr})\r\n\tby smtp.{self.domain} (Postfix) with ESMTPSA id {qid};\r\n"
-                f"\t{self._date(t, sender.tz, pad=True)}")
+                f"\t(Authenticated sender: {sender.addr})\r\n\tby smtp.{self.domain} (Postfix) with ESMTPSA"
+                f" id {qid};\r\n\t{self._date(t, sender.tz, pad=True)}")
 
     def _transport(self, sender: _Person, rcpt: _Person, p2: str, t: int, dkim: str | None, arc: bool,
-                   submission: str, network_id: str, message_id: str) -> bytes:
+                   submission: str, network_id: str) -> bytes:
         """What the recipient's servers prepend to this one Inbox copy (per-recipient ids and times).
 
         All small random numbers come from one ``randbytes`` call: this runs once per copy.
@@ -1387,16 +1408,17 @@ class _OrgMail:
                      f"(2048 bits))\r\n\t(No client certificate requested)\r\n\tby mx1.{d} (Postfix) with ESMTPS id "
                      f"{_queue_id(rb[16:28])}\r\n\tfor <{rcpt.addr}>; {self._date(t1, rcpt.tz, pad=True)}")
             h.append(submission)
-            h.append(f"Authentication-Results: mx1.{d};\r\n\tdkim={'pass (2048-bit key; unprotected)' if dkim else 'none'}"
-                     f" header.d={d}{' header.i=@' + d + ' header.b=' + lmtp[:8] if dkim else ''};\r\n"
-                     f"\tdkim-atps=neutral")
+            verdict = f"pass (2048-bit key; unprotected) header.d={d} header.i=@{d} header.b={lmtp[:8]}" \
+                if dkim else f"none header.d={d}"
+            h.append(f"Authentication-Results: mx1.{d};\r\n\tdkim={verdict};\r\n\tdkim-atps=neutral")
             h.append(f"X-Spam-Status: No, score=-{_N[rb[3] % 4]}.{_N[rb[5] % 10]} required=5.0 tests=ALL_TRUSTED,"
                      f"BAYES_00\r\n\tautolearn=ham autolearn_force=no version=3.4.6")
         if arc:
-            h.append(_fold_b64(f"ARC-Seal: i=1; a=rsa-sha256; s=arcselector{_N[rb[7] % 9 + 1]}; d={d}; t={t1}; cv=none;\r\n\tb=",
-                               self._b64tok(256)))
+            selector = _N[rb[7] % 9 + 1]
+            h.append(_fold_b64(f"ARC-Seal: i=1; a=rsa-sha256; s=arcselector{selector}; d={d}; t={t1};"
+                               " cv=none;\r\n\tb=", self._b64tok(256)))
             h.append(_fold_b64(f"ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d={d};\r\n\ts=arcselector"
-                               f"{_N[rb[7] % 9 + 1]}; t={t1};\r\n\th=From:Date:Subject:Message-ID:Content-Type:"
+                               f"{selector}; t={t1};\r\n\th=From:Date:Subject:Message-ID:Content-Type:"
                                f"MIME-Version;\r\n\tbh={self._b64tok(32)};\r\n\tb=", self._b64tok(256)))
             h.append(f"ARC-Authentication-Results: i=1; mx1.{d}; spf=pass smtp.mailfrom={d}; dkim=pass\r\n"
                      f" header.d={d}; dmarc=pass header.from={d}; arc=none")

@@ -53,11 +53,10 @@ def create_org(session: Session, name: str, master: MasterKey) -> tuple[Organiza
         OrgKey(purpose=w.purpose, key_id=w.key_id, wrapped=w.wrapped, master_key_id=w.master_key_id, created_at=now)
         for w in wrapped
     ]
-    session.add(org)
     try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
+        with session.begin_nested():
+            session.add(org)
+    except IntegrityError:  # created by a concurrent call a moment ago
         raise Conflict(f"organization {name!r} already exists") from None
     return org, keys
 
@@ -102,11 +101,10 @@ def ensure_mailbox(session: Session, org: Organization, address: str, kind: str 
     a = normalize_address(address)
     mb = Mailbox(id=new_id(), org_id=org.id, kind=kind, primary_address=a, created_at=datetime.now(UTC))
     mb.addresses = [MailboxAddress(org_id=org.id, address=a, is_primary=True)]
-    session.add(mb)
     try:
-        session.flush()
+        with session.begin_nested():
+            session.add(mb)
     except IntegrityError:  # created by a concurrent import a moment ago
-        session.rollback()
         found = find_mailbox(session, org, a)
         if found is None:
             raise
