@@ -71,6 +71,12 @@ class LakeLocation:
         return f"ATTACH 'ducklake:{self.catalog}' AS {ALIAS} ({', '.join(opts)})"
 
 
+def analyst_script(loc: LakeLocation) -> str:
+    """SQL that attaches the catalogue read-only in plain DuckDB, extensions loaded from this install."""
+    loads = "".join(f"LOAD '{extension_path(n)}';\n" for n in ("sqlite_scanner", "httpfs", "ducklake"))
+    return loads + loc.attach_sql(read_only=True) + ";\nUSE lake;\n"
+
+
 def location(settings: Settings, store: ObjectStore) -> LakeLocation:
     return LakeLocation(settings.resolved_lake_catalog, store.data_path() + "lake/")
 

@@ -233,7 +233,9 @@ def sql(
     store = open_store(settings)
     loc = location(settings, store)
     if show_attach:
-        out.print(loc.attach_sql(read_only=True) + ";", highlight=False)
+        from catalog.lake import analyst_script
+
+        sys.stdout.write(analyst_script(loc))
     con = connect()
     try:
         con.execute(loc.attach_sql(read_only=True))
@@ -292,27 +294,31 @@ def demo(
         from flows.importing import run_import
 
         doc = _guard(lambda: run_import(rt, org, mailbox, [corpus], None)).as_dict()
+    from catalog.lake import analyst_script, location
     from catalog.stats import org_stats
 
     rt = _runtime()
     st = org_stats(rt.archive_for(rt.org(org)))
-    saved = 1 - st["stored_bytes"] / st["raw_bytes"] if st["raw_bytes"] else 0
-    out.print()
-    out.print(f"[bold]archived[/] {doc['seen']} items from {corpus}: {doc['archived']} archived, "
-              f"{doc['duplicates']} duplicates, {doc['quarantined']} quarantined (raw bytes kept, with reasons)")
-    out.print(f"[bold]storage[/] {st['raw_bytes']:,} bytes as received -> {st['stored_bytes']:,} bytes stored "
-              f"(compressed, deduplicated, encrypted): {saved:.0%} saved")
-    out.print(f"[bold]home[/] {settings.home}  (objects/: ciphertext only; db/: the key room)")
-    out.print("[bold]query it[/] from plain DuckDB (read-only):")
-    from catalog.lake import location, extension_path
-
-    loc = location(settings, rt.store)
-    out.print(f"  duckdb -c \"LOAD '{extension_path('sqlite_scanner')}'; LOAD '{extension_path('httpfs')}'; "
-              f"LOAD '{extension_path('ducklake')}'; {loc.attach_sql(True)}; "
-              f"SELECT folder, count(*) FROM lake.mailbox_items GROUP BY ALL ORDER BY 2 DESC LIMIT 10\"", highlight=False)
-    out.print(f"  or: mailark sql \"SELECT subject, from_addr, date FROM messages ORDER BY date DESC LIMIT 10\"")
+    taken = st["raw_bytes"] + st["quarantined_bytes"]
+    saved = 1 - st["stored_bytes"] / taken if taken else 0
+    script = settings.home / "attach.sql"
+    script.write_text(analyst_script(location(settings, rt.store)))
+    query = "SELECT folder, count(*) AS copies FROM mailbox_items GROUP BY ALL ORDER BY 2 DESC LIMIT 10"
+    say = lambda text: out.print(text, soft_wrap=True, highlight=False)  # noqa: E731 - long lines stay pasteable
+    say("")
+    say(f"[bold]archived[/] {doc['seen']} items from {corpus}: {doc['archived']} archived, "
+        f"{doc['duplicates']} duplicates, {doc['quarantined']} quarantined (raw bytes kept, with reasons)")
+    say(f"[bold]storage[/] {taken:,} bytes taken in -> {st['stored_bytes']:,} bytes stored "
+        f"(deduplicated, compressed, encrypted; catalogue included): {saved:.0%} saved")
+    say(f"[bold]home[/] {settings.home}  (objects/: ciphertext only; db/: the key room)")
+    say("[bold]query it[/] from plain DuckDB (read-only; the extensions load from this install):")
+    say(f"  {sys.executable} -c \"import duckdb; c = duckdb.connect(); c.execute(open('{script}').read()); "
+        f"print(c.sql('{query}'))\"")
+    say(f"  duckdb -init {script}      (with the DuckDB command-line tool)")
+    say(f"  {Path(sys.executable).parent / 'mailark'} sql \"{query}\"")
     if not no_server:
-        out.print(f"[bold]Prefect UI[/] {prefect_server.ui_url(settings)}  (stop the server: mailark server stop)")
+        say(f"[bold]Prefect UI[/] {prefect_server.ui_url(settings)}  (the import-files flow run is there; "
+            f"stop the server: {Path(sys.executable).parent / 'mailark'} server stop)")
 
 
 server_app = typer.Typer(no_args_is_help=True, help="The embedded Prefect server.")

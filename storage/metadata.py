@@ -71,8 +71,8 @@ def extract(top_fields: list[bytes], leaves: list[Leaf]) -> MessageMeta:
     meta = MessageMeta()
     d = meta.defects
     by_name: dict[bytes, list[str]] = {}
-    for f in top_fields:
-        n = field_name(f)
+    for i, f in enumerate(top_fields):
+        n = field_name(f.lstrip() if i == 0 else f)
         if n in (b"message-id", b"subject", b"from", b"to", b"cc", b"bcc", b"date"):
             by_name.setdefault(n, []).append(_text(field_value(f)))
     if mid := by_name.get(b"message-id"):

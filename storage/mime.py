@@ -149,6 +149,7 @@ def header_fields(block: bytes) -> list[bytes]:
 
 
 def field_name(f: bytes) -> bytes:
+    """The lower-cased name of a header field, b"" if the line is not a field."""
     m = _FIELD_NAME.match(f)
     return m.group(1).lower() if m else b""
 
@@ -183,6 +184,12 @@ def _uvarint(n: int) -> bytes:
         else:
             out.append(b)
             return bytes(out)
+
+
+def _read_bytes(buf: bytes, pos: int) -> tuple[bytes, int]:
+    """A length-prefixed byte string at `pos`, and the position after it."""
+    ln, pos = _read_uvarint(buf, pos)
+    return buf[pos : pos + ln], pos + ln
 
 
 def _read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -296,6 +303,11 @@ class Splitter:
         block, sep, body = split_header(raw)
         fields = header_fields(block)
         names = [field_name(f) for f in fields]
+        defects: list[str] = []
+        if names and not names[0] and (lenient := field_name(fields[0].lstrip())):
+            # Broken producers put blanks before the first field; the bytes stay as they are.
+            names[0] = lenient
+            defects.append("white space before the first header field")
         if not names or not names[0]:
             raise NotAMessage("not an RFC 5322 message: the first line is not a header field")
         if not any(n in MESSAGE_FIELDS for n in names):
@@ -317,7 +329,6 @@ class Splitter:
             sk.out += _uvarint(len(f)) + f
         parts: list[Part] = []
         leaves: list[Leaf] = []
-        defects: list[str] = []
         sk.lit(sep)
         self._entity(fields, body, sk, parts, leaves, defects, 0)
         skeleton = sk.done()
@@ -516,18 +527,16 @@ def _skeleton_segments(skeleton: bytes) -> tuple[list[bytes], list[bytes | PartR
     n, pos = _read_uvarint(skeleton, pos)
     fields = []
     for _ in range(n):
-        ln, pos = _read_uvarint(skeleton, pos)
-        fields.append(skeleton[pos : pos + ln])
-        pos += ln
+        f, pos = _read_bytes(skeleton, pos)
+        fields.append(f)
     segs: list[bytes | PartRef] = []
     end = len(skeleton)
     while pos < end:
         tag = skeleton[pos]
         pos += 1
         if tag == 0x4C:  # "L"
-            ln, pos = _read_uvarint(skeleton, pos)
-            segs.append(skeleton[pos : pos + ln])
-            pos += ln
+            lit, pos = _read_bytes(skeleton, pos)
+            segs.append(lit)
         elif tag == 0x52:  # "R"
             digest = skeleton[pos : pos + 32]
             pos += 32
@@ -557,9 +566,8 @@ def delta_fields(delta: bytes) -> list[tuple[int, bytes]]:
     out = []
     for _ in range(n):
         idx, pos = _read_uvarint(delta, pos)
-        ln, pos = _read_uvarint(delta, pos)
-        out.append((idx, delta[pos : pos + ln]))
-        pos += ln
+        f, pos = _read_bytes(delta, pos)
+        out.append((idx, f))
     return out
 
 

@@ -146,3 +146,18 @@ def test_zip_paths_are_safe() -> None:
 
     assert zip_folder("a@b", "../../etc/x") == "a@b/etc/x"
     assert zip_folder("a@b", "") == "a@b"
+
+
+def test_a_50_mb_message_archives_and_rebuilds(rt, org, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from flows.importing import run_import
+
+    big = mail(50, os.urandom(37 * 2**20))
+    assert len(big) > 50 * 2**20
+    src = tmp_path / "big.eml"
+    src.write_bytes(big)
+    result = run_import(rt, "acme", "big@acme", [src])
+    assert result.counts.archived == 1
+    out = tmp_path / "big.zip"
+    export_zip(rt.archive_for(org), out)
+    with zipfile.ZipFile(out) as z:
+        assert z.read("big@acme/000001.eml") == big

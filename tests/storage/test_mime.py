@@ -113,3 +113,13 @@ def test_other_organization_names_differ() -> None:
 def test_encode_base64_matches_stdlib() -> None:
     data = os.urandom(1000)
     assert encode_base64(data, 76, b"\n", True) == base64.encodebytes(data)
+
+
+def test_blanks_before_the_first_field_are_tolerated() -> None:
+    from storage.metadata import extract
+
+    raw = b" From: Ann <ann@example.org>\r\nSubject: plain\r\n\r\nhello\r\n"
+    s = splitter().split(raw)
+    assert "white space before the first header field" in s.defects
+    assert extract(s.top_fields, s.leaves).from_addr == "ann@example.org"
+    assert roundtrip(raw) == raw
