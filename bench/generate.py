@@ -804,7 +804,8 @@ def _wrap_text(text: str, width: int) -> list[str]:
 class _OrgMail:
     """All state of one generator run: the people, the clock, the rng and the bounded pools."""
 
-    def __init__(self, users: int, seed: int, domain: str) -> None:
+    def __init__(self, users: int, seed: int, domain: str, attachment_share: float = 0.30) -> None:
+        self.attachment_share = attachment_share
         self.seed = seed
         self.domain = domain
         self.rng = random.Random(seed)
@@ -1126,14 +1127,14 @@ class _OrgMail:
         r = rng.random()
         reuse: _PoolEntry | None = None
         reply: _ThreadEntry | None = None
-        if r < 0.30:
+        if r < self.attachment_share:
             kind = "attach"
             if self.pool and rng.random() < 0.25:
                 reuse = self.pool[-1 - min(len(self.pool) - 1, int(rng.expovariate(1 / 20)))] \
                     if rng.random() < 0.7 else rng.choice(self.pool)
-        elif r < 0.37:
+        elif r < self.attachment_share + 0.07:
             kind = "related"
-        elif r < 0.40:
+        elif r < self.attachment_share + 0.10:
             kind = "calendar"
         else:
             kind = "text"
@@ -1449,13 +1450,17 @@ class _OrgMail:
 # Public interface
 
 
-def generate_org_mail(users: int, messages: int, seed: int = 1, domain: str = "example.org") -> Iterator[GeneratedCopy]:
+def generate_org_mail(
+    users: int, messages: int, seed: int = 1, domain: str = "example.org", attachment_share: float = 0.30
+) -> Iterator[GeneratedCopy]:
     """Stream every copy of ``messages`` messages exchanged in an organization of ``users`` people.
 
     Per message: the sender's ``Sent`` copy first (with a Bcc header when there are Bcc
     recipients, no transport headers), then one ``Inbox`` copy per internal To/Cc/Bcc recipient
     (its own Received/Return-Path/Delivered-To/authentication headers prepended, no Bcc). The
     same arguments give the same bytes; message *k* does not depend on ``messages``.
+    ``attachment_share`` (default 0.30, realistic) lowers the share of messages with attachments
+    for scale runs that measure the catalogue rather than bulk bytes.
     """
     if users < 1:
         raise ValueError("users must be at least 1")
@@ -1463,7 +1468,9 @@ def generate_org_mail(users: int, messages: int, seed: int = 1, domain: str = "e
         raise ValueError("messages must not be negative")
     if not domain or not domain.isascii() or "@" in domain:
         raise ValueError(f"bad domain: {domain!r}")
-    return _stream(_OrgMail(users, seed, domain), messages)
+    if not 0 <= attachment_share <= 0.9:
+        raise ValueError("attachment_share must be between 0 and 0.9")
+    return _stream(_OrgMail(users, seed, domain, attachment_share), messages)
 
 
 def _stream(org: _OrgMail, messages: int) -> Iterator[GeneratedCopy]:

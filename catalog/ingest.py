@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import duckdb
 import pyarrow as pa
 from ulid import ULID
 
 from catalog.archive import OrgArchive
-from catalog.lake import ALIAS, org_lake_bytes
+from catalog.lake import ALIAS, LakeError, org_lake_bytes
 from storage.metadata import MessageMeta, extract
 from storage.mime import NotAMessage, Part, Split
 from storage.packs import PackWriter
@@ -31,6 +32,7 @@ from storage.packs import PackWriter
 # Objects above this size are looked up before sealing: skipping a known attachment saves
 # compressing, encrypting and uploading it again.
 CHECK_BEFORE_WRITE = 64 * 1024
+COMMIT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ class BatchWriter:
             if p.split is not None:
                 for part in p.split.parts:
                     put(arch.object_name(part.digest), part.content, "part")
+                    part.content = b""  # stored: free the batch's memory early
             else:
                 p.object_key = arch.object_name(arch.keys.name_digest(p.item.raw))
                 put(p.object_key, p.item.raw, "quarantine")
@@ -181,31 +184,48 @@ class BatchWriter:
 
     def write(self, items: Sequence[Incoming]) -> Counts:
         started = datetime.now(UTC)
-        counts = Counts(seen=len(items))
-        prepared = self._prepare(items, counts)
-        prepared = self._within_quota(prepared, counts)
+        base = Counts(seen=len(items))
+        prepared = self._prepare(items, base)
+        prepared = self._within_quota(prepared, base)
         objects = self._write_objects(prepared)
-        with self.archive.lane():
-            self._commit(prepared, objects, counts, started, items)
-        return counts
+        for _ in range(COMMIT_ATTEMPTS):
+            counts = Counts(base.seen, base.archived, base.duplicates, base.quarantined, base.deferred, Counter(base.reasons))
+            with self.archive.lane():
+                batch_id = self._commit(prepared, objects, counts, started, items)
+                if self._landed(batch_id):
+                    return counts
+        raise LakeError(
+            f"the catalogue did not record a batch of {len(items)} messages after {COMMIT_ATTEMPTS} attempts; "
+            f"nothing is lost (its objects are stored): run the same import again"
+        )
+
+    def _landed(self, batch_id: str) -> bool:
+        """Read back the batch's ledger row: a commit that returned must also be there."""
+        row = self.archive.lake.execute(
+            f"SELECT count(*) FROM {ALIAS}.ingest_ledger WHERE org_id = ? AND batch_id = ?", [self.archive.org_id, batch_id]
+        ).fetchone()
+        return bool(row and row[0])
 
     def _existing(self, table: str, column: str, values: list[str]) -> set[str]:
+        """Which of `values` the organization's `table` already holds in `column`."""
         if not values:
             return set()
-        rows = self.archive.lake.execute(
-            f"SELECT DISTINCT {column} FROM {ALIAS}.{table} WHERE org_id = ? AND {column} IN (SELECT unnest(?::VARCHAR[]))",
-            [self.archive.org_id, values],
-        ).fetchall()
+        rows = _query_with(
+            self.archive.lake, pa.table({"v": values}),
+            f"SELECT DISTINCT {column} FROM {ALIAS}.{table} WHERE org_id = ? AND {column} IN (SELECT v FROM _cand)",
+            [self.archive.org_id],
+        )
         return {r[0] for r in rows}
 
     def _existing_copies(self, table: str, prepared: list[_Prepared]) -> set[tuple[str, str, str]]:
         if not prepared:
             return set()
-        rows = self.archive.lake.execute(
+        rows = _query_with(
+            self.archive.lake, pa.table({"v": [p.sha256 for p in prepared]}),
             f"SELECT mailbox_id, folder, copy_sha256 FROM {ALIAS}.{table} "
-            f"WHERE org_id = ? AND copy_sha256 IN (SELECT unnest(?::VARCHAR[]))",
-            [self.archive.org_id, [p.sha256 for p in prepared]],
-        ).fetchall()
+            f"WHERE org_id = ? AND copy_sha256 IN (SELECT v FROM _cand)",
+            [self.archive.org_id],
+        )
         return {(r[0], r[1], r[2]) for r in rows}
 
     def _commit(
@@ -215,7 +235,8 @@ class BatchWriter:
         counts: Counts,
         started: datetime,
         items: Sequence[Incoming],
-    ) -> None:
+    ) -> str:
+        """Append what is new in one commit; returns the batch id."""
         arch = self.archive
         org = arch.org_id
         good = [p for p in prepared if p.split is not None]
@@ -311,19 +332,28 @@ class BatchWriter:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        return batch_id
 
 
 def _part_row(org: str, key: str, n: int, object_key: str, batch_id: str, part: Part) -> dict[str, object]:
     r = part.recipe
     recipe = "raw" if r.kind == 0 else f"base64:{r.line_len}:{'crlf' if r.crlf else 'lf'}:{int(r.final_eol)}"
     return dict(org_id=org, message_key=key, ordinal=n, object_key=object_key, batch_id=batch_id,
-                content_type=part.content_type, filename=part.filename, plain_size=len(part.content),
+                content_type=part.content_type, filename=part.filename, plain_size=part.plain_size,
                 encoded_size=part.encoded_size, recipe=recipe)
 
 
-def _insert(con, table: str, rows: list[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]
-    arrow = pa.Table.from_pylist(rows)
-    con.register("_batch_rows", arrow)
+def _query_with(con: duckdb.DuckDBPyConnection, cand: pa.Table, sql: str, params: list[object]) -> list[tuple]:  # type: ignore[type-arg]
+    """Run `sql` with `cand` visible as `_cand` (Arrow is far faster than binding a long list)."""
+    con.register("_cand", cand)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.unregister("_cand")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, object]]) -> None:
+    con.register("_batch_rows", pa.Table.from_pylist(rows))
     try:
         con.execute(f"INSERT INTO {ALIAS}.{table} BY NAME SELECT * FROM _batch_rows")
     finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import glob
 import importlib.util
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,8 +46,12 @@ def extension_path(name: str) -> str:
     return found[0]
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+def connect(memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if memory_limit:
+        # DuckDB would otherwise size its buffer pool to 80 % of RAM; ingest must stay small.
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(config=config)
     # httpfs is needed even for local files: DuckDB's built-in crypto is read-only without it.
     for name in ("sqlite_scanner", "postgres_scanner", "httpfs", "ducklake"):
         con.execute(f"LOAD '{extension_path(name)}'")
@@ -65,9 +68,14 @@ class LakeLocation:
         return Path(self.catalog[len("sqlite:") :]) if self.catalog.startswith("sqlite:") else None
 
     def attach_sql(self, read_only: bool = False) -> str:
-        opts = [f"DATA_PATH '{self.data_path}'", "ENCRYPTED", "DATA_INLINING_ROW_LIMIT 0"]
         if read_only:
             opts = ["READ_ONLY"]
+        else:
+            opts = [f"DATA_PATH '{self.data_path}'", "ENCRYPTED", "DATA_INLINING_ROW_LIMIT 0"]
+            if self.sqlite_path:
+                # WAL: readers never wait for the writer. The busy timeout covers the moments
+                # another process's writer holds the file (writers also share one lane).
+                opts += ["META_JOURNAL_MODE 'WAL'", "META_BUSY_TIMEOUT 30000"]
         return f"ATTACH 'ducklake:{self.catalog}' AS {ALIAS} ({', '.join(opts)})"
 
 
@@ -89,29 +97,17 @@ def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     )
 
 
-def _prepare_sqlite(path: Path) -> None:
-    """Put a SQLite catalog into WAL mode before DuckDB opens it, so readers never wait for writers.
-
-    SQLite allows one writer at a time and DuckDB's SQLite extension has no busy timeout, so
-    writers of one machine also take the catalogue's commit lane (see catalog.lanes).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path, timeout=60) as db:
-        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            db.execute("PRAGMA journal_mode=WAL")
-
-
 def open_lake(settings: Settings, store: ObjectStore, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the lake attached as `lake`, its tables created if missing."""
     loc = location(settings, store)
     if loc.data_path.startswith("/"):
         Path(loc.data_path).mkdir(parents=True, exist_ok=True)
-    con = connect()
+    con = connect(settings.lake_memory_limit)
     if settings.object_store == "s3":
         _s3_secret(con, settings)
+    if loc.sqlite_path:
+        loc.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     with catalog_lane(settings):
-        if loc.sqlite_path:
-            _prepare_sqlite(loc.sqlite_path)
         try:
             con.execute(loc.attach_sql(read_only))
         except duckdb.Error as e:
@@ -121,27 +117,50 @@ def open_lake(settings: Settings, store: ObjectStore, *, read_only: bool = False
     return con
 
 
+def reattach(con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> None:
+    """Attach the lake afresh, dropping what this connection cached of the catalog.
+
+    A DuckLake connection caches the catalog's snapshot and id counters; when another process
+    commits in between, the next commit of this connection can reuse ids and be lost (seen with
+    two importing processes on one SQLite catalog: one batch's commit returned but never
+    appeared). Re-attaching inside the commit lane, where no one else writes, costs a few tens
+    of milliseconds per batch and leaves nothing stale.
+    """
+    con.execute(f"DETACH {ALIAS}")
+    con.execute(loc.attach_sql())
+
+
 @contextmanager
-def catalog_lane(settings: Settings, org_id: str | None = None) -> Iterator[None]:
-    """The commit lane: per organization with a PostgreSQL catalog, one for all with SQLite."""
+def catalog_lane(
+    settings: Settings, org_id: str | None = None, con: duckdb.DuckDBPyConnection | None = None, store: ObjectStore | None = None
+) -> Iterator[None]:
+    """The commit lane: per organization with a PostgreSQL catalog, one for all with SQLite.
+
+    With `con` (and its `store`), the lake is re-attached on entry so the commit starts from the
+    catalog as it is now (see `reattach`).
+    """
     key = org_id if org_id and not settings.resolved_lake_catalog.startswith("sqlite:") else "catalog"
     with file_lane(settings.db_dir / "locks", key):
+        if con is not None and store is not None:
+            reattach(con, location(settings, store))
         yield
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:
+    """Create missing tables; True if any was created."""
     existing = {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [ALIAS]
     ).fetchall()}
     missing = [t for t in TABLES if t not in existing]
     if not missing:
-        return
+        return False
     con.execute("BEGIN")
     for t in missing:
         con.execute(f"CREATE TABLE IF NOT EXISTS {ALIAS}.{t} ({TABLES[t]})")
         # One organization's rows live in files of their own: metering and deletion per tenant.
         con.execute(f"ALTER TABLE {ALIAS}.{t} SET PARTITIONED BY (org_id)")
     con.execute("COMMIT")
+    return True
 
 
 def org_lake_bytes(con: duckdb.DuckDBPyConnection, org_id: str) -> int:

@@ -54,7 +54,7 @@ class Runtime:
             keys=keys,
             store=self.store,
             lake=self.lake,
-            lane=lambda: catalog_lane(self.settings, org.id),
+            lane=lambda: catalog_lane(self.settings, org.id, self.lake, self.store),
             zstd_level=self.settings.zstd_level,
             storage_quota_bytes=org.storage_quota_bytes,
         )

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     control_url: str | None = None
     # DuckLake catalog: "sqlite" (a file in db/) or a PostgreSQL libpq string "postgres:dbname=...".
     lake_catalog: str | None = None
+    # DuckDB memory of a service process (the ingest workers); analysts' own DuckDB is theirs to size.
+    lake_memory_limit: str = "256MB"
     # Ingest batches: a batch closes at this many messages or bytes, whichever comes first.
     batch_messages: int = 2000
     batch_bytes: int = 64 * 1024 * 1024

@@ -116,7 +116,6 @@ _BOUNDARY = re.compile(rb'boundary[ \t]*=[ \t]*(?:"([^"\r\n]*)"|([^\s;"]+))', re
 _CTYPE = re.compile(rb"[ \t]*([!-~]+?)/([!-~]+?)[ \t]*(?:;|\r|\n|$)")
 _CTE = re.compile(rb"[ \t\r\n]*([A-Za-z0-9_-]+)")
 _FOLD = re.compile(rb"\r?\n[ \t]")
-_RE_CACHE: dict[bytes, re.Pattern[bytes]] = {}
 
 
 class NotAMessage(ValueError):
@@ -169,6 +168,42 @@ def _first(fields: list[bytes], name: bytes) -> bytes | None:
         if field_name(f) == name:
             return field_value(f)
     return None
+
+
+def _delimiters(body: bytes, boundary: bytes) -> list[tuple[int, int, bool]]:
+    """(start, end incl. line ending, is closing) of each delimiter line, up to the closing one.
+
+    A delimiter is `--boundary` at the start of a line, optionally `--`, optional blanks, then a
+    line ending or the end of the body (RFC 2046). Scanned with find(), not a regular expression:
+    every message has its own boundary, and compiling a pattern each time costs more than the scan.
+    """
+    marker = b"--" + boundary
+    out: list[tuple[int, int, bool]] = []
+    n = len(body)
+    i = body.find(marker)
+    while i >= 0:
+        if i == 0 or body[i - 1] == 0x0A:
+            k = i + len(marker)
+            closing = body.startswith(b"--", k)
+            if closing:
+                k += 2
+            while k < n and body[k] in (0x20, 0x09):
+                k += 1
+            end = -1
+            if k == n:
+                end = k
+            elif body[k] == 0x0A:
+                end = k + 1
+            elif body[k] == 0x0D:
+                end = k + 2 if body.startswith(b"\n", k + 1) else k + 1
+            if end >= 0:
+                out.append((i, end, closing))
+                if closing:
+                    break
+                i = body.find(marker, end)
+                continue
+        i = body.find(marker, i + 1)
+    return out
 
 
 # ---- encoded skeleton and delta ---------------------------------------------------------------
@@ -237,7 +272,8 @@ class Part:
     """A leaf body stored as an object of its own."""
 
     digest: bytes  # HMAC of `content`: the object's name
-    content: bytes  # what is stored (decoded bytes for base64 recipes)
+    content: bytes  # what is stored (decoded bytes for base64 recipes); a writer may drop it once stored
+    plain_size: int
     recipe: Recipe
     encoded_size: int  # bytes it takes in the message
     content_type: str
@@ -276,7 +312,7 @@ class _SkeletonBuilder:
 
     def ref(self, part: Part) -> None:
         self._flush()
-        self.out += b"R" + part.digest + _uvarint(len(part.content)) + part.recipe.pack()
+        self.out += b"R" + part.digest + _uvarint(part.plain_size) + part.recipe.pack()
 
     def _flush(self) -> None:
         if self.literal:
@@ -400,22 +436,11 @@ class Splitter:
         defects: list[str],
         depth: int,
     ) -> bool:
-        pat = _RE_CACHE.get(boundary)
-        if pat is None:
-            pat = re.compile(rb"^--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r\n|\n|\r(?!\n)|\Z)", re.M)
-            if len(_RE_CACHE) > 4096:
-                _RE_CACHE.clear()
-            _RE_CACHE[boundary] = pat
-        delims = []
-        for m in pat.finditer(body):
-            delims.append(m)
-            if m.group(1):
-                break
+        delims = _delimiters(body, boundary)
         if not delims:
             return False
         pos = 0
-        for i, d in enumerate(delims):
-            start = d.start()
+        for i, (start, d_end, _) in enumerate(delims):
             if i > 0:
                 # The line ending before a delimiter belongs to the delimiter.
                 end = start
@@ -426,10 +451,9 @@ class Splitter:
                 end = max(end, pos)
                 self._part(body[pos:end], sk, parts, leaves, defects, depth)
                 pos = end
-            sk.lit(body[pos : d.end()])
-            pos = d.end()
-        last = delims[-1]
-        if not last.group(1):
+            sk.lit(body[pos:d_end])
+            pos = d_end
+        if not delims[-1][2]:
             defects.append("multipart without its closing boundary")
             if pos < len(body):
                 self._part(body[pos:], sk, parts, leaves, defects, depth)
@@ -502,7 +526,9 @@ class Splitter:
         filename = part_filename(header) if header else None
         lower = header.lower()
         is_att = bool(filename) or b"attachment" in lower or not ctype.startswith((b"text/", b"multipart/"))
-        return Part(self.digest(content), content, recipe, encoded_size, ctype.decode("ascii", "replace"), filename, is_att)
+        return Part(
+            self.digest(content), content, len(content), recipe, encoded_size, ctype.decode("ascii", "replace"), filename, is_att
+        )
 
 
 # ---- rebuild ----------------------------------------------------------------------------------

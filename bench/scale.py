@@ -1,0 +1,81 @@
+"""Scale run: ingest N generated messages (all their copies) straight from the generator.
+
+    python -m bench.scale --messages 1000000 --attachment-share 0.02
+
+No files on disk: copies stream from the generator into batches, so the run measures the
+archive as it grows (memory, batch time as the catalogue fills up), not the disk. Prints one
+line every --every batches: copies so far, copies/s of the last stretch, RSS, catalogue files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from pathlib import Path
+
+import psutil
+
+from bench.generate import generate_org_mail
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--users", type=int, default=500)
+    ap.add_argument("--attachment-share", type=float, default=0.02)
+    ap.add_argument("--every", type=int, default=50, help="report every N batches")
+    a = ap.parse_args()
+
+    home = OUT / "home-scale"
+    shutil.rmtree(home, ignore_errors=True)
+    os.environ["MAILARK_HOME"] = str(home)
+    from catalog.ingest import BatchWriter, Counts, Incoming
+    from catalog.lake import METADATA
+    from catalog.stats import org_stats
+    from control.orgs import create_org, ensure_mailbox
+    from flows.importing import batches
+    from mailark.runtime import open_runtime
+
+    rt = open_runtime()
+    with rt.session() as s:
+        org, _ = create_org(s, "scale", rt.master_key)
+    archive = rt.archive_for(org)
+    writer = BatchWriter(archive, "scale", "bench")
+    mailboxes: dict[str, tuple[str, str]] = {}
+
+    def incoming():  # type: ignore[no-untyped-def]
+        for c in generate_org_mail(a.users, a.messages, seed=11, attachment_share=a.attachment_share):
+            mb = mailboxes.get(c.mailbox)
+            if mb is None:
+                with rt.session() as s:
+                    m, _ = ensure_mailbox(s, org, c.mailbox)
+                mb = mailboxes[c.mailbox] = (m.id, m.primary_address)
+            yield Incoming(c.raw, mb[0], mb[1], c.folder, "generated", f"{c.message_no}/{c.mailbox}/{c.folder}")
+
+    proc = psutil.Process()
+    total = Counts()
+    start = last_t = time.perf_counter()
+    last_n = nbytes = 0
+    print(f"{'copies':>10} {'copies/s':>9} {'MB/s':>6} {'RSS MB':>7} {'files':>6}  (last {a.every} batches)")
+    for i, batch in enumerate(batches(incoming(), rt.settings.batch_messages, rt.settings.batch_bytes), 1):
+        total.add(writer.write(batch))
+        nbytes += sum(len(x.raw) for x in batch)
+        if i % a.every == 0:
+            now = time.perf_counter()
+            files = rt.lake.execute(f"SELECT count(*) FROM {METADATA}.ducklake_data_file WHERE end_snapshot IS NULL").fetchone()[0]
+            print(f"{total.seen:>10} {(total.seen - last_n) / (now - last_t):>9.0f} {nbytes / (now - start) / 1e6:>6.1f} "
+                  f"{proc.memory_info().rss / 2**20:>7.0f} {files:>6}", flush=True)
+            last_t, last_n = now, total.seen
+    seconds = time.perf_counter() - start
+    st = org_stats(archive)
+    print(f"done: {total.seen} copies of {a.messages} messages in {seconds:.0f} s ({total.seen / seconds:.0f} copies/s); "
+          f"archived {total.archived}, duplicates {total.duplicates}; peak RSS {psutil.Process().memory_info().rss / 2**20:.0f} MB now, "
+          f"stored/raw {st['stored_ratio']:.1%}")
+
+
+if __name__ == "__main__":
+    main()
