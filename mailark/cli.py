@@ -219,23 +219,26 @@ def stats(org: OrgOpt, as_json: JsonOpt = False) -> None:
 
 @app.command("sql")
 def sql(
-    query: Annotated[str, typer.Argument(help="A read-only SQL query over the catalogue (tables in schema lake).")],
+    query: Annotated[str | None, typer.Argument(help="A read-only SQL query over the catalogue (tables of schema lake).")] = None,
     as_json: JsonOpt = False,
-    show_attach: Annotated[bool, typer.Option("--attach", help="Print the ATTACH statement for plain DuckDB.")] = False,
+    show_attach: Annotated[
+        bool, typer.Option("--attach", help="Print the SQL that attaches the catalogue in plain DuckDB, and exit.")
+    ] = False,
 ) -> None:
     """Run a read-only query over all organizations' catalogue (an operator tool)."""
     import duckdb
 
-    from catalog.lake import connect, location
+    from catalog.lake import analyst_script, connect, location
     from storage.objects import open_store
 
     settings = get_settings()
-    store = open_store(settings)
-    loc = location(settings, store)
+    loc = location(settings, open_store(settings))
     if show_attach:
-        from catalog.lake import analyst_script
-
         sys.stdout.write(analyst_script(loc))
+        return
+    if not query:
+        err.print("usage: mailark sql QUERY [--json] | mailark sql --attach")
+        raise typer.Exit(2)
     con = connect()
     try:
         con.execute(loc.attach_sql(read_only=True))

@@ -99,3 +99,19 @@ def test_folder_option_and_json_only_on_stdout(home, tmp_path: Path) -> None:  #
         emls = sorted(n for n in z.namelist() if n.endswith(".eml"))
         assert emls == ["ann@acme/work/000001.eml", "ann@acme/work/000002.eml"]
         assert z.read(emls[0]).endswith(b"body\nFrom here\n")  # mboxrd unescaped, "From " line gone
+
+
+def test_analyst_attaches_the_catalogue_with_plain_duckdb(home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import duckdb
+
+    (tmp_path / "m.eml").write_bytes(b"From: a@b\r\nSubject: for analysts\r\n\r\nhi\r\n")
+    run("org", "create", "acme")
+    run("import", str(tmp_path / "m.eml"), "--org", "acme", "--mailbox", "a@acme")
+    script = run("sql", "--attach").stdout
+    assert "READ_ONLY" in script and "LOAD" in script
+    con = duckdb.connect()
+    con.execute(script)
+    assert con.sql("SELECT subject FROM messages").fetchall() == [("for analysts",)]
+    with pytest.raises(duckdb.Error):
+        con.execute("INSERT INTO usage (org_id) VALUES ('x')")  # read-only
+    assert run("sql", check=2).returncode == 2
