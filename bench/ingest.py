@@ -74,7 +74,7 @@ def child(tree: Path, per_mailbox: bool) -> None:
 
     rt = open_runtime()
     with rt.session() as s:
-        create_org(s, "bench", rt.master_key)
+        create_org(s, "bench", rt.master_key, users=10_000, storage_gb=1000)
     jobs = (
         [(f"{d.name}", [d]) for d in sorted(tree.iterdir()) if d.is_dir()]
         if per_mailbox

@@ -42,7 +42,7 @@ def main() -> None:
 
     rt = open_runtime()
     with rt.session() as s:
-        org, _ = create_org(s, "scale", rt.master_key)
+        org, _ = create_org(s, "scale", rt.master_key, users=10_000, storage_gb=1000)
     archive = rt.archive_for(org)
     writer = BatchWriter(archive, "scale", "bench")
     mailboxes: dict[str, tuple[str, str]] = {}

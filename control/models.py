@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 GB = 1_000_000_000
@@ -23,6 +23,8 @@ class Organization(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     storage_quota_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=10 * GB)
     active_data_key_id: Mapped[str] = mapped_column(String(16), nullable=False)
+    # Every user must enrol TOTP before a session may do more than enrol.
+    mfa_required: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=false())
 
     keys: Mapped[list[OrgKey]] = relationship(back_populates="org", cascade="all, delete-orphan")
 
@@ -51,6 +53,10 @@ class Mailbox(Base):
     kind: Mapped[str] = mapped_column(String(16), nullable=False)  # user | shared | journal
     primary_address: Mapped[str] = mapped_column(String(320), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The user the mailbox was made for. No foreign key on purpose: the mailbox outlives its user
+    # (the column is cleared when the user is deleted), and SQLite cannot add one in place.
+    owner_user_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     addresses: Mapped[list[MailboxAddress]] = relationship(back_populates="mailbox", cascade="all, delete-orphan")
 
@@ -68,3 +74,195 @@ class MailboxAddress(Base):
     is_primary: Mapped[bool] = mapped_column(nullable=False, default=False)
 
     mailbox: Mapped[Mailbox] = relationship(back_populates="addresses")
+
+
+class Licence(Base):
+    """One per organization; `version` is bumped to lock the row before a licence-limited write."""
+
+    __tablename__ = "licences"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    licensed_users: Mapped[int] = mapped_column(Integer, nullable=False)
+    mailboxes_per_user: Mapped[int] = mapped_column(Integer, nullable=False)
+    storage_gb: Mapped[int] = mapped_column(Integer, nullable=False)
+    auto_expand: Mapped[bool] = mapped_column(nullable=False, default=False)
+    trial_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Domain(Base):
+    """A mail domain; unique on the whole deployment (one organization per domain)."""
+
+    __tablename__ = "domains"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)  # local | global
+    is_default: Mapped[bool] = mapped_column(nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class User(Base):
+    """A person of an organization; logs in as `username@domain` (`login`, unique everywhere)."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("domain_id", "username"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    login: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    must_change_password: Mapped[bool] = mapped_column(nullable=False, default=False)
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # encrypted
+    totp_enabled: Mapped[bool] = mapped_column(nullable=False, default=False)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    active: Mapped[bool] = mapped_column(nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class RoleAssignment(Base):
+    """A role held by a group (the usual way) or directly by one user."""
+
+    __tablename__ = "role_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), nullable=True, index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True)
+
+
+class MailboxPermission(Base):
+    """Read access to one archive mailbox for one user or one group."""
+
+    __tablename__ = "mailbox_permissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    mailbox_id: Mapped[str] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True)
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), nullable=True, index=True)
+    access: Mapped[str] = mapped_column(String(16), nullable=False, default="read")
+
+
+class Operator(Base):
+    """An MSP operator: a deployment-wide principal, optionally limited to listed organizations."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    must_change_password: Mapped[bool] = mapped_column(nullable=False, default=False)
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    totp_enabled: Mapped[bool] = mapped_column(nullable=False, default=False)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    all_orgs: Mapped[bool] = mapped_column(nullable=False, default=True)
+    active: Mapped[bool] = mapped_column(nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class OperatorOrg(Base):
+    __tablename__ = "operator_orgs"
+
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is stored (the token is random, so no slow hash is needed)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    subject_kind: Mapped[str] = mapped_column(String(16), nullable=False)  # user | operator
+    subject_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    org_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebSession(Base):
+    """A web login; the cookie holds a random id of which only the SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    subject_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    mfa_pending: Mapped[bool] = mapped_column(nullable=False, default=False)
+
+
+class LoginFailure(Base):
+    """One failed login, kept for throttling (the audit log keeps them for good)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(320), nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained (one chain per deployment; see control/audit.py).
+
+    `at` is text (ISO 8601, UTC) so the hashed value round-trips exactly on every database;
+    `org_id` has no foreign key: the log outlives what it talks about.
+    """
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40), nullable=False)
+    org_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    actor_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor_login: Mapped[str] = mapped_column(String(320), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    target: Mapped[str] = mapped_column(String(400), nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    details: Mapped[str] = mapped_column(Text, nullable=False)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditHead(Base):
+    """The newest sequence number and hash: updating it serializes appends, and it reveals a cut tail."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)

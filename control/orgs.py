@@ -1,17 +1,25 @@
-"""Organizations and their keys: creation, lookup, and unwrapping keys for work on an archive."""
+"""Organizations and their keys: creation, lookup, and unwrapping keys for work on an archive.
+
+Also the control plane's error types, and the licence-free `ensure_mailbox` used by imports
+(the services acting for a principal are in identity, mailboxes, licensing, auth and audit).
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from control.models import Mailbox, MailboxAddress, Organization, OrgKey
+from control.models import Domain, Mailbox, MailboxAddress, Organization, OrgKey
 from storage.keys import MasterKey, OrgKeys, WrappedKey, new_org_keys, unwrap_org_keys
+
+if TYPE_CHECKING:  # control.principals imports this module's errors
+    from control.principals import Principal
 
 ORG_NAME = re.compile(r"^[a-z0-9_-]{1,63}$")
 
@@ -28,6 +36,22 @@ class Conflict(ControlError):
     pass
 
 
+class Forbidden(ControlError):
+    """The principal may see the thing but not do this to it (403)."""
+
+
+class LimitExceeded(ControlError):
+    """The licence does not allow it (the message names the limit and how to raise it)."""
+
+
+class AuthFailed(ControlError):
+    """Authentication failed; `retry_after` (seconds) is set while the account is throttled."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def new_id() -> str:
     return str(ULID()).lower()
 
@@ -41,10 +65,56 @@ def validate_org_name(name: str) -> str:
     return name
 
 
-def create_org(session: Session, name: str, master: MasterKey) -> tuple[Organization, OrgKeys]:
+class CreatedOrg(tuple):  # type: ignore[type-arg]
+    """What `create_org` returns: unpacks as (org, keys) as it always did, and carries the first admin.
+
+    `admin_password` is the one-time password of `admin_login`: show it once, it is stored hashed.
+    """
+
+    org: Organization
+    keys: OrgKeys
+    admin_login: str
+    admin_password: str
+
+    def __new__(cls, org: Organization, keys: OrgKeys, admin_login: str, admin_password: str) -> CreatedOrg:
+        self = super().__new__(cls, (org, keys))
+        self.org, self.keys, self.admin_login, self.admin_password = org, keys, admin_login, admin_password
+        return self
+
+
+def create_org(
+    session: Session,
+    name: str,
+    master: MasterKey,
+    *,
+    users: int | None = None,
+    storage_gb: int | None = None,
+    trial: bool | None = None,
+    mailboxes_per_user: int | None = None,
+    auto_expand: bool = False,
+    actor: Principal | None = None,
+) -> CreatedOrg:
+    """An organization with its keys, default domain, licence, an `admins` group and `admin@<name>`.
+
+    Without licence figures it starts a 30-day trial with the small default licence; with them it
+    is paid unless `trial` is set. Only operators serving every organization may create one.
+    """
+    from control import audit, identity, licensing
+    from control.principals import ADMIN, Principal, require_unrestricted_operator
+
+    actor = actor or Principal.deployment_operator()
+    require_unrestricted_operator(actor, "creating an organization")
     validate_org_name(name)
+    if trial is None:
+        trial = users is None and storage_gb is None
+    users = licensing.DEFAULT_USERS if users is None else users
+    storage_gb = licensing.DEFAULT_STORAGE_GB if storage_gb is None else storage_gb
+    mpu = licensing.DEFAULT_MAILBOXES_PER_USER if mailboxes_per_user is None else mailboxes_per_user
+    licensing.check_terms(users, mpu, storage_gb)
     if session.scalar(select(Organization).where(Organization.name == name)) is not None:
         raise Conflict(f"organization {name!r} already exists")
+    if session.scalar(select(Domain.id).where(Domain.name == name)) is not None:
+        raise Conflict(f"{name!r} is already a domain of another organization: choose another name")
     org_id = new_id()
     keys, wrapped = new_org_keys(org_id, master)
     now = datetime.now(UTC)
@@ -53,12 +123,25 @@ def create_org(session: Session, name: str, master: MasterKey) -> tuple[Organiza
         OrgKey(purpose=w.purpose, key_id=w.key_id, wrapped=w.wrapped, master_key_id=w.master_key_id, created_at=now)
         for w in wrapped
     ]
+    lic = licensing.new_licence(org, users=users, mailboxes_per_user=mpu, storage_gb=storage_gb, trial=trial,
+                                auto_expand=auto_expand, now=now)
     try:
         with session.begin_nested():
             session.add(org)
+            session.flush()
+            session.add_all([lic, identity.default_domain(org, now)])
+            session.flush()
     except IntegrityError:  # created by a concurrent call a moment ago
         raise Conflict(f"organization {name!r} already exists") from None
-    return org, keys
+    audit.record(session, actor, "org.create", org_id=org.id, target=name,
+                 details={"users": users, "mailboxes_per_user": mpu, "storage_gb": storage_gb, "trial": trial})
+    identity.create_group(session, actor, org, "admins", audit_event=False)
+    identity.assign_role(session, actor, org, ADMIN, group="admins", audit_event=False)
+    first = identity.create_user(session, actor, org, f"admin@{name}", display_name="Administrator", audit_event=False)
+    identity.add_member(session, actor, org, "admins", first.user.login, audit_event=False)
+    audit.record(session, actor, "user.create", org_id=org.id, target=first.user.login,
+                 details={"first_admin": True, "group": "admins"})
+    return CreatedOrg(org, keys, first.user.login, first.one_time_password or "")
 
 
 def get_org(session: Session, name: str) -> Organization:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ulid import ULID
 
 from catalog.ingest import BatchWriter, Counts, Incoming
-from control.orgs import ControlError, ensure_mailbox
+from control.mailboxes import ensure_archive_mailbox
+from control.orgs import ControlError
+from control.principals import Principal
 from mailark.runtime import Runtime
 from sources.files import SourceProblem, iter_source
 
@@ -33,7 +35,6 @@ class ImportResult:
     counts: Counts
     seconds: float
     bytes: int = 0
-    folders: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -98,12 +99,12 @@ def run_import(
     started = time.perf_counter()
     org = rt.org(org_name)
     with rt.session() as session:
-        mb, created = ensure_mailbox(session, org, mailbox)
+        # The licence decides whether a new address may get an archive mailbox.
+        mb, created = ensure_archive_mailbox(session, Principal.deployment_operator(), org, mailbox)
     archive = rt.archive_for(org)
     run_id = run_id or str(ULID()).lower()
     writer = BatchWriter(archive, run_id, source="file-import")
     total = Counts()
-    folders: dict[str, int] = {}
     nbytes = 0
 
     def incoming() -> Iterator[Incoming]:
@@ -118,8 +119,6 @@ def run_import(
         total.add(counts)
         batch_bytes = sum(len(i.raw) for i in items)
         nbytes += batch_bytes
-        for i in items:
-            folders[i.folder] = folders.get(i.folder, 0) + 1
         if on_batch:
             on_batch(total, batch_bytes)
-    return ImportResult(org_name, mb.primary_address, created, run_id, total, time.perf_counter() - started, nbytes, folders)
+    return ImportResult(org_name, mb.primary_address, created, run_id, total, time.perf_counter() - started, nbytes)

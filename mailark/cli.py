@@ -89,22 +89,37 @@ def _prefect_running() -> bool:
 
 
 @org_app.command("create")
-def org_create(name: Annotated[str, typer.Argument(help="Name = default domain: a-z 0-9 _ -")], as_json: JsonOpt = False) -> None:
-    """Create an organization and its keys."""
+def org_create(
+    name: Annotated[str, typer.Argument(help="Name = default domain: a-z 0-9 _ -")],
+    users: Annotated[int | None, typer.Option("--users", help="Licensed users (default: a small trial licence).")] = None,
+    storage_gb: Annotated[int | None, typer.Option("--storage-gb", help="Storage tier in GB: 10, 25, 50, 100, 250, ...")] = None,
+    per_user: Annotated[int | None, typer.Option("--mailboxes-per-user", help="Archive mailboxes per licensed user.")] = None,
+    trial: Annotated[bool, typer.Option("--trial", help="Start a 30-day trial (the default without --users/--storage-gb).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an organization, its keys, licence and first admin (admin@NAME, one-time password printed once)."""
+    from control.licensing import view
     from control.orgs import create_org
 
     rt = _runtime()
 
     def run() -> dict[str, Any]:
         with rt.session() as s:
-            org, _ = create_org(s, name, rt.master_key)
-            return {"id": org.id, "name": org.name, "storage_quota_bytes": org.storage_quota_bytes}
+            created = create_org(s, name, rt.master_key, users=users, storage_gb=storage_gb,
+                                 mailboxes_per_user=per_user, trial=True if trial else None)
+            org, lic = created.org, view(s, created.org)
+            return {"id": org.id, "name": org.name, "storage_quota_bytes": org.storage_quota_bytes,
+                    "licence": lic.as_dict(), "admin": created.admin_login, "admin_password": created.admin_password}
 
     doc = _guard(run)
     if as_json:
         _print_json(doc)
     else:
-        out.print(f"created organization [bold]{doc['name']}[/] (id {doc['id']})")
+        lic = doc["licence"]
+        trial_note = f", trial until {lic['trial_ends_at']:%Y-%m-%d}" if lic["status"] == "trial" else ""
+        out.print(f"created organization [bold]{doc['name']}[/] (id {doc['id']}): {lic['licensed_users']} users, "
+                  f"{lic['storage_gb']} GB{trial_note}")
+        out.print(f"first admin [bold]{doc['admin']}[/], one-time password: {doc['admin_password']}", highlight=False)
 
 
 @org_app.command("list")
@@ -283,8 +298,9 @@ def demo(
     rt = _runtime()
     try:
         with rt.session() as s:
-            create_org(s, org, rt.master_key)
-        err.print(f"created organization {org}")
+            created = create_org(s, org, rt.master_key)
+        err.print(f"created organization {org}; its first admin is {created.admin_login} "
+                  f"(one-time password {created.admin_password})")
     except Conflict:
         err.print(f"organization {org} exists; importing again shows deduplication at work")
     mailbox = f"archive@{org}"
@@ -348,6 +364,11 @@ def server_stop() -> None:
 
     stopped = prefect_server.stop_background(get_settings())
     out.print("stopped" if stopped else "no server started by mailark is running")
+
+
+from mailark.admin_cli import register_admin_commands  # noqa: E402 - after org_app exists
+
+register_admin_commands(app, org_app)
 
 
 def main() -> None:

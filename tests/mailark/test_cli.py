@@ -115,3 +115,16 @@ def test_analyst_attaches_the_catalogue_with_plain_duckdb(home, tmp_path: Path) 
     with pytest.raises(duckdb.Error):
         con.execute("INSERT INTO usage (org_id) VALUES ('x')")  # read-only
     assert run("sql", check=2).returncode == 2
+
+
+def test_import_into_a_new_mailbox_beyond_the_licence_is_refused(home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "m.eml").write_bytes(b"From: a@b\r\nSubject: x\r\n\r\nhi\r\n")
+    created = json.loads(run("org", "create", "tiny", "--users", "1", "--mailboxes-per-user", "1", "--storage-gb", "10", "--json").stdout)
+    assert created["admin"] == "admin@tiny" and created["admin_password"]
+    run("import", str(tmp_path / "m.eml"), "--org", "tiny", "--mailbox", "first@tiny")
+    p = run("import", str(tmp_path / "m.eml"), "--org", "tiny", "--mailbox", "second@tiny", check=1)
+    assert "licence" in p.stderr.lower() or "quota" in p.stderr.lower(), p.stderr
+    assert not p.stdout
+    # The refused import archived nothing; the mailbox that exists still takes mail.
+    rows = json.loads(run("sql", "SELECT mailbox, count(*) AS n FROM mailbox_items GROUP BY 1", "--json").stdout)
+    assert rows == [{"mailbox": "first@tiny", "n": 1}]

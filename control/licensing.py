@@ -1,0 +1,278 @@
+"""Licences: licensed users, mailboxes per user, storage tiers, auto-expand, trial.
+
+The mailbox quota is licensed users x mailboxes per user; every archive mailbox counts (shared and
+journal ones too, though they need no user licence). A licence-limited write first bumps the
+licence row's `version` (a row lock on PostgreSQL, the write lock on SQLite), then counts, then
+writes, all in the caller's transaction, so two concurrent writes cannot both take the last place.
+`Organization.storage_quota_bytes` (read by ingest) always equals the licence's tier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from control import audit
+from control.models import GB, Licence, Mailbox, Organization, User
+from control.orgs import ControlError, LimitExceeded, NotFound
+from control.principals import ADMIN, AUDITOR, Principal, require_operator, require_role
+
+TIERS_GB = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000)
+TRIAL_DAYS = 30
+DEFAULT_USERS = 5
+DEFAULT_MAILBOXES_PER_USER = 2
+DEFAULT_STORAGE_GB = 10
+STORAGE_WARN_FRACTION = 0.9
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything here is UTC."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def check_tier(storage_gb: int) -> int:
+    if storage_gb not in TIERS_GB:
+        raise ControlError(
+            f"storage of {storage_gb} GB is not a tier: choose one of {', '.join(map(str, TIERS_GB))} GB"
+        )
+    return storage_gb
+
+
+def check_terms(users: int, mailboxes_per_user: int, storage_gb: int) -> None:
+    if users < 1:
+        raise ControlError("a licence needs at least 1 user (the organization's admin is one)")
+    if mailboxes_per_user < 1:
+        raise ControlError("mailboxes per user must be at least 1")
+    check_tier(storage_gb)
+
+
+def new_licence(
+    org: Organization, *, users: int, mailboxes_per_user: int, storage_gb: int, trial: bool,
+    auto_expand: bool = False, now: datetime | None = None,
+) -> Licence:
+    """A licence for a new organization (its quota copied onto the organization)."""
+    check_terms(users, mailboxes_per_user, storage_gb)
+    now = now or datetime.now(UTC)
+    org.storage_quota_bytes = storage_gb * GB
+    return Licence(
+        org_id=org.id, licensed_users=users, mailboxes_per_user=mailboxes_per_user, storage_gb=storage_gb,
+        auto_expand=auto_expand, trial_ends_at=now + timedelta(days=TRIAL_DAYS) if trial else None,
+        cancelled_at=None, version=0, updated_at=now,
+    )
+
+
+def status(lic: Licence, now: datetime | None = None) -> str:
+    """trial (until its end), paid (a trial not cancelled becomes paid), expired (a cancelled trial that ended)."""
+    now = now or datetime.now(UTC)
+    ends = utc(lic.trial_ends_at)
+    if ends is not None and now < ends:
+        return "trial"
+    if lic.cancelled_at is not None:
+        return "expired"
+    return "paid"
+
+
+@dataclass(frozen=True)
+class LicenceView:
+    org: str
+    status: str
+    licensed_users: int
+    users: int
+    mailboxes_per_user: int
+    mailbox_quota: int
+    mailboxes: int
+    storage_gb: int
+    storage_quota_bytes: int
+    auto_expand: bool
+    trial_ends_at: datetime | None
+    cancelled_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _licence(session: Session, org: Organization) -> Licence:
+    lic = session.get(Licence, org.id)
+    if lic is None:
+        raise NotFound(f"organization {org.name!r} has no licence (ask the MSP operator to set one)")
+    return lic
+
+
+def count_users(session: Session, org_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(User.org_id == org_id)) or 0
+
+
+def count_mailboxes(session: Session, org_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(Mailbox).where(Mailbox.org_id == org_id)) or 0
+
+
+def view(session: Session, org: Organization, now: datetime | None = None) -> LicenceView:
+    lic = _licence(session, org)
+    return LicenceView(
+        org=org.name, status=status(lic, now), licensed_users=lic.licensed_users, users=count_users(session, org.id),
+        mailboxes_per_user=lic.mailboxes_per_user, mailbox_quota=lic.licensed_users * lic.mailboxes_per_user,
+        mailboxes=count_mailboxes(session, org.id), storage_gb=lic.storage_gb,
+        storage_quota_bytes=lic.storage_gb * GB, auto_expand=lic.auto_expand,
+        trial_ends_at=utc(lic.trial_ends_at), cancelled_at=utc(lic.cancelled_at),
+    )
+
+
+def get_licence(session: Session, principal: Principal, org: Organization | str) -> LicenceView:
+    o = require_role(session, principal, org, (ADMIN, AUDITOR), "reading the licence")
+    return view(session, o)
+
+
+def lock_licence(session: Session, org: Organization) -> Licence:
+    """Take the licence row for this transaction, so that count-then-write cannot race."""
+    session.flush()
+    session.execute(update(Licence).where(Licence.org_id == org.id).values(version=Licence.version + 1))
+    lic = _licence(session, org)
+    session.refresh(lic)
+    return lic
+
+
+def _raise_hint(org: Organization) -> str:
+    return f"the MSP operator raises it with: mailark licence set --org {org.name} --users N"
+
+
+def check_can_add_user(session: Session, org: Organization, now: datetime | None = None) -> None:
+    lic = lock_licence(session, org)
+    _check_active(lic, org, now)
+    n = count_users(session, org.id)
+    if n + 1 > lic.licensed_users:
+        raise LimitExceeded(
+            f"organization {org.name!r} uses all {lic.licensed_users} licensed users: "
+            f"remove a user or raise the licence ({_raise_hint(org)})"
+        )
+
+
+def check_can_add_mailbox(session: Session, org: Organization, now: datetime | None = None) -> None:
+    lic = lock_licence(session, org)
+    _check_active(lic, org, now)
+    quota = lic.licensed_users * lic.mailboxes_per_user
+    if count_mailboxes(session, org.id) + 1 > quota:
+        raise LimitExceeded(
+            f"organization {org.name!r} has all {quota} archive mailboxes its licence allows "
+            f"({lic.licensed_users} users x {lic.mailboxes_per_user} mailboxes per user; shared and journal "
+            f"mailboxes count too): raise the licence ({_raise_hint(org)} or --mailboxes-per-user N)"
+        )
+
+
+def _check_active(lic: Licence, org: Organization, now: datetime | None) -> None:
+    if status(lic, now) == "expired":
+        raise LimitExceeded(
+            f"the trial of organization {org.name!r} was cancelled and has ended: "
+            f"nothing can be added until the MSP operator renews the licence (mailark licence renew --org {org.name})"
+        )
+
+
+def change_licence(
+    session: Session, principal: Principal, org: Organization | str, *, users: int | None = None,
+    mailboxes_per_user: int | None = None, storage_gb: int | None = None, auto_expand: bool | None = None,
+    now: datetime | None = None,
+) -> LicenceView:
+    """Operators change a licence; it takes effect at once. Shrinking below what is in use is refused."""
+    o = require_operator(session, principal, org, "changing the licence")
+    lic = lock_licence(session, o)
+    new_users = lic.licensed_users if users is None else users
+    new_mpu = lic.mailboxes_per_user if mailboxes_per_user is None else mailboxes_per_user
+    new_gb = lic.storage_gb if storage_gb is None else storage_gb
+    check_terms(new_users, new_mpu, new_gb)
+    n_users, n_mb = count_users(session, o.id), count_mailboxes(session, o.id)
+    if new_users < n_users:
+        raise LimitExceeded(f"organization {o.name!r} has {n_users} users: remove some before licensing only {new_users}")
+    if new_users * new_mpu < n_mb:
+        raise LimitExceeded(
+            f"organization {o.name!r} has {n_mb} archive mailboxes, more than {new_users} x {new_mpu} = "
+            f"{new_users * new_mpu}: mailboxes are never deleted, so keep a quota of at least {n_mb}"
+        )
+    before = {"users": lic.licensed_users, "mailboxes_per_user": lic.mailboxes_per_user, "storage_gb": lic.storage_gb,
+              "auto_expand": lic.auto_expand}
+    lic.licensed_users, lic.mailboxes_per_user, lic.storage_gb = new_users, new_mpu, new_gb
+    if auto_expand is not None:
+        lic.auto_expand = auto_expand
+    lic.updated_at = now or datetime.now(UTC)
+    o.storage_quota_bytes = new_gb * GB
+    after = {"users": new_users, "mailboxes_per_user": new_mpu, "storage_gb": new_gb, "auto_expand": lic.auto_expand}
+    audit.record(session, principal, "licence.change", org_id=o.id, target=o.name, details={"before": before, "after": after})
+    return view(session, o, now)
+
+
+def cancel_trial(session: Session, principal: Principal, org: Organization | str, now: datetime | None = None) -> LicenceView:
+    """The trial runs to its end and then expires instead of becoming paid."""
+    o = require_operator(session, principal, org, "cancelling the trial")
+    lic = lock_licence(session, o)
+    now = now or datetime.now(UTC)
+    if status(lic, now) != "trial":
+        raise ControlError(f"organization {o.name!r} is not in its trial (status {status(lic, now)})")
+    lic.cancelled_at = now
+    lic.updated_at = now
+    audit.record(session, principal, "licence.cancel_trial", org_id=o.id, target=o.name)
+    return view(session, o, now)
+
+
+def renew(session: Session, principal: Principal, org: Organization | str, now: datetime | None = None) -> LicenceView:
+    """Make the licence paid from now on (ends a trial early, or undoes a cancellation)."""
+    o = require_operator(session, principal, org, "renewing the licence")
+    lic = lock_licence(session, o)
+    lic.trial_ends_at = None
+    lic.cancelled_at = None
+    lic.updated_at = now or datetime.now(UTC)
+    audit.record(session, principal, "licence.renew", org_id=o.id, target=o.name)
+    return view(session, o, now)
+
+
+def next_tier(gb: int) -> int | None:
+    return next((t for t in TIERS_GB if t > gb), None)
+
+
+def auto_expand(session: Session, org: Organization, storage_used_bytes: int, now: datetime | None = None) -> int | None:
+    """If the licence auto-expands and storage is at 90 %, move to the next tier; the new GB, or None.
+
+    Called by metering (the system acts; the change is audited).
+    """
+    lic = lock_licence(session, org)
+    if not lic.auto_expand or storage_used_bytes < STORAGE_WARN_FRACTION * lic.storage_gb * GB:
+        return None
+    nxt = next_tier(lic.storage_gb)
+    if nxt is None:
+        return None
+    before = lic.storage_gb
+    lic.storage_gb = nxt
+    lic.updated_at = now or datetime.now(UTC)
+    org.storage_quota_bytes = nxt * GB
+    audit.record(
+        session, Principal("system", "metering", "metering"), "licence.auto_expand", org_id=org.id, target=org.name,
+        details={"before_gb": before, "after_gb": nxt, "used_bytes": storage_used_bytes},
+    )
+    return nxt
+
+
+@dataclass(frozen=True)
+class LicenceWarning:
+    code: str  # storage | users | mailboxes | trial
+    message: str
+
+
+def licence_warnings(session: Session, org: Organization, storage_used_bytes: int, now: datetime | None = None) -> list[LicenceWarning]:
+    """What an admin should see: storage at 90 %, users at quota, mailboxes at quota, a trial about to end."""
+    v = view(session, org, now)
+    out: list[LicenceWarning] = []
+    if storage_used_bytes >= STORAGE_WARN_FRACTION * v.storage_quota_bytes:
+        pct = 100 * storage_used_bytes / v.storage_quota_bytes
+        what = "full: archiving is paused" if storage_used_bytes >= v.storage_quota_bytes else f"{pct:.0f} % full"
+        out.append(LicenceWarning("storage", f"storage is {what} ({v.storage_gb} GB licensed)"))
+    if v.users >= v.licensed_users:
+        out.append(LicenceWarning("users", f"all {v.licensed_users} licensed users are in use"))
+    if v.mailboxes >= v.mailbox_quota:
+        out.append(LicenceWarning("mailboxes", f"all {v.mailbox_quota} licensed archive mailboxes are in use"))
+    if v.status == "trial" and v.trial_ends_at and v.trial_ends_at - (now or datetime.now(UTC)) <= timedelta(days=7):
+        then = "expires" if v.cancelled_at else "becomes paid"
+        out.append(LicenceWarning("trial", f"the trial {then} on {v.trial_ends_at:%Y-%m-%d}"))
+    return out

@@ -1,0 +1,261 @@
+"""Archive mailboxes, their addresses (aliases) and who may read them.
+
+Kinds: user, shared, journal. Every mailbox counts against the licence's mailbox quota (checked
+in the writing transaction); a mailbox is never deleted with its user. Read access comes from a
+permission for the user or one of the user's groups, or from the Compliance role (every mailbox).
+Journal mailboxes are readable only through Compliance: permissions on them are refused, and
+ignored if one exists. Operators (and the CLI) read every mailbox of the organizations they serve;
+reads of message content are audited by whoever serves them.
+
+`control.orgs.ensure_mailbox` (used by imports) stays as it was; `ensure_archive_mailbox` is the
+licence-checked form for callers that act for a principal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from control import audit, licensing
+from control.models import Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization, User
+from control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_id, normalize_address
+from control.principals import ADMIN, COMPLIANCE, Principal, can_see_org, require_admin, roles_in, visible_org
+
+KINDS = ("user", "shared", "journal")
+
+
+def _mailbox(session: Session, org: Organization, address: str) -> Mailbox:
+    mb = find_mailbox(session, org, address)
+    if mb is None:
+        raise NotFound(f"organization {org.name!r} has no archive mailbox {address!r}")
+    return mb
+
+
+def _address_free(session: Session, org: Organization, address: str) -> None:
+    if session.scalar(select(MailboxAddress.id).where(MailboxAddress.org_id == org.id, MailboxAddress.address == address)):
+        raise Conflict(f"address {address!r} already belongs to an archive mailbox of organization {org.name!r}")
+
+
+def create_mailbox(
+    session: Session,
+    principal: Principal,
+    org: Organization | str,
+    address: str,
+    *,
+    kind: str = "user",
+    owner: str | None = None,
+    display_name: str | None = None,
+) -> Mailbox:
+    """A new archive mailbox, within the licence; `owner` (a login, user mailboxes) gets read access at once."""
+    o = require_admin(session, principal, org, "adding an archive mailbox")
+    if kind not in KINDS:
+        raise ControlError(f"invalid mailbox kind {kind!r}: use user, shared or journal")
+    a = normalize_address(address)
+    _address_free(session, o, a)
+    owner_user = None
+    if owner is not None:
+        if kind != "user":
+            raise ControlError("only user mailboxes have an owner; grant access to shared mailboxes with a permission")
+        owner_user = session.scalar(select(User).where(User.org_id == o.id, User.login == owner.strip().lower()))
+        if owner_user is None:
+            raise NotFound(f"organization {o.name!r} has no user {owner!r}")
+    licensing.check_can_add_mailbox(session, o)
+    mb = Mailbox(id=new_id(), org_id=o.id, kind=kind, primary_address=a, created_at=datetime.now(UTC),
+                 owner_user_id=owner_user.id if owner_user else None, display_name=display_name)
+    mb.addresses = [MailboxAddress(org_id=o.id, address=a, is_primary=True)]
+    session.add(mb)
+    if owner_user is not None:
+        session.add(MailboxPermission(org_id=o.id, mailbox_id=mb.id, user_id=owner_user.id, access="read"))
+    session.flush()
+    audit.record(session, principal, "mailbox.create", org_id=o.id, target=a,
+                 details={"kind": kind, "owner": owner_user.login if owner_user else None})
+    return mb
+
+
+def ensure_archive_mailbox(session: Session, principal: Principal, org: Organization | str, address: str,
+                           kind: str = "user") -> tuple[Mailbox, bool]:
+    """The mailbox with this address, or a new one if the licence allows: (mailbox, created)."""
+    o = visible_org(session, principal, org)
+    found = find_mailbox(session, o, address)
+    if found is not None:
+        return found, False
+    try:
+        with session.begin_nested():
+            return create_mailbox(session, principal, o, address, kind=kind), True
+    except (IntegrityError, Conflict):  # created by a concurrent writer a moment ago
+        found = find_mailbox(session, o, address)
+        if found is None:
+            raise
+        return found, False
+
+
+@dataclass(frozen=True)
+class MailboxInfo:
+    id: str
+    kind: str
+    primary_address: str
+    aliases: list[str]
+    owner: str | None
+    display_name: str | None
+
+
+def _info(session: Session, mb: Mailbox) -> MailboxInfo:
+    owner = session.scalar(select(User.login).where(User.id == mb.owner_user_id)) if mb.owner_user_id else None
+    aliases = sorted(a.address for a in mb.addresses if not a.is_primary)
+    return MailboxInfo(mb.id, mb.kind, mb.primary_address, aliases, owner, mb.display_name)
+
+
+def list_mailboxes(session: Session, principal: Principal, org: Organization | str) -> list[MailboxInfo]:
+    """Admins see every mailbox (not its content); others see the ones they may read."""
+    o = visible_org(session, principal, org)
+    q = select(Mailbox).where(Mailbox.org_id == o.id).order_by(Mailbox.primary_address)
+    if ADMIN not in roles_in(session, principal, o):
+        q = q.where(Mailbox.id.in_(readable_mailbox_ids(session, principal, o) or {""}))
+    return [_info(session, mb) for mb in session.scalars(q)]
+
+
+def get_mailbox(session: Session, principal: Principal, org: Organization | str, address: str) -> MailboxInfo:
+    o = visible_org(session, principal, org)
+    mb = _mailbox(session, o, address)
+    if ADMIN not in roles_in(session, principal, o) and mb.id not in readable_mailbox_ids(session, principal, o):
+        raise NotFound(f"organization {o.name!r} has no archive mailbox {address!r}")
+    return _info(session, mb)
+
+
+def add_alias(session: Session, principal: Principal, org: Organization | str, mailbox: str, alias: str) -> None:
+    """A secondary address; unique within the organization."""
+    o = require_admin(session, principal, org, "adding an address")
+    mb = _mailbox(session, o, mailbox)
+    a = normalize_address(alias)
+    _address_free(session, o, a)
+    session.add(MailboxAddress(org_id=o.id, mailbox_id=mb.id, address=a, is_primary=False))
+    session.flush()
+    audit.record(session, principal, "mailbox.add_alias", org_id=o.id, target=mb.primary_address, details={"alias": a})
+
+
+def remove_alias(session: Session, principal: Principal, org: Organization | str, alias: str) -> None:
+    o = require_admin(session, principal, org, "removing an address")
+    a = normalize_address(alias)
+    row = session.scalar(select(MailboxAddress).where(MailboxAddress.org_id == o.id, MailboxAddress.address == a))
+    if row is None:
+        raise NotFound(f"organization {o.name!r} has no archive mailbox address {a!r}")
+    if row.is_primary:
+        raise Conflict(f"{a!r} is the primary address of its mailbox: make another address primary first")
+    primary = row.mailbox.primary_address
+    session.delete(row)
+    session.flush()
+    audit.record(session, principal, "mailbox.remove_alias", org_id=o.id, target=primary, details={"alias": a})
+
+
+def make_primary(session: Session, principal: Principal, org: Organization | str, address: str) -> None:
+    """Swap the primary address with one of the mailbox's aliases."""
+    o = require_admin(session, principal, org, "changing a primary address")
+    a = normalize_address(address)
+    row = session.scalar(select(MailboxAddress).where(MailboxAddress.org_id == o.id, MailboxAddress.address == a))
+    if row is None:
+        raise NotFound(f"organization {o.name!r} has no archive mailbox address {a!r}")
+    mb = row.mailbox
+    old = mb.primary_address
+    for addr in mb.addresses:
+        addr.is_primary = addr.address == a
+    mb.primary_address = a
+    session.flush()
+    audit.record(session, principal, "mailbox.make_primary", org_id=o.id, target=a, details={"was": old})
+
+
+def _grantee(session: Session, org: Organization, user: str | None, group: str | None) -> tuple[str | None, str | None, str]:
+    if (user is None) == (group is None):
+        raise ControlError("give exactly one of a user or a group")
+    if user is not None:
+        u = session.scalar(select(User).where(User.org_id == org.id, User.login == user.strip().lower()))
+        if u is None:
+            raise NotFound(f"organization {org.name!r} has no user {user!r}")
+        return u.id, None, f"user {u.login}"
+    g = session.scalar(select(Group).where(Group.org_id == org.id, Group.name == group.strip()))  # type: ignore[union-attr]
+    if g is None:
+        raise NotFound(f"organization {org.name!r} has no group {group!r}")
+    return None, g.id, f"group {g.name}"
+
+
+def grant_read(session: Session, principal: Principal, org: Organization | str, mailbox: str, *,
+               user: str | None = None, group: str | None = None) -> None:
+    o = require_admin(session, principal, org, "granting mailbox access")
+    mb = _mailbox(session, o, mailbox)
+    if mb.kind == "journal":
+        raise Conflict("journal mailboxes are readable only through the Compliance role: assign that role instead")
+    uid, gid, who = _grantee(session, o, user, group)
+    exists_ = session.scalar(select(MailboxPermission.id).where(
+        MailboxPermission.mailbox_id == mb.id,
+        MailboxPermission.user_id == uid if uid else MailboxPermission.group_id == gid))
+    if exists_ is None:
+        session.add(MailboxPermission(org_id=o.id, mailbox_id=mb.id, user_id=uid, group_id=gid, access="read"))
+        session.flush()
+    audit.record(session, principal, "mailbox.grant", org_id=o.id, target=mb.primary_address, details={"to": who})
+
+
+def revoke_read(session: Session, principal: Principal, org: Organization | str, mailbox: str, *,
+                user: str | None = None, group: str | None = None) -> None:
+    o = require_admin(session, principal, org, "revoking mailbox access")
+    mb = _mailbox(session, o, mailbox)
+    uid, gid, who = _grantee(session, o, user, group)
+    rows = list(session.scalars(select(MailboxPermission).where(
+        MailboxPermission.mailbox_id == mb.id,
+        MailboxPermission.user_id == uid if uid else MailboxPermission.group_id == gid)))
+    if not rows:
+        raise NotFound(f"{who} has no permission on {mb.primary_address}")
+    for r in rows:
+        session.delete(r)
+    session.flush()
+    audit.record(session, principal, "mailbox.revoke", org_id=o.id, target=mb.primary_address, details={"from": who})
+
+
+def list_permissions(session: Session, principal: Principal, org: Organization | str, mailbox: str) -> list[str]:
+    """'user LOGIN' / 'group NAME' entries that may read the mailbox (Compliance holders not listed)."""
+    o = require_admin(session, principal, org, "listing mailbox permissions")
+    mb = _mailbox(session, o, mailbox)
+    out = []
+    for p in session.scalars(select(MailboxPermission).where(MailboxPermission.mailbox_id == mb.id)):
+        if p.user_id:
+            out.append(f"user {session.scalar(select(User.login).where(User.id == p.user_id))}")
+        else:
+            out.append(f"group {session.scalar(select(Group.name).where(Group.id == p.group_id))}")
+    return sorted(out)
+
+
+def require_readable(session: Session, principal: Principal, org: Organization | str, address: str) -> Mailbox:
+    """The mailbox if the principal may read its content, else NotFound (for a reader, what it may not
+    read does not exist). The caller audits the read itself (`audit.record(..., "mail.read", ...)`)."""
+    o = visible_org(session, principal, org)
+    mb = find_mailbox(session, o, address)
+    if mb is None or mb.id not in readable_mailbox_ids(session, principal, o):
+        raise NotFound(f"organization {o.name!r} has no archive mailbox {address!r} that you may read")
+    return mb
+
+
+def readable_mailbox_ids(session: Session, principal: Principal, org: Organization | str | None = None) -> set[str]:
+    """The archive mailboxes whose content this principal may read (in `org`, or everywhere it may see)."""
+    q = select(Mailbox.id)
+    if org is not None:
+        o = visible_org(session, principal, org)
+        q = q.where(Mailbox.org_id == o.id)
+    if principal.is_operator:
+        if principal.org_ids is not None:
+            q = q.where(Mailbox.org_id.in_(principal.org_ids))
+        return set(session.scalars(q))
+    if org is not None and not can_see_org(principal, o.id):
+        return set()
+    user = session.get(User, principal.id)
+    if user is None or not user.active:
+        return set()
+    q = q.where(Mailbox.org_id == user.org_id)
+    own_org = session.get(Organization, user.org_id)
+    if COMPLIANCE in roles_in(session, principal, own_org):  # type: ignore[arg-type]
+        return set(session.scalars(q))
+    groups = select(GroupMember.group_id).where(GroupMember.user_id == user.id)
+    granted = select(MailboxPermission.mailbox_id).where(
+        or_(MailboxPermission.user_id == user.id, MailboxPermission.group_id.in_(groups)))
+    return set(session.scalars(q.where(Mailbox.kind != "journal", Mailbox.id.in_(granted))))

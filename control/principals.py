@@ -1,0 +1,112 @@
+"""Who is acting, and what they may do in an organization.
+
+A `Principal` is only an identity (made per request by the API, once by the CLI); roles are read
+from the database at each check so that a demotion takes effect at once. Outsiders get NotFound,
+never Forbidden: a principal of one organization cannot learn that another exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from control.models import GroupMember, Operator, OperatorOrg, Organization, RoleAssignment, User
+from control.orgs import Forbidden, NotFound
+
+ADMIN, READER, COMPLIANCE, AUDITOR = "Admin", "Reader", "Compliance", "Auditor"
+ROLES = (ADMIN, READER, COMPLIANCE, AUDITOR)
+
+Kind = Literal["user", "operator", "system"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Kind
+    id: str
+    login: str
+    org_id: str | None = None  # users only
+    org_ids: frozenset[str] | None = None  # operators limited to these organizations; None = all
+
+    @classmethod
+    def deployment_operator(cls) -> Principal:
+        """The CLI on the server: every organization, every role (its reads are audited all the same)."""
+        return cls("system", "system", "deployment-operator")
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind in ("operator", "system")
+
+    @property
+    def is_unrestricted_operator(self) -> bool:
+        return self.is_operator and self.org_ids is None
+
+
+def user_principal(user: User) -> Principal:
+    return Principal("user", user.id, user.login, org_id=user.org_id)
+
+
+def operator_principal(session: Session, op: Operator) -> Principal:
+    org_ids = None
+    if not op.all_orgs:
+        org_ids = frozenset(session.scalars(select(OperatorOrg.org_id).where(OperatorOrg.operator_id == op.id)))
+    return Principal("operator", op.id, op.name, org_ids=org_ids)
+
+
+def can_see_org(principal: Principal, org_id: str) -> bool:
+    if principal.kind == "user":
+        return principal.org_id == org_id
+    return principal.org_ids is None or org_id in principal.org_ids
+
+
+def visible_org(session: Session, principal: Principal, org: Organization | str) -> Organization:
+    """The organization if the principal may see it; otherwise NotFound, exactly as if it did not exist."""
+    name = org if isinstance(org, str) else org.name
+    found = session.scalar(select(Organization).where(Organization.name == name)) if isinstance(org, str) else org
+    if found is None or not can_see_org(principal, found.id):
+        raise NotFound(f"no organization named {name!r}")
+    return found
+
+
+def user_roles(session: Session, user_id: str) -> frozenset[str]:
+    """Roles of an active user: direct ones and those of the user's groups."""
+    active = session.scalar(select(User.active).where(User.id == user_id))
+    if not active:
+        return frozenset()
+    groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+    q = select(RoleAssignment.role).where(or_(RoleAssignment.user_id == user_id, RoleAssignment.group_id.in_(groups)))
+    return frozenset(session.scalars(q))
+
+
+def roles_in(session: Session, principal: Principal, org: Organization) -> frozenset[str]:
+    if not can_see_org(principal, org.id):
+        return frozenset()
+    if principal.is_operator:
+        return frozenset(ROLES)
+    return user_roles(session, principal.id)
+
+
+def require_role(session: Session, principal: Principal, org: Organization | str, roles: tuple[str, ...], doing: str) -> Organization:
+    """Resolve the organization and check that the principal holds one of `roles` in it."""
+    o = visible_org(session, principal, org)
+    if not roles_in(session, principal, o) & set(roles):
+        raise Forbidden(f"{doing} needs the {' or '.join(roles)} role in organization {o.name!r}")
+    return o
+
+
+def require_admin(session: Session, principal: Principal, org: Organization | str, doing: str) -> Organization:
+    return require_role(session, principal, org, (ADMIN,), doing)
+
+
+def require_unrestricted_operator(principal: Principal, doing: str) -> None:
+    if not principal.is_unrestricted_operator:
+        raise Forbidden(f"{doing} is for MSP operators who serve every organization")
+
+
+def require_operator(session: Session, principal: Principal, org: Organization | str, doing: str) -> Organization:
+    o = visible_org(session, principal, org)
+    if not principal.is_operator:
+        raise Forbidden(f"{doing} is for the MSP operator (ask your provider)")
+    return o
