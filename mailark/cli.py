@@ -81,6 +81,8 @@ def _prefect_running() -> bool:
     settings = get_settings()
     if not is_up(settings.prefect_api_url):
         return False
+    settings.ensure_dirs()
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.update(prefect_env(settings))
     return True
 
@@ -153,8 +155,13 @@ def import_(
     """Archive mail files into an archive mailbox."""
     from flows.importing import run_import, source_bytes
 
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        _fail(f"nothing imported: no such file or directory: {', '.join(missing)}")
     if _prefect_running():
         from flows.import_files import import_files
+
+        _guard(lambda: _runtime().org(org))  # a clear refusal, not a failed flow run, for a typo
 
         doc = _guard(lambda: import_files(org, mailbox, [str(s.resolve()) for s in sources], folder))
     else:
