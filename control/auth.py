@@ -137,6 +137,7 @@ class AuthResult:
     retry_after: int | None = None
     must_change_password: bool = False
     totp_enrolment_required: bool = False
+    locked: bool = False
 
     @property
     def ok(self) -> bool:
@@ -144,7 +145,7 @@ class AuthResult:
 
     def require(self) -> Principal:
         if self.principal is None:
-            raise AuthFailed(self.error or "authentication failed", self.retry_after)
+            raise AuthFailed(self.error or "authentication failed", self.retry_after, self.locked)
         return self.principal
 
 
@@ -177,8 +178,9 @@ def _fail(session: Session, login: str, acct: Account | None, reason: str, now: 
     if count:
         session.add(LoginFailure(login=login, at=now))
     n, last = _throttle_state(session, login, now)
-    if n >= MAX_FAILURES and last is not None:
-        retry = int((last + LOCKOUT - now).total_seconds()) + 1
+    locked = n >= MAX_FAILURES and last is not None
+    if locked:
+        retry = int((last + LOCKOUT - now).total_seconds()) + 1  # type: ignore[operator]
         message = f"too many failed logins for {login}: locked, try again in {max(1, retry // 60)} minutes"
     else:
         retry = 2 ** max(0, n - 1) if n else None
@@ -186,7 +188,7 @@ def _fail(session: Session, login: str, acct: Account | None, reason: str, now: 
     actor = Principal("user" if isinstance(acct, User) else "operator", acct.id, login) if acct else None
     audit.record(session, actor, "auth.login", org_id=_org_id(acct), target=login, outcome="failed",
                  details={"reason": reason, "failures_in_window": n}, now=now)
-    return AuthResult(None, message, retry)
+    return AuthResult(None, message, retry, locked=locked)
 
 
 def _totp_ok(session: Session, master: MasterKey, acct: Account, code: str | None, now: datetime) -> bool:
@@ -197,7 +199,7 @@ def _totp_ok(session: Session, master: MasterKey, acct: Account, code: str | Non
     for drift in (0, -1, 1):  # one step of clock drift either way
         at = now + timedelta(seconds=30 * drift)
         step = int(at.timestamp()) // 30
-        if secrets.compare_digest(totp.at(at), code.strip()) and (acct.totp_last_step or -1) < step:
+        if secrets.compare_digest(totp.at(at).encode(), code.strip().encode()) and (acct.totp_last_step or -1) < step:
             acct.totp_last_step = step  # a code works once
             return True
     return False

@@ -45,11 +45,13 @@ class LimitExceeded(ControlError):
 
 
 class AuthFailed(ControlError):
-    """Authentication failed; `retry_after` (seconds) is set while the account is throttled."""
+    """Authentication failed; `retry_after` (seconds) is the back-off to respect; `locked` while even
+    the right password is refused (the API answers 429 then, 401 otherwise)."""
 
-    def __init__(self, message: str, retry_after: int | None = None) -> None:
+    def __init__(self, message: str, retry_after: int | None = None, locked: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.locked = locked
 
 
 def new_id() -> str:

@@ -1,0 +1,14 @@
+"""Routers of the REST API, one module per resource; `routers()` lists them for the app factory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    from dashboards.api import (
+        aliases, audit, auth, domains, groups, licence, mailboxes, orgs, permissions, roles, users, warnings,
+    )
+
+    return [m.router for m in (auth, orgs, licence, warnings, domains, users, groups, roles, mailboxes, aliases,
+                               permissions, audit)]

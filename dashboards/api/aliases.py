@@ -1,0 +1,33 @@
+"""Secondary addresses (aliases) of archive mailboxes, unique within the organization (Admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from control import mailboxes as cmb
+from dashboards.api.common import ERRORS, ORG_PATH
+from dashboards.api.mailboxes import out
+from dashboards.api.models import AliasIn, MailboxOut, OkOut
+from dashboards.deps import DB, Acting
+
+router = APIRouter(prefix=ORG_PATH, tags=["aliases"])
+
+
+@router.post("/mailboxes/{address}/aliases", response_model=MailboxOut, status_code=status.HTTP_201_CREATED,
+             responses=ERRORS, summary="Add a secondary address to a mailbox")
+def add(org: str, address: str, body: AliasIn, p: Acting, s: DB) -> MailboxOut:
+    cmb.add_alias(s, p, org, address, body.alias)
+    return out(cmb.get_mailbox(s, p, org, address))
+
+
+@router.delete("/aliases/{alias}", response_model=OkOut, responses=ERRORS, summary="Remove a secondary address")
+def remove(org: str, alias: str, p: Acting, s: DB) -> OkOut:
+    cmb.remove_alias(s, p, org, alias)
+    return OkOut()
+
+
+@router.post("/aliases/{alias}/make-primary", response_model=MailboxOut, responses=ERRORS,
+             summary="Make a secondary address the mailbox's primary one")
+def make_primary(org: str, alias: str, p: Acting, s: DB) -> MailboxOut:
+    cmb.make_primary(s, p, org, alias)
+    return out(cmb.get_mailbox(s, p, org, alias))

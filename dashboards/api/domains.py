@@ -1,0 +1,33 @@
+"""Domains of an organization (Admin): local or global; one organization per domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from control import identity
+from dashboards.api.common import ERRORS, ORG_PATH
+from dashboards.api.models import DomainIn, DomainOut, OkOut
+from dashboards.deps import DB, Acting
+
+router = APIRouter(prefix=ORG_PATH + "/domains", tags=["domains"])
+
+
+def _out(d: object) -> DomainOut:
+    return DomainOut(name=d.name, kind=d.kind, is_default=d.is_default)  # type: ignore[attr-defined]
+
+
+@router.get("", response_model=list[DomainOut], responses=ERRORS, summary="The organization's domains")
+def list_(org: str, p: Acting, s: DB) -> list[DomainOut]:
+    return [_out(d) for d in identity.list_domains(s, p, org)]
+
+
+@router.post("", response_model=DomainOut, status_code=status.HTTP_201_CREATED, responses=ERRORS, summary="Add a domain")
+def add(org: str, body: DomainIn, p: Acting, s: DB) -> DomainOut:
+    return _out(identity.add_domain(s, p, org, body.name, body.kind))
+
+
+@router.delete("/{domain}", response_model=OkOut, responses=ERRORS,
+               summary="Remove a domain (not the default one, not while users log in with it)")
+def remove(org: str, domain: str, p: Acting, s: DB) -> OkOut:
+    identity.remove_domain(s, p, org, domain)
+    return OkOut()

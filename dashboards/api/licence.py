@@ -1,0 +1,40 @@
+"""An organization's licence: Admins and Auditors read it, MSP operators change it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from control import licensing
+from dashboards.api.common import ERRORS, ORG_PATH
+from dashboards.api.models import LicenceChangeIn, LicenceOut
+from dashboards.deps import DB, Acting
+
+router = APIRouter(prefix=ORG_PATH + "/licence", tags=["licence"])
+
+
+def _out(v: licensing.LicenceView) -> LicenceOut:
+    return LicenceOut(**asdict(v))
+
+
+@router.get("", response_model=LicenceOut, responses=ERRORS, summary="The licence and what is used of it")
+def get(org: str, p: Acting, s: DB) -> LicenceOut:
+    return _out(licensing.get_licence(s, p, org))
+
+
+@router.patch("", response_model=LicenceOut, responses=ERRORS, summary="Change the licence at once (operators)")
+def change(org: str, body: LicenceChangeIn, p: Acting, s: DB) -> LicenceOut:
+    return _out(licensing.change_licence(s, p, org, users=body.users, mailboxes_per_user=body.mailboxes_per_user,
+                                         storage_gb=body.storage_gb, auto_expand=body.auto_expand))
+
+
+@router.post("/cancel-trial", response_model=LicenceOut, responses=ERRORS,
+             summary="Let the trial expire instead of becoming paid (operators)")
+def cancel_trial(org: str, p: Acting, s: DB) -> LicenceOut:
+    return _out(licensing.cancel_trial(s, p, org))
+
+
+@router.post("/renew", response_model=LicenceOut, responses=ERRORS, summary="Make the licence paid from now (operators)")
+def renew(org: str, p: Acting, s: DB) -> LicenceOut:
+    return _out(licensing.renew(s, p, org))

@@ -1,0 +1,265 @@
+"""Request and response bodies of the REST API (pydantic), shared by the routers.
+
+Examples on request fields are used by the docs and by the tests that walk /openapi.json.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _utc(d: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are UTC, and RFC 3339 wants the offset said."""
+    return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+
+
+Utc = Annotated[datetime, AfterValidator(_utc)]
+
+TOTP_CODE = r"^\s*[0-9]{6,8}\s*$"  # ASCII digits only (control.auth compares str digests)
+Role = Literal["Admin", "Reader", "Compliance", "Auditor"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="what went wrong and what to do, in words for a person")
+
+
+class OkOut(BaseModel):
+    ok: bool = True
+
+
+# ---- auth -----------------------------------------------------------------------------------------
+
+
+class LoginIn(Strict):
+    login: str = Field(max_length=320, examples=["admin@acme"], description="name@domain, or an operator's name")
+    password: str = Field(max_length=1024, examples=["correct horse battery"])
+    totp: str | None = Field(default=None, pattern=TOTP_CODE, examples=["123456"])
+
+
+class MeOut(BaseModel):
+    kind: str
+    login: str
+    org: str | None = Field(description="the user's organization (None for operators)")
+    orgs: list[str] | None = Field(default=None, description="organizations a limited operator serves")
+    via: str = Field(description="token or session")
+    totp_enrolment_required: bool = False
+
+
+class LoginOut(MeOut):
+    must_change_password: bool = False
+    expires_at: Utc
+
+
+class TokenIn(Strict):
+    name: str = Field(min_length=1, max_length=100, examples=["backup-script"])
+    ttl_days: int | None = Field(default=None, ge=1, le=3650, examples=[90])
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    created_at: Utc | None = None
+    expires_at: Utc | None = None
+    revoked_at: Utc | None = None
+    last_used_at: Utc | None = None
+
+
+class NewTokenOut(BaseModel):
+    id: str
+    name: str
+    token: str = Field(description="shown only this once: store it now")
+    expires_at: Utc | None = None
+
+
+class PasswordChangeIn(Strict):
+    old_password: str = Field(max_length=1024, examples=["old password here"])
+    new_password: str = Field(max_length=1024, examples=["a new long password"])
+
+
+class TotpBeginOut(BaseModel):
+    secret: str = Field(description="shown only this once")
+    uri: str = Field(description="otpauth:// URI for a QR code")
+
+
+class TotpConfirmIn(Strict):
+    code: str = Field(pattern=TOTP_CODE, examples=["123456"])
+
+
+# ---- organizations and licence ------------------------------------------------------------------
+
+
+class OrgIn(Strict):
+    name: str = Field(max_length=63, examples=["acme"], description="a-z 0-9 _ -: also the default domain")
+    users: int | None = Field(default=None, ge=1, le=10_000_000, examples=[25])
+    storage_gb: int | None = Field(default=None, examples=[10])
+    mailboxes_per_user: int | None = Field(default=None, ge=1, le=1000, examples=[2])
+    trial: bool | None = None
+    auto_expand: bool = False
+
+
+class OrgOut(BaseModel):
+    name: str
+    created_at: Utc
+    mfa_required: bool
+
+
+class CreatedOrgOut(OrgOut):
+    admin_login: str
+    admin_password: str = Field(description="one-time password of the first admin: shown only this once")
+
+
+class MfaIn(Strict):
+    required: bool = Field(examples=[True])
+
+
+class LicenceOut(BaseModel):
+    org: str
+    status: Literal["trial", "paid", "expired"]
+    licensed_users: int
+    users: int
+    mailboxes_per_user: int
+    mailbox_quota: int
+    mailboxes: int
+    storage_gb: int
+    storage_quota_bytes: int
+    auto_expand: bool
+    trial_ends_at: Utc | None
+    cancelled_at: Utc | None
+
+
+class LicenceChangeIn(Strict):
+    users: int | None = Field(default=None, ge=1, le=10_000_000, examples=[50])
+    mailboxes_per_user: int | None = Field(default=None, ge=1, le=1000)
+    storage_gb: int | None = Field(default=None, examples=[25])
+    auto_expand: bool | None = None
+
+
+class WarningOut(BaseModel):
+    code: Literal["storage", "users", "mailboxes", "trial"]
+    message: str
+
+
+# ---- domains, users, groups, roles ------------------------------------------------------------
+
+
+class DomainIn(Strict):
+    name: str = Field(max_length=253, examples=["acme.example"])
+    kind: Literal["local", "global"] = "local"
+
+
+class DomainOut(BaseModel):
+    name: str
+    kind: str
+    is_default: bool
+
+
+class UserIn(Strict):
+    login: str = Field(max_length=320, examples=["ann@acme"])
+    password: str | None = Field(default=None, max_length=1024, description="omit to get a one-time password")
+    display_name: str | None = Field(default=None, max_length=200, examples=["Ann Smith"])
+    with_mailbox: bool = Field(default=False, description="also create the user's archive mailbox")
+    roles: list[Role] = Field(default_factory=list, max_length=4)
+
+
+class UserOut(BaseModel):
+    login: str
+    display_name: str | None
+    active: bool
+    must_change_password: bool
+    totp_enabled: bool
+    created_at: Utc
+
+
+class NewUserOut(UserOut):
+    one_time_password: str | None = Field(description="set when no password was given: shown only this once")
+    mailbox: str | None = Field(description="primary address of the archive mailbox created with the user")
+
+
+class ActiveIn(Strict):
+    active: bool = Field(examples=[False])
+
+
+class PasswordResetOut(BaseModel):
+    login: str
+    one_time_password: str = Field(description="shown only this once")
+
+
+class RolesOut(BaseModel):
+    login: str
+    roles: list[str]
+
+
+class GroupIn(Strict):
+    name: str = Field(max_length=100, examples=["legal"])
+
+
+class GroupOut(BaseModel):
+    name: str
+    members: list[str]
+    roles: list[str]
+
+
+class RoleIn(Strict):
+    """Exactly one of group or user."""
+
+    role: Role = Field(examples=["Reader"])
+    group: str | None = Field(default=None, max_length=100, examples=["admins"])
+    user: str | None = Field(default=None, max_length=320)
+
+
+# ---- mailboxes, aliases, permissions --------------------------------------------------------------
+
+
+class MailboxIn(Strict):
+    address: str = Field(max_length=320, examples=["sales@acme"])
+    kind: Literal["user", "shared", "journal"] = "user"
+    owner: str | None = Field(default=None, max_length=320, description="login of the user (user mailboxes)")
+    display_name: str | None = Field(default=None, max_length=200)
+
+
+class MailboxOut(BaseModel):
+    id: str
+    kind: str
+    primary_address: str
+    aliases: list[str]
+    owner: str | None
+    display_name: str | None
+
+
+class AliasIn(Strict):
+    alias: str = Field(max_length=320, examples=["sales-team@acme"])
+
+
+class PermissionsOut(BaseModel):
+    mailbox: str
+    readers: list[str] = Field(description="'user LOGIN' or 'group NAME' (Compliance holders read every mailbox)")
+
+
+# ---- audit --------------------------------------------------------------------------------------------
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: str
+    org_id: str | None
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    details: dict[str, Any]
+
+
+class ChainOut(BaseModel):
+    ok: bool
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    events: int | None = Field(default=None, description="deployment-wide figures: operators only")
+    head_seq: int | None = None
+    head_hash: str | None = None

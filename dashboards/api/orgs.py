@@ -1,0 +1,39 @@
+"""Organizations: operators create them (with a licence) and list those they serve; users see their own."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from control import auth as cauth
+from control.orgs import create_org, list_orgs
+from control.principals import can_see_org, visible_org
+from dashboards.api.common import ERRORS, ORG_PATH, org_out
+from dashboards.api.models import CreatedOrgOut, MfaIn, OrgIn, OrgOut
+from dashboards.deps import DB, Acting, Ctx
+
+router = APIRouter(tags=["orgs"])
+
+
+@router.get("/api/orgs", response_model=list[OrgOut], responses=ERRORS, summary="Organizations you can see")
+def list_(p: Acting, s: DB) -> list[OrgOut]:
+    return [org_out(o) for o in list_orgs(s) if can_see_org(p, o.id)]
+
+
+@router.post("/api/orgs", response_model=CreatedOrgOut, status_code=status.HTTP_201_CREATED, responses=ERRORS,
+             summary="Create an organization with its licence and first admin (operators serving every organization)")
+def create(body: OrgIn, p: Acting, s: DB, ctx: Ctx) -> CreatedOrgOut:
+    c = create_org(s, body.name, ctx.runtime.master_key, users=body.users, storage_gb=body.storage_gb,
+                   trial=body.trial, mailboxes_per_user=body.mailboxes_per_user, auto_expand=body.auto_expand, actor=p)
+    return CreatedOrgOut(**org_out(c.org).model_dump(), admin_login=c.admin_login, admin_password=c.admin_password)
+
+
+@router.get(ORG_PATH, response_model=OrgOut, responses=ERRORS, summary="One organization")
+def get(org: str, p: Acting, s: DB) -> OrgOut:
+    return org_out(visible_org(s, p, org))
+
+
+@router.put(ORG_PATH + "/mfa", response_model=OrgOut, responses=ERRORS,
+            summary="Require TOTP for every user of the organization (Admin)")
+def set_mfa(org: str, body: MfaIn, p: Acting, s: DB) -> OrgOut:
+    cauth.set_mfa_required(s, p, org, body.required)
+    return org_out(visible_org(s, p, org))

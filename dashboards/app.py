@@ -1,0 +1,77 @@
+"""The web app: `create_app(settings)` builds the FastAPI REST API; `serve(settings)` runs it with uvicorn.
+
+Stateless apart from settings: each request opens its own control-plane session, so any number of
+replicas can run behind a load balancer. OpenAPI is published at /openapi.json (docs at /docs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from control.models import Organization
+from dashboards.api import routers
+from dashboards.deps import AppContext, lake_storage_used
+from dashboards.errors import install_error_handlers
+from mailark.runtime import open_runtime
+from mailark.settings import Settings
+
+DESCRIPTION = """\
+The REST API of mailark, a multi-tenant email archive.
+
+**Authentication.** `POST /api/auth/login` with `{"login": "name@domain", "password": ..., "totp": ...}`
+sets the `mailark_session` cookie (HttpOnly, SameSite=Strict, Secure unless configured off).
+Automation uses API tokens instead: `POST /api/auth/tokens` returns a token once; send it as
+`Authorization: Bearer mla_...`.
+
+**CSRF.** Logins, and every POST/PUT/PATCH/DELETE authenticated by the session cookie, must carry
+the header `X-Requested-With: mailark`; requests with a bearer token need not.
+
+**Tenancy.** Everything of an organization lives under `/api/orgs/{org}`. A principal of another
+organization gets 404 for all of it, exactly as if it did not exist; a principal of the organization
+whose role does not allow an action gets 403.
+
+**Errors** are JSON `{"error": "..."}` in words for a person: 400 invalid value, 401 not
+authenticated, 403 not allowed, 404 not found, 409 conflict or licence full, 422 request does not
+match the schema, 429 too many failed logins (see `Retry-After`).
+"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    secure_cookies: bool | None = None,
+    storage_used: Callable[[AppContext, Organization], int] | None = None,
+) -> FastAPI:
+    """The API for one deployment. `storage_used` replaces the catalogue query (tests, other meters)."""
+    runtime = open_runtime(settings)
+    runtime.control  # open (and migrate) the control plane now, not in the first request
+    secure = secure_cookies if secure_cookies is not None else bool(getattr(settings, "web_secure_cookies", True))
+    ctx = AppContext(runtime=runtime, secure_cookies=secure, storage_used=storage_used or lake_storage_used)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(title="mailark", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.mailark = ctx
+    install_error_handlers(app)
+    for r in routers():
+        app.include_router(r)
+    return app
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Run the API in the foreground until interrupted (what `mailark up` starts as its web process)."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings),
+        host=host or str(getattr(settings, "web_host", "127.0.0.1")),
+        port=port or int(getattr(settings, "web_port", 8080)),
+        proxy_headers=True,
+        log_level="info",
+    )

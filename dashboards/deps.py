@@ -1,0 +1,140 @@
+"""Per-request plumbing: the control-plane session and the authenticated principal.
+
+Authentication (in this order):
+- `Authorization: Bearer mla_...`: an API token (for automation); no CSRF check is needed since
+  browsers never add this header by themselves.
+- the `mailark_session` cookie (HttpOnly, SameSite=Strict, Secure when configured): a web login.
+  Unsafe methods (POST, PUT, PATCH, DELETE) authenticated by the cookie must also carry the header
+  `X-Requested-With: mailark`: a cross-site form cannot set it, and a cross-site script cannot send
+  it without a CORS preflight that this API never grants.
+
+A failed token check is written to the audit log and committed in its own short transaction
+before the 401 goes out (control.auth's contract), so the request's own session stays clean.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPBearer
+from sqlalchemy.orm import Session
+
+from control.auth import authenticate_token, resume_session
+from control.models import Organization
+from control.orgs import AuthFailed, Forbidden
+from control.principals import Principal
+from mailark.runtime import Runtime
+
+SESSION_COOKIE = "mailark_session"
+CSRF_HEADER = "X-Requested-With"
+CSRF_VALUE = "mailark"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def lake_storage_used(ctx: AppContext, org: Organization) -> int:
+    """Bytes the organization occupies, as ingest counts them (read from the catalogue)."""
+    from catalog.ingest import storage_used
+
+    with ctx.lake_lock:  # the runtime's one DuckDB connection; requests run on many threads
+        return storage_used(ctx.runtime.archive_for(org))
+
+
+@dataclass
+class AppContext:
+    """What the app holds for its lifetime: the runtime built from settings (no other state)."""
+
+    runtime: Runtime
+    secure_cookies: bool
+    storage_used: Callable[[AppContext, Organization], int] = lake_storage_used
+    lake_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def context(request: Request) -> AppContext:
+    return request.app.state.mailark  # type: ignore[no-any-return]
+
+
+Ctx = Annotated[AppContext, Depends(context)]
+
+
+def db(ctx: Ctx) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back when it raises.
+
+    Used with scope="function", so the commit happens before the response is sent: a client that
+    saw 2xx can rely on the change being durable.
+    """
+    s = ctx.runtime.control()
+    try:
+        yield s
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+    finally:
+        s.close()
+
+
+DB = Annotated[Session, Depends(db, scope="function")]
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    via: str  # "token" | "session"
+    mfa_pending: bool = False
+    session_cookie: str | None = None
+
+
+def check_csrf(request: Request) -> None:
+    """Cookie-authenticated unsafe requests (and logins) must say they come from our own pages or tools."""
+    if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER, "").lower() != CSRF_VALUE:
+        raise Forbidden(f"cookie-authenticated requests that change something need the header "
+                        f"'{CSRF_HEADER}: {CSRF_VALUE}' (or use an API token)")
+
+
+# Declared so that /openapi.json documents both ways in; the checks below read the request themselves.
+BEARER = HTTPBearer(auto_error=False, scheme_name="token", description="an API token: Bearer mla_...")
+COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="session",
+                      description=f"the web session; unsafe methods also need '{CSRF_HEADER}: {CSRF_VALUE}'")
+
+
+def authenticate(request: Request, ctx: Ctx, _b: object = Security(BEARER), _c: object = Security(COOKIE)) -> Caller:
+    """The caller, from a bearer token or the session cookie; 401 if neither is valid."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthFailed("use 'Authorization: Bearer mla_...' with an API token")
+        with ctx.runtime.control() as s:
+            result = authenticate_token(s, token.strip())
+            s.commit()  # the failure is recorded (audit) even though we refuse
+        return Caller(result.require(), "token")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        with ctx.runtime.control() as s:
+            info = resume_session(s, cookie)
+        if info is not None:
+            check_csrf(request)
+            return Caller(info.principal, "session", info.mfa_pending, cookie)
+        raise AuthFailed("your session has ended: log in again")
+    raise AuthFailed("log in first (POST /api/auth/login) or send 'Authorization: Bearer mla_...'")
+
+
+def any_caller(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+    """Also a session still waiting for TOTP enrolment (it may only enrol, look at itself, log out)."""
+    return caller
+
+
+def principal(caller: Annotated[Caller, Depends(authenticate)]) -> Principal:
+    """The acting principal of a fully authenticated caller."""
+    if caller.mfa_pending:
+        raise Forbidden("your organization requires two-factor login: set up TOTP first "
+                        "(POST /api/auth/totp, then POST /api/auth/totp/confirm)")
+    return caller.principal
+
+
+AnyCaller = Annotated[Caller, Depends(any_caller)]
+Acting = Annotated[Principal, Depends(principal)]

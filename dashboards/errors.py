@@ -1,0 +1,69 @@
+"""Control-plane refusals as JSON a person can read: `{"error": "..."}` with the fitting status.
+
+Services raise `control.orgs.ControlError` subclasses; this module is the only place that maps them
+to HTTP, so every route answers the same way (and the CLI shows the same sentences).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from control.orgs import AuthFailed, Conflict, ControlError, Forbidden, LimitExceeded, NotFound
+
+STATUS: tuple[tuple[type[ControlError], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (LimitExceeded, 409),  # the licence is full: the state of the organization refuses it
+    (Forbidden, 403),
+    (AuthFailed, 401),
+)
+
+
+def control_error_response(exc: ControlError) -> JSONResponse:
+    headers: dict[str, str] = {}
+    status = next((code for cls, code in STATUS if isinstance(exc, cls)), 400)
+    if isinstance(exc, AuthFailed):
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(max(1, int(exc.retry_after)))
+            if exc.locked:  # even the right password is refused now: 429; otherwise a plain 401
+                status = 429
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="mailark"'
+    return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body",)) or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "the request is not valid: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error is `{"error": message}`: control refusals, validation, unknown routes, crashes."""
+
+    @app.exception_handler(ControlError)
+    async def _control(_: Request, exc: ControlError) -> JSONResponse:
+        return control_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "no such API route: see /openapi.json"
+        elif exc.status_code == 405:
+            message = "this method is not allowed on this route: see /openapi.json"
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:  # logged by uvicorn; no internals leak
+        return JSONResponse({"error": "internal error: the server logged it; try again or tell the operator"},
+                            status_code=500)

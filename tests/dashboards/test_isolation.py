@@ -1,0 +1,160 @@
+"""Tenant isolation, generated from /openapi.json: a principal of org A gets 404 for all of org B.
+
+Every operation whose path has an `{org}` parameter is called for B with path parameters naming
+things that really exist in B (so a 404 is the isolation, not a typo) and a body built from the
+schema's examples (so it is not a 422), by A's admin (token), A's admin (cookie session) and an
+operator limited to A. Afterwards B is unchanged, and B's unrestricted operator reaches every GET.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.dashboards.conftest import CSRF, Server, Tenant, add_user, client
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def example_body(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A valid body: every property that has an example, and a plain value for required ones without."""
+    s = _resolve(doc, schema)
+    plain = {"string": "x", "integer": 1, "boolean": True, "array": []}
+    body: dict[str, Any] = {}
+    for name, prop in s.get("properties", {}).items():
+        if prop.get("examples"):
+            body[name] = prop["examples"][0]
+        elif name in s.get("required", []):
+            p = _resolve(doc, prop)
+            body[name] = p["enum"][0] if "enum" in p else plain.get(p.get("type", "string"), "x")
+    return body
+
+
+def org_operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    out = []
+    for path, item in doc["paths"].items():
+        if "{org}" not in path:
+            continue
+        for method in METHODS:
+            if method in item:
+                out.append((method, path, item[method]))
+    return out
+
+
+def build_request(doc: dict[str, Any], method: str, path: str, op: dict[str, Any], params: dict[str, str]) -> tuple[str, dict[str, Any] | None]:
+    url = path
+    for p in op.get("parameters", []):
+        if p["in"] == "path":
+            url = url.replace("{" + p["name"] + "}", params[p["name"]])
+    body = None
+    if "requestBody" in op:
+        body = example_body(doc, op["requestBody"]["content"]["application/json"]["schema"])
+    return url, body
+
+
+@pytest.fixture
+def victim(server: Server, make_tenant) -> tuple[Tenant, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """Org B with one of everything a path can name."""
+    b = make_tenant("victim")
+    login, _ = add_user(server, b, "bea", with_mailbox=True)
+    base = f"/api/orgs/{b.name}"
+    with client(server, b.token) as c:
+        for method, url, body in (
+            ("POST", f"{base}/domains", {"name": f"{b.name}.example"}),
+            ("POST", f"{base}/groups", {"name": "grp"}),
+            ("PUT", f"{base}/groups/grp/members/{login}", None),
+            ("POST", f"{base}/mailboxes", {"address": f"shared@{b.name}", "kind": "shared"}),
+            ("POST", f"{base}/mailboxes/shared@{b.name}/aliases", {"alias": f"alias@{b.name}"}),
+            ("PUT", f"{base}/mailboxes/shared@{b.name}/permissions/groups/grp", None),
+        ):
+            r = c.request(method, url, json=body)
+            assert r.status_code < 300, r.text
+    params = {"org": b.name, "login": login, "address": f"shared@{b.name}", "alias": f"alias@{b.name}",
+              "group": "grp", "domain": f"{b.name}.example"}
+    return b, params
+
+
+def snapshot(server: Server, token: str, org: str) -> dict[str, Any]:
+    with client(server, token) as c:
+        return {p: c.get(f"/api/orgs/{org}{p}").json() for p in
+                ("", "/users", "/groups", "/domains", "/mailboxes", "/licence", "/mailboxes/shared@" + org + "/permissions")}
+
+
+def test_every_org_route_is_404_for_another_orgs_principals(server: Server, make_tenant, victim, operator_token) -> None:  # type: ignore[no-untyped-def]
+    from control.auth import create_operator
+    from control.principals import Principal
+
+    a = make_tenant("intruder")
+    b, params = victim
+    with server.rt.session() as s:
+        create_operator(s, Principal.deployment_operator(), f"tech-{a.name}", password="technician-pw1", orgs=[a.name])
+    from tests.dashboards.conftest import login_token
+
+    tech = login_token(server, f"tech-{a.name}", "technician-pw1")
+    cookie_client = client(server)
+    assert cookie_client.post("/api/auth/login", json={"login": a.admin, "password": a.password}, headers=CSRF).status_code == 200
+    callers: dict[str, httpx.Client] = {"admin token": client(server, a.token), "limited operator": client(server, tech),
+                                        "admin cookie": cookie_client}
+
+    doc = httpx.get(server.url + "/openapi.json").json()
+    ops = org_operations(doc)
+    assert len(ops) >= 35, "the walk found too few org-scoped operations: is the document complete?"
+    before = snapshot(server, operator_token, b.name)
+    failures = []
+    for method, path, op in ops:
+        url, body = build_request(doc, method, path, op, params)
+        for who, c in callers.items():
+            r = c.request(method.upper(), url, json=body, headers=CSRF)
+            # exactly the answer for an organization that does not exist (not "no such route", not 403/422)
+            if r.status_code != 404 or r.json() != {"error": f"no organization named {b.name!r}"}:
+                failures.append(f"{who}: {method.upper()} {url} -> {r.status_code} {r.text[:200]}")
+    for c in callers.values():
+        c.close()
+    assert not failures, "\n".join(failures)
+    assert snapshot(server, operator_token, b.name) == before
+
+    # the same paths do name real things: B's own unrestricted operator reaches every GET
+    with client(server, operator_token) as c:
+        for method, path, op in ops:
+            if method == "get":
+                url, _ = build_request(doc, method, path, op, params)
+                assert c.get(url).status_code == 200, url
+
+
+def test_a_token_of_another_org_cannot_be_revoked(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    a, b = make_tenant(), make_tenant()
+    with client(server, b.token) as c:
+        token_id = c.get("/api/auth/tokens").json()[0]["id"]
+    with client(server, a.token) as c:
+        assert c.delete(f"/api/auth/tokens/{token_id}").status_code == 404
+    with client(server, b.token) as c:
+        assert c.get("/api/auth/me").status_code == 200
+
+
+def test_every_operation_documents_a_response_model(server: Server) -> None:
+    doc = httpx.get(server.url + "/openapi.json").json()
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            if method in item:
+                ok = [v for k, v in item[method]["responses"].items() if k.startswith("2")]
+                assert ok and "schema" in ok[0]["content"]["application/json"], (method, path)
+                assert "404" in item[method]["responses"] and "401" in item[method]["responses"], (method, path)
+
+
+def test_deployment_wide_routes_refuse_org_principals(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    a, b = make_tenant(), make_tenant()
+    with client(server, a.token) as c:
+        assert [o["name"] for o in c.get("/api/orgs").json()] == [a.name]
+        for path in ("/api/audit", "/api/audit/verify"):
+            r = c.get(path)
+            assert r.status_code == 403 and "every organization" in r.json()["error"], path
+        r = c.post("/api/orgs", json={"name": b.name})
+        assert r.status_code == 403, "creating (or probing for) an organization is for operators"
