@@ -48,7 +48,7 @@ def create_app(
     """The API for one deployment. `storage_used` replaces the catalogue query (tests, other meters)."""
     runtime = open_runtime(settings)
     runtime.control  # open (and migrate) the control plane now, not in the first request
-    secure = secure_cookies if secure_cookies is not None else bool(getattr(settings, "web_secure_cookies", True))
+    secure = settings.web_secure_cookies if secure_cookies is None else secure_cookies
     ctx = AppContext(runtime=runtime, secure_cookies=secure, storage_used=storage_used or lake_storage_used)
 
     @asynccontextmanager
@@ -70,8 +70,8 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
 
     uvicorn.run(
         create_app(settings),
-        host=host or str(getattr(settings, "web_host", "127.0.0.1")),
-        port=port or int(getattr(settings, "web_port", 8080)),
+        host=host or settings.web_host,
+        port=port or settings.web_port,
         proxy_headers=True,
         log_level="info",
     )

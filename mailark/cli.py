@@ -347,6 +347,17 @@ def demo(
             f"stop the server: {Path(sys.executable).parent / 'mailark'} server stop)")
 
 
+@app.command("web")
+def web(
+    host: Annotated[str | None, typer.Option(help="Listen address (default: settings web_host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings web_port, 8080).")] = None,
+) -> None:
+    """Serve the REST API (OpenAPI at /openapi.json) in the foreground until Ctrl-C."""
+    from dashboards.app import serve
+
+    serve(get_settings(), host, port)
+
+
 server_app = typer.Typer(no_args_is_help=True, help="The embedded Prefect server.")
 app.add_typer(server_app, name="server")
 

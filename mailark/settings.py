@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     batch_bytes: int = 64 * 1024 * 1024
     zstd_level: int = 3
     prefect_api_url: str = "http://127.0.0.1:4200/api"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    # Session cookies carry the Secure flag; turn off only for plain-HTTP development.
+    web_secure_cookies: bool = True
 
     @classmethod
     def settings_customise_sources(
