@@ -307,7 +307,7 @@ def demo(
         with rt.session() as s:
             created = create_org(s, org, rt.master_key)
         err.print(f"created organization {org}; its first admin is {created.admin_login} "
-                  f"(one-time password {created.admin_password})")
+                  f"(one-time password {created.admin_password})", soft_wrap=True, highlight=False)
     except Conflict:
         err.print(f"organization {org} exists; importing again shows deduplication at work")
     mailbox = f"archive@{org}"
