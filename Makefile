@@ -19,6 +19,7 @@ demo: $(VENV)/.installed
 
 ## Install what the tests need, start the real peers (fixtures do), run the suite.
 test: $(VENV)/.installed
+	bash scripts/install-test-deps.sh
 	$(PY) -m pytest -q
 
 ## Benchmarks (figures go to BENCHMARKS.md by hand, with the command).

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import duckdb
 
-from catalog.lanes import file_lane
+from catalog.lanes import advisory_lane, file_lane
 from catalog.schema import TABLES
 from mailark.settings import Settings
 from storage.objects import ObjectStore
 
 ALIAS = "lake"
 METADATA = f"__ducklake_metadata_{ALIAS}"
+POSTGRES = "postgres:"
 
 
 class LakeError(RuntimeError):
@@ -81,7 +82,8 @@ class LakeLocation:
 
 def analyst_script(loc: LakeLocation) -> str:
     """SQL that attaches the catalogue read-only in plain DuckDB, extensions loaded from this install."""
-    loads = "".join(f"LOAD '{extension_path(n)}';\n" for n in ("sqlite_scanner", "httpfs", "ducklake"))
+    scanner = "postgres_scanner" if loc.catalog.startswith(POSTGRES) else "sqlite_scanner"
+    loads = "".join(f"LOAD '{extension_path(n)}';\n" for n in (scanner, "httpfs", "ducklake"))
     return loads + loc.attach_sql(read_only=True) + ";\nUSE lake;\n"
 
 
@@ -136,11 +138,21 @@ def catalog_lane(
 ) -> Iterator[None]:
     """The commit lane: per organization with a PostgreSQL catalog, one for all with SQLite.
 
+    SQLite: a file lock in db/locks (one machine). PostgreSQL: a session advisory lock keyed by
+    the organization (`catalog.lanes.advisory_key`; "catalog" for schema changes), so writers on
+    any machine that reaches the catalog share the lane.
+
     With `con` (and its `store`), the lake is re-attached on entry so the commit starts from the
     catalog as it is now (see `reattach`).
     """
-    key = org_id if org_id and not settings.resolved_lake_catalog.startswith("sqlite:") else "catalog"
-    with file_lane(settings.db_dir / "locks", key):
+    catalog = settings.resolved_lake_catalog
+    if catalog.startswith(POSTGRES):
+        # Writers on many machines: a PostgreSQL advisory lock on the catalog's own server.
+        lane = advisory_lane(catalog[len(POSTGRES) :], org_id or "catalog")
+    else:
+        key = org_id if org_id and not catalog.startswith("sqlite:") else "catalog"
+        lane = file_lane(settings.db_dir / "locks", key)
+    with lane:
         if con is not None and store is not None:
             reattach(con, location(settings, store))
         yield

@@ -12,10 +12,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x6D61696C61726B  # "mailark": the advisory lock key of schema upgrades on PostgreSQL
 
 
 def _alembic_config(url: str) -> Config:
@@ -25,7 +26,16 @@ def _alembic_config(url: str) -> Config:
     return cfg
 
 
+def normalize_url(url: str) -> str:
+    """PostgreSQL URLs without a driver use psycopg 3 (a dependency; SQLAlchemy would pick psycopg2)."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare) :]
+    return url
+
+
 def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -36,6 +46,16 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+            # Two SQLite transactions that both read, then both write, cannot both commit: one
+            # fails at once ("database is locked") instead of waiting. A transaction that knows
+            # it will write asks for the lock at BEGIN (execution option `immediate`, see
+            # `writer`), so a second one waits its turn (seen: two imports creating one mailbox).
+            # Otherwise the driver begins a deferred transaction before the first write, as always.
+            if conn.get_execution_options().get("immediate"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -48,6 +68,12 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         if MigrationContext.configure(conn).get_current_revision() == head:
             return
+        if conn.dialect.name == "postgresql":
+            # Processes opening a fresh database at once migrate one after the other (SQLite's
+            # write lock does this there); the lock ends with the transaction.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -56,3 +82,9 @@ def open_control(url: str) -> sessionmaker[Session]:
     engine = make_engine(url)
     migrate(engine)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def writer(sessions: sessionmaker[Session]) -> Session:
+    """A session whose transaction takes SQLite's write lock at its start (PostgreSQL: no change)."""
+    engine = sessions.kw["bind"]
+    return sessions(bind=engine.execution_options(immediate=True))

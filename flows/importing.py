@@ -98,7 +98,7 @@ def run_import(
         raise ImportRefused(f"nothing imported: no such file or directory: {', '.join(missing)}")
     started = time.perf_counter()
     org = rt.org(org_name)
-    with rt.session() as session:
+    with rt.session(write=True) as session:
         # The licence decides whether a new address may get an archive mailbox.
         mb, created = ensure_archive_mailbox(session, Principal.deployment_operator(), org, mailbox)
     archive = rt.archive_for(org)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.archive import OrgArchive
 from catalog.lake import catalog_lane, open_lake
-from control.db import open_control
+from control.db import open_control, writer
 from control.models import Organization
 from control.orgs import get_org, org_keys
 from mailark.settings import Settings, get_settings
@@ -64,8 +64,9 @@ class Runtime:
             return get_org(session, name)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self.control() as s, s.begin():
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """One transaction; `write=True` when it will write and may race another process."""
+        with (writer(self.control) if write else self.control()) as s, s.begin():
             yield s
 
     def close(self) -> None:

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs (its real peers). Idempotent: when they are
+# all there it does nothing and says nothing; `apt-get update` runs only when one is missing.
+# Not root and something missing: it says what to install and goes on (those tests skip).
+#
+#   postgresql   tests/postgres: control plane and DuckLake catalog on a real PostgreSQL server
+set -euo pipefail
+
+PACKAGES=(postgresql)
+
+installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    installed "$p" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-test-deps: no apt-get here; install ${missing[*]} yourself (tests that need it skip)" >&2
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-test-deps: not root; missing ${missing[*]}: sudo apt-get install ${missing[*]} (tests that need it skip)" >&2
+    exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-test-deps: installing ${missing[*]}" >&2
+apt-get update -q
+# The tests initdb a cluster of their own; the package's default cluster is not used.
+apt-get install -y -q --no-install-recommends "${missing[@]}"
