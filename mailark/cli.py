@@ -201,7 +201,9 @@ def export(
 ) -> None:
     """Export archived mail as a zip of .eml files with a manifest."""
     from catalog.export import export_zip
+    from control import audit
     from control.orgs import NotFound, find_mailbox
+    from control.principals import Principal
 
     rt = _runtime()
 
@@ -214,7 +216,13 @@ def export(
             if mb is None:
                 raise NotFound(f"organization {org!r} has no archive mailbox {mailbox!r}")
             mailbox_id = mb.id
-        return export_zip(rt.archive_for(o), out_file, mailbox_id, folder)
+        result = export_zip(rt.archive_for(o), out_file, mailbox_id, folder)
+        # The CLI acts as the deployment operator: its reads of message content are audited too.
+        with rt.session(write=True) as s:
+            audit.record(s, Principal.deployment_operator(), "content.export", org_id=o.id, target=str(out_file),
+                         details={"mailbox": mailbox, "folder": folder, "messages": result.messages,
+                                  "quarantined": result.quarantined})
+        return result
 
     result = _guard(run)
     if as_json:

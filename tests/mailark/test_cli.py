@@ -57,6 +57,16 @@ def test_corpus_import_export_byte_exact_and_idempotent(home, corpus: Path, tmp_
                 assert row["path"].startswith("quarantine/") and row["reason"]
     assert kinds == {"message": first["archived"], "quarantined": first["quarantined"]}
 
+    # The export read message content: it is in the audit log, and the chain holds.
+    from control.audit import list_events
+    from control.principals import Principal
+    from mailark.runtime import open_runtime
+
+    with open_runtime(home).control() as s:
+        events = [e for e in list_events(s, Principal.deployment_operator(), None, limit=1000) if e.action == "content.export"]
+    assert len(events) == 1 and events[0].details["messages"] == kinds["message"]
+    assert "intact" in run("audit", "verify").stdout
+
     stats = json.loads(run("stats", "--org", "acme", "--json").stdout)
     assert stats["copies"] == first["archived"]
     assert 0 < stats["messages"] <= stats["copies"]
