@@ -103,6 +103,12 @@ COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="sessio
 
 def authenticate(request: Request, ctx: Ctx, _b: object = Security(BEARER), _c: object = Security(COOKIE)) -> Caller:
     """The caller, from a bearer token or the session cookie; 401 if neither is valid."""
+    caller = _caller(request, ctx)
+    request.state.principal = caller.principal  # refused requests are audited under this principal
+    return caller
+
+
+def _caller(request: Request, ctx: AppContext) -> Caller:
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")

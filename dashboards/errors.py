@@ -47,7 +47,9 @@ def install_error_handlers(app: FastAPI) -> None:
     """Every error is `{"error": message}`: control refusals, validation, unknown routes, crashes."""
 
     @app.exception_handler(ControlError)
-    async def _control(_: Request, exc: ControlError) -> JSONResponse:
+    async def _control(request: Request, exc: ControlError) -> JSONResponse:
+        if isinstance(exc, Forbidden):
+            _audit_refusal(request, exc)
         return control_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -67,3 +69,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _crash(_: Request, exc: Exception) -> JSONResponse:  # logged by uvicorn; no internals leak
         return JSONResponse({"error": "internal error: the server logged it; try again or tell the operator"},
                             status_code=500)
+
+
+def _audit_refusal(request: Request, exc: Forbidden) -> None:
+    """An authenticated caller was refused an action: that is an event for the audit log too.
+
+    The request's own transaction is rolled back with the error, so this writes in one of its own.
+    """
+    from control import audit
+
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return
+    with request.app.state.mailark.runtime.session(write=True) as s:
+        audit.record(s, principal, "request.denied", org_id=principal.org_id,
+                     target=f"{request.method} {request.url.path}", outcome="denied", details={"reason": str(exc)})

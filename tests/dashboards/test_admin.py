@@ -158,6 +158,10 @@ def test_auditor_reads_the_log_and_the_chain_verdict(server: Server, make_tenant
                                                        "events": None, "head_seq": None, "head_hash": None}
         assert c.get(f"{base}/users").status_code == 403, "no admin rights"
         assert c.get("/api/audit/verify").status_code == 403
+        # Refusals are audit events themselves.
+        denied = [e for e in c.get(f"{base}/audit", params={"limit": 1000}).json() if e["action"] == "request.denied"]
+        assert {e["target"] for e in denied} >= {f"GET {base}/audit", f"GET {base}/users"}
+        assert all(e["outcome"] == "denied" for e in denied)
     # an edited row is detected
     from sqlalchemy import text
 
