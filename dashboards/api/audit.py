@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, Query
 
 from control import audit as caudit
@@ -20,7 +18,7 @@ Limit = Query(100, ge=1, le=1000)
 @router.get(ORG_PATH + "/audit", response_model=list[AuditEntryOut], responses=ERRORS,
             summary="The organization's audit events (Auditor)")
 def org_events(org: str, p: Acting, s: DB, after: int = After, limit: int = Limit) -> list[AuditEntryOut]:
-    return [AuditEntryOut(**asdict(e)) for e in caudit.list_events(s, p, org, after_seq=after, limit=limit)]
+    return caudit.list_events(s, p, org, after_seq=after, limit=limit)
 
 
 @router.get(ORG_PATH + "/audit/verify", response_model=ChainOut, responses=ERRORS,
@@ -34,7 +32,7 @@ def org_verify(org: str, p: Acting, s: DB) -> ChainOut:
 @router.get("/api/audit", response_model=list[AuditEntryOut], responses=ERRORS,
             summary="The deployment's audit events (operators serving every organization)")
 def all_events(p: Acting, s: DB, after: int = After, limit: int = Limit) -> list[AuditEntryOut]:
-    return [AuditEntryOut(**asdict(e)) for e in caudit.list_events(s, p, None, after_seq=after, limit=limit)]
+    return caudit.list_events(s, p, None, after_seq=after, limit=limit)
 
 
 @router.get("/api/audit/verify", response_model=ChainOut, responses=ERRORS,

@@ -6,9 +6,11 @@ Examples on request fields are used by the docs and by the tests that walk /open
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from control.audit import AuditEntry
 
 
 def _utc(d: datetime) -> datetime:
@@ -245,15 +247,8 @@ class PermissionsOut(BaseModel):
 # ---- audit --------------------------------------------------------------------------------------------
 
 
-class AuditEntryOut(BaseModel):
-    seq: int
-    at: str
-    org_id: str | None
-    actor: str
-    action: str
-    target: str
-    outcome: str
-    details: dict[str, Any]
+# An audit event leaves the API exactly as control.audit describes it.
+AuditEntryOut = AuditEntry
 
 
 class ChainOut(BaseModel):

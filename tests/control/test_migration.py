@@ -13,8 +13,11 @@ from control.db import _alembic_config, make_engine, migrate
 from control.models import GB, Organization
 
 
-def test_upgrade_from_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'control.sqlite'}"
+def assert_upgrade_from_0001_keeps_rows(url: str) -> None:
+    """Rows written by revision 0001 survive the upgrade and get domains, a licence and an audit chain.
+
+    Shared with tests/postgres: the same check on either database.
+    """
     engine = make_engine(url)
     cfg = _alembic_config(url)
     with engine.begin() as conn:
@@ -26,11 +29,11 @@ def test_upgrade_from_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-unty
         for i in range(13):
             conn.execute(text("INSERT INTO mailboxes VALUES (:id, 'o1', 'user', :a, :t)"), {"id": f"m{i}", "a": f"u{i}@old", "t": now})
             conn.execute(text("INSERT INTO mailbox_addresses (org_id, mailbox_id, address, is_primary) "
-                              "VALUES ('o1', :id, :a, 1)"), {"id": f"m{i}", "a": f"u{i}@old"})
+                              "VALUES ('o1', :id, :a, :p)"), {"id": f"m{i}", "a": f"u{i}@old", "p": True})
     migrate(engine)
     with sessionmaker(engine)() as s:
         assert s.execute(text("SELECT count(*) FROM mailbox_addresses")).scalar() == 13
-        assert s.execute(text("SELECT name, is_default FROM domains")).all() == [("old", 1)]
+        assert [(n, bool(d)) for n, d in s.execute(text("SELECT name, is_default FROM domains"))] == [("old", True)]
         org = s.get(Organization, "o1")
         v = licensing.view(s, org)
         assert v.status == "paid" and v.storage_gb == 25 and org.storage_quota_bytes == 25 * GB
@@ -38,6 +41,12 @@ def test_upgrade_from_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-unty
         assert audit.verify_chain(s).ok
         audit.record(s, None, "test")
         assert audit.verify_chain(s).events == 1
+        s.rollback()
+    engine.dispose()
+
+
+def test_upgrade_from_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert_upgrade_from_0001_keeps_rows(f"sqlite:///{tmp_path / 'control.sqlite'}")
 
 
 def test_downgrade_to_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]

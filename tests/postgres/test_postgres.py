@@ -287,37 +287,16 @@ def test_two_organizations_commit_side_by_side(home, rt, corpus: Path) -> None: 
 
 def test_upgrade_from_0001_and_downgrade_keep_rows_on_postgres(home, pg_server) -> None:  # type: ignore[no-untyped-def]
     """tests/control/test_migration.py on PostgreSQL: no SQLite table rebuilds to lean on here."""
-    from datetime import UTC, datetime
-
     from alembic import command
     from sqlalchemy import text
-    from sqlalchemy.orm import sessionmaker
 
-    from control import audit, licensing
     from control.db import _alembic_config
-    from control.models import GB, Organization
+    from tests.control.test_migration import assert_upgrade_from_0001_keeps_rows
 
     url = pg_server.url(pg_server.create_database("from_0001"))
+    assert_upgrade_from_0001_keeps_rows(url)
     engine = make_engine(url)
     cfg = _alembic_config(url)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO organizations VALUES ('o1', 'old', :t, :q, 'k')"), {"t": now, "q": 12 * GB})
-        for i in range(13):
-            conn.execute(text("INSERT INTO mailboxes VALUES (:id, 'o1', 'user', :a, :t)"), {"id": f"m{i}", "a": f"u{i}@old", "t": now})
-            conn.execute(text("INSERT INTO mailbox_addresses (org_id, mailbox_id, address, is_primary) "
-                              "VALUES ('o1', :id, :a, true)"), {"id": f"m{i}", "a": f"u{i}@old"})
-    migrate(engine)
-    with sessionmaker(engine)() as s:
-        assert s.execute(text("SELECT count(*) FROM mailbox_addresses")).scalar() == 13
-        assert s.execute(text("SELECT name, is_default FROM domains")).all() == [("old", True)]
-        org = s.get(Organization, "o1")
-        v = licensing.view(s, org)
-        assert v.status == "paid" and v.storage_gb == 25 and org.storage_quota_bytes == 25 * GB
-        assert audit.verify_chain(s).ok
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0001")
