@@ -266,3 +266,40 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class SourceProfile(Base):
+    """A mail source of an organization (IMAP account or server, Microsoft 365 tenant, journal or
+    SMTP-import endpoint). `config` is JSON without secrets; `secret` is the JSON of its
+    credentials, encrypted (control.sources). A Prefect deployment per kind runs the due profiles."""
+
+    __tablename__ = "source_profiles"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # imap | graph | journal | smtp-import
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    config: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=900)
+    enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
+    # Set while archiving is paused for a reason that resolves by itself (storage full).
+    paused_reason: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # ok | failed | paused | partial
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_counts: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of catalog.ingest.Counts
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class SourceCursor(Base):
+    """Where a source left off, per key (an IMAP folder's UIDVALIDITY/UID/MODSEQ, a Graph delta link)."""
+
+    __tablename__ = "source_cursors"
+
+    profile_id: Mapped[str] = mapped_column(ForeignKey("source_profiles.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
