@@ -199,6 +199,18 @@ class BatchWriter:
             f"nothing is lost (its objects are stored): run the same import again"
         )
 
+    def record_failure(self, reason: str, mailbox: str = "*", seen: int = 0) -> None:
+        """A run that could not fetch (server down, wrong password) leaves a ledger row with its reason,
+        so the ledger shows every run; `seen` counts messages it saw but could not take."""
+        now = datetime.now(UTC)
+        row = dict(
+            org_id=self.archive.org_id, run_id=self.run_id, batch_id=str(ULID()).lower(), source=self.source,
+            mailbox=mailbox, seen=seen, archived=0, duplicates=0, quarantined=0, deferred=seen,
+            reasons=json.dumps({f"failed: {reason}": 1}), started_at=now, finished_at=now,
+        )
+        with self.archive.lane():
+            _insert(self.archive.lake, "ingest_ledger", [row])
+
     def _landed(self, batch_id: str) -> bool:
         """Read back the batch's ledger row: a commit that returned must also be there."""
         row = self.archive.lake.execute(

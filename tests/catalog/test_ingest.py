@@ -161,3 +161,15 @@ def test_a_50_mb_message_archives_and_rebuilds(rt, org, tmp_path: Path) -> None:
     export_zip(rt.archive_for(org), out)
     with zipfile.ZipFile(out) as z:
         assert z.read("big@acme/000001.eml") == big
+
+
+def test_failed_run_leaves_a_ledger_row_with_its_reason(rt, org) -> None:  # type: ignore[no-untyped-def]
+    from catalog.ingest import BatchWriter
+    from catalog.lake import ALIAS
+
+    archive = rt.archive_for(org)
+    BatchWriter(archive, "run-x", source="imap").record_failure("login refused: wrong password", mailbox="a@acme")
+    row = rt.lake.execute(
+        f"SELECT source, mailbox, seen, archived, reasons FROM {ALIAS}.ingest_ledger WHERE run_id = 'run-x'"
+    ).fetchall()
+    assert row == [("imap", "a@acme", 0, 0, '{"failed: login refused: wrong password": 1}')]
