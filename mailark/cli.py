@@ -366,6 +366,41 @@ def web(
     serve(get_settings(), host, port)
 
 
+@app.command("up")
+def up() -> None:
+    """Start the embedded stack (Prefect server and worker, SMTP journal endpoint, web app) until Ctrl-C."""
+    from mailark.supervisor import run_up
+
+    try:
+        run_up(get_settings(), lambda text: err.print(text, highlight=False, soft_wrap=True))
+    except (RuntimeError, FileNotFoundError) as e:
+        _fail(str(e))
+
+
+@app.command("status")
+def status(as_json: JsonOpt = False) -> None:
+    """What `mailark up` runs, whether each part answers, and the last run of each flow."""
+    from mailark.status import read_status
+
+    st = read_status(get_settings())
+    if as_json:
+        _print_json(st.as_dict())
+        return
+    out.print(f"[bold]mailark up[/] {'running (pid %d)' % st.supervisor_pid if st.up else 'not running'}")
+    for svc in st.services:
+        out.print(f"  {svc.name:<15} {'running' if svc.running else 'stopped':<8} {svc.listens}", highlight=False)
+    out.print(f"[bold]Prefect[/] {st.prefect}", highlight=False)
+    if st.last_runs:
+        table = Table("deployment", "last run", "state", "started", "ended")
+        for r in st.last_runs:
+            table.add_row(r.deployment, r.flow_run, r.state, _when(r.started), _when(r.ended))
+        out.print(table)
+
+
+def _when(dt: datetime | None) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M:%S") if dt else ""
+
+
 server_app = typer.Typer(no_args_is_help=True, help="The embedded Prefect server.")
 app.add_typer(server_app, name="server")
 

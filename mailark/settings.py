@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     web_port: int = 8080
     # Session cookies carry the Secure flag; turn off only for plain-HTTP development.
     web_secure_cookies: bool = True
+    # The SMTP journal endpoint started by `mailark up`.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,282 @@
+"""`mailark up`: the embedded stack on one machine, as child processes of one supervisor.
+
+The Prefect server, a process worker for the `mailark` work pool (it runs every deployment of
+prefect.yaml), the SMTP journal endpoint and the web app. Each is a child process started in its
+own process group; Ctrl-C (or SIGTERM to the supervisor) stops them in reverse order with SIGINT
+(a Prefect worker finishes on SIGINT, not SIGTERM), then SIGKILL after a grace period. A child
+that dies is restarted with a growing pause. `up.json` in db/ says what runs where, for
+`mailark status`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlparse
+
+import httpx
+
+from mailark import prefect_server
+from mailark.settings import Settings
+
+WORK_POOL = "mailark"
+STOP_GRACE = 20.0
+MAX_RESTART_PAUSE = 30.0
+
+
+def source_dir() -> Path:
+    """Where `flows/` lives (a checkout or site-packages): the working directory of flow runs."""
+    import flows
+
+    return Path(flows.__file__).resolve().parent.parent
+
+
+def prefect_file() -> Path:
+    """prefect.yaml: beside the flows in a checkout, inside the mailark package when installed."""
+    for candidate in (source_dir() / "prefect.yaml", Path(__file__).parent / "prefect.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("prefect.yaml is missing from this installation: reinstall mailark")
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass
+class Service:
+    """One long-running child: how to start it and how to tell that it serves."""
+
+    name: str
+    argv: list[str]
+    listens: str  # where it listens, for people
+    ready: Callable[[], bool]
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def _mailark_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mailark.cli", *args]
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """What every child sees: this deployment's home and Prefect, and where the flows' code is."""
+    return {
+        **os.environ,
+        **prefect_server.prefect_env(settings),
+        "MAILARK_HOME": str(settings.home),
+        "MAILARK_SOURCE_DIR": str(source_dir()),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def journal_available() -> bool:
+    """The SMTP journal endpoint ships with the sources; `up` starts it when it is installed."""
+    try:
+        import sources.journal  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def plan(settings: Settings, *, with_prefect_server: bool = True) -> list[Service]:
+    api = urlparse(settings.prefect_api_url)
+    services: list[Service] = []
+    if with_prefect_server:
+        services.append(Service(
+            "prefect-server",
+            [sys.executable, "-m", "prefect", "server", "start", "--host", api.hostname or "127.0.0.1",
+             "--port", str(api.port or 4200)],
+            prefect_server.ui_url(settings),
+            lambda: prefect_server.is_up(settings.prefect_api_url),
+        ))
+    services.append(Service(
+        "prefect-worker",
+        [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process",
+         "--name", f"mailark-{socket.gethostname()}"],
+        f"work pool {WORK_POOL!r}",
+        lambda: True,
+    ))
+    if journal_available():
+        host, port = settings.smtp_host, settings.smtp_port
+        services.append(Service(
+            "smtp-journal", _mailark_cmd("journal", "serve"), f"smtp://{host}:{port}",
+            lambda: port_open(host, port),
+        ))
+    web = f"http://{settings.web_host}:{settings.web_port}"
+    services.append(Service(
+        "web", _mailark_cmd("web"), web, lambda: http_ok(web + "/openapi.json"),
+    ))
+    return services
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, say: Callable[[str], None], *, wait: float = 120.0) -> None:
+        self.settings = settings
+        self.say = say
+        self.wait = wait
+        self.services: list[Service] = []
+        self._log: IO[bytes] | None = None
+        self._stopping = False
+
+    # ---- starting ----------------------------------------------------------------------------
+
+    def _spawn(self, svc: Service) -> None:
+        assert self._log is not None
+        svc.proc = subprocess.Popen(
+            svc.argv, env={**child_env(self.settings), **svc.env}, stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(source_dir()),
+        )
+
+    def _await_ready(self, svc: Service) -> None:
+        deadline = time.monotonic() + self.wait
+        while time.monotonic() < deadline:
+            if svc.proc is not None and svc.proc.poll() is not None:
+                raise RuntimeError(f"{svc.name} exited at start (code {svc.proc.returncode}); see {self.log_path}")
+            if svc.ready():
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"{svc.name} did not answer within {self.wait:.0f}s; see {self.log_path}")
+
+    @property
+    def log_path(self) -> Path:
+        return self.settings.logs_dir / "up.log"
+
+    def _prefect(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "prefect", "--no-prompt", *args], env=child_env(self.settings),
+            cwd=str(source_dir()), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            timeout=600, check=False,
+        )
+
+    def deploy(self) -> None:
+        """The work pool and every deployment of prefect.yaml (idempotent: run at each start)."""
+        if self._prefect("work-pool", "inspect", WORK_POOL).returncode != 0:
+            created = self._prefect("work-pool", "create", WORK_POOL, "--type", "process")
+            if created.returncode != 0:
+                raise RuntimeError(f"could not create the Prefect work pool {WORK_POOL!r}; see {self.log_path}")
+        done = self._prefect("deploy", "--all", "--prefect-file", str(prefect_file()))
+        if done.returncode != 0:
+            raise RuntimeError(f"deploying prefect.yaml failed; see {self.log_path}")
+
+    def start(self) -> None:
+        s = self.settings
+        s.ensure_dirs()
+        s.prefect_home.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        reuse = prefect_server.is_up(s.prefect_api_url)
+        self.services = plan(s, with_prefect_server=not reuse)
+        if reuse:
+            self.say(f"using the Prefect server already answering at {prefect_server.ui_url(s)}")
+        for svc in self.services:
+            if svc.name == "prefect-worker":
+                self.say("deploying prefect.yaml...")
+                self.deploy()
+            self.say(f"starting {svc.name}...")
+            self._spawn(svc)
+            self._await_ready(svc)
+        self.write_state()
+
+    def write_state(self) -> None:
+        state = {
+            "supervisor_pid": os.getpid(),
+            "started_at": time.time(),
+            "services": [
+                {"name": svc.name, "pid": svc.proc.pid if svc.proc else None, "listens": svc.listens}
+                for svc in self.services
+            ],
+        }
+        state_path(self.settings).write_text(json.dumps(state))
+
+    # ---- running -----------------------------------------------------------------------------
+
+    def watch(self, poll: float = 1.0) -> None:
+        """Restart children that die until asked to stop."""
+        while not self._stopping:
+            now = time.monotonic()
+            for svc in self.services:
+                if svc.proc is not None and svc.proc.poll() is not None and not self._stopping:
+                    if svc.next_start == 0.0:
+                        svc.restarts += 1
+                        pause = min(MAX_RESTART_PAUSE, 2.0 ** min(svc.restarts, 5))
+                        svc.next_start = now + pause
+                        self.say(f"{svc.name} exited (code {svc.proc.returncode}); restarting in {pause:.0f}s "
+                                 f"(see {self.log_path})")
+                    elif now >= svc.next_start:
+                        svc.next_start = 0.0
+                        self._spawn(svc)
+                        self.write_state()
+            time.sleep(poll)
+
+    def request_stop(self, *_: Any) -> None:
+        self._stopping = True
+
+    def stop(self) -> None:
+        self._stopping = True
+        for svc in reversed(self.services):
+            if svc.running:
+                assert svc.proc is not None
+                self.say(f"stopping {svc.name}...")
+                _signal_group(svc.proc, signal.SIGINT)
+                try:
+                    svc.proc.wait(STOP_GRACE)
+                except subprocess.TimeoutExpired:
+                    _signal_group(svc.proc, signal.SIGKILL)
+                    svc.proc.wait()
+        state_path(self.settings).unlink(missing_ok=True)
+        if self._log:
+            self._log.close()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def state_path(settings: Settings) -> Path:
+    return settings.db_dir / "up.json"
+
+
+def run_up(settings: Settings, say: Callable[[str], None]) -> None:
+    """Start everything, print where it listens, keep it running until Ctrl-C or SIGTERM."""
+    sup = Supervisor(settings, say)
+    signal.signal(signal.SIGTERM, sup.request_stop)
+    try:
+        sup.start()
+        for svc in sup.services:
+            say(f"  {svc.name:<15} {svc.listens}")
+        say("mailark is up; Ctrl-C stops it")
+        sup.watch()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sup.stop()
+        say("stopped")
