@@ -431,6 +431,10 @@ from mailark.admin_cli import register_admin_commands  # noqa: E402 - after org_
 
 register_admin_commands(app, org_app)
 
+from mailark.source_cli import register_source_commands  # noqa: E402
+
+register_source_commands(app)
+
 
 def main() -> None:
     try:

@@ -1,0 +1,109 @@
+"""Mail source profiles of an organization (Admin). Credentials are write-only: never returned."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from control import audit
+from control import sources as src
+from control.orgs import ControlError
+from control.principals import require_admin
+from dashboards.api.common import ERRORS, ORG_PATH
+from dashboards.api.models import OkOut
+from dashboards.deps import DB, Acting, Ctx
+from sources import kinds
+from sources.errors import SourceError
+
+router = APIRouter(prefix=ORG_PATH + "/sources", tags=["sources"])
+
+
+class SourceIn(BaseModel):
+    kind: str = Field(description="imap, graph, journal or smtp-import")
+    name: str = Field(min_length=1, max_length=100)
+    config: dict[str, Any] = Field(default_factory=dict, description="settings of the kind, without secrets")
+    secret: dict[str, str] | None = Field(default=None, description="credentials; stored encrypted, never returned")
+    interval_seconds: int = Field(default=900, ge=60)
+    enabled: bool = True
+
+
+class SourcePatch(BaseModel):
+    config: dict[str, Any] | None = None
+    secret: dict[str, str] | None = None
+    interval_seconds: int | None = Field(default=None, ge=60)
+    enabled: bool | None = None
+
+
+class SourceOut(BaseModel):
+    kind: str
+    name: str
+    config: dict[str, Any]
+    has_secret: bool
+    interval_seconds: int
+    enabled: bool
+    paused_reason: str | None
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    last_counts: dict[str, Any] | None
+
+
+class ProbeOut(BaseModel):
+    ok: bool
+    message: str
+
+
+def _out(v: src.SourceView) -> SourceOut:
+    d = v.as_dict()
+    return SourceOut(**{k: d[k] for k in SourceOut.model_fields})
+
+
+@router.get("", response_model=list[SourceOut], responses=ERRORS, summary="The organization's mail sources")
+def list_(org: str, p: Acting, s: DB) -> list[SourceOut]:
+    return [_out(v) for v in src.list_sources(s, p, org)]
+
+
+@router.post("", response_model=SourceOut, status_code=status.HTTP_201_CREATED, responses=ERRORS,
+             summary="Add a mail source")
+def add(org: str, body: SourceIn, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
+    return _out(src.create_source(s, p, org, body.kind, body.name, body.config, body.secret, ctx.runtime.master_key,
+                                  interval_seconds=body.interval_seconds, enabled=body.enabled))
+
+
+@router.get("/{name}", response_model=SourceOut, responses=ERRORS, summary="One mail source and its last run")
+def get(org: str, name: str, p: Acting, s: DB) -> SourceOut:
+    return _out(src.get_source(s, p, org, name))
+
+
+@router.patch("/{name}", response_model=SourceOut, responses=ERRORS, summary="Change a mail source")
+def change(org: str, name: str, body: SourcePatch, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
+    return _out(src.update_source(s, p, org, name, ctx.runtime.master_key, config=body.config, secret=body.secret,
+                                  interval_seconds=body.interval_seconds, enabled=body.enabled))
+
+
+@router.delete("/{name}", response_model=OkOut, responses=ERRORS,
+               summary="Remove a mail source (what it archived stays archived)")
+def remove(org: str, name: str, p: Acting, s: DB) -> OkOut:
+    src.remove_source(s, p, org, name)
+    return OkOut()
+
+
+@router.post("/{name}/test", response_model=ProbeOut, responses=ERRORS,
+             summary="Test connection and credentials of a mail source")
+def test(org: str, name: str, p: Acting, s: DB, ctx: Ctx) -> ProbeOut:
+    o = require_admin(s, p, org, "testing a mail source")
+    view = src.get_source(s, p, o, name)
+    profile = src.profile_by_id(s, view.id)
+    try:
+        result = ProbeOut(ok=True, message=kinds.probe(view.kind, view.config, src.source_secret(profile, ctx.runtime.master_key)))
+    except SourceError as e:
+        result = ProbeOut(ok=False, message=str(e))
+    except ControlError:
+        raise
+    audit.record(s, p, "source.test", org_id=o.id, target=name, outcome="ok" if result.ok else "failed",
+                 details={"message": result.message})
+    return result

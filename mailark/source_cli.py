@@ -1,0 +1,95 @@
+"""`mailark source ...`: the mail source profiles every kind shares (list, show, enable, test, remove).
+
+Each kind adds its own `add-<kind>` and `sync-<kind>` commands (mailark/source_cli_<kind>.py,
+wired in `register_source_commands`). The CLI acts as the deployment operator, audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from mailark.admin_cli import JsonOpt, OrgOpt, _act, _emit, _fail, _table
+
+source_app = typer.Typer(no_args_is_help=True, help="Mail sources (IMAP, Microsoft 365, SMTP journal, SMTP import).")
+
+
+def register_source_commands(app: typer.Typer) -> None:
+    app.add_typer(source_app, name="source")
+
+
+def _row(v: Any) -> dict[str, Any]:
+    d = v.as_dict()
+    d.pop("id")
+    return d
+
+
+@source_app.command("list")
+def source_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """The organization's mail sources and how their last run went."""
+    from control.sources import list_sources
+
+    rows = [_row(v) for v in _act(lambda s, p, rt: list_sources(s, p, org))]
+    _emit(rows, as_json, _table(rows, "name", "kind", "enabled", "last_status", "last_run_at", "paused_reason", "last_error"))
+
+
+@source_app.command("show")
+def source_show(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """One source: its settings (never its credentials), schedule and last run."""
+    from control.sources import get_source
+
+    row = _row(_act(lambda s, p, rt: get_source(s, p, org, name)))
+    _emit(row, as_json, "\n".join(f"[bold]{k}[/] {'' if v is None else v}" for k, v in row.items()))
+
+
+def _set_enabled(name: str, org: str, enabled: bool, as_json: bool) -> None:
+    from control.sources import update_source
+
+    row = _row(_act(lambda s, p, rt: update_source(s, p, org, name, rt.master_key, enabled=enabled)))
+    _emit(row, as_json, f"source {name} {'enabled' if enabled else 'disabled'}")
+
+
+@source_app.command("enable")
+def source_enable(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Run the source on its schedule again (its next run is due at once)."""
+    _set_enabled(name, org, True, as_json)
+
+
+@source_app.command("disable")
+def source_disable(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Stop running the source; what it archived stays."""
+    _set_enabled(name, org, False, as_json)
+
+
+@source_app.command("remove")
+def source_remove(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Remove the source and where it left off; what it archived stays archived."""
+    from control.sources import remove_source
+
+    _act(lambda s, p, rt: remove_source(s, p, org, name))
+    _emit({"removed": name}, as_json, f"source {name} removed (its archived mail stays)")
+
+
+@source_app.command("test")
+def source_test(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Connect and log in as a run would, and say what answered."""
+    from control import audit
+    from control.sources import get_source, profile_by_id, source_secret
+    from sources.errors import SourceError
+    from sources.kinds import probe
+
+    def work(s, p, rt):  # type: ignore[no-untyped-def]
+        v = get_source(s, p, org, name)
+        try:
+            ok, message = True, probe(v.kind, v.config, source_secret(profile_by_id(s, v.id), rt.master_key))
+        except SourceError as e:
+            ok, message = False, str(e)
+        audit.record(s, p, "source.test", org_id=v.org_id, target=name, outcome="ok" if ok else "failed",
+                     details={"message": message})
+        return ok, message
+
+    ok, message = _act(work)
+    if not ok:
+        _fail(f"source {name}: {message}")
+    _emit({"ok": True, "message": message}, as_json, f"source {name}: {message}")
