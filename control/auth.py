@@ -245,6 +245,12 @@ def _account_of(session: Session, principal: Principal) -> Account:
     return acct
 
 
+def must_change_password(session: Session, principal: Principal) -> bool:
+    """True while the account still uses a one-time password it was given."""
+    model = User if principal.kind == "user" else Operator
+    return bool(session.scalar(select(model.must_change_password).where(model.id == principal.id)))
+
+
 def change_own_password(session: Session, principal: Principal, old: str, new: str) -> None:
     acct = _account_of(session, principal)
     if not verify_password(acct.password_hash, old):

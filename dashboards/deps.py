@@ -23,7 +23,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy.orm import Session
 
-from control.auth import authenticate_token, resume_session
+from control.auth import authenticate_token, must_change_password, resume_session
 from control.models import Organization
 from control.orgs import AuthFailed, Forbidden
 from control.principals import Principal
@@ -134,11 +134,20 @@ def any_caller(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
     return caller
 
 
-def principal(caller: Annotated[Caller, Depends(authenticate)]) -> Principal:
-    """The acting principal of a fully authenticated caller."""
+def principal(caller: Annotated[Caller, Depends(authenticate)], ctx: Ctx) -> Principal:
+    """The acting principal of a fully authenticated caller.
+
+    An account still on a one-time password (new, or reset by an admin) may only change it, look
+    at itself, set up TOTP and log out: whoever read the one-time password must not act with it.
+    """
     if caller.mfa_pending:
         raise Forbidden("your organization requires two-factor login: set up TOTP first "
                         "(POST /api/auth/totp, then POST /api/auth/totp/confirm)")
+    if caller.principal.kind in ("user", "operator"):
+        with ctx.runtime.control() as s:
+            if must_change_password(s, caller.principal):
+                raise Forbidden("you logged in with a one-time password: choose your own first "
+                                "(POST /api/auth/password with old_password and new_password)")
     return caller.principal
 
 

@@ -22,8 +22,8 @@ router = APIRouter(prefix=ORG_PATH + "/sources", tags=["sources"])
 
 
 class SourceIn(BaseModel):
-    kind: str = Field(description="imap, graph, journal or smtp-import")
-    name: str = Field(min_length=1, max_length=100)
+    kind: str = Field(description="imap, graph, journal or smtp-import", examples=["journal"])
+    name: str = Field(min_length=1, max_length=100, examples=["journal"])
     config: dict[str, Any] = Field(default_factory=dict, description="settings of the kind, without secrets")
     secret: dict[str, str] | None = Field(default=None, description="credentials; stored encrypted, never returned")
     interval_seconds: int = Field(default=900, ge=60)
@@ -74,29 +74,29 @@ def add(org: str, body: SourceIn, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
                                   interval_seconds=body.interval_seconds, enabled=body.enabled))
 
 
-@router.get("/{name}", response_model=SourceOut, responses=ERRORS, summary="One mail source and its last run")
-def get(org: str, name: str, p: Acting, s: DB) -> SourceOut:
-    return _out(src.get_source(s, p, org, name))
+@router.get("/{source}", response_model=SourceOut, responses=ERRORS, summary="One mail source and its last run")
+def get(org: str, source: str, p: Acting, s: DB) -> SourceOut:
+    return _out(src.get_source(s, p, org, source))
 
 
-@router.patch("/{name}", response_model=SourceOut, responses=ERRORS, summary="Change a mail source")
-def change(org: str, name: str, body: SourcePatch, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
-    return _out(src.update_source(s, p, org, name, ctx.runtime.master_key, config=body.config, secret=body.secret,
+@router.patch("/{source}", response_model=SourceOut, responses=ERRORS, summary="Change a mail source")
+def change(org: str, source: str, body: SourcePatch, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
+    return _out(src.update_source(s, p, org, source, ctx.runtime.master_key, config=body.config, secret=body.secret,
                                   interval_seconds=body.interval_seconds, enabled=body.enabled))
 
 
-@router.delete("/{name}", response_model=OkOut, responses=ERRORS,
+@router.delete("/{source}", response_model=OkOut, responses=ERRORS,
                summary="Remove a mail source (what it archived stays archived)")
-def remove(org: str, name: str, p: Acting, s: DB) -> OkOut:
-    src.remove_source(s, p, org, name)
+def remove(org: str, source: str, p: Acting, s: DB) -> OkOut:
+    src.remove_source(s, p, org, source)
     return OkOut()
 
 
-@router.post("/{name}/test", response_model=ProbeOut, responses=ERRORS,
+@router.post("/{source}/test", response_model=ProbeOut, responses=ERRORS,
              summary="Test connection and credentials of a mail source")
-def test(org: str, name: str, p: Acting, s: DB, ctx: Ctx) -> ProbeOut:
+def test(org: str, source: str, p: Acting, s: DB, ctx: Ctx) -> ProbeOut:
     o = require_admin(s, p, org, "testing a mail source")
-    view = src.get_source(s, p, o, name)
+    view = src.get_source(s, p, o, source)
     profile = src.profile_by_id(s, view.id)
     try:
         result = ProbeOut(ok=True, message=kinds.probe(view.kind, view.config, src.source_secret(profile, ctx.runtime.master_key)))
@@ -104,6 +104,6 @@ def test(org: str, name: str, p: Acting, s: DB, ctx: Ctx) -> ProbeOut:
         result = ProbeOut(ok=False, message=str(e))
     except ControlError:
         raise
-    audit.record(s, p, "source.test", org_id=o.id, target=name, outcome="ok" if result.ok else "failed",
+    audit.record(s, p, "source.test", org_id=o.id, target=source, outcome="ok" if result.ok else "failed",
                  details={"message": result.message})
     return result

@@ -106,11 +106,17 @@ def client(server: Server, token: str | None = None) -> httpx.Client:
     return httpx.Client(base_url=server.url, headers=headers, timeout=30)
 
 
-def login_token(server: Server, login: str, password: str, totp: str | None = None) -> str:
-    """Log in (cookie), then make an API token with that session."""
+def login_token(server: Server, login: str, password: str, totp: str | None = None, *,
+                new_password: str | None = None) -> str:
+    """Log in (cookie), replace a one-time password with `new_password`, then make an API token."""
     with client(server) as c:
         r = c.post("/api/auth/login", json={"login": login, "password": password, "totp": totp}, headers=CSRF)
         assert r.status_code == 200, r.text
+        if new_password is not None:
+            assert r.json()["must_change_password"]
+            r = c.post("/api/auth/password", json={"old_password": password, "new_password": new_password},
+                       headers=CSRF)
+            assert r.status_code == 200, r.text
         r = c.post("/api/auth/tokens", json={"name": "tests"}, headers=CSRF)
         assert r.status_code == 201, r.text
         return str(r.json()["token"])
@@ -141,11 +147,8 @@ def make_tenant(server: Server, operator_token: str) -> Callable[..., Tenant]:
             r = op.post("/api/orgs", json={"name": name, **licence})
             assert r.status_code == 201, r.text
             body = r.json()
-        token = login_token(server, body["admin_login"], body["admin_password"])
         password = "admin-password-" + name
-        with client(server, token) as c:
-            r = c.post("/api/auth/password", json={"old_password": body["admin_password"], "new_password": password})
-            assert r.status_code == 200, r.text
+        token = login_token(server, body["admin_login"], body["admin_password"], new_password=password)
         return Tenant(name, body["admin_login"], password, token)
 
     return make

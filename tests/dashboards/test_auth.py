@@ -155,3 +155,22 @@ def test_secure_cookie_by_default_and_storage_in_use_from_the_catalogue(tmp_path
         assert lake_storage_used(AppContext(runtime=srv.rt, secure_cookies=True), org) == 0
     finally:
         srv.stop()
+
+
+def test_a_one_time_password_only_lets_you_choose_your_own(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant()
+    with client(server, t.token) as c:
+        r = c.post(f"/api/orgs/{t.name}/users", json={"login": f"otto@{t.name}", "roles": ["Reader"]})
+        assert r.status_code == 201, r.text
+        one_time = r.json()["one_time_password"]
+    with client(server) as c:
+        r = c.post("/api/auth/login", json={"login": f"otto@{t.name}", "password": one_time}, headers=CSRF)
+        assert r.status_code == 200 and r.json()["must_change_password"] is True
+        assert c.get("/api/auth/me").status_code == 200
+        for method, path in (("GET", f"/api/orgs/{t.name}/mailboxes"), ("POST", "/api/auth/tokens")):
+            r = c.request(method, path, json={"name": "x"}, headers=CSRF)
+            assert r.status_code == 403 and "one-time password" in r.json()["error"], (path, r.text)
+        r = c.post("/api/auth/password", json={"old_password": one_time, "new_password": "otto-own-password"},
+                   headers=CSRF)
+        assert r.status_code == 200
+        assert c.get(f"/api/orgs/{t.name}/mailboxes").status_code == 200

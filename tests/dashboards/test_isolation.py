@@ -74,18 +74,20 @@ def victim(server: Server, make_tenant) -> tuple[Tenant, dict[str, str]]:  # typ
             ("POST", f"{base}/mailboxes", {"address": f"shared@{b.name}", "kind": "shared"}),
             ("POST", f"{base}/mailboxes/shared@{b.name}/aliases", {"alias": f"alias@{b.name}"}),
             ("PUT", f"{base}/mailboxes/shared@{b.name}/permissions/groups/grp", None),
+            ("POST", f"{base}/sources", {"kind": "journal", "name": "src"}),
         ):
             r = c.request(method, url, json=body)
             assert r.status_code < 300, r.text
     params = {"org": b.name, "login": login, "address": f"shared@{b.name}", "alias": f"alias@{b.name}",
-              "group": "grp", "domain": f"{b.name}.example"}
+              "group": "grp", "domain": f"{b.name}.example", "source": "src"}
     return b, params
 
 
 def snapshot(server: Server, token: str, org: str) -> dict[str, Any]:
     with client(server, token) as c:
         return {p: c.get(f"/api/orgs/{org}{p}").json() for p in
-                ("", "/users", "/groups", "/domains", "/mailboxes", "/licence", "/mailboxes/shared@" + org + "/permissions")}
+                ("", "/users", "/groups", "/domains", "/mailboxes", "/licence", "/sources",
+                 "/mailboxes/shared@" + org + "/permissions")}
 
 
 def test_every_org_route_is_404_for_another_orgs_principals(server: Server, make_tenant, victim, operator_token) -> None:  # type: ignore[no-untyped-def]
