@@ -435,6 +435,10 @@ from mailark.source_cli import register_source_commands  # noqa: E402
 
 register_source_commands(app)
 
+from mailark.compliance_cli import register_compliance_commands  # noqa: E402
+
+register_compliance_commands(app)
+
 
 def main() -> None:
     try:

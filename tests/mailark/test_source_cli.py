@@ -23,3 +23,23 @@ def test_source_commands(rt, org) -> None:  # type: ignore[no-untyped-def]
     assert "no source named 'nope'" in run("source", "show", "nope", "--org", "acme", check=1).stderr
     run("source", "remove", "journal", "--org", "acme")
     assert json.loads(run("source", "list", "--org", "acme", "--json").stdout) == []
+
+
+def test_delete_command_needs_a_reason_and_audits(home, corpus) -> None:  # type: ignore[no-untyped-def]
+    run("org", "create", "acme")
+    run("import", "--org", "acme", "--mailbox", "ann@acme", str(corpus / "cpython-test_email"))
+
+    def sql(q: str) -> list[dict]:  # type: ignore[type-arg]
+        doc = json.loads(run("sql", "--json", q).stdout)
+        return doc["rows"] if isinstance(doc, dict) else doc
+
+    ids = [r["item_id"] for r in sql("SELECT item_id FROM mailbox_items ORDER BY item_id LIMIT 2")]
+    refused = run("delete", "--org", "acme", "--reason", "x", "--item", ids[0], "--yes", check=1)
+    assert "reason" in refused.stderr
+    done = json.loads(run("delete", "--org", "acme", "--reason", "erasure request 42", "--item", ids[0],
+                          "--item", ids[1], "--json").stdout)
+    assert done["copies"] == 2 and sorted(done["item_ids"]) == sorted(ids)
+    assert sql(f"SELECT count(*) AS n FROM mailbox_items WHERE item_id IN ('{ids[0]}', '{ids[1]}')")[0]["n"] == 0
+    [event] = [e for e in json.loads(run("audit", "list", "--org", "acme", "--json").stdout)
+               if e["action"] == "content.delete"]
+    assert "erasure request 42" in json.dumps(event) and ids[0] in json.dumps(event)
