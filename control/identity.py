@@ -23,6 +23,7 @@ from control.auth import end_all_sessions, hash_password, one_time_password
 from control.models import Domain, Group, GroupMember, Mailbox, Organization, RoleAssignment, User
 from control.orgs import Conflict, ControlError, NotFound, new_id
 from control.principals import ADMIN, ROLES, Principal, require_admin, user_roles
+from control.sources import remove_domain_sources
 
 LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9_])?$")
@@ -83,8 +84,9 @@ def remove_domain(session: Session, principal: Principal, org: Organization | st
     n = session.scalar(select(func.count()).select_from(User).where(User.domain_id == dom.id)) or 0
     if n:
         raise Conflict(f"{n} user(s) log in with domain {d!r}: delete them or move them to another domain first")
+    removed = remove_domain_sources(session, principal, o, d)
     session.delete(dom)
-    audit.record(session, principal, "domain.remove", org_id=o.id, target=d)
+    audit.record(session, principal, "domain.remove", org_id=o.id, target=d, details={"sources_removed": removed})
 
 
 # ---- users --------------------------------------------------------------------------------------------

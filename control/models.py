@@ -280,6 +280,8 @@ class SourceProfile(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)  # imap | graph | journal | smtp-import
     name: Mapped[str] = mapped_column(String(100), nullable=False)
+    # The organization's mail domain the source serves, if any: removing the domain removes the source.
+    domain: Mapped[str | None] = mapped_column(String(253), nullable=True)
     config: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=900)

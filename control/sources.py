@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from control import audit
 from control.auth import decrypt_secret, encrypt_secret
-from control.models import Organization, SourceCursor, SourceProfile
+from control.models import Domain, Organization, SourceCursor, SourceProfile
 from control.orgs import Conflict, ControlError, NotFound, new_id
 from control.principals import Principal, require_admin
 from storage.keys import MasterKey
@@ -37,6 +37,7 @@ class SourceView:
     org_id: str
     kind: str
     name: str
+    domain: str | None
     config: dict[str, Any]
     has_secret: bool
     interval_seconds: int
@@ -54,7 +55,7 @@ class SourceView:
 
 def view(p: SourceProfile) -> SourceView:
     return SourceView(
-        p.id, p.org_id, p.kind, p.name, json.loads(p.config), p.secret is not None, p.interval_seconds, p.enabled,
+        p.id, p.org_id, p.kind, p.name, p.domain, json.loads(p.config), p.secret is not None, p.interval_seconds, p.enabled,
         p.paused_reason, p.next_run_at, p.last_run_at, p.last_status, p.last_error,
         json.loads(p.last_counts) if p.last_counts else None,
     )
@@ -92,13 +93,19 @@ def create_source(
     *,
     interval_seconds: int = 900,
     enabled: bool = True,
+    domain: str | None = None,
 ) -> SourceView:
+    """A new profile; `domain` ties it to one of the organization's domains (removed with it)."""
     o = require_admin(session, principal, org, "adding a mail source")
     _check(kind, name, interval_seconds)
+    if domain is not None:
+        domain = domain.strip().lower().rstrip(".")
+        if not session.scalar(select(Domain.id).where(Domain.org_id == o.id, Domain.name == domain)):
+            raise NotFound(f"organization {o.name!r} has no domain {domain!r}: add it first")
     if session.scalar(select(SourceProfile.id).where(SourceProfile.org_id == o.id, SourceProfile.name == name)):
         raise Conflict(f"organization {o.name!r} already has a source named {name!r}")
     p = SourceProfile(
-        id=new_id(), org_id=o.id, kind=kind, name=name, config=json.dumps(config, sort_keys=True),
+        id=new_id(), org_id=o.id, kind=kind, name=name, domain=domain, config=json.dumps(config, sort_keys=True),
         interval_seconds=interval_seconds, enabled=enabled, created_at=datetime.now(UTC),
         next_run_at=datetime.now(UTC),
     )
@@ -107,7 +114,7 @@ def create_source(
     session.add(p)
     session.flush()
     audit.record(session, principal, "source.create", org_id=o.id, target=name,
-                 details={"kind": kind, "config": config, "interval_seconds": interval_seconds})
+                 details={"kind": kind, "domain": domain, "config": config, "interval_seconds": interval_seconds})
     return view(p)
 
 
@@ -151,6 +158,19 @@ def remove_source(session: Session, principal: Principal, org: Organization | st
     session.delete(p)
     session.flush()
     audit.record(session, principal, "source.remove", org_id=o.id, target=name, details={"kind": p.kind})
+
+
+def remove_domain_sources(session: Session, principal: Principal, org: Organization, domain: str) -> list[str]:
+    """With a domain go its sources (control.identity.remove_domain calls this); names removed."""
+    q = select(SourceProfile).where(SourceProfile.org_id == org.id, SourceProfile.domain == domain)
+    names = []
+    for p in session.scalars(q):
+        names.append(p.name)
+        session.delete(p)
+        audit.record(session, principal, "source.remove", org_id=org.id, target=p.name,
+                     details={"kind": p.kind, "because": f"domain {domain} removed"})
+    session.flush()
+    return names
 
 
 def list_sources(session: Session, principal: Principal, org: Organization | str) -> list[SourceView]:

@@ -24,6 +24,7 @@ router = APIRouter(prefix=ORG_PATH + "/sources", tags=["sources"])
 class SourceIn(BaseModel):
     kind: str = Field(description="imap, graph, journal or smtp-import", examples=["journal"])
     name: str = Field(min_length=1, max_length=100, examples=["journal"])
+    domain: str | None = Field(default=None, description="the organization's mail domain it serves (removed with it)")
     config: dict[str, Any] = Field(default_factory=dict, description="settings of the kind, without secrets")
     secret: dict[str, str] | None = Field(default=None, description="credentials; stored encrypted, never returned")
     interval_seconds: int = Field(default=900, ge=60)
@@ -40,6 +41,7 @@ class SourcePatch(BaseModel):
 class SourceOut(BaseModel):
     kind: str
     name: str
+    domain: str | None
     config: dict[str, Any]
     has_secret: bool
     interval_seconds: int
@@ -71,7 +73,7 @@ def list_(org: str, p: Acting, s: DB) -> list[SourceOut]:
              summary="Add a mail source")
 def add(org: str, body: SourceIn, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
     return _out(src.create_source(s, p, org, body.kind, body.name, body.config, body.secret, ctx.runtime.master_key,
-                                  interval_seconds=body.interval_seconds, enabled=body.enabled))
+                                  interval_seconds=body.interval_seconds, enabled=body.enabled, domain=body.domain))
 
 
 @router.get("/{source}", response_model=SourceOut, responses=ERRORS, summary="One mail source and its last run")

@@ -67,3 +67,21 @@ def test_runs_schedule_and_cursors(rt, tenant) -> None:  # type: ignore[no-untyp
         sources.finish_run(s, p, "ok", now=now)
         assert sources.get_source(s, tenant.admin, "acme", "m365").paused_reason is None
         assert v.id == p.id
+
+
+def test_removing_a_domain_removes_its_sources(rt, tenant) -> None:  # type: ignore[no-untyped-def]
+    from control.identity import add_domain, remove_domain
+
+    with rt.session() as s:
+        add_domain(s, tenant.admin, "acme", "acme.example", "global")
+        sources.create_source(s, tenant.admin, "acme", "imap", "imap-example", {}, None, rt.master_key,
+                              domain="acme.example")
+        sources.create_source(s, tenant.admin, "acme", "imap", "imap-other", {}, None, rt.master_key)
+        with pytest.raises(NotFound, match="no domain"):
+            sources.create_source(s, tenant.admin, "acme", "imap", "x", {}, None, rt.master_key, domain="nope.example")
+        remove_domain(s, tenant.admin, "acme", "acme.example")
+        assert [v.name for v in sources.list_sources(s, tenant.admin, "acme")] == ["imap-other"]
+    other = make_tenant(rt, "globex")
+    with rt.session() as s:  # another organization may take the domain, without the old sources
+        add_domain(s, other.admin, "globex", "acme.example", "global")
+        assert sources.list_sources(s, other.admin, "globex") == []

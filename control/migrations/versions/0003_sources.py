@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.String(32), sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("domain", sa.String(253), nullable=True),
         sa.Column("config", sa.Text, nullable=False),
         sa.Column("secret", sa.LargeBinary, nullable=True),
         sa.Column("interval_seconds", sa.Integer, nullable=False),
