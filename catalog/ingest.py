@@ -15,8 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import duckdb
@@ -78,8 +77,9 @@ class Counts:
 
 @dataclass
 class _Prepared:
-    item: Incoming
+    item: Incoming  # without its raw bytes (stored by then)
     sha256: str
+    size: int
     split: Split | None = None
     meta: MessageMeta | None = None
     reason: str | None = None  # quarantine reason
@@ -98,6 +98,9 @@ class _NewObject:
     stored: int
 
 
+_CONSUMED = Incoming(b"", "", "", "", "", "")  # what a consumed batch holds in place of its messages
+
+
 def _reason_kind(reason: str) -> str:
     """The ledger groups reasons by their first clause (details stay in the quarantine rows)."""
     return reason.split(":", 1)[0]
@@ -113,16 +116,31 @@ class BatchWriter:
         self._splitter = archive.splitter()
 
     # ---- step 1: outside the lane ---------------------------------------------------------
+    # One message at a time: split it, store its parts (or its quarantined bytes), keep only
+    # what the commit needs. A batch's raw bytes and decoded parts are never all alive at once.
 
-    def _prepare(self, items: Sequence[Incoming], counts: Counts) -> list[_Prepared]:
+    def _prepare(self, items: list[Incoming], counts: Counts, consume: bool) -> tuple[list[_Prepared], dict[str, _NewObject]]:
+        arch = self.archive
         prepared: list[_Prepared] = []
+        written: dict[str, _NewObject] = {}
         seen_copies: set[tuple[str, str, str]] = set()
-        for item in items:
-            p = _Prepared(item, hashlib.sha256(item.raw).hexdigest())
+        quota = arch.storage_quota_bytes
+        used = storage_used(arch) if quota is not None else 0
+        for n in range(len(items)):
+            item = items[n]
+            if consume:
+                items[n] = _CONSUMED
+            p = _Prepared(replace(item, raw=b""), hashlib.sha256(item.raw).hexdigest(), size=len(item.raw))
             if p.copy_key in seen_copies:
                 counts.duplicates += 1
                 continue
             seen_copies.add(p.copy_key)
+            # The raw size bounds what a copy can add (compression and dedup only shrink it).
+            if quota is not None and used + p.size > quota:
+                counts.deferred += 1
+                counts.reasons["deferred: storage quota full"] += 1
+                continue
+            used += p.size
             if item.problem:
                 p.reason = item.problem
             else:
@@ -130,34 +148,19 @@ class BatchWriter:
                     p.split = self._splitter.split(item.raw)
                     p.meta = extract(p.split.top_fields, p.split.leaves)
                     p.meta.defects.extend(p.split.defects)
+                    p.split.leaves, p.split.top_fields = [], []
                 except NotAMessage as e:
                     p.reason = str(e)
                 except Exception as e:  # noqa: BLE001 - a hostile message must not stop the batch
                     p.split = None
                     p.reason = f"unparseable: {type(e).__name__}: {e}"
+            self._store(p, item.raw, written)
             prepared.append(p)
-        return prepared
+        return prepared, written
 
-    def _within_quota(self, prepared: list[_Prepared], counts: Counts) -> list[_Prepared]:
-        quota = self.archive.storage_quota_bytes
-        if quota is None:
-            return prepared
-        used = storage_used(self.archive)
-        taken: list[_Prepared] = []
-        for p in prepared:
-            # The raw size bounds what a copy can add (compression and dedup only shrink it).
-            if used + len(p.item.raw) > quota:
-                counts.deferred += 1
-                counts.reasons["deferred: storage quota full"] += 1
-                continue
-            used += len(p.item.raw)
-            taken.append(p)
-        return taken
-
-    def _write_objects(self, prepared: list[_Prepared]) -> dict[str, _NewObject]:
+    def _store(self, p: _Prepared, raw: bytes, written: dict[str, _NewObject]) -> None:
         arch = self.archive
         store, sealer = arch.store, arch.sealer
-        written: dict[str, _NewObject] = {}
 
         def put(key: str, content: bytes, kind: str) -> None:
             if key in written:
@@ -170,28 +173,27 @@ class BatchWriter:
                 stored = len(blob)
             written[key] = _NewObject(key, kind, len(content), stored)
 
-        for p in prepared:
-            if p.split is not None:
-                for part in p.split.parts:
-                    put(arch.object_name(part.digest), part.content, "part")
-                    part.content = b""  # stored: free the batch's memory early
-            else:
-                p.object_key = arch.object_name(arch.keys.name_digest(p.item.raw))
-                put(p.object_key, p.item.raw, "quarantine")
-        return written
+        if p.split is not None:
+            for part in p.split.parts:
+                put(arch.object_name(part.digest), part.content, "part")
+                part.content = b""  # stored: free the memory at once
+        else:
+            p.object_key = arch.object_name(arch.keys.name_digest(raw))
+            put(p.object_key, raw, "quarantine")
 
     # ---- step 2: inside the lane ----------------------------------------------------------
 
-    def write(self, items: Sequence[Incoming]) -> Counts:
+    def write(self, items: list[Incoming], *, consume: bool = False) -> Counts:
+        """Archive a batch in one catalogue commit. With `consume`, the list is emptied as its
+        messages are stored, so their bytes are freed while the batch goes on."""
         started = datetime.now(UTC)
         base = Counts(seen=len(items))
-        prepared = self._prepare(items, base)
-        prepared = self._within_quota(prepared, base)
-        objects = self._write_objects(prepared)
+        mailboxes = {it.mailbox for it in items}
+        prepared, objects = self._prepare(items, base, consume)
         for _ in range(COMMIT_ATTEMPTS):
             counts = Counts(base.seen, base.archived, base.duplicates, base.quarantined, base.deferred, Counter(base.reasons))
             with self.archive.lane():
-                batch_id = self._commit(prepared, objects, counts, started, items)
+                batch_id = self._commit(prepared, objects, counts, started, mailboxes)
                 if self._landed(batch_id):
                     return counts
         raise LakeError(
@@ -246,7 +248,7 @@ class BatchWriter:
         objects: dict[str, _NewObject],
         counts: Counts,
         started: datetime,
-        items: Sequence[Incoming],
+        mailboxes: set[str],
     ) -> str:
         """Append what is new in one commit; returns the batch id."""
         arch = self.archive
@@ -297,7 +299,7 @@ class BatchWriter:
             tables["messages"].append(
                 dict(org_id=org, message_key=key, batch_id=batch_id, message_id=m.message_id, subject=m.subject,
                      from_addr=m.from_addr, from_name=m.from_name, to_addrs=m.to_addrs, cc_addrs=m.cc_addrs,
-                     date=m.date, size=len(p.item.raw), skeleton_ref=str(refs[idx]), skeleton_size=len(s.skeleton),
+                     date=m.date, size=p.size, skeleton_ref=str(refs[idx]), skeleton_size=len(s.skeleton),
                      attachment_count=m.attachment_count, attachment_names=m.attachment_names,
                      defects=m.defects, first_seen=now)
             )
@@ -309,7 +311,7 @@ class BatchWriter:
             tables["mailbox_items"].append(
                 dict(org_id=org, item_id=str(ULID()).lower(), mailbox_id=it.mailbox_id, mailbox=it.mailbox,
                      folder=it.folder, message_key=p.split.message_digest.hex(), copy_sha256=p.sha256,
-                     size=len(it.raw), delta_ref=str(refs[delta_idx[i]]) if i in delta_idx else None,
+                     size=p.size, delta_ref=str(refs[delta_idx[i]]) if i in delta_idx else None,
                      bcc_addrs=p.meta.bcc_addrs, source=it.source, source_position=it.position,
                      batch_id=batch_id, archived_at=now)
             )
@@ -317,7 +319,7 @@ class BatchWriter:
             it = p.item
             tables["quarantine"].append(
                 dict(org_id=org, item_id=str(ULID()).lower(), mailbox_id=it.mailbox_id, mailbox=it.mailbox,
-                     folder=it.folder, object_key=p.object_key, copy_sha256=p.sha256, size=len(it.raw),
+                     folder=it.folder, object_key=p.object_key, copy_sha256=p.sha256, size=p.size,
                      reason=p.reason, source=it.source, source_position=it.position, batch_id=batch_id,
                      quarantined_at=now)
             )
@@ -326,7 +328,7 @@ class BatchWriter:
                 dict(org_id=org, object_key=o.key, kind=o.kind, plain_size=o.plain, stored_size=o.stored,
                      batch_id=batch_id, created_at=now)
             )
-        mailboxes = {it.mailbox for it in items}
+        mailboxes = set(mailboxes)
         ledger = dict(
             org_id=org, run_id=self.run_id, batch_id=batch_id, source=self.source,
             mailbox=mailboxes.pop() if len(mailboxes) == 1 else "*", seen=counts.seen, archived=counts.archived,

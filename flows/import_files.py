@@ -20,7 +20,7 @@ from mailark.runtime import open_runtime
 
 @task(name="archive-batch", cache_policy=NO_CACHE, task_run_name="archive batch {batch.number}")
 def archive_batch(writer: BatchWriter, batch: Batch) -> Counts:
-    counts = writer.write(batch.items)
+    counts = writer.write(batch.items, consume=True)
     get_run_logger().info(
         "batch %d: %d seen, %d archived, %d duplicates, %d quarantined, %d deferred",
         batch.number, counts.seen, counts.archived, counts.duplicates, counts.quarantined, counts.deferred,

@@ -114,10 +114,10 @@ def run_import(
                 yield Incoming(m.raw, mb.id, mb.primary_address, m.folder, m.source, m.position, problem)
 
     for n, items in enumerate(batches(incoming(), rt.settings.batch_messages, rt.settings.batch_bytes), 1):
-        batch = Batch(items, n)
-        counts = write(writer, batch) if write else writer.write(batch.items)
-        total.add(counts)
         batch_bytes = sum(len(i.raw) for i in items)
+        batch = Batch(items, n)
+        counts = write(writer, batch) if write else writer.write(batch.items, consume=True)
+        total.add(counts)
         nbytes += batch_bytes
         if on_batch:
             on_batch(total, batch_bytes)
