@@ -173,13 +173,13 @@ class GraphClient:
                 raise SourceError(f"cannot reach the Microsoft identity platform at {cfg.authority_url} "
                                   f"({type(e).__name__}); the next run retries") from None
             except ValueError as e:
-                text = str(e)
+                text = f"{e} {e.__context__ or ''}"  # msal wraps the discovery answer (AADSTS90002) in its own text
                 if "90002" in text or "not found" in text.lower():
                     raise SourceError(f"Microsoft 365 tenant {cfg.tenant_id!r} was not found at {cfg.authority_url}: "
                                       "check the profile's tenant id (the directory id of the customer's tenant)",
                                       retryable=False) from None
                 raise SourceError(f"the Microsoft identity platform at {cfg.authority_url} did not accept tenant "
-                                  f"{cfg.tenant_id!r}: {text.splitlines()[0]}", retryable=False) from None
+                                  f"{cfg.tenant_id!r}: {str(e).splitlines()[0]}", retryable=False) from None
         return self._app
 
     def token(self, *, renew: bool = False) -> str:
