@@ -156,10 +156,10 @@ class Tenant:
         """A user `name@domain` with a mailbox (purpose "user"/"shared"/...; None: no mailbox)."""
         with self.lock:
             upn = f"{name}@{self.domain}"
-            address = upn if mail == "" else mail
+            # mail "" (the default): the UPN when the user has a mailbox, none otherwise
+            address = (upn if purpose else None) if mail == "" else mail
             proxies = ([f"SMTP:{address}"] if address else []) + [f"smtp:{a}" for a in aliases]
-            u = User(str(uuid.uuid4()), upn, display_name or name.title(), address if purpose else None,
-                     proxies if purpose else [], enabled, purpose)
+            u = User(str(uuid.uuid4()), upn, display_name or name.title(), address, proxies, enabled, purpose)
             if purpose:
                 for wk, label in WELL_KNOWN.items():
                     f = self._new_folder(u, label, u.root_id)
