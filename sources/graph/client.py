@@ -266,8 +266,9 @@ class GraphClient:
             path = urlsplit(url).path
             if resp.status_code == 403:
                 need = next((perm for frag, perm in PERMISSION_HINTS if frag in path), "the needed")
-                raise SourceError(f"Microsoft Graph denied {path} ({code}: {message}): grant app {self.config.client_id} "
-                                  f"the application permission {need} with admin consent", retryable=False)
+                raise GraphDenied(f"Microsoft Graph denied {path} ({code}: {message}): grant app {self.config.client_id} "
+                                  f"the application permission {need} with admin consent (or allow the mailbox in "
+                                  "the tenant's application access policy)", retryable=False)
             if resp.status_code == 401:
                 raise SourceError(f"Microsoft Graph rejected the app's access token ({code}: {message})", retryable=False)
             raise GraphHTTPError(resp.status_code, code, f"Microsoft Graph answered {resp.status_code} {code} for "
@@ -302,6 +303,10 @@ class GraphClient:
     def items(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
         for page in self.pages(path, params):
             yield from page.get("value") or []
+
+
+class GraphDenied(SourceError):
+    """403: a permission is missing, or an application access policy keeps the app out of a mailbox."""
 
 
 class GraphHTTPError(SourceError):

@@ -40,7 +40,7 @@ from control.principals import Principal
 from mailark.runtime import Runtime
 from sources.errors import SourceError
 from sources.graph import tenant
-from sources.graph.client import DeltaExpired, GraphClient, GraphHTTPError
+from sources.graph.client import DeltaExpired, GraphClient, GraphDenied, GraphHTTPError
 
 SOURCE = "graph"
 KIND = "graph"
@@ -173,18 +173,27 @@ class _Run:
     def run(self, client: GraphClient) -> None:
         boxes = tenant.mailboxes(client)
         self.log.info("tenant %s: %d mailboxes", client.config.tenant_id, len(boxes))
+        denied: list[GraphDenied] = []
+        tried = 0
         for mb in boxes:
             target = self.archive_mailbox(mb)
             if target is None:
                 continue
             self.current = target[1]
+            tried += 1
             try:
                 self.sync_mailbox(client, mb, *target)
-            except GraphHTTPError as e:  # this mailbox only (e.g. removed a moment ago); the others go on
+            except (GraphHTTPError, GraphDenied) as e:
+                # This mailbox only (removed a moment ago, or kept out by an application access policy).
+                if isinstance(e, GraphDenied):
+                    denied.append(e)
                 self.result.refused.append(f"{mb.address}: {e}")
                 self.log.warning("mailbox %s skipped this run: %s", mb.address, e)
+                continue
             self.result.mailboxes += 1
         self.current = "*"
+        if denied and len(denied) == tried:
+            raise denied[0]  # no mailbox readable at all: the permission is missing, the run fails
 
     def sync_mailbox(self, client: GraphClient, mb: tenant.M365Mailbox, mailbox_id: str, address: str) -> None:
         found = tenant.folders(client, mb.user_id)

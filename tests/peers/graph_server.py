@@ -138,6 +138,7 @@ class Tenant:
         self.roles: set[str] = set(ALL_ROLES)  # application permissions with admin consent
         self.token_lifetime = 3599
         self.max_page_size: int | None = None  # Graph may serve fewer rows than $top asks for
+        self.blocked: set[str] = set()  # user ids an application access policy keeps the app out of
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
         self.lock = threading.RLock()
@@ -626,6 +627,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._need(roles, "MailboxSettings.Read", True)
         else:
             self._need(roles, "Mail.Read", True)
+            if u.id in t.blocked:
+                raise _GraphError(403, "ErrorAccessDenied", "Access to OData is disabled: [RAOP] : Blocked by tenant"
+                                  " configured AppOnly AccessPolicy settings.")
         if u.purpose is None:
             raise _GraphError(404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is"
                               " hosted on-premise.")

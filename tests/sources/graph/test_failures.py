@@ -87,6 +87,20 @@ def test_unknown_tenant_unknown_app_and_missing_permission(rt, org, graph: Graph
         probe(cfg, {"client_secret": tenant.client_secret}, settings)
 
 
+def test_mailbox_kept_out_by_an_access_policy_is_reported_and_the_others_go_on(rt, org, graph: GraphServer,
+                                                                              tenant: Tenant, corpus: Path) -> None:
+    _mail(tenant, corpus)
+    tenant.blocked.add(tenant.user("bob").id)
+    pid = _profile(rt, graph, "m365", tenant.client_secret)
+    res = sync_profile(rt, pid)
+    assert res.status == "partial" and res.counts.archived == 3
+    assert res.refused == [res.refused[0]] and res.refused[0].startswith("bob@contoso.example: Microsoft Graph denied")
+    assert "AppOnly AccessPolicy" in res.error
+    tenant.blocked.clear()
+    res = sync_profile(rt, pid)
+    assert res.status == "ok" and res.counts.archived == 3 and len(items(rt)) == 6
+
+
 def test_server_down_fails_the_run_and_the_next_run_catches_up(rt, org, graph: GraphServer, tenant: Tenant,
                                                                corpus: Path) -> None:
     _mail(tenant, corpus)
