@@ -1,9 +1,9 @@
 """The `m365-sync` flow: runs the due Microsoft 365 ("graph") source profiles, one task per batch.
 
 The work is sources/graph/sync.py; this flow only orchestrates. Each delta page of a folder is one
-`archive-m365-batch` task (batch objects are opaque to Prefect; results are counts, never
-content). A profile whose run failed (server down, credentials refused) fails the flow run with
-its reason, after the other due profiles had their turn.
+`archive-m365-batch` task (a page of very large messages, several). Batch objects are opaque to
+Prefect; results are counts, never content. A profile whose run failed (server down, credentials
+refused) fails the flow run with its reason, after the other due profiles had their turn.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sources.graph.sync import KIND, Batch, sync_profile
 
 # A batch is idempotent (put-if-absent objects, a catalogue commit that checks what exists): retry it.
 @task(name="archive-m365-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30, timeout_seconds=1800,
-      task_run_name="archive {batch.mailbox} {batch.folder} page {batch.number}")
+      task_run_name="archive {batch.mailbox} {batch.folder} (batch {batch.number})")
 def archive_batch(writer: BatchWriter, batch: Batch) -> Counts:
     counts = writer.write(batch.items)
     get_run_logger().info(

@@ -131,10 +131,14 @@ def sync_m365(name: Annotated[str, typer.Argument(help="The source's name.")], o
     rt = open_runtime(get_settings())
 
     def find() -> str:
-        with rt.session() as s:
+        from control import audit
+
+        with rt.session(write=True) as s:
             v = sources.get_source(s, Principal.deployment_operator(), org, name)
-        if v.kind != "graph":
-            _fail(f"source {name!r} is a {v.kind} source: use its own sync command")
+            if v.kind != "graph":
+                _fail(f"source {name!r} is a {v.kind} source: use its own sync command")
+            audit.record(s, Principal.deployment_operator(), "source.run", org_id=v.org_id, target=name,
+                         details={"kind": v.kind, "on_demand": True})
         return v.id
 
     pid = _guard(find)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -34,6 +34,11 @@ PERMISSION_HINTS = (
     ("/groups", "GroupMember.Read.All"),
     ("/users", "User.Read.All"),
 )
+
+
+def seg(value: object) -> str:
+    """One path segment: Graph ids may hold characters that mean something in a URL."""
+    return quote(str(value), safe="")
 
 
 class DeltaExpired(Exception):

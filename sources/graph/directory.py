@@ -16,7 +16,7 @@ from typing import Any
 from mailark.settings import GraphSettings, get_settings
 from sources.directory.records import DirectoryGroup, DirectorySnapshot, DirectoryUser
 from sources.graph import tenant
-from sources.graph.client import GraphClient
+from sources.graph.client import GraphClient, seg
 
 
 def read_directory(config: dict[str, Any], secret: dict[str, Any], settings: GraphSettings | None = None) -> DirectorySnapshot:
@@ -41,7 +41,7 @@ def read_with(client: GraphClient) -> DirectorySnapshot:
         ))
         user_ids.add(u["id"])
     for g in client.items("/groups", {"$select": "id,displayName,mail", "$top": "999"}):
-        members = client.items(f"/groups/{g['id']}/transitiveMembers", {"$select": "id", "$top": "999"})
+        members = client.items(f"/groups/{seg(g['id'])}/transitiveMembers", {"$select": "id", "$top": "999"})
         ids = tuple(dict.fromkeys(m["id"] for m in members
                                   if m.get("@odata.type") == "#microsoft.graph.user" and m.get("id") in user_ids))
         snap.groups.append(DirectoryGroup(external_id=g["id"], name=str(g.get("displayName") or g["id"]), member_ids=ids))

@@ -6,7 +6,7 @@ from typing import Any
 
 from mailark.settings import GraphSettings, get_settings
 from sources.graph import tenant
-from sources.graph.client import GraphClient
+from sources.graph.client import GraphClient, seg
 
 
 def probe(config: dict[str, Any], secret: dict[str, Any], settings: GraphSettings | None = None) -> str:
@@ -19,7 +19,7 @@ def probe(config: dict[str, Any], secret: dict[str, Any], settings: GraphSetting
         with_mail = next((u for u in users if tenant.addresses(u)[0]), None)
         mail = "no mailbox among the first users to check mail access"
         if with_mail is not None:
-            client.get_json(f"/users/{with_mail['id']}/mailFolders", {"$top": "1"})
+            client.get_json(f"/users/{seg(with_mail['id'])}/mailFolders", {"$top": "1"})
             mail = f"mail of {tenant.addresses(with_mail)[0]} readable"
         return (f"connected to Microsoft 365 tenant {client.config.tenant_id} as app {client.config.client_id}: "
                 f"{len(users)}{more} users visible, {mail}")

@@ -40,7 +40,7 @@ from control.principals import Principal
 from mailark.runtime import Runtime
 from sources.errors import SourceError
 from sources.graph import tenant
-from sources.graph.client import DeltaExpired, GraphClient, GraphDenied, GraphHTTPError
+from sources.graph.client import DeltaExpired, GraphClient, GraphDenied, GraphHTTPError, seg
 
 SOURCE = "graph"
 KIND = "graph"
@@ -206,7 +206,7 @@ class _Run:
 
     def sync_folder(self, client: GraphClient, user_id: str, f: tenant.M365Folder, mailbox_id: str, address: str) -> None:
         key = cursor_key(user_id, f.id)
-        start = f"/users/{user_id}/mailFolders/{f.id}/messages/delta"
+        start = f"/users/{seg(user_id)}/mailFolders/{seg(f.id)}/messages/delta"
         cur = self.cursors.get(key) or {}
         url: str = cur.get("link") or start
         mode: str = cur.get("round") or "full"  # "incremental": started from a deltaLink
@@ -240,23 +240,21 @@ class _Run:
                 self.result.unchanged += len(known)
                 live = [i for i in live if i not in known]
             items: list[Incoming] = []
+            size = 0
             for mid in live:
                 try:
-                    raw = client.get_bytes(f"/users/{user_id}/messages/{mid}/$value")
+                    raw = client.get_bytes(f"/users/{seg(user_id)}/messages/{seg(mid)}/$value")
                 except GraphHTTPError as e:
                     if e.status != 404:
                         raise
                     self.result.vanished += 1
                     continue
                 items.append(Incoming(raw, mailbox_id, address, f.path, SOURCE, mid))
-            if items:
-                self.batch_no += 1
-                counts = self.write(self.writer, Batch(items, self.batch_no, address, f.path))
-                self.result.counts.add(counts)
-                if counts.deferred:
-                    raise _Paused(f"storage quota full: {counts.deferred} message(s) of {address} {f.path!r} deferred; "
-                                  f"raise the organization's storage tier (mailark licence set --org {self.org.name} "
-                                  "--storage-gb N) and the next run resumes there")
+                size += len(raw)
+                if size >= self.rt.settings.batch_bytes:  # a page of large messages: archive it in parts
+                    self.archive(items, address, f.path)
+                    items, size = [], 0
+            self.archive(items, address, f.path)
             nxt, delta = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
             if not nxt and not delta:
                 raise SourceError(f"Microsoft Graph ended the delta of {address} {f.path!r} without a nextLink or "
@@ -266,6 +264,17 @@ class _Run:
             if not nxt:
                 return
             url = str(nxt)
+
+    def archive(self, items: list[Incoming], address: str, path: str) -> None:
+        if not items:
+            return
+        self.batch_no += 1
+        counts = self.write(self.writer, Batch(items, self.batch_no, address, path))
+        self.result.counts.add(counts)
+        if counts.deferred:
+            raise _Paused(f"storage quota full: {counts.deferred} message(s) of {address} {path!r} deferred; "
+                          f"raise the organization's storage tier (mailark licence set --org {self.org.name} "
+                          "--storage-gb N) and the next run resumes there")
 
     def finish(self, status: str, error: str | None = None, paused_reason: str | None = None) -> None:
         self.result.status, self.result.error = status, error

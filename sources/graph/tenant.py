@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sources.graph.client import GraphClient, GraphHTTPError
+from sources.graph.client import GraphClient, GraphHTTPError, seg
 
 USER_FIELDS = "id,displayName,userPrincipalName,mail,proxyAddresses,accountEnabled"
 ARCHIVED_PURPOSES = {"user": "user", "shared": "shared", "linked": "user", "others": "user"}
@@ -58,7 +58,7 @@ def users(client: GraphClient) -> Iterator[dict[str, Any]]:
 def mailbox_purpose(client: GraphClient, user_id: str) -> str | None:
     """userPurpose of the user's mailbox, or None when the user has none."""
     try:
-        doc = client.get_json(f"/users/{user_id}/mailboxSettings")
+        doc = client.get_json(f"/users/{seg(user_id)}/mailboxSettings")
     except GraphHTTPError as e:
         if e.status == 404:
             return None
@@ -91,7 +91,7 @@ def folders(client: GraphClient, user_id: str) -> list[M365Folder]:
             full = f"{prefix}{f.get('displayName') or f['id']}"
             out.append(M365Folder(f["id"], full, int(f.get("totalItemCount") or 0)))
             if int(f.get("childFolderCount") or 0) > 0:
-                walk(f"/users/{user_id}/mailFolders/{f['id']}/childFolders", f"{full}/")
+                walk(f"/users/{seg(user_id)}/mailFolders/{seg(f['id'])}/childFolders", f"{full}/")
 
-    walk(f"/users/{user_id}/mailFolders", "")
+    walk(f"/users/{seg(user_id)}/mailFolders", "")
     return out

@@ -125,6 +125,7 @@ class _Round:
     items: list[dict[str, Any]]
     seq: int
     epoch: int
+    select: list[str] | None = None
 
 
 class Tenant:
@@ -693,22 +694,24 @@ class _Handler(BaseHTTPRequestHandler):
             offset = int(st["o"])
         else:
             since = None
+            select = [s.strip() for s in query.get("$select", "").split(",") if s.strip()] or None
             if "$deltatoken" in query:
                 dtk = t._untoken(query["$deltatoken"])
                 if dtk is None or dtk.get("e") != t._epoch or dtk.get("f") != f.id:
                     raise gone
                 since = int(dtk["s"])
-            select = [s.strip() for s in query.get("$select", "").split(",") if s.strip()] or None
+                select = dtk.get("sel")  # query options of the first request travel inside the token
             seq = max((s for fo in u.folders.values() for s, _, _ in fo.log), default=0)
             rid = uuid.uuid4().hex
-            t._rounds[rid] = _Round(u.id, f.id, self._changes_for(u, f, since, select), seq, t._epoch)
+            t._rounds[rid] = _Round(u.id, f.id, self._changes_for(u, f, since, select), seq, t._epoch, select)
             rnd, offset, st = t._rounds[rid], 0, {"r": rid}
         page = rnd.items[offset:offset + size]
         doc: dict[str, Any] = {"@odata.context": f"{self.graph.graph_url}/$metadata#Collection(message)", "value": page}
         if offset + size < len(rnd.items):
             doc["@odata.nextLink"] = f"{base}?$skiptoken={t._token({'r': st['r'], 'o': offset + size})}"
         else:
-            doc["@odata.deltaLink"] = f"{base}?$deltatoken={t._token({'f': f.id, 's': rnd.seq, 'e': rnd.epoch})}"
+            token = t._token({"f": f.id, "s": rnd.seq, "e": rnd.epoch, "sel": rnd.select})
+            doc["@odata.deltaLink"] = f"{base}?$deltatoken={token}"
         self._json(200, doc, {"Preference-Applied": f"odata.maxpagesize={size}"})
 
     def _changes_for(self, u: User, f: Folder, since: int | None, select: list[str] | None) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ def test_flow_runs_due_profiles_with_a_task_per_page_and_fails_with_the_reason(
     [run] = runs
     assert run.state.is_completed() and run.name == "sync Microsoft 365 sources"
     names = sorted(t.name for t in tasks if t.flow_run_id == run.id)
-    assert names == ["archive ann@contoso.example Inbox page 1", "archive ann@contoso.example Inbox page 2"]
+    assert names == ["archive ann@contoso.example Inbox (batch 1)", "archive ann@contoso.example Inbox (batch 2)"]
     assert {r["run_id"] for r in ledger(rt)} == {str(run.id)}
     assert m365_sync() == []  # not due again before its interval
 
@@ -110,6 +110,10 @@ def test_cli_adds_with_a_tested_connection_and_syncs(rt, org, graph: GraphServer
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout.strip().splitlines()[-1])
     assert (doc["status"], doc["archived"], doc["mailboxes"]) == ("ok", 3, 1)
+    with rt.session() as s:
+        from control.audit import list_events
+
+        assert [e.target for e in list_events(s, Principal.deployment_operator(), None) if e.action == "source.run"] == ["m365"]
     assert len(items(rt)) == 3
     graph.stop()
     r = runner.invoke(_cli(), ["source", "sync-m365", "m365", "--org", "acme"])

@@ -168,3 +168,16 @@ def test_licence_refusing_a_mailbox_is_reported_and_the_others_go_on(rt, graph: 
     with rt.session() as s:
         p = cs.profile_by_id(s, pid)
         assert p.last_status == "partial" and "info@contoso.example" in p.last_error
+
+
+def test_a_page_of_large_messages_is_archived_in_parts(rt, org, graph: GraphServer, tenant: Tenant, profile: str,
+                                                      corpus: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ann = tenant.add_user("ann")
+    for raw in corpus_messages(corpus, 4):
+        tenant.add_message(ann, "inbox", raw)
+    rt.settings.batch_bytes = 1  # every message alone reaches the batch size
+    res = sync_profile(rt, profile)
+    assert res.status == "ok" and res.counts.archived == 4
+    assert [x["archived"] for x in ledger(rt)] == [1, 1, 1, 1]
+    with rt.session() as s:
+        assert sources.get_cursors(s, profile)[f"folder:{ann.id}:{ann.well_known['inbox']}"]["complete"]
