@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from catalog.ingest import BatchWriter, Counts
 from control import sources as control_sources
 from control.models import Organization
+from control.principals import Principal
 from mailark.runtime import open_runtime
 from sources.errors import SourceError
 from sources.graph.sync import KIND, Batch, sync_profile
@@ -48,12 +49,10 @@ def m365_sync(org: str | None = None, profile: str | None = None) -> list[dict[s
             if profile is not None:
                 if org is None:
                     raise ValueError("name the organization of the profile (org=...)")
-                o = rt.org(org)
-                p = next((p for p in control_sources.due_sources(s, KIND, now=_far_future())
-                          if p.org_id == o.id and p.name == profile), None)
-                if p is None:
-                    raise ValueError(f"organization {org!r} has no enabled Microsoft 365 source named {profile!r}")
-                due = [(p.id, o.name, p.name)]
+                v = control_sources.get_source(s, Principal.deployment_operator(), org, profile)
+                if v.kind != KIND or not v.enabled:
+                    raise ValueError(f"source {profile!r} of organization {org!r} is not an enabled Microsoft 365 source")
+                due = [(v.id, org, v.name)]
             else:
                 due = [(p.id, s.get(Organization, p.org_id).name, p.name) for p in control_sources.due_sources(s, KIND)]
         if not due:
@@ -77,8 +76,3 @@ def m365_sync(org: str | None = None, profile: str | None = None) -> list[dict[s
         raise SourceError("; ".join(f"{r['profile']} ({r['org']}): {r['error']}" for r in failed))
     return results
 
-
-def _far_future():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    return datetime(9999, 1, 1, tzinfo=UTC)

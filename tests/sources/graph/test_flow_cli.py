@@ -61,6 +61,8 @@ def test_flow_runs_due_profiles_with_a_task_per_page_and_fails_with_the_reason(
     assert names == ["archive ann@contoso.example Inbox (batch 1)", "archive ann@contoso.example Inbox (batch 2)"]
     assert {r["run_id"] for r in ledger(rt)} == {str(run.id)}
     assert m365_sync() == []  # not due again before its interval
+    [again] = m365_sync(org="acme", profile="m365")  # on demand (the CLI with a server up): due or not
+    assert (again["status"], again["seen"]) == ("ok", 0)
 
     # A profile with a wrong secret fails the flow run with its reason.
     with rt.session(write=True) as s:
