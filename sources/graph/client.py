@@ -26,6 +26,7 @@ from sources.errors import SourceError
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 DEFAULT_GRAPH = "https://graph.microsoft.com/v1.0"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+RESYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
 # The application permission each kind of call needs, for the 403 message.
 PERMISSION_HINTS = (
     ("/mailboxSettings", "MailboxSettings.Read"),
@@ -266,7 +267,9 @@ class GraphClient:
                 self.token(renew=True)
                 attempt -= 1
                 continue
-            if resp.status_code == 410:
+            # Outlook answers an unknown delta token with 410 Gone; directory resources with 400 and
+            # the same codes. Either way the caller starts over.
+            if resp.status_code == 410 or (resp.status_code == 400 and code.lower() in RESYNC_CODES):
                 raise DeltaExpired(resp.headers.get("Location"))
             path = urlsplit(url).path
             if resp.status_code == 403:

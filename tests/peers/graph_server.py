@@ -139,6 +139,7 @@ class Tenant:
         self.roles: set[str] = set(ALL_ROLES)  # application permissions with admin consent
         self.token_lifetime = 3599
         self.max_page_size: int | None = None  # Graph may serve fewer rows than $top asks for
+        self.delta_expired_status = 410  # Outlook's answer to an unknown delta token (directory resources: 400)
         self.blocked: set[str] = set()  # user ids an application access policy keeps the app out of
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
@@ -679,8 +680,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _delta(self, u: User, f: Folder, query: dict[str, str]) -> None:
         t = self.graph.tenant
         base = f"{self.graph.graph_url}/users/{u.id}/mailFolders/{f.id}/messages/delta"
-        gone = _GraphError(410, "syncStateNotFound", "The sync state is not found or has expired: a full resync is"
-                           " required.", {"Location": base})
+        gone = _GraphError(t.delta_expired_status, "syncStateNotFound", "The sync state generation is not found. The"
+                           " delta token is expired and data must be synchronized again.", {"Location": base})
         prefer = self.headers.get("Prefer", "")
         size = 10
         for p in prefer.split(","):

@@ -181,3 +181,19 @@ def test_a_page_of_large_messages_is_archived_in_parts(rt, org, graph: GraphServ
     assert [x["archived"] for x in ledger(rt)] == [1, 1, 1, 1]
     with rt.session() as s:
         assert sources.get_cursors(s, profile)[f"folder:{ann.id}:{ann.well_known['inbox']}"]["complete"]
+
+
+def test_a_delta_token_refused_with_400_sync_state_not_found_also_resyncs(rt, org, graph: GraphServer, tenant: Tenant,
+                                                                           profile: str, corpus: Path) -> None:
+    ann = tenant.add_user("ann")
+    msgs = corpus_messages(corpus, 3)
+    for raw in msgs[:2]:
+        tenant.add_message(ann, "inbox", raw)
+    assert sync_profile(rt, profile).counts.archived == 2
+    tenant.delta_expired_status = 400
+    tenant.expire_delta_tokens()
+    tenant.add_message(ann, "inbox", msgs[2])
+    res = sync_profile(rt, profile)
+    assert res.status == "ok" and res.resyncs == 4 and tenant.count(status=400) == 4
+    assert (res.counts.archived, res.counts.duplicates) == (1, 2)
+    assert len(items(rt)) == 3
