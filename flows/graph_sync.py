@@ -1,8 +1,8 @@
 """The `m365-sync` flow: runs the due Microsoft 365 ("graph") source profiles, one task per batch.
 
-The work is sources/graph/sync.py; this flow only orchestrates. Each delta page of a folder is one
-`archive-m365-batch` task (a page of very large messages, several). Batch objects are opaque to
-Prefect; results are counts, never content. A profile whose run failed (server down, credentials
+The work is sources/graph/sync.py; this flow only orchestrates. Each archive batch (fetched
+messages of one mailbox, up to the batch size) is one `archive-m365-batch` task. Batch objects are
+opaque to Prefect; results are counts, never content. A profile whose run failed (server down, credentials
 refused) fails the flow run with its reason, after the other due profiles had their turn.
 """
 

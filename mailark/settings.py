@@ -40,8 +40,10 @@ class GraphSettings(BaseModel):
     max_attempts: int = 6
     max_retry_wait: float = 300.0
     backoff: float = 2.0
-    # Messages per delta page; each page is one archive batch and one cursor step.
+    # Messages per delta page (Prefer: odata.maxpagesize); a cursor step is taken per archived page.
     page_size: int = 50
+    # Concurrent MIME downloads per mailbox (Exchange Online allows an app 4 per mailbox).
+    concurrency: int = 4
 
 
 class Settings(BaseSettings):

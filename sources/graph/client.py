@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import functools
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -138,6 +139,8 @@ class GraphClient:
         self._sleep = sleep
         self._app: Any = None
         self._token: str | None = None
+        self._token_lock = threading.Lock()
+        self._token_renewed_at = 0.0
         self._verify: Any = str(settings.ca_file) if settings.ca_file else True
         self._session: Any = None
         verify: Any = ssl.create_default_context(cafile=str(settings.ca_file)) if settings.ca_file else True
@@ -191,6 +194,15 @@ class GraphClient:
     def token(self, *, renew: bool = False) -> str:
         if self._token and not renew:
             return self._token
+        with self._token_lock:  # several downloads may find the token rejected at once: renew it once
+            if renew and self._token_renewed_at > time.monotonic() - 1:
+                return str(self._token)
+            token = self._acquire(renew)
+            if renew:
+                self._token_renewed_at = time.monotonic()
+            return token
+
+    def _acquire(self, renew: bool) -> str:
         import requests
 
         app = self._msal()

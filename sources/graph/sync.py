@@ -3,10 +3,12 @@
 One run of a "graph" source profile:
 1. list the tenant's mailboxes (users/shared); each gets its archive mailbox within the licence;
    one the licence refuses is reported (run status "partial") and the others go on;
-2. per folder (nested ones too), follow the folder's delta from its cursor: each delta page is one
-   archive batch (the MIME of each new message through `/$value`) and, once written, one cursor
-   step (the page's nextLink, at the end the deltaLink), so an interrupted run resumes where it
-   stopped and the next run fetches only what changed;
+2. per folder (nested ones too), follow the folder's delta from its cursor, fetching the MIME of
+   each new message through `/$value` (a few at a time). Fetched messages collect into archive
+   batches (up to the batch size, at most one mailbox each); once a batch is written, the cursor
+   steps of the delta pages it completes are taken (a page's nextLink, at the end the deltaLink),
+   so an interrupted run resumes after the last archived page and the next run fetches only what
+   changed;
 3. `@removed` entries are counted, never applied: what was archived stays archived. A message
    reported again as changed (read, flagged) that the folder already holds is not fetched again;
 4. a delta token Microsoft no longer knows (410 Gone) restarts that folder from scratch: the
@@ -25,6 +27,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +51,7 @@ log = logging.getLogger("mailark.sources.graph")
 
 
 class Batch:
-    """One delta page's messages for a task; not a dataclass, so Prefect does not walk its content."""
+    """Fetched messages of one mailbox for a task; not a dataclass, so Prefect does not walk its content."""
 
     __slots__ = ("folder", "items", "mailbox", "number")
 
@@ -122,6 +125,11 @@ class _Run:
         self.batch_no = 0
         self.current = "*"
         self.client: GraphClient | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        # Fetched, not yet archived: the messages, their bytes, and the cursor steps they complete.
+        self.pending: list[Incoming] = []
+        self.pending_bytes = 0
+        self.pending_cursors: dict[str, dict[str, Any]] = {}
 
     # ---- control plane ------------------------------------------------------------------------
 
@@ -142,11 +150,6 @@ class _Run:
             if created:
                 self.log.info("created %s archive mailbox %s", mb.kind, m.primary_address)
             return m.id, m.primary_address
-
-    def set_cursor(self, key: str, value: dict[str, Any]) -> None:
-        with self.rt.session(write=True) as s:
-            control_sources.set_cursor(s, self.profile_id, key, value)
-        self.cursors[key] = value
 
     def drop_cursor(self, key: str) -> None:
         with self.rt.session(write=True) as s:
@@ -196,10 +199,20 @@ class _Run:
             raise denied[0]  # no mailbox readable at all: the permission is missing, the run fails
 
     def sync_mailbox(self, client: GraphClient, mb: tenant.M365Mailbox, mailbox_id: str, address: str) -> None:
-        found = tenant.folders(client, mb.user_id)
-        for f in found:
-            self.sync_folder(client, mb.user_id, f, mailbox_id, address)
-            self.result.folders += 1
+        try:
+            found = tenant.folders(client, mb.user_id)
+            for f in found:
+                self.sync_folder(client, mb.user_id, f, mailbox_id, address)
+                self.result.folders += 1
+        except _Paused:
+            raise
+        except BaseException:
+            try:  # keep what was fetched before the failure: the next run need not fetch it again
+                self.flush()
+            except Exception as e:  # noqa: BLE001 - the first failure is the one to report
+                self.log.warning("could not archive the messages fetched before the failure: %s", e)
+            raise
+        self.flush()
         present = {cursor_key(mb.user_id, f.id) for f in found}
         for key in [k for k in self.cursors if k.startswith(f"folder:{mb.user_id}:") and k not in present]:
             self.drop_cursor(key)  # the folder is gone in Microsoft 365; what was archived stays
@@ -239,42 +252,67 @@ class _Run:
                 known = self.known_positions(mailbox_id, f.path, live)
                 self.result.unchanged += len(known)
                 live = [i for i in live if i not in known]
-            items: list[Incoming] = []
-            size = 0
+            fetched = self.fetch(client, user_id, live)
             for mid in live:
-                try:
-                    raw = client.get_bytes(f"/users/{seg(user_id)}/messages/{seg(mid)}/$value")
-                except GraphHTTPError as e:
-                    if e.status != 404:
-                        raise
-                    self.result.vanished += 1
+                raw = fetched.get(mid)
+                if raw is None:
                     continue
-                items.append(Incoming(raw, mailbox_id, address, f.path, SOURCE, mid))
-                size += len(raw)
-                if size >= self.rt.settings.batch_bytes:  # a page of large messages: archive it in parts
-                    self.archive(items, address, f.path)
-                    items, size = [], 0
-            self.archive(items, address, f.path)
+                self.pending.append(Incoming(raw, mailbox_id, address, f.path, SOURCE, mid))
+                self.pending_bytes += len(raw)
+                if self.pending_bytes >= self.rt.settings.batch_bytes:  # large messages: archive before the page ends
+                    self.flush()
             nxt, delta = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
             if not nxt and not delta:
                 raise SourceError(f"Microsoft Graph ended the delta of {address} {f.path!r} without a nextLink or "
                                   "deltaLink; the next run retries")
-            self.set_cursor(key, {"link": nxt or delta, "round": mode, "complete": not nxt,
-                                  "mailbox": address, "path": f.path})
+            # The page is fetched: its cursor step is taken once its messages are archived (flush).
+            self.pending_cursors[key] = {"link": nxt or delta, "round": mode, "complete": not nxt,
+                                         "mailbox": address, "path": f.path}
+            if len(self.pending) >= self.rt.settings.batch_messages:
+                self.flush()
             if not nxt:
                 return
             url = str(nxt)
 
-    def archive(self, items: list[Incoming], address: str, path: str) -> None:
-        if not items:
-            return
-        self.batch_no += 1
-        counts = self.write(self.writer, Batch(items, self.batch_no, address, path))
-        self.result.counts.add(counts)
-        if counts.deferred:
-            raise _Paused(f"storage quota full: {counts.deferred} message(s) of {address} {path!r} deferred; "
-                          f"raise the organization's storage tier (mailark licence set --org {self.org.name} "
-                          "--storage-gb N) and the next run resumes there")
+    def fetch(self, client: GraphClient, user_id: str, ids: list[str]) -> dict[str, bytes]:
+        """The MIME of each message, `concurrency` requests at a time; a message gone meanwhile is left out."""
+
+        def one(mid: str) -> tuple[str, bytes | None]:
+            try:
+                return mid, client.get_bytes(f"/users/{seg(user_id)}/messages/{seg(mid)}/$value")
+            except GraphHTTPError as e:
+                if e.status != 404:
+                    raise
+                return mid, None
+
+        if self.pool is None or len(ids) < 2:
+            got = [one(m) for m in ids]
+        else:
+            got = list(self.pool.map(one, ids))
+        self.result.vanished += sum(1 for _, raw in got if raw is None)
+        return {mid: raw for mid, raw in got if raw is not None}
+
+    def flush(self) -> None:
+        """Archive what was fetched, then take the cursor steps of the pages it completes."""
+        items, cursors = self.pending, self.pending_cursors
+        self.pending, self.pending_bytes, self.pending_cursors = [], 0, {}
+        if items:
+            self.batch_no += 1
+            folders = sorted({i.folder for i in items})
+            mailboxes = sorted({i.mailbox for i in items})
+            batch = Batch(items, self.batch_no, ", ".join(mailboxes),
+                          folders[0] if len(folders) == 1 else f"{len(folders)} folders")
+            counts = self.write(self.writer, batch)
+            self.result.counts.add(counts)
+            if counts.deferred:
+                raise _Paused(f"storage quota full: {counts.deferred} message(s) of {batch.mailbox} deferred; raise "
+                              f"the organization's storage tier (mailark licence set --org {self.org.name} "
+                              "--storage-gb N) and the next run resumes there")
+        if cursors:
+            with self.rt.session(write=True) as s:
+                for key, value in cursors.items():
+                    control_sources.set_cursor(s, self.profile_id, key, value)
+            self.cursors.update(cursors)
 
     def finish(self, status: str, error: str | None = None, paused_reason: str | None = None) -> None:
         self.result.status, self.result.error = status, error
@@ -302,6 +340,8 @@ def sync_profile(
     started = time.perf_counter()
     run = _Run(rt, profile_id, run_id or str(ULID()).lower(), write, client_factory, logger or log)
     res = run.result
+    concurrency = max(1, rt.settings.graph.concurrency)
+    run.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="graph-fetch") if concurrency > 1 else None
     try:
         run.client = run.client_factory(run.config, run.secret)
         run.run(run.client)
@@ -323,6 +363,8 @@ def sync_profile(
         else:
             run.finish("ok")
     finally:
+        if run.pool is not None:
+            run.pool.shutdown(wait=True, cancel_futures=True)
         if run.client is not None:
             run.client.close()
         res.seconds = time.perf_counter() - started

@@ -28,12 +28,13 @@ def graph(tenant: Tenant, tmp_path: Path) -> Iterator[GraphServer]:
 
 @pytest.fixture
 def graph_settings(home: Settings, graph: GraphServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The home's settings: trust the test server's CA; small pages and short retry waits."""
+    """The home's settings: trust the test server's CA; small pages and batches, short retry waits."""
     monkeypatch.setenv("MAILARK_GRAPH__CA_FILE", str(graph.ca_file))
     monkeypatch.setenv("MAILARK_GRAPH__MAX_RETRY_WAIT", "0.3")
     monkeypatch.setenv("MAILARK_GRAPH__BACKOFF", "0.02")
     monkeypatch.setenv("MAILARK_GRAPH__MAX_ATTEMPTS", "4")
     monkeypatch.setenv("MAILARK_GRAPH__PAGE_SIZE", "4")
+    monkeypatch.setenv("MAILARK_BATCH_MESSAGES", "4")  # a batch closes at 4 messages (or a mailbox's end)
     monkeypatch.setenv("MAILARK_GRAPH__TIMEOUT", "10")
     reset_settings_cache()
     return Settings()
