@@ -238,7 +238,14 @@ class GraphClient:
     # ---- calls --------------------------------------------------------------------------------
 
     def _url(self, path_or_url: str) -> str:
-        return path_or_url if path_or_url.startswith("https://") else f"{self.config.graph_url}{path_or_url}"
+        if not path_or_url.startswith("https://"):
+            return f"{self.config.graph_url}{path_or_url}"
+        # nextLink/deltaLink come from answers: the access token goes to Graph's own host only.
+        u, g = urlsplit(path_or_url), urlsplit(self.config.graph_url)
+        if (u.scheme, u.netloc.lower()) != (g.scheme, g.netloc.lower()):
+            raise SourceError(f"Microsoft Graph answered with a link to another host ({u.netloc}); not followed",
+                              retryable=False)
+        return path_or_url
 
     def _wait(self, seconds: float) -> None:
         seconds = min(seconds, self.settings.max_retry_wait)

@@ -232,7 +232,7 @@ class _Run:
         while True:
             try:
                 page = client.get_json(url, params, headers)
-            except DeltaExpired as e:
+            except DeltaExpired:
                 if resynced:
                     raise SourceError(f"Microsoft Graph refused a fresh delta of folder {f.path!r} of {address}; "
                                       "the next run retries") from None
@@ -240,6 +240,8 @@ class _Run:
                 self.result.resyncs += 1
                 self.log.warning("delta token of %s %s expired: resyncing the folder (nothing is stored twice)",
                                  address, f.path)
+                # From the folder's own delta, not the 410's Location: a link from an answer is only
+                # followed when it is Graph's own nextLink/deltaLink.
                 url, mode = start, "full"
                 params = {"$select": "id,internetMessageId,parentFolderId"}
                 continue

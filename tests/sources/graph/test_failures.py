@@ -198,3 +198,11 @@ def test_storage_full_pauses_and_resumes_without_advancing_past_deferred(rt, org
     assert len(rows) == 8 and len({r[3] for r in rows}) == 8
     with rt.session() as s:
         assert sources.profile_by_id(s, pid).paused_reason is None
+
+
+def test_links_to_another_host_are_not_followed_with_the_token(graph: GraphServer, tenant: Tenant) -> None:
+    settings = GraphSettings(ca_file=graph.ca_file)
+    with GraphClient(graph.profile_config(), {"client_secret": tenant.client_secret}, settings) as client:
+        with pytest.raises(SourceError, match=r"link to another host \(evil.example\)"):
+            client.get_json("https://evil.example/v1.0/users?$skiptoken=x")
+        assert client.stats.requests == 0
