@@ -206,3 +206,15 @@ def test_links_to_another_host_are_not_followed_with_the_token(graph: GraphServe
         with pytest.raises(SourceError, match=r"link to another host \(evil.example\)"):
             client.get_json("https://evil.example/v1.0/users?$skiptoken=x")
         assert client.stats.requests == 0
+
+
+def test_graph_unreachable_after_the_token_is_retried_then_reported(graph: GraphServer, tenant: Tenant) -> None:
+    settings = GraphSettings(ca_file=graph.ca_file, backoff=0.02, max_attempts=4)
+    with GraphClient(graph.profile_config(), {"client_secret": tenant.client_secret}, settings) as client:
+        client.token()
+        graph.stop()
+        with pytest.raises(SourceError, match=r"cannot reach Microsoft Graph at https://127.0.0.1:\d+/v1.0 "
+                                              r"\(ConnectError.*after 4 attempts; the next run retries") as e:
+            client.get_json("/users")
+        assert e.value.retryable
+        assert client.stats.waits == [0.02, 0.04, 0.08]  # exponential backoff between the attempts

@@ -60,6 +60,13 @@ def test_flow_runs_due_profiles_with_a_task_per_page_and_fails_with_the_reason(
     names = sorted(t.name for t in tasks if t.flow_run_id == run.id)
     assert names == ["archive ann@contoso.example Inbox (batch 1)", "archive ann@contoso.example Inbox (batch 2)"]
     assert {r["run_id"] for r in ledger(rt)} == {str(run.id)}
+    # Prefect's own database holds no message content (parameters, results and logs are counts).
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
+
+    db = Path(PREFECT_API_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
+    prefect_bytes = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+    bodies = [m.raw[len(m.raw) // 2:len(m.raw) // 2 + 24] for m in ann.messages.values()]
+    assert len(set(bodies)) == 6 and not any(b in prefect_bytes for b in bodies)
     assert m365_sync() == []  # not due again before its interval
     [again] = m365_sync(org="acme", profile="m365")  # on demand (the CLI with a server up): due or not
     assert (again["status"], again["seen"]) == ("ok", 0)
