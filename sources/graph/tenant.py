@@ -1,9 +1,9 @@
 """What a Microsoft 365 tenant holds, read through Graph: its users and mailboxes, their folders.
 
-Shared by the mail sync and the directory reader. A shared mailbox is a user object (its account
-disabled) whose `mailboxSettings.userPurpose` is "shared"; rooms and equipment are skipped (they
-are resources, not people's mail); a user without an Exchange mailbox answers 404
-`MailboxNotEnabledForRESTAPI` and has nothing to archive.
+Shared by the mail sync and the directory reader. Guests (invited outsiders) are left out. A
+shared mailbox is a user object (its account disabled) whose `mailboxSettings.userPurpose` is
+"shared"; rooms and equipment are skipped (they are resources, not people's mail); a user without
+an Exchange mailbox answers 404 `MailboxNotEnabledForRESTAPI` and has nothing to archive.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from sources.graph.client import GraphClient, GraphHTTPError, seg
 
-USER_FIELDS = "id,displayName,userPrincipalName,mail,proxyAddresses,accountEnabled"
+USER_FIELDS = "id,displayName,userPrincipalName,mail,proxyAddresses,accountEnabled,userType"
 ARCHIVED_PURPOSES = {"user": "user", "shared": "shared", "linked": "user", "others": "user"}
 
 
@@ -52,7 +52,10 @@ def addresses(user: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
 
 
 def users(client: GraphClient) -> Iterator[dict[str, Any]]:
-    yield from client.items("/users", {"$select": USER_FIELDS, "$top": "999"})
+    """The tenant's own users; guests (invited outsiders, `userType` Guest) are not its people."""
+    for u in client.items("/users", {"$select": USER_FIELDS, "$top": "999"}):
+        if str(u.get("userType") or "Member") != "Guest":
+            yield u
 
 
 def mailbox_purpose(client: GraphClient, user_id: str) -> str | None:

@@ -94,6 +94,7 @@ class User:
     proxy_addresses: list[str]
     account_enabled: bool = True
     purpose: str | None = "user"  # userPurpose of its mailbox; None: no mailbox (no Exchange licence)
+    user_type: str = "Member"  # "Guest": an invited outsider (mail is their own address elsewhere)
     root_id: str = field(default_factory=_graph_id)
     folders: dict[str, Folder] = field(default_factory=dict)
     messages: dict[str, Message] = field(default_factory=dict)
@@ -167,6 +168,15 @@ class Tenant:
                 for wk, label in WELL_KNOWN.items():
                     f = self._new_folder(u, label, u.root_id)
                     u.well_known[wk] = f.id
+            self.users[u.id] = u
+            return u
+
+    def add_guest(self, address: str) -> User:
+        """An invited external user: a user object with their outside address as mail, no mailbox here."""
+        with self.lock:
+            upn = address.replace("@", "_") + f"#EXT#@{self.domain}"
+            u = User(str(uuid.uuid4()), upn, address.split("@")[0].title(), address, [f"SMTP:{address}"], True, None,
+                     user_type="Guest")
             self.users[u.id] = u
             return u
 
@@ -559,7 +569,7 @@ class _Handler(BaseHTTPRequestHandler):
         return {"id": u.id, "businessPhones": [], "displayName": u.display_name, "givenName": u.display_name.split()[0],
                 "jobTitle": None, "mail": u.mail, "mobilePhone": None, "officeLocation": None, "preferredLanguage": None,
                 "surname": None, "userPrincipalName": u.upn, "accountEnabled": u.account_enabled,
-                "proxyAddresses": list(u.proxy_addresses)}
+                "proxyAddresses": list(u.proxy_addresses), "userType": u.user_type}
 
     def _graph(self, method: str, parts: list[str], query: dict[str, str]) -> None:
         t = self.graph.tenant

@@ -18,8 +18,9 @@ def test_reads_users_aliases_shared_mailboxes_and_groups(graph: GraphServer, ten
     tenant.add_user("carl", purpose=None)  # no mailbox, no address: nothing to archive
     dora = tenant.add_user("dora", purpose=None, mail="dora@contoso.example")  # an address but no Exchange mailbox: still a person
     tenant.add_user("room1", purpose="room")
+    guest = tenant.add_guest("partner@fabrikam.example")  # an invited outsider: not one of the tenant's people
     legal = tenant.add_group("legal", [ann.id])
-    tenant.add_group("staff", [bob.id, legal.id, dora.id])  # nested: legal's members are staff too
+    tenant.add_group("staff", [bob.id, legal.id, dora.id, guest.id])  # nested: legal's members are staff too
     tenant.max_page_size = 2  # users and members come in pages of 2
     secret = {"client_secret": tenant.client_secret}
 
