@@ -18,13 +18,14 @@ from tests.sources.graph.helpers import corpus_messages, items, ledger
 
 def populate(tenant: Tenant, corpus: Path) -> dict[str, list[bytes]]:
     """ann: 10 in Inbox (3 delta pages of 4), 2 in Inbox/Projects/2026, 1 in Sent Items; bob: 2;
-    info@ (shared): 2; carl has no mailbox; a room mailbox is not archived."""
+    info@ (shared): 2; carl has no mailbox; a room mailbox and a guest are not archived."""
     msgs = corpus_messages(corpus, 18)
     ann = tenant.add_user("ann", aliases=("ann.smith@contoso.example",))
     bob = tenant.add_user("bob")
     info = tenant.add_shared_mailbox("info")
     tenant.add_user("carl", purpose=None)
     room = tenant.add_user("room1", purpose="room")
+    tenant.add_guest("partner@fabrikam.example")  # an invited outsider: no archive mailbox for them
     projects = tenant.add_folder(ann, "Projects", parent="inbox")
     y2026 = tenant.add_folder(ann, "2026", parent=projects.id)
     for raw in msgs[:10]:
