@@ -41,7 +41,7 @@ def _flow_runs(name: str) -> list:  # type: ignore[type-arg]
     return asyncio.run(q())
 
 
-def test_flow_runs_due_profiles_with_a_task_per_page_and_fails_with_the_reason(
+def test_flow_runs_due_profiles_with_a_task_per_batch_and_fails_with_the_reason(
         prefect_api, rt, org, graph: GraphServer, tenant: Tenant, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     from flows.graph_sync import m365_sync
 
