@@ -30,6 +30,22 @@ class S3Settings(BaseModel):
     cert_check: bool = True
 
 
+# ---- Microsoft 365 (Graph) mail source -----------------------------------------------------------
+class GraphSettings(BaseModel):
+    # An extra CA bundle to trust for the identity platform and Graph (a TLS-inspecting proxy, tests).
+    ca_file: Path | None = None
+    timeout: float = 60.0
+    # Throttled (429/503) or unreachable: retry this many times in all, waiting Retry-After (or an
+    # exponential backoff from `backoff` seconds when none is given), each wait capped at max_retry_wait.
+    max_attempts: int = 6
+    max_retry_wait: float = 300.0
+    backoff: float = 2.0
+    # Messages per delta page (Prefer: odata.maxpagesize); a cursor step is taken per archived page.
+    page_size: int = 50
+    # Concurrent MIME downloads per mailbox (Exchange Online allows an app 4 per mailbox).
+    concurrency: int = 4
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
@@ -61,6 +77,8 @@ class Settings(BaseSettings):
     # The SMTP journal endpoint started by `mailark up`.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
+    # Microsoft 365 (Graph) mail source: MAILARK_GRAPH__CA_FILE, MAILARK_GRAPH__MAX_RETRY_WAIT, ...
+    graph: GraphSettings = Field(default_factory=GraphSettings)
 
     @classmethod
     def settings_customise_sources(
