@@ -384,6 +384,10 @@ def _ensure_mailbox(ctx: _Ctx, ch: Change, kind: str, owner: User | None) -> Mai
     s, ext, primary = ctx.session, ch.details["external_id"], ch.details["primary"]
     mb = _owned_mailbox(s, ctx.profile.id, ext)
     if mb is None:
+        kept = s.scalar(select(MailboxAddress).where(MailboxAddress.org_id == ctx.org.id, MailboxAddress.address == primary))
+        if kept is not None and kept.origin == "retained" and not kept.is_primary:
+            kept.mailbox.addresses.remove(kept)  # a kept old address gives way to the person who holds it now
+            s.flush()
         found = find_mailbox(s, ctx.org, primary)
         if found is not None:
             owner_ok = found.owner_user_id is None or (owner is not None and found.owner_user_id == owner.id)
