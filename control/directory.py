@@ -391,6 +391,11 @@ def _ensure_mailbox(ctx: _Ctx, ch: Change, kind: str, owner: User | None) -> Mai
         found = find_mailbox(s, ctx.org, primary)
         if found is not None:
             owner_ok = found.owner_user_id is None or (owner is not None and found.owner_user_id == owner.id)
+            if found.external_id not in (None, ext):
+                # A new person does not inherit the archive of a former one who had the same address.
+                raise Conflict(f"address {primary} is the primary address of the archive mailbox of a former "
+                               f"directory user: a new person does not inherit it; an admin changes that mailbox's "
+                               f"address (or grants access to it), then the next sync adds this user")
             if found.kind != kind or not owner_ok or found.directory_profile_id not in (None, ctx.profile.id):
                 raise Conflict(f"address {primary} already belongs to archive mailbox {found.primary_address} "
                                f"({found.kind}{', another owner' if not owner_ok else ''})")
@@ -483,8 +488,15 @@ def _user_active(active: bool) -> Callable[[_Ctx, Change], None]:
 
 
 def _user_remove(ctx: _Ctx, ch: Change) -> None:
+    """The user goes; the mailbox stays, no longer managed by the directory (admins may change its addresses),
+    and keeps the directory's id so the same person, if they come back, gets it again."""
     user = ctx.user(ch.details["external_id"])
     identity.delete_user(ctx.session, ctx.principal, ctx.org, user.login, by_directory=True)
+    mb = _owned_mailbox(ctx.session, ctx.profile.id, ch.details["external_id"])
+    if mb is not None:
+        mb.directory_profile_id = None
+        for a in mb.addresses:
+            a.origin = None
 
 
 def _group_create(ctx: _Ctx, ch: Change) -> None:
