@@ -396,6 +396,10 @@ from mailark.admin_cli import register_admin_commands  # noqa: E402 - after org_
 
 register_admin_commands(app, org_app)
 
+from mailark.directory_cli import register as register_directory_commands  # noqa: E402
+
+register_directory_commands(app)
+
 
 def main() -> None:
     try:
