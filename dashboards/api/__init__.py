@@ -10,5 +10,8 @@ def routers() -> list[APIRouter]:
         aliases, audit, auth, domains, groups, licence, mailboxes, orgs, permissions, roles, users, warnings,
     )
 
-    return [m.router for m in (auth, orgs, licence, warnings, domains, users, groups, roles, mailboxes, aliases,
-                               permissions, audit)]
+    routers_ = [m.router for m in (auth, orgs, licence, warnings, domains, users, groups, roles, mailboxes, aliases,
+                                   permissions, audit)]
+    from dashboards.api import directory  # directory synchronization (issue 6)
+
+    return [*routers_, directory.router]
