@@ -25,6 +25,14 @@ from sources.directory.records import DirectoryGroup, DirectorySnapshot, Directo
 from sources.errors import SourceError
 
 DEFAULT_TIMEOUT = 10
+
+
+class BindRefused(SourceError):
+    """The directory refused the DN/password (as opposed to: could not be asked)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
 DEFAULT_PAGE_SIZE = 500
 UAC_ACCOUNTDISABLE = 0x2
 
@@ -51,6 +59,9 @@ def _server(config: dict[str, Any]) -> ldap3.Server:
 def _explain(config: dict[str, Any], exc: Exception, who: str) -> SourceError:
     url = config.get("url")
     text = str(exc)
+    if isinstance(exc, lx.LDAPSSLConfigurationError):
+        return SourceError(f"the TLS settings for {url} are not usable ({text}): check the CA file "
+                           f"{config.get('ca_file')!r}", retryable=False)
     if "certificate" in text.lower() or isinstance(exc, ssl.SSLError):
         return SourceError(f"the TLS certificate of {url} is not trusted ({text}): give the CA that signed it "
                            f"(--ca-file) or fix the server's certificate", retryable=False)
@@ -58,8 +69,8 @@ def _explain(config: dict[str, Any], exc: Exception, who: str) -> SourceError:
         return SourceError(f"{url} refused StartTLS ({text}): use security ldaps, or enable TLS on the server",
                            retryable=False)
     if isinstance(exc, lx.LDAPBindError | lx.LDAPInvalidCredentialsResult):
-        return SourceError(f"the directory {url} refused the bind as {who}: wrong bind DN or password "
-                           f"(update the profile's credentials)", retryable=False)
+        return BindRefused(f"the directory {url} refused the bind as {who}: wrong bind DN or password "
+                           f"(update the profile's credentials)")
     if isinstance(exc, lx.LDAPSocketOpenError | lx.LDAPSocketReceiveError | lx.LDAPSessionTerminatedByServerError
                   | lx.LDAPSocketSendError | lx.LDAPResponseTimeoutError | lx.LDAPMaximumRetriesError):
         return SourceError(f"cannot reach the directory server {url} ({text}): is it up and reachable from "
@@ -96,10 +107,8 @@ def check_password(config: dict[str, Any], dn: str, password: str) -> bool:
         return False
     try:
         conn = connect(config, dn, password)
-    except SourceError as e:
-        if e.retryable is False and "refused the bind" in str(e):
-            return False
-        raise
+    except BindRefused:
+        return False
     try:
         conn.unbind()
     except lx.LDAPException:

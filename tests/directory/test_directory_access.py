@@ -133,6 +133,9 @@ def test_certificate_checked_on_starttls_and_ldaps(rt, tenant, directory) -> Non
     add_profile(rt, tenant.admin, directory.srv, name="untrusted", domains=("other.test",), ca_file="")
     r = sync(rt, name="untrusted")
     assert r.status == "failed" and "certificate" in r.error and "--ca-file" in r.error
+    add_profile(rt, tenant.admin, directory.srv, name="nofile", domains=("nofile.test",), ca_file="/nonexistent/ca.pem")
+    r = sync(rt, name="nofile")
+    assert r.status == "failed" and "/nonexistent/ca.pem" in r.error
 
 
 def test_generic_ldap_preset_with_alias_attribute_and_groups(rt, tenant, directory) -> None:  # type: ignore[no-untyped-def]
