@@ -208,6 +208,8 @@ def plan_sync(session: Session, profile: DirectoryProfile, snapshot: DirectorySn
             problems.append(str(e))
             continue
         base = {"external_id": du.external_id, "primary": primary, "aliases": aliases}
+        if du.kind == "shared" and cfg.get("include_shared_mailboxes") is False:
+            continue
         if du.kind == "shared":
             mb = _owned_mailbox(session, profile.id, du.external_id)
             if mb is None:

@@ -43,7 +43,8 @@ POLICY_DEFAULTS: dict[str, Any] = {
     "deleted_users": "remove", "disabled_users": "keep", "deleted_groups": "remove", "role_map": {},
     "directory_login": True,
 }
-M365_KEYS = ("tenant_id", "client_id", "authority", "graph_url", "include_shared_mailboxes")
+# What sources.graph reads (GraphConfig): https endpoints for national clouds or a test server.
+M365_KEYS = ("tenant_id", "client_id", "authority_url", "graph_url", "scope", "include_shared_mailboxes")
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ def build_config(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
         for k in ("tenant_id", "client_id"):
             if not cfg.get(k):
                 raise ControlError(f"a Microsoft 365 profile needs {k.replace('_', ' ')}")
+        for k in ("authority_url", "graph_url"):
+            if cfg.get(k) and not str(cfg[k]).startswith("https://"):
+                raise ControlError(f"{k} {cfg[k]!r} must be an https:// URL")
     return {**cfg, **_policies(settings, kind)}
 
 

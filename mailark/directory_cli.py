@@ -131,7 +131,7 @@ def add_m365(
     shared_mailboxes: Annotated[bool, typer.Option("--shared-mailboxes/--no-shared-mailboxes",
                                                    help="Also sync shared mailboxes (no licence needed).")] = True,
     graph_url: Annotated[str | None, typer.Option("--graph-url", help="Graph endpoint (default: Microsoft's).")] = None,
-    authority: Annotated[str | None, typer.Option("--authority", help="Token endpoint base (default: Microsoft's).")] = None,
+    authority_url: Annotated[str | None, typer.Option("--authority-url", help="Token endpoint base (default: Microsoft's).")] = None,
     deleted_users: Policy = None,
     disabled_users: Policy = None,
     deleted_groups: Policy = None,
@@ -145,7 +145,7 @@ def add_m365(
 
     secret = _secret(client_secret_stdin, SECRET_ENV, "Client secret")
     settings = {"tenant_id": tenant_id, "client_id": client_id, "include_shared_mailboxes": shared_mailboxes,
-                "graph_url": graph_url, "authority": authority,
+                "graph_url": graph_url, "authority_url": authority_url,
                 **_policies(deleted_users, disabled_users, deleted_groups, role)}
     v = _act(lambda s, p, rt: create_profile(s, p, org, "m365", name, settings, {"client_secret": secret},
                                              rt.master_key, domains=domain, interval_seconds=interval).as_dict())

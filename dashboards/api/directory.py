@@ -59,7 +59,7 @@ class M365ProfileIn(_PolicyIn):
     client_secret: str = Field(min_length=1, max_length=1024, examples=["the app's client secret"])
     include_shared_mailboxes: bool = True
     graph_url: str | None = Field(default=None, max_length=400, description="Graph endpoint (default: Microsoft's)")
-    authority: str | None = Field(default=None, max_length=400, description="token endpoint base (default: Microsoft's)")
+    authority_url: str | None = Field(default=None, max_length=400, description="token endpoint base (default: Microsoft's)")
     domains: list[str] = Field(min_length=1, max_length=100, examples=[["acme.example"]])
 
 
@@ -151,7 +151,7 @@ def add_ldap(org: str, body: LdapProfileIn, p: Acting, s: DB, ctx: Ctx) -> Direc
              summary="Add a Microsoft 365 tenant (Graph, app-only)")
 def add_m365(org: str, body: M365ProfileIn, p: Acting, s: DB, ctx: Ctx) -> DirectoryOut:
     settings = {"tenant_id": body.tenant_id, "client_id": body.client_id, "graph_url": body.graph_url,
-                "authority": body.authority, "include_shared_mailboxes": body.include_shared_mailboxes,
+                "authority_url": body.authority_url, "include_shared_mailboxes": body.include_shared_mailboxes,
                 **_policy_settings(body)}
     return _out(dp.create_profile(s, p, org, "m365", body.name, settings, {"client_secret": body.client_secret},
                                   ctx.runtime.master_key, domains=body.domains, interval_seconds=body.interval_seconds))

@@ -64,8 +64,8 @@ def test_cli_password_from_environment_and_failed_sync_exits_1(rt, directory) ->
 def test_cli_add_m365(rt) -> None:  # type: ignore[no-untyped-def]
     make_tenant(rt, "contoso")
     cli("directory", "add-m365", "tenant", "--org", "contoso", "--tenant-id", "t", "--client-id", "c",
-        "--domain", "contoso.example", "--graph-url", "http://127.0.0.1:9/graph", "--client-secret-stdin",
+        "--domain", "contoso.example", "--graph-url", "https://127.0.0.1:9/graph", "--client-secret-stdin",
         input="s3cret\n")
     doc = json.loads(cli("directory", "show", "tenant", "--org", "contoso", "--json").stdout)
     assert doc["kind"] == "m365" and doc["config"]["directory_login"] is False and "s3cret" not in json.dumps(doc)
-    assert doc["config"]["graph_url"] == "http://127.0.0.1:9/graph" and doc["config"]["include_shared_mailboxes"] is True
+    assert doc["config"]["graph_url"] == "https://127.0.0.1:9/graph" and doc["config"]["include_shared_mailboxes"] is True

@@ -98,6 +98,17 @@ def test_m365_licence_counts_users_not_shared_mailboxes(rt, tenant) -> None:  # 
     assert [c.status for c in r.changes if c.action == "shared.create"] == ["done"]
 
 
+def test_m365_shared_mailboxes_can_be_left_out(rt, tenant) -> None:  # type: ignore[no-untyped-def]
+    from control.directory_profiles import update_profile
+
+    with rt.session() as s:
+        update_profile(s, tenant.admin, "contoso", "tenant", rt.master_key, settings={"include_shared_mailboxes": False})
+    m365 = FakeTenant()
+    m365.snapshot = DirectorySnapshot(users=[_u("g-ann", "ann"), _u("g-s", "shared1", kind="shared")])
+    r = run_named(rt, tenant.admin, "contoso", "tenant", reader=m365)
+    assert [c.action for c in r.changes] == ["user.create"] and r.status == "ok"
+
+
 def test_m365_login_domain_outside_the_profile_is_reported(rt, tenant) -> None:  # type: ignore[no-untyped-def]
     m365 = FakeTenant()
     m365.snapshot = DirectorySnapshot(users=[DirectoryUser("g-x", "x@elsewhere.example", "x@elsewhere.example")],
