@@ -557,6 +557,8 @@ def apply_plan(session: Session, principal: Principal, plan: SyncPlan, *, dry_ru
             with session.begin_nested():
                 APPLY[ch.action](ctx, ch)
             ch.status = "done"
+            if ch.details.get("aliases_not_taken"):
+                plan.problems.append(f"{ch.target}: aliases not added: {', '.join(ch.details['aliases_not_taken'])}")
         except Skip as e:
             ch.status, ch.reason = "skipped", str(e)
         except ControlError as e:

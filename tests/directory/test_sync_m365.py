@@ -109,6 +109,15 @@ def test_m365_shared_mailboxes_can_be_left_out(rt, tenant) -> None:  # type: ign
     assert [c.action for c in r.changes] == ["user.create"] and r.status == "ok"
 
 
+def test_an_alias_held_by_another_mailbox_is_reported_not_taken(rt, tenant) -> None:  # type: ignore[no-untyped-def]
+    m365 = FakeTenant()
+    m365.snapshot = DirectorySnapshot(users=[_u("g-ann", "ann", (f"team@{DOM}",)), _u("g-bob", "bob", (f"team@{DOM}",))])
+    r = run_named(rt, tenant.admin, "contoso", "tenant", reader=m365)
+    assert [c.status for c in r.changes] == ["done", "done"]  # both users are there, with their own addresses
+    assert r.status == "partial" and any(f"bob@{DOM}: aliases not added: team@{DOM} (held by archive mailbox ann@{DOM})"
+                                         in p for p in r.problems)
+
+
 def test_m365_login_domain_outside_the_profile_is_reported(rt, tenant) -> None:  # type: ignore[no-untyped-def]
     m365 = FakeTenant()
     m365.snapshot = DirectorySnapshot(users=[DirectoryUser("g-x", "x@elsewhere.example", "x@elsewhere.example")],
