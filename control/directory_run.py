@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from control import audit
@@ -87,7 +88,20 @@ def run_sync(rt: RuntimeLike, profile_id: str, principal: Principal = SYSTEM, *,
         snapshot = (reader or reader_for(kind))(config, secret)
     except SourceError as e:
         return _failed(rt, profile_id, principal, org_name, name, str(e), dry_run)
+    except Exception as e:  # noqa: BLE001 - one profile's broken reader must not stop the others' syncs
+        return _failed(rt, profile_id, principal, org_name, name,
+                       f"reading the directory failed unexpectedly ({type(e).__name__}: {e}); nothing was changed", dry_run)
     del secret
+    try:
+        return _apply(rt, profile_id, principal, org_name, name, snapshot, dry_run, now)
+    except SQLAlchemyError as e:  # the control plane failed under us: nothing of this run was kept
+        return _failed(rt, profile_id, principal, org_name, name,
+                       f"the control plane refused the sync ({type(e).__name__}: {e}); nothing was changed; "
+                       f"the next run tries again", dry_run)
+
+
+def _apply(rt: RuntimeLike, profile_id: str, principal: Principal, org_name: str, name: str,
+           snapshot: DirectorySnapshot, dry_run: bool, now: datetime | None) -> SyncReport:
     with writer(rt.control) as s:
         try:
             p = s.get(DirectoryProfile, profile_id)

@@ -148,3 +148,15 @@ def test_m365_profile_refuses_directory_login(rt) -> None:  # type: ignore[no-un
     with rt.session() as s, pytest.raises(ControlError, match="cannot check passwords"):
         create_profile(s, t.admin, "fabrikam", "m365", "t", {"tenant_id": "a", "client_id": "b", "directory_login": True},
                        {"client_secret": "x"}, rt.master_key, domains=["fabrikam.example"])
+
+
+def test_a_reader_that_breaks_fails_the_run_and_changes_nothing(rt, tenant) -> None:  # type: ignore[no-untyped-def]
+    def broken(config: dict, secret: dict) -> DirectorySnapshot:  # type: ignore[type-arg]
+        raise KeyError("value")
+
+    r = run_named(rt, tenant.admin, "contoso", "tenant", reader=broken)
+    assert r.status == "failed" and "failed unexpectedly (KeyError" in r.error
+    from control.directory_profiles import get_profile
+
+    with rt.session() as s:
+        assert get_profile(s, tenant.admin, "contoso", "tenant").last_status == "failed"
