@@ -86,7 +86,7 @@ def connect(config: dict[str, Any], bind_dn: str, password: str) -> ldap3.Connec
     try:
         conn = ldap3.Connection(_server(config), bind_dn, password, raise_exceptions=True,
                                 receive_timeout=max(1, int(config.get("timeout") or DEFAULT_TIMEOUT)),
-                                read_only=True)
+                                read_only=True, auto_referrals=False)  # AD's partition referrals: not ours to chase
         conn.open()
         if config.get("security", "starttls") == "starttls" and not str(config.get("url", "")).startswith("ldaps://"):
             conn.start_tls()
