@@ -46,7 +46,8 @@ def test_directory_routes(server: Server, make_tenant, directory: Directory) -> 
 
         done = c.post(f"{base}/corp/sync").json()
         assert done["status"] == "ok" and done["summary"]["user.create"] == {"done": 1}
-        assert f"ann@{dom}" in c.get(f"/api/orgs/{t.name}/users").text
+        users = {u["login"]: u for u in c.get(f"/api/orgs/{t.name}/users").json()}
+        assert users[f"ann@{dom}"]["directory"] == "corp" and users[t.admin]["directory"] is None
         # Read-only through the API: a clear 409.
         r = c.put(f"/api/orgs/{t.name}/users/ann@{dom}/active", json={"active": False})
         assert r.status_code == 409 and "read-only" in r.json()["error"]
