@@ -12,7 +12,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-# (table, column) pairs added in place: plain ALTER TABLE ADD COLUMN (a rebuild would cascade in SQLite).
+# Tables that get `directory_profile_id`: plain ALTER TABLE ADD COLUMN (a table rebuild would cascade in SQLite).
 OWNED = ("users", "groups", "domains", "mailboxes")
 
 
