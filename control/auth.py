@@ -174,7 +174,8 @@ def _throttle_state(session: Session, login: str, now: datetime) -> tuple[int, d
     return n or 0, utc(last)
 
 
-def _fail(session: Session, login: str, acct: Account | None, reason: str, now: datetime, *, count: bool = True) -> AuthResult:
+def _fail(session: Session, login: str, acct: Account | None, reason: str, now: datetime, *, count: bool = True,
+          message: str | None = None) -> AuthResult:
     if count:
         session.add(LoginFailure(login=login, at=now))
     n, last = _throttle_state(session, login, now)
@@ -184,7 +185,7 @@ def _fail(session: Session, login: str, acct: Account | None, reason: str, now: 
         message = f"too many failed logins for {login}: locked, try again in {max(1, retry // 60)} minutes"
     else:
         retry = 2 ** max(0, n - 1) if n else None
-        message = "wrong login, password or code"
+        message = message or "wrong login, password or code"
     actor = Principal("user" if isinstance(acct, User) else "operator", acct.id, login) if acct else None
     audit.record(session, actor, "auth.login", org_id=_org_id(acct), target=login, outcome="failed",
                  details={"reason": reason, "failures_in_window": n}, now=now)
@@ -217,7 +218,17 @@ def login(
     if n >= MAX_FAILURES and last is not None and now < last + LOCKOUT:
         verify_password(None, password)  # the same work as a real attempt
         return _fail(session, login, acct, "locked", now, count=False)
-    if not verify_password(acct.password_hash if acct else None, password) or acct is None:
+    if isinstance(acct, User) and acct.directory_profile_id:
+        # A synced user's password is the directory's (an LDAP bind); the local hash is never used.
+        from control.directory_login import DirectoryUnavailable, check_directory_password
+
+        try:
+            ok, reason = check_directory_password(session, acct, password)
+        except DirectoryUnavailable as e:  # not the user's fault: not counted for throttling, but audited
+            return _fail(session, login, acct, "directory unavailable", now, count=False, message=str(e))
+        if not ok:
+            return _fail(session, login, acct, reason, now)
+    elif not verify_password(acct.password_hash if acct else None, password) or acct is None:
         return _fail(session, login, acct, "unknown login" if acct is None else "wrong password", now)
     if not acct.active:
         return _fail(session, login, acct, "account disabled", now)
@@ -253,6 +264,9 @@ def must_change_password(session: Session, principal: Principal) -> bool:
 
 def change_own_password(session: Session, principal: Principal, old: str, new: str) -> None:
     acct = _account_of(session, principal)
+    if isinstance(acct, User) and acct.directory_profile_id:
+        raise Conflict("your password is your directory password: change it there (e.g. in Windows or your "
+                       "organization's password page)")
     if not verify_password(acct.password_hash, old):
         audit.record(session, principal, "auth.password_change", org_id=_org_id(acct), target=principal.login, outcome="failed")
         raise AuthFailed("the current password is wrong")
@@ -267,6 +281,9 @@ def reset_password(session: Session, principal: Principal, org: Organization | s
     user = session.scalar(select(User).where(User.org_id == o.id, User.login == login.strip().lower()))
     if user is None:
         raise NotFound(f"organization {o.name!r} has no user {login!r}")
+    from control.identity import refuse_synced
+
+    refuse_synced(session, user, f"the password of {user.login}")
     password = one_time_password()
     user.password_hash = hash_password(password)
     user.must_change_password = True

@@ -82,11 +82,26 @@ def remove_domain(session: Session, principal: Principal, org: Organization | st
     if dom.is_default:
         raise Conflict(f"{d!r} is the organization's name and default domain: it cannot be removed")
     n = session.scalar(select(func.count()).select_from(User).where(User.domain_id == dom.id)) or 0
+    refuse_synced(session, dom, f"domain {d!r}")
     if n:
         raise Conflict(f"{n} user(s) log in with domain {d!r}: delete them or move them to another domain first")
     removed = remove_domain_sources(session, principal, o, d)
     session.delete(dom)
     audit.record(session, principal, "domain.remove", org_id=o.id, target=d, details={"sources_removed": removed})
+
+
+# ---- objects synced from a directory are read-only here --------------------------------------------
+
+
+def refuse_synced(session: Session, obj: User | Group | Domain, what: str) -> None:
+    """Refuse a hand edit of a user, group or domain that a directory profile manages (control.directory)."""
+    profile_id = getattr(obj, "directory_profile_id", None)
+    if profile_id:
+        from control.models import DirectoryProfile
+
+        p = session.get(DirectoryProfile, profile_id)
+        raise Conflict(f"{what} is synced from the directory {p.name if p else '?'!r} and is read-only here: "
+                       f"make the change in the directory; the next sync brings it to the archive")
 
 
 # ---- users --------------------------------------------------------------------------------------------
@@ -175,6 +190,7 @@ def create_user(
     dom = session.scalar(select(Domain).where(Domain.name == dom_name))
     if dom is None or dom.org_id != o.id:
         raise ControlError(f"domain {dom_name!r} is not a domain of organization {o.name!r}: add it first")
+    refuse_synced(session, dom, f"domain {dom_name!r} (and so its users)")
     lg = f"{username}@{dom_name}"
     if session.scalar(select(User.id).where(User.login == lg)) is not None:
         raise Conflict(f"user {lg!r} already exists")
@@ -203,10 +219,16 @@ def create_user(
     return NewUser(user, generated, mb)
 
 
-def delete_user(session: Session, principal: Principal, org: Organization | str, login: str) -> None:
-    """Frees the user's licence; the user's archive mailboxes stay (and keep counting)."""
+def delete_user(session: Session, principal: Principal, org: Organization | str, login: str, *,
+                by_directory: bool = False) -> None:
+    """Frees the user's licence; the user's archive mailboxes stay (and keep counting).
+
+    `by_directory`: the directory sync removes a user it manages (no one else may).
+    """
     o = require_admin(session, principal, org, "deleting a user")
     user = _user(session, o, login)
+    if not by_directory:
+        refuse_synced(session, user, f"user {user.login}")
     with keeping_an_admin(session, o, f"deleting {user.login}"):
         for mb in session.scalars(select(Mailbox).where(Mailbox.owner_user_id == user.id)):
             mb.owner_user_id = None
@@ -215,9 +237,12 @@ def delete_user(session: Session, principal: Principal, org: Organization | str,
     audit.record(session, principal, "user.delete", org_id=o.id, target=login.strip().lower())
 
 
-def set_user_active(session: Session, principal: Principal, org: Organization | str, login: str, active: bool) -> None:
+def set_user_active(session: Session, principal: Principal, org: Organization | str, login: str, active: bool, *,
+                    by_directory: bool = False) -> None:
     o = require_admin(session, principal, org, "disabling or enabling a user")
     user = _user(session, o, login)
+    if not by_directory:
+        refuse_synced(session, user, f"user {user.login}")
     with keeping_an_admin(session, o, f"disabling {user.login}"):
         user.active = active
         if not active:
@@ -250,9 +275,12 @@ def create_group(session: Session, principal: Principal, org: Organization | str
     return g
 
 
-def delete_group(session: Session, principal: Principal, org: Organization | str, name: str) -> None:
+def delete_group(session: Session, principal: Principal, org: Organization | str, name: str, *,
+                 by_directory: bool = False) -> None:
     o = require_admin(session, principal, org, "deleting a group")
     g = _group(session, o, name)
+    if not by_directory:
+        refuse_synced(session, g, f"group {g.name!r}")
     with keeping_an_admin(session, o, f"deleting group {g.name!r}"):
         session.delete(g)
     audit.record(session, principal, "group.delete", org_id=o.id, target=name)
@@ -271,10 +299,13 @@ def list_groups(session: Session, principal: Principal, org: Organization | str)
 
 
 def add_member(
-    session: Session, principal: Principal, org: Organization | str, group: str, login: str, *, audit_event: bool = True
+    session: Session, principal: Principal, org: Organization | str, group: str, login: str, *, audit_event: bool = True,
+    by_directory: bool = False,
 ) -> None:
     o = require_admin(session, principal, org, "changing group members")
     g, user = _group(session, o, group), _user(session, o, login)
+    if not by_directory:
+        refuse_synced(session, g, f"the membership of group {g.name!r}")
     if session.get(GroupMember, (g.id, user.id)) is None:
         session.add(GroupMember(group_id=g.id, user_id=user.id))
         session.flush()
@@ -282,9 +313,12 @@ def add_member(
         audit.record(session, principal, "group.add_member", org_id=o.id, target=g.name, details={"user": user.login})
 
 
-def remove_member(session: Session, principal: Principal, org: Organization | str, group: str, login: str) -> None:
+def remove_member(session: Session, principal: Principal, org: Organization | str, group: str, login: str, *,
+                  by_directory: bool = False) -> None:
     o = require_admin(session, principal, org, "changing group members")
     g, user = _group(session, o, group), _user(session, o, login)
+    if not by_directory:
+        refuse_synced(session, g, f"the membership of group {g.name!r}")
     m = session.get(GroupMember, (g.id, user.id))
     if m is None:
         raise NotFound(f"{user.login} is not a member of group {g.name!r}")
@@ -313,12 +347,17 @@ def _role_target(session: Session, org: Organization, group: str | None, user: s
 
 def assign_role(
     session: Session, principal: Principal, org: Organization | str, role: str, *, group: str | None = None,
-    user: str | None = None, audit_event: bool = True,
+    user: str | None = None, audit_event: bool = True, by_directory: bool = False,
 ) -> None:
-    """Roles go to groups (and so to their members); a direct user role is allowed too."""
+    """Roles go to groups (and so to their members); a direct user role is allowed too.
+
+    The roles of a synced group come from its directory profile's role mapping.
+    """
     o = require_admin(session, principal, org, "assigning roles")
     check_role(role)
     gid, uid, what = _role_target(session, o, group, user)
+    if gid is not None and not by_directory:
+        refuse_synced(session, _group(session, o, group), f"the roles of group {group!r} (set by the role mapping)")  # type: ignore[arg-type]
     found = session.scalar(select(RoleAssignment.id).where(
         RoleAssignment.org_id == o.id, RoleAssignment.role == role,
         RoleAssignment.group_id.is_(None) if gid is None else RoleAssignment.group_id == gid,
@@ -332,11 +371,13 @@ def assign_role(
 
 def revoke_role(
     session: Session, principal: Principal, org: Organization | str, role: str, *, group: str | None = None,
-    user: str | None = None,
+    user: str | None = None, by_directory: bool = False,
 ) -> None:
     o = require_admin(session, principal, org, "revoking roles")
     check_role(role)
     gid, uid, what = _role_target(session, o, group, user)
+    if gid is not None and not by_directory:
+        refuse_synced(session, _group(session, o, group), f"the roles of group {group!r} (set by the role mapping)")  # type: ignore[arg-type]
     cond = [RoleAssignment.org_id == o.id, RoleAssignment.role == role,
             RoleAssignment.group_id == gid if gid else RoleAssignment.user_id == uid]
     if not session.scalar(select(exists().where(*cond))):

@@ -35,6 +35,12 @@ def _mailbox(session: Session, org: Organization, address: str) -> Mailbox:
     return mb
 
 
+def _refuse_synced(mb: Mailbox) -> None:
+    if mb.directory_profile_id:
+        raise Conflict(f"the addresses of archive mailbox {mb.primary_address} come from a directory and are read-only "
+                       f"here: change them in the directory; the next sync brings them to the archive")
+
+
 def _address_free(session: Session, org: Organization, address: str) -> None:
     if session.scalar(select(MailboxAddress.id).where(MailboxAddress.org_id == org.id, MailboxAddress.address == address)):
         raise Conflict(f"address {address!r} already belongs to an archive mailbox of organization {org.name!r}")
@@ -130,6 +136,7 @@ def add_alias(session: Session, principal: Principal, org: Organization | str, m
     """A secondary address; unique within the organization."""
     o = require_admin(session, principal, org, "adding an address")
     mb = _mailbox(session, o, mailbox)
+    _refuse_synced(mb)
     a = normalize_address(alias)
     _address_free(session, o, a)
     session.add(MailboxAddress(org_id=o.id, mailbox_id=mb.id, address=a, is_primary=False))
@@ -143,6 +150,7 @@ def remove_alias(session: Session, principal: Principal, org: Organization | str
     row = session.scalar(select(MailboxAddress).where(MailboxAddress.org_id == o.id, MailboxAddress.address == a))
     if row is None:
         raise NotFound(f"organization {o.name!r} has no archive mailbox address {a!r}")
+    _refuse_synced(row.mailbox)
     if row.is_primary:
         raise Conflict(f"{a!r} is the primary address of its mailbox: make another address primary first")
     primary = row.mailbox.primary_address
@@ -159,6 +167,7 @@ def make_primary(session: Session, principal: Principal, org: Organization | str
     if row is None:
         raise NotFound(f"organization {o.name!r} has no archive mailbox address {a!r}")
     mb = row.mailbox
+    _refuse_synced(mb)
     old = mb.primary_address
     for addr in mb.addresses:
         addr.is_primary = addr.address == a

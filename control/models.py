@@ -57,6 +57,8 @@ class Mailbox(Base):
     # (the column is cleared when the user is deleted), and SQLite cannot add one in place.
     owner_user_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    directory_profile_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # synced: read-only
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     addresses: Mapped[list[MailboxAddress]] = relationship(back_populates="mailbox", cascade="all, delete-orphan")
 
@@ -72,6 +74,7 @@ class MailboxAddress(Base):
     mailbox_id: Mapped[str] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"), index=True)
     address: Mapped[str] = mapped_column(String(320), nullable=False)
     is_primary: Mapped[bool] = mapped_column(nullable=False, default=False)
+    origin: Mapped[str | None] = mapped_column(String(16), nullable=True)  # directory | retained | None
 
     mailbox: Mapped[Mailbox] = relationship(back_populates="addresses")
 
@@ -103,6 +106,7 @@ class Domain(Base):
     kind: Mapped[str] = mapped_column(String(8), nullable=False)  # local | global
     is_default: Mapped[bool] = mapped_column(nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    directory_profile_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # synced: read-only
 
 
 class User(Base):
@@ -124,6 +128,9 @@ class User(Base):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     active: Mapped[bool] = mapped_column(nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    directory_profile_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # synced: read-only
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    directory_dn: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Group(Base):
@@ -134,6 +141,8 @@ class Group(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    directory_profile_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # synced: read-only
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class GroupMember(Base):
@@ -305,3 +314,28 @@ class SourceCursor(Base):
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class DirectoryProfile(Base):
+    """A directory an organization's users, groups and roles are synced from (LDAP/Active Directory
+    server or Microsoft 365 tenant). `config` is JSON without secrets; `secret` (bind password or
+    client secret) is encrypted (control.directory_profiles). Users, groups, domains and mailboxes
+    it owns carry its id in `directory_profile_id` and are read-only in the archive."""
+
+    __tablename__ = "directory_profiles"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # ldap | m365
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    config: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=3600)
+    enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # ok | partial | failed
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_report: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON summary of the last sync
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

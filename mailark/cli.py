@@ -438,6 +438,9 @@ register_source_commands(app)
 from mailark.compliance_cli import register_compliance_commands  # noqa: E402
 
 register_compliance_commands(app)
+from mailark.directory_cli import register as register_directory_commands  # noqa: E402
+
+register_directory_commands(app)
 
 
 def main() -> None:

@@ -4,9 +4,11 @@
 # Not root and something missing: it says what to install and goes on (those tests skip).
 #
 #   postgresql   tests/postgres: control plane and DuckLake catalog on a real PostgreSQL server
+#   slapd        tests/directory: a real OpenLDAP server (slapd and slapadd; started by tests/peers/openldap.py)
+#   ldap-utils   ldapsearch/ldapmodify, to look into a test directory by hand
 set -euo pipefail
 
-PACKAGES=(postgresql)
+PACKAGES=(postgresql slapd ldap-utils)
 
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
@@ -30,5 +32,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 echo "install-test-deps: installing ${missing[*]}" >&2
 apt-get update -q
+# slapd: no default directory of its own (the tests make theirs), so nothing is started on :389.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+    echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+fi
 # The tests initdb a cluster of their own; the package's default cluster is not used.
 apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from sources.errors import SourceError
 
-PACKAGES = {"imap": "sources.imap", "graph": "sources.graph"}
+PACKAGES = {"imap": "sources.imap", "graph": "sources.graph.probe"}
 
 
 def probe(kind: str, config: dict[str, Any], secret: dict[str, Any]) -> str:

@@ -7,8 +7,8 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from dashboards.api import (
-        aliases, audit, auth, deletions, domains, groups, licence, mailboxes, orgs, permissions, roles, sources, users, warnings,
+        aliases, audit, auth, deletions, directory, domains, groups, licence, mailboxes, orgs, permissions, roles, sources, users, warnings,
     )
 
     return [m.router for m in (auth, orgs, licence, warnings, domains, users, groups, roles, mailboxes, aliases,
-                               permissions, sources, deletions, audit)]
+                               permissions, sources, deletions, directory, audit)]

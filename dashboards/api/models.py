@@ -177,6 +177,7 @@ class UserOut(BaseModel):
     must_change_password: bool
     totp_enabled: bool
     created_at: Utc
+    directory: str | None = Field(default=None, description="the directory profile that syncs this user (read-only here)")
 
 
 class NewUserOut(UserOut):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlalchemy.orm import object_session
 
 from control import auth as cauth
 from control import identity
@@ -15,8 +16,15 @@ router = APIRouter(prefix=ORG_PATH + "/users", tags=["users"])
 
 
 def _out(u: User) -> UserOut:
+    directory = None
+    if u.directory_profile_id:
+        from control.models import DirectoryProfile
+
+        p = object_session(u).get(DirectoryProfile, u.directory_profile_id)  # type: ignore[union-attr]
+        directory = p.name if p else None
     return UserOut(login=u.login, display_name=u.display_name, active=u.active,
-                   must_change_password=u.must_change_password, totp_enabled=u.totp_enabled, created_at=u.created_at)
+                   must_change_password=u.must_change_password, totp_enabled=u.totp_enabled, created_at=u.created_at,
+                   directory=directory)
 
 
 @router.get("", response_model=list[UserOut], responses=ERRORS, summary="The organization's users")

@@ -33,3 +33,5 @@ class DirectoryGroup:
 class DirectorySnapshot:
     users: list[DirectoryUser] = field(default_factory=list)
     groups: list[DirectoryGroup] = field(default_factory=list)
+    # Entries the reader had to leave out, each in words (e.g. "uid=x,...: no mail address"); the sync reports them.
+    problems: list[str] = field(default_factory=list)

@@ -75,11 +75,13 @@ def victim(server: Server, make_tenant) -> tuple[Tenant, dict[str, str]]:  # typ
             ("POST", f"{base}/mailboxes/shared@{b.name}/aliases", {"alias": f"alias@{b.name}"}),
             ("PUT", f"{base}/mailboxes/shared@{b.name}/permissions/groups/grp", None),
             ("POST", f"{base}/sources", {"kind": "journal", "name": "src"}),
+            ("POST", f"{base}/directory/ldap", {"name": "corp", "url": "ldap://127.0.0.1:9", "bind_dn": "cn=x",
+                                                "bind_password": "pw", "base_dn": "dc=x", "domains": [f"dir.{b.name}.example"]}),
         ):
             r = c.request(method, url, json=body)
             assert r.status_code < 300, r.text
     params = {"org": b.name, "login": login, "address": f"shared@{b.name}", "alias": f"alias@{b.name}",
-              "group": "grp", "domain": f"{b.name}.example", "source": "src"}
+              "group": "grp", "domain": f"{b.name}.example", "source": "src", "profile": "corp"}
     return b, params
 
 

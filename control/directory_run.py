@@ -1,0 +1,160 @@
+"""One directory sync run: read the directory, plan and apply the changes, record the outcome.
+
+Used by the `directory-sync` flow (as the system), the CLI (as the deployment operator) and the API
+(as the admin who asked); the rules are in control.directory. The directory is read before the
+control-plane transaction starts, so a slow directory never holds the database's write lock.
+
+Readers: a function `(config, secret) -> DirectorySnapshot` per profile kind (`DirectoryReader`).
+"ldap" is sources.directory.ldap.read_directory; "m365" is sources.graph.directory.read_directory,
+imported only when such a profile runs (it is built separately). Tests pass their own reader.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from control import audit
+from control.db import writer
+from control.directory import SyncReport, sync_snapshot
+from control.directory_profiles import due_profiles, finish_sync, profile_config, profile_row, profile_secret
+from control.models import DirectoryProfile, Organization
+from control.orgs import NotFound
+from control.principals import Principal
+from sources.directory.records import DirectorySnapshot
+from sources.errors import SourceError
+from storage.keys import MasterKey
+
+# The actor of scheduled syncs in the audit log.
+SYSTEM = Principal("system", "directory-sync", "directory-sync")
+
+
+class DirectoryReader(Protocol):
+    def __call__(self, config: dict[str, Any], secret: dict[str, Any]) -> DirectorySnapshot: ...
+
+
+class RuntimeLike(Protocol):
+    """What a run needs of mailark.runtime.Runtime."""
+
+    master_key: MasterKey
+    control: sessionmaker[Session]
+
+    def session(self, *, write: bool = False) -> AbstractContextManager[Session]: ...
+
+
+def reader_for(kind: str) -> DirectoryReader:
+    if kind == "ldap":
+        from sources.directory.ldap import read_directory
+
+        return read_directory
+    if kind == "m365":
+        try:
+            from sources.graph.directory import read_directory as read_m365  # type: ignore[import-not-found]
+        except ImportError as e:
+            raise SourceError(f"this mailark has no Microsoft 365 directory reader ({e}): update mailark",
+                              retryable=False) from None
+        return read_m365  # type: ignore[no-any-return]
+    raise SourceError(f"unknown directory kind {kind!r}", retryable=False)
+
+
+def _failed(rt: RuntimeLike, profile_id: str, principal: Principal, org: str, name: str, error: str,
+            dry_run: bool) -> SyncReport:
+    with rt.session(write=True) as s:
+        p = s.get(DirectoryProfile, profile_id)
+        if p is not None:
+            if not dry_run:
+                finish_sync(s, p, "failed", error=error)
+            audit.record(s, principal, "directory.sync", org_id=p.org_id, target=name, outcome="failed",
+                         details={"error": error, "dry_run": dry_run})
+    return SyncReport(org, name, dry_run, [], [], 0, 0, error=error)
+
+
+def run_sync(rt: RuntimeLike, profile_id: str, principal: Principal = SYSTEM, *, dry_run: bool = False,
+             reader: DirectoryReader | None = None, now: datetime | None = None) -> SyncReport:
+    """Sync one profile. A directory that cannot be read fails the run (recorded, nothing changed)."""
+    with rt.session() as s:
+        p = s.get(DirectoryProfile, profile_id)
+        if p is None:
+            raise NotFound(f"no directory profile {profile_id!r} (removed?)")
+        org = s.get(Organization, p.org_id)
+        org_name, name, kind = org.name if org else "?", p.name, p.kind
+        config, secret = profile_config(p), profile_secret(p, rt.master_key)
+    try:
+        snapshot = (reader or reader_for(kind))(config, secret)
+    except SourceError as e:
+        return _failed(rt, profile_id, principal, org_name, name, str(e), dry_run)
+    except Exception as e:  # noqa: BLE001 - one profile's broken reader must not stop the others' syncs
+        return _failed(rt, profile_id, principal, org_name, name,
+                       f"reading the directory failed unexpectedly ({type(e).__name__}: {e}); nothing was changed", dry_run)
+    del secret
+    try:
+        return _apply(rt, profile_id, principal, org_name, name, snapshot, dry_run, now)
+    except SQLAlchemyError as e:  # the control plane failed under us: nothing of this run was kept
+        return _failed(rt, profile_id, principal, org_name, name,
+                       f"the control plane refused the sync ({type(e).__name__}: {e}); nothing was changed; "
+                       f"the next run tries again", dry_run)
+
+
+def _apply(rt: RuntimeLike, profile_id: str, principal: Principal, org_name: str, name: str,
+           snapshot: DirectorySnapshot, dry_run: bool, now: datetime | None) -> SyncReport:
+    with writer(rt.control) as s:
+        try:
+            p = s.get(DirectoryProfile, profile_id)
+            if p is None:
+                raise NotFound(f"directory profile {name!r} was removed during the sync")
+            report = sync_snapshot(s, principal, p, snapshot, dry_run=dry_run)
+            if dry_run:
+                s.rollback()  # a dry run shows what would happen and keeps none of it
+            else:
+                summary = {k: v for k, v in report.as_dict().items() if k != "changes"}
+                finish_sync(s, p, report.status, error=None if report.status == "ok" else report.message(),
+                            report=summary, now=now)
+                audit.record(s, principal, "directory.sync", org_id=p.org_id, target=name,
+                             outcome=report.status, details={"summary": report.summary(), "problems": report.problems[:50],
+                                                             "refused": [f"{c.action} {c.target}: {c.reason}"
+                                                                         for c in report.refused][:50]})
+                s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+    if dry_run:
+        with rt.session(write=True) as s:
+            p = s.get(DirectoryProfile, profile_id)
+            audit.record(s, principal, "directory.dry_run", org_id=p.org_id if p else None, target=name,
+                         details={"summary": report.summary()})
+    return report
+
+
+def run_named(rt: RuntimeLike, principal: Principal, org: str, name: str, *, dry_run: bool = False,
+              reader: DirectoryReader | None = None) -> SyncReport:
+    """An Admin (or operator) syncs one profile of their organization now."""
+    with rt.session() as s:
+        profile_id = profile_row(s, principal, org, name).id
+    return run_sync(rt, profile_id, principal, dry_run=dry_run, reader=reader)
+
+
+def due_profile_ids(rt: RuntimeLike, now: datetime | None = None) -> list[tuple[str, str, str]]:
+    """(profile id, organization, profile name) of the enabled profiles whose next sync is due."""
+    with rt.session() as s:
+        names = dict(s.execute(select(Organization.id, Organization.name)).tuples().all())
+        return [(p.id, names.get(p.org_id, "?"), p.name) for p in due_profiles(s, now)]
+
+
+def probe_profile(rt: RuntimeLike, principal: Principal, org: str, name: str,
+                 reader: DirectoryReader | None = None) -> dict[str, Any]:
+    """Connect and read without changing anything: counts and the first few entries, or the error."""
+    with rt.session() as s:
+        p = profile_row(s, principal, org, name)
+        kind, config, secret = p.kind, profile_config(p), profile_secret(p, rt.master_key)
+    try:
+        snap = (reader or reader_for(kind))(config, secret)
+    except SourceError as e:
+        return {"ok": False, "error": str(e)}
+    return {"ok": True, "users": len(snap.users), "groups": len(snap.groups), "problems": snap.problems,
+            "sample_users": [u.login for u in snap.users[:5]], "sample_groups": [g.name for g in snap.groups[:5]]}
+
