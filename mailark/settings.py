@@ -30,6 +30,29 @@ class S3Settings(BaseModel):
     cert_check: bool = True
 
 
+# SMTP journal endpoint and SMTP import (sources/journal; README "SMTP journaling and SMTP import").
+class JournalSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 2525
+    # Default journal addresses are journal@<org>.<domain> (import: import-<name>@<org>.<domain>);
+    # point a wildcard MX for *.<domain> at the endpoint. A profile may name its own address instead.
+    domain: str = "journal.localhost"
+    # The name the endpoint greets with (EHLO/banner); default: this machine's name.
+    hostname: str | None = None
+    # STARTTLS certificate chain and key (PEM); without them the endpoint offers no TLS and no AUTH.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Refuse MAIL/RCPT until STARTTLS (for endpoints reachable from the internet).
+    require_tls: bool = False
+    # Largest message accepted (SIZE extension; 552 beyond it). Exchange Online journal reports go up to 150 MB.
+    max_message_bytes: int = 160 * 1024 * 1024
+    # How long the endpoint trusts what it read: storage used vs quota, and the address table.
+    quota_cache_seconds: float = 5.0
+    routes_cache_seconds: float = 5.0
+    # Threads that seal and fsync accepted messages (the fsync is the cost of a 250).
+    writer_threads: int = 4
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
@@ -58,6 +81,7 @@ class Settings(BaseSettings):
     web_port: int = 8080
     # Session cookies carry the Secure flag; turn off only for plain-HTTP development.
     web_secure_cookies: bool = True
+    journal: JournalSettings = Field(default_factory=JournalSettings)
 
     @classmethod
     def settings_customise_sources(
