@@ -4,9 +4,12 @@
 # Not root and something missing: it says what to install and goes on (those tests skip).
 #
 #   postgresql   tests/postgres: control plane and DuckLake catalog on a real PostgreSQL server
+#   swaks, libnet-ssleay-perl   tests/sources/journal: a real SMTP client for the journal endpoint (with STARTTLS)
+#   postfix, libsasl2-modules   tests/sources/journal: Postfix relaying to the journal endpoint (TLS, SMTP AUTH);
+#                the tests run their own instance under a temp config directory, never the system service
 set -euo pipefail
 
-PACKAGES=(postgresql)
+PACKAGES=(postgresql swaks libnet-ssleay-perl postfix libsasl2-modules)
 
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
