@@ -96,9 +96,10 @@ class _Mailboxes:
     def __init__(self, rt: Runtime, org: Organization) -> None:
         self.rt, self.org = rt, org
         self.found: dict[str, tuple[str, str]] = {}
+        self._missing: set[str] = set()  # looked up in this drain: no archive mailbox has them
 
     def load(self, addresses: set[str]) -> None:
-        want = sorted(a for a in addresses if a not in self.found)
+        want = sorted(a for a in addresses if a not in self.found and a not in self._missing)
         if not want:
             return
         with self.rt.session() as s:
@@ -108,10 +109,12 @@ class _Mailboxes:
                      .where(MailboxAddress.org_id == self.org.id, MailboxAddress.address.in_(want[i:i + 500])))
                 for addr, mid, primary in s.execute(q):
                     self.found[addr] = (mid, primary)
+        self._missing.update(a for a in want if a not in self.found)
 
     def ensure(self, address: str, kind: str) -> tuple[str, str]:
         """The journal or import mailbox of a profile; created (within the licence) if it went missing."""
         a = address.lower()
+        self._missing.discard(a)
         self.load({a})
         if a not in self.found:
             with self.rt.session(write=True) as s:
