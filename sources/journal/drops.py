@@ -67,9 +67,12 @@ def decode(data: bytes) -> tuple[DropMeta, bytes]:
 
 
 def write(store: ObjectStore, sealer: Sealer, org_id: str, meta: DropMeta, raw: bytes) -> str:
-    """Seal and store one drop durably (file and directory synced): only then may SMTP say 250."""
+    """Seal and store one drop durably (file and directory synced): only then may SMTP say 250.
+
+    Encrypted but not compressed: a drop lives for a minute or so, and zstd here would cost every
+    250 its time (the archive compresses what it keeps)."""
     name = prefix(org_id, meta.kind) + str(ULID()).lower()
-    store.put_if_absent(name, sealer.seal(encode(meta, raw), name), durable=True)
+    store.put_if_absent(name, sealer.seal(encode(meta, raw), name, compress=False), durable=True)
     return name
 
 

@@ -181,12 +181,11 @@ class JournalHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
-        routes: list[Route] = []
-        for a in envelope.rcpt_tos:
-            r = self.directory.route(a, miss_refresh=False)
-            if r is None:  # removed while the message was on its way: the sender retries and gets 550
-                return R_STORE.format(f"the address {a} was removed meanwhile")
-            routes.append(r)
+        found: list[Route | None] = await self._run(
+            lambda: [self.directory.route(a, miss_refresh=False) for a in envelope.rcpt_tos])
+        routes = [r for r in found if r is not None]
+        if len(routes) != len(found):  # removed while the message was on its way: the sender retries and gets 550
+            return R_STORE.format("a recipient address was removed meanwhile")
         try:
             names = await self._run(self._store, routes, raw, envelope, session)
         except _Full:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mailark.settings import Settings, reset_settings_cache
+from tests.control.conftest import cheap_argon2  # noqa: F401 - autouse: organizations' first admins are hashed cheaply
 
 DOMAIN = "journal.localhost"
 JOURNAL = f"journal@acme.{DOMAIN}"

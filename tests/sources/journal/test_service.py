@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from sources.journal.drain import drain_all
 from tests.sources.journal.conftest import archived, client_tls
 from tests.sources.journal.reports import corpus_message, make_report
 
@@ -29,10 +30,9 @@ def mailark(*args: str) -> dict | list:  # type: ignore[type-arg]
 
 
 @pytest.fixture
-def served(jhome) -> Iterator[tuple[subprocess.Popen, int, dict]]:  # type: ignore[no-untyped-def,type-arg]
-    """Organization acme with a journal address, and `mailark journal serve --port 0` running."""
-    mailark("org", "create", "acme")
-    doc = mailark("journal", "add", "--org", "acme")
+def served(jrt, acme) -> Iterator[tuple[subprocess.Popen, int, dict]]:  # type: ignore[no-untyped-def,type-arg]
+    """Organization acme with a journal address (made in this process), and `mailark journal serve --port 0`."""
+    doc = {"address": acme.journal}
     proc = subprocess.Popen([MAILARK, "journal", "serve", "--host", "127.0.0.1", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -93,7 +93,7 @@ def test_swaks_journal_report_and_refusals(jrt, served, corpus: Path, tmp_path: 
                              "--auth", "PLAIN", "--auth-user", doc["address"], "--auth-password", "whatever-at-all"],
                             capture_output=True, text=True, timeout=20)
     assert noauth.returncode != 0 and "did not advertise authentication" in noauth.stderr
-    mailark("journal", "drain")
+    drain_all(jrt)
     org = jrt.org("acme")
     assert archived(jrt, org, doc["address"]) == [original]
 
@@ -103,6 +103,11 @@ def test_smtp_import_keeps_bytes_and_is_idempotent_on_resend(jrt, served, corpus
     _, port, _ = served
     imp = mailark("journal", "add-import", "--org", "acme", "--mailbox", "ann@acme.com", "--name", "mailstore")
     assert imp["address"] == "import-mailstore@acme.journal.localhost" and imp["password"]
+    listed = mailark("journal", "list", "--org", "acme")
+    assert {(r["kind"], r["address"], r["mailbox"]) for r in listed} == {
+        ("journal", "journal@acme.journal.localhost", "journal@acme.journal.localhost"),
+        ("smtp-import", imp["address"], "ann@acme.com")}
+    assert imp["password"] not in json.dumps(listed) and all("password" not in r for r in listed)
     import time
 
     time.sleep(0.3)  # the endpoint re-reads its address table after 0.2 s in tests
@@ -129,7 +134,7 @@ def test_smtp_import_keeps_bytes_and_is_idempotent_on_resend(jrt, served, corpus
     for f in files:
         r = swaks_send(f, imp["password"])
         assert r.returncode == 0, r.stdout + r.stderr
-    mailark("journal", "drain")
+    drain_all(jrt)
     org = jrt.org("acme")
     assert sorted(archived(jrt, org, "ann@acme.com")) == sorted(msgs)  # byte for byte: dates, headers, no Received
     rows = jrt.lake.execute("SELECT DISTINCT source, folder FROM lake.mailbox_items").fetchall()
@@ -137,6 +142,6 @@ def test_smtp_import_keeps_bytes_and_is_idempotent_on_resend(jrt, served, corpus
     # The export is sent again (a migration restarted): nothing archived twice.
     for f in files:
         assert swaks_send(f, imp["password"]).returncode == 0
-    [res] = mailark("journal", "drain")
-    assert res["archived"] == 0 and res["duplicates"] == len(msgs) and res["removed"] == len(msgs)
+    [res] = drain_all(jrt)
+    assert res.counts.archived == 0 and res.counts.duplicates == len(msgs) and res.removed == len(msgs)
     assert len(archived(jrt, org, "ann@acme.com")) == len(msgs)
