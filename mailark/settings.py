@@ -51,6 +51,10 @@ class JournalSettings(BaseModel):
     routes_cache_seconds: float = 5.0
     # Threads that seal and fsync accepted messages (the fsync is the cost of a 250).
     writer_threads: int = 4
+    # Password guessing: after this many failed AUTHs from one IP address, AUTH is refused (454)
+    # for that address until the window has passed.
+    auth_max_failures: int = 5
+    auth_window_seconds: float = 600.0
 
 
 class Settings(BaseSettings):

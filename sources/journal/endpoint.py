@@ -46,6 +46,7 @@ R_AUTH = "530 5.7.0 <{}> requires SMTP AUTH: STARTTLS, then AUTH PLAIN or LOGIN 
 R_NO_TLS = "530 5.7.0 <{}> requires SMTP AUTH, but this endpoint has no TLS certificate (journal.tls_cert)"
 R_FULL = "452 4.3.1 the archive of this organization is full; keep the message and retry later"
 R_STORE = "451 4.3.0 the message could not be stored ({}); retry later"
+R_THROTTLED = "454 4.7.0 too many failed authentications from your address; try again later"
 
 
 class EndpointError(RuntimeError):
@@ -102,6 +103,32 @@ class Directory:
         return o
 
 
+class AuthThrottle:
+    """Failed AUTHs per client IP in a sliding window; beyond the limit even a right password is refused."""
+
+    def __init__(self, max_failures: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failures, self.window, self.clock = max_failures, window, clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, ip: str, now: float) -> list[float]:
+        kept = [t for t in self._failures.get(ip, []) if now - t < self.window]
+        if kept:
+            self._failures[ip] = kept
+        else:
+            self._failures.pop(ip, None)
+        return kept
+
+    def blocked(self, ip: str) -> bool:
+        with self._lock:
+            return len(self._recent(ip, self.clock())) >= self.max_failures
+
+    def failed(self, ip: str) -> None:
+        with self._lock:
+            now = self.clock()
+            self._failures[ip] = [*self._recent(ip, now), now]
+
+
 class JournalHandler:
     """aiosmtpd hooks; every blocking step (control plane, catalogue, disk) runs on `pool`."""
 
@@ -112,6 +139,7 @@ class JournalHandler:
         self.tls = tls
         self.lake_lock = threading.Lock()  # the runtime's one DuckDB connection
         self.gate = QuotaGate(self._used, rt.settings.journal.quota_cache_seconds)
+        self.throttle = AuthThrottle(rt.settings.journal.auth_max_failures, rt.settings.journal.auth_window_seconds)
         self._local = threading.local()
 
     # ---- blocking helpers (thread pool) ----------------------------------------------------
@@ -157,11 +185,16 @@ class JournalHandler:
         if not isinstance(data, LoginPassword):
             return AuthResult(success=False, handled=False)
         login = data.login.decode("utf-8", "replace").strip().lower()
+        ip = str(session.peer[0]) if session.peer else ""
+        if self.throttle.blocked(ip):
+            log.warning("AUTH %s refused for %r from %s: too many failures", mechanism, login, ip)
+            return AuthResult(success=False, handled=False, message=R_THROTTLED)
         route = self.directory.route(login)
         if route is not None and route.check_password(data.password.decode("utf-8", "replace")):
-            log.info("AUTH %s as %s from %s", mechanism, login, session.peer)
+            log.info("AUTH %s as %s from %s", mechanism, login, ip)
             return AuthResult(success=True, auth_data=login)
-        log.warning("AUTH %s refused for %r from %s: wrong address or password", mechanism, login, session.peer)
+        self.throttle.failed(ip)
+        log.warning("AUTH %s refused for %r from %s: wrong address or password", mechanism, login, ip)
         return AuthResult(success=False, handled=False)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,

@@ -220,3 +220,42 @@ def test_starttls_auth_required_address(jrt, acme, endpoint) -> None:  # type: i
         assert c.rcpt(JOURNAL)[0] == 250  # no AUTH needed there
     drain_all(jrt)
     assert archived(jrt, acme.org, addr) == [raw]
+
+
+def test_password_guessing_is_throttled(jrt, acme, endpoint) -> None:  # type: ignore[no-untyped-def]
+    from control.principals import Principal
+    from sources.journal.profiles import add_journal
+
+    with jrt.session() as s:
+        view, pw = add_journal(s, Principal.deployment_operator(), "acme", jrt.master_key, "journal.localhost",
+                               name="guarded", auth_required=True)
+    addr = view.config["address"]
+    time.sleep(0.3)
+    with smtplib.SMTP("127.0.0.1", endpoint[1], timeout=10) as c:
+        c.ehlo()
+        c.starttls(context=client_tls())
+        c.ehlo()
+        c.user = addr
+        for n in range(5):  # journal.auth_max_failures
+            c.password = f"guess-{n}"
+            with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+                c.auth("PLAIN", c.auth_plain)
+            assert e.value.smtp_code == 535
+        c.password = pw
+        with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+            c.auth("PLAIN", c.auth_plain)  # the right password, too late: this client is locked out for a while
+        assert e.value.smtp_code == 454
+
+
+def test_require_tls_refuses_mail_before_starttls(jrt, acme) -> None:  # type: ignore[no-untyped-def]
+    from sources.journal.endpoint import JournalEndpoint
+
+    s = jrt.settings.model_copy(update={"journal": jrt.settings.journal.model_copy(update={"require_tls": True})})
+    with JournalEndpoint(s, host="127.0.0.1", port=0, runtime=jrt) as ep:
+        assert ep.address is not None
+        with smtplib.SMTP("127.0.0.1", ep.address[1], timeout=10) as c:
+            c.ehlo()
+            assert c.mail("")[0] == 530  # STARTTLS first
+            c.starttls(context=client_tls())
+            c.ehlo()
+            assert c.mail("")[0] == 250 and c.rcpt(JOURNAL)[0] == 250
