@@ -75,7 +75,7 @@ class Directory:
 
     def refresh(self) -> None:
         with self.rt.session() as s:
-            routes = load_routes(s, self.rt.master_key)
+            routes = load_routes(s, self.rt.master_key, self.rt.settings.journal.domain)
         with self._lock:
             self._routes, self._routes_at = routes, self.clock()
 

@@ -55,10 +55,12 @@ def default_address(kind: str, org_name: str, profile_name: str, domain: str) ->
     return normalize_address(f"{local}@{org_name}.{domain}")
 
 
-def _address_taken(session: Session, address: str) -> str | None:
-    """The organization id of the profile that already owns `address`, if any."""
-    for p in session.scalars(select(SourceProfile).where(SourceProfile.kind.in_(KINDS))):
-        if json.loads(p.config).get("address") == address:
+def _address_taken(session: Session, address: str, domain: str) -> str | None:
+    """The organization id of the profile that already owns `address` (given or default), if any."""
+    q = (select(SourceProfile, Organization.name).join(Organization, Organization.id == SourceProfile.org_id)
+         .where(SourceProfile.kind.in_(KINDS)))
+    for p, org_name in session.execute(q):
+        if (json.loads(p.config).get("address") or default_address(p.kind, org_name, p.name, domain)) == address:
             return p.org_id
     return None
 
@@ -87,7 +89,7 @@ def add_journal(
     the licence). Returns the profile and the SMTP password when AUTH is required (show it once)."""
     o = require_admin(session, principal, org, "adding a journal address")
     addr = normalize_address(address) if address else default_address(JOURNAL, o.name, name, domain)
-    if _address_taken(session, addr):
+    if _address_taken(session, addr, domain):
         raise Conflict(f"the journal address {addr!r} is already in use: choose another")
     mb, _ = ensure_archive_mailbox(session, principal, o, addr, kind="journal")
     if mb.kind != "journal":
@@ -118,7 +120,7 @@ def add_import(
     SMTP AUTH is always required; returns the profile and its password (show it once)."""
     o = require_admin(session, principal, org, "adding an SMTP import")
     addr = normalize_address(address) if address else default_address(IMPORT, o.name, name, domain)
-    if _address_taken(session, addr):
+    if _address_taken(session, addr, domain):
         raise Conflict(f"the import address {addr!r} is already in use: choose another")
     if not folder.strip():
         raise ControlError("an SMTP import needs a folder name")
@@ -134,16 +136,15 @@ def add_import(
     return view, pw
 
 
-def load_routes(session: Session, master: MasterKey) -> dict[str, Route]:
-    """Every enabled journal and import address of the deployment."""
+def load_routes(session: Session, master: MasterKey, domain: str) -> dict[str, Route]:
+    """Every enabled journal and import address of the deployment. A profile made through the
+    generic sources API without an address gets the default one (unique: org and name are)."""
     routes: dict[str, Route] = {}
     q = (select(SourceProfile, Organization.name).join(Organization, Organization.id == SourceProfile.org_id)
          .where(SourceProfile.kind.in_(KINDS), SourceProfile.enabled.is_(True)))
     for p, org_name in session.execute(q):
         cfg = json.loads(p.config)
-        addr = cfg.get("address")
-        if not addr:
-            continue
+        addr = cfg.get("address") or default_address(p.kind, org_name, p.name, domain)
         pw = source_secret(p, master).get("password")
         routes[addr] = Route(
             address=addr, kind=p.kind, org_id=p.org_id, org_name=org_name, profile_id=p.id, profile_name=p.name,

@@ -259,3 +259,23 @@ def test_require_tls_refuses_mail_before_starttls(jrt, acme) -> None:  # type: i
             c.starttls(context=client_tls())
             c.ehlo()
             assert c.mail("")[0] == 250 and c.rcpt(JOURNAL)[0] == 250
+
+
+def test_profile_from_the_generic_sources_api_gets_default_address_and_journal_mailbox(jrt, acme, endpoint) -> None:  # type: ignore[no-untyped-def]
+    """A journal profile made with control.sources alone (no address, no mailbox): the endpoint gives it
+    the default address and the drain creates its journal mailbox (kind journal)."""
+    from control.models import Mailbox
+    from control.principals import Principal
+    from control.sources import create_source
+    from sqlalchemy import select
+
+    with jrt.session() as s:
+        create_source(s, Principal.deployment_operator(), "acme", "journal", "branch", {}, None, jrt.master_key)
+    time.sleep(0.3)
+    addr = "journal-branch@acme.journal.localhost"
+    raw = b"From: bob@acme.com\r\nSubject: branch office\r\n\r\nhi\r\n"
+    assert send(endpoint[1], raw, [addr]) == {}
+    drain_all(jrt)
+    with jrt.session() as s:
+        assert s.scalar(select(Mailbox.kind).where(Mailbox.primary_address == addr)) == "journal"
+    assert archived(jrt, acme.org, addr) == [raw] and archived(jrt, acme.org, "bob@acme.com") == [raw]
