@@ -27,8 +27,8 @@ def _cli():  # type: ignore[no-untyped-def]
 
 @journal_app.command("serve")
 def serve(
-    host: Annotated[str | None, typer.Option(help="Listen address (default: settings journal.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: settings journal.port, 2525; 0 = any free).")] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: settings smtp_host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings smtp_port, 2525; 0 = any free).")] = None,
 ) -> None:
     """Run the SMTP journal endpoint in the foreground until Ctrl-C or SIGTERM."""
     import logging

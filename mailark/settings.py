@@ -31,9 +31,8 @@ class S3Settings(BaseModel):
 
 
 # SMTP journal endpoint and SMTP import (sources/journal; README "SMTP journaling and SMTP import").
+# Where it listens: smtp_host / smtp_port below (what `mailark up` checks).
 class JournalSettings(BaseModel):
-    host: str = "127.0.0.1"
-    port: int = 2525
     # Default journal addresses are journal@<org>.<domain> (import: import-<name>@<org>.<domain>);
     # point a wildcard MX for *.<domain> at the endpoint. A profile may name its own address instead.
     domain: str = "journal.localhost"
@@ -85,6 +84,9 @@ class Settings(BaseSettings):
     web_port: int = 8080
     # Session cookies carry the Secure flag; turn off only for plain-HTTP development.
     web_secure_cookies: bool = True
+    # The SMTP journal endpoint started by `mailark up`.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
     journal: JournalSettings = Field(default_factory=JournalSettings)
 
     @classmethod

@@ -269,8 +269,8 @@ class JournalEndpoint:
     def __init__(self, settings: Settings | None = None, *, host: str | None = None, port: int | None = None,
                  runtime: Runtime | None = None) -> None:
         self.settings = settings or get_settings()
-        self.host = host if host is not None else self.settings.journal.host
-        self.port = port if port is not None else self.settings.journal.port
+        self.host = host if host is not None else self.settings.smtp_host
+        self.port = port if port is not None else self.settings.smtp_port
         self._own_runtime = runtime is None
         self.rt = runtime or open_runtime(self.settings)
         self._thread: threading.Thread | None = None

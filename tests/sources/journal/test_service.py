@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,12 +34,16 @@ def mailark(*args: str) -> dict | list:  # type: ignore[type-arg]
 def served(jrt, acme) -> Iterator[tuple[subprocess.Popen, int, dict]]:  # type: ignore[no-untyped-def,type-arg]
     """Organization acme with a journal address (made in this process), and `mailark journal serve --port 0`."""
     doc = {"address": acme.journal}
-    proc = subprocess.Popen([MAILARK, "journal", "serve", "--host", "127.0.0.1", "--port", "0"],
+    with socket.socket() as sock:  # a free port, given as `mailark up` gives it: settings smtp_port
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    proc = subprocess.Popen([MAILARK, "journal", "serve"], env={**os.environ, "MAILARK_SMTP_PORT": str(free)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         assert "listening on" in line, proc.stderr.read() if proc.poll() is not None else line  # type: ignore[union-attr]
         port = int(line.rsplit(":", 1)[1])
+        assert line.strip() == f"journal endpoint listening on 127.0.0.1:{free}"
         yield proc, port, doc  # type: ignore[misc]
     finally:
         if proc.poll() is None:
