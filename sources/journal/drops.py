@@ -71,9 +71,11 @@ def write(store: ObjectStore, sealer: Sealer, org_id: str, meta: DropMeta, raw: 
 
     Encrypted but not compressed: a drop lives for a minute or so, and zstd here would cost every
     250 its time (the archive compresses what it keeps)."""
-    name = prefix(org_id, meta.kind) + str(ULID()).lower()
-    store.put_if_absent(name, sealer.seal(encode(meta, raw), name, compress=False), durable=True)
-    return name
+    data = encode(meta, raw)
+    while True:  # a ULID collision is all but impossible; never let one pass as stored
+        name = prefix(org_id, meta.kind) + str(ULID()).lower()
+        if store.put_if_absent(name, sealer.seal(data, name, compress=False), durable=True):
+            return name
 
 
 def read(store: ObjectStore, sealer: Sealer, name: str) -> tuple[DropMeta, bytes]:
