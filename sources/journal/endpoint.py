@@ -40,6 +40,8 @@ from sources.journal.quota import QuotaGate
 from storage.crypto import Sealer
 
 log = logging.getLogger("mailark.journal")
+# aiosmtpd itself sets the deprecated Session.login_data on every successful AUTH and warns about it.
+logging.getLogger("mail.log").addFilter(lambda r: "login_data is deprecated" not in r.getMessage())
 
 R_UNKNOWN = "550 5.1.1 <{}>: no journal or import address of this archive (check the address in the journal rule)"
 R_AUTH = "530 5.7.0 <{}> requires SMTP AUTH: STARTTLS, then AUTH PLAIN or LOGIN as this address"
