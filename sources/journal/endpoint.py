@@ -288,6 +288,7 @@ class JournalEndpoint:
         ctx = tls_context(self.settings)
         directory = Directory(self.rt, j.routes_cache_seconds)
         directory.refresh()
+        _ = self.rt.lake  # open the catalogue now (once, not raced by the writer threads; errors show at start)
         self._pool = ThreadPoolExecutor(max_workers=max(1, j.writer_threads), thread_name_prefix="journal-drop")
         handler = JournalHandler(self.rt, directory, self._pool, tls=ctx is not None)
         hostname = j.hostname or socket.gethostname()
