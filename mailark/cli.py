@@ -430,6 +430,9 @@ def server_stop() -> None:
 from mailark.admin_cli import register_admin_commands  # noqa: E402 - after org_app exists
 
 register_admin_commands(app, org_app)
+from mailark import journal_cli  # noqa: E402
+
+journal_cli.register(app)
 
 from mailark.source_cli import register_source_commands  # noqa: E402
 

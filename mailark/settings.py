@@ -44,6 +44,30 @@ class GraphSettings(BaseModel):
     page_size: int = 50
     # Concurrent MIME downloads per mailbox (Exchange Online allows an app 4 per mailbox).
     concurrency: int = 4
+# SMTP journal endpoint and SMTP import (sources/journal; README "SMTP journaling and SMTP import").
+# Where it listens: smtp_host / smtp_port below (what `mailark up` checks).
+class JournalSettings(BaseModel):
+    # Default journal addresses are journal@<org>.<domain> (import: import-<name>@<org>.<domain>);
+    # point a wildcard MX for *.<domain> at the endpoint. A profile may name its own address instead.
+    domain: str = "journal.localhost"
+    # The name the endpoint greets with (EHLO/banner); default: this machine's name.
+    hostname: str | None = None
+    # STARTTLS certificate chain and key (PEM); without them the endpoint offers no TLS and no AUTH.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Refuse MAIL/RCPT until STARTTLS (for endpoints reachable from the internet).
+    require_tls: bool = False
+    # Largest message accepted (SIZE extension; 552 beyond it). Exchange Online journal reports go up to 150 MB.
+    max_message_bytes: int = 160 * 1024 * 1024
+    # How long the endpoint trusts what it read: storage used vs quota, and the address table.
+    quota_cache_seconds: float = 5.0
+    routes_cache_seconds: float = 5.0
+    # Threads that seal and fsync accepted messages (the fsync is the cost of a 250).
+    writer_threads: int = 4
+    # Password guessing: after this many failed AUTHs from one IP address, AUTH is refused (454)
+    # for that address until the window has passed.
+    auth_max_failures: int = 5
+    auth_window_seconds: float = 600.0
 
 
 class Settings(BaseSettings):
@@ -79,6 +103,7 @@ class Settings(BaseSettings):
     smtp_port: int = 2525
     # Microsoft 365 (Graph) mail source: MAILARK_GRAPH__CA_FILE, MAILARK_GRAPH__MAX_RETRY_WAIT, ...
     graph: GraphSettings = Field(default_factory=GraphSettings)
+    journal: JournalSettings = Field(default_factory=JournalSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -6,9 +6,12 @@
 #   postgresql   tests/postgres: control plane and DuckLake catalog on a real PostgreSQL server
 #   slapd        tests/directory: a real OpenLDAP server (slapd and slapadd; started by tests/peers/openldap.py)
 #   ldap-utils   ldapsearch/ldapmodify, to look into a test directory by hand
+#   swaks, libnet-ssleay-perl   tests/sources/journal: a real SMTP client for the journal endpoint (with STARTTLS)
+#   postfix, libsasl2-modules   tests/sources/journal: Postfix relaying to the journal endpoint (TLS, SMTP AUTH);
+#                the tests run their own instance under a temp config directory, never the system service
 set -euo pipefail
 
-PACKAGES=(postgresql slapd ldap-utils)
+PACKAGES=(postgresql slapd ldap-utils swaks libnet-ssleay-perl postfix libsasl2-modules)
 
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
@@ -35,6 +38,8 @@ apt-get update -q
 # slapd: no default directory of its own (the tests make theirs), so nothing is started on :389.
 if command -v debconf-set-selections >/dev/null 2>&1; then
     echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+    # postfix: no system mail server either (the tests run their own instance under a temp dir).
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 fi
 # The tests initdb a cluster of their own; the package's default cluster is not used.
 apt-get install -y -q --no-install-recommends "${missing[@]}"

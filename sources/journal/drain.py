@@ -1,0 +1,275 @@
+"""Drain: archive an organization's drops with the archive core, then delete them.
+
+Crash-safe and idempotent: a drop is deleted only after every copy it stands for is found in the
+catalogue (mailbox_items, or quarantine for what could not be read), so a drain killed at any
+point leaves drops that the next drain archives again; the BatchWriter counts those copies as
+duplicates. Drops that BatchWriter deferred because the organization's storage is full stay
+where they are until there is room.
+
+Which archive mailboxes a drop goes to:
+- an SMTP import: the import's mailbox only (folder of the profile), the bytes as received;
+- journal mail: the journal mailbox, plus every archive mailbox (any kind; primary address or
+  alias) among the sender and recipients. For an Exchange journal report those come from the
+  report body (Bcc, expanded groups and forwards included) and the original message is archived;
+  for any other message from its header (From, Sender, To, Cc, Bcc, Resent-*) and the SMTP
+  envelope sender. A malformed report is quarantined in the journal mailbox with its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+
+import pyarrow as pa
+from sqlalchemy import select
+from ulid import ULID
+
+from catalog.archive import OrgArchive
+from catalog.ingest import BatchWriter, Counts, Incoming
+from catalog.lake import ALIAS
+from control.mailboxes import ensure_archive_mailbox
+from control.models import Mailbox, MailboxAddress, Organization
+from control.orgs import ControlError, list_orgs
+from control.principals import Principal
+from control.sources import finish_run, profile_by_id
+from mailark.runtime import Runtime
+from sources.journal import drops
+from sources.journal.profiles import IMPORT, JOURNAL
+from sources.journal.report import MalformedReport, is_journal_report, unwrap
+from storage.crypto import IntegrityError
+from storage.mime import field_name, field_value, header_fields, split_header
+
+SOURCES = {JOURNAL: "journal", IMPORT: "smtp-import"}
+ADDRESS_FIELDS = frozenset({b"from", b"sender", b"to", b"cc", b"bcc", b"resent-from", b"resent-sender",
+                            b"resent-to", b"resent-cc", b"resent-bcc"})
+
+
+class Batch:
+    """Copies from whole drops, handed to a task; not a dataclass, so Prefect does not walk it."""
+
+    __slots__ = ("drops", "items", "number", "source")
+
+    def __init__(self, source: str, number: int) -> None:
+        self.source = source
+        self.number = number
+        self.items: list[Incoming] = []
+        self.drops: dict[str, list[Incoming]] = {}
+
+    def add(self, name: str, items: list[Incoming]) -> None:
+        self.items += items
+        self.drops[name] = items
+
+    @property
+    def size(self) -> int:
+        return sum(len(i.raw) for i in self.items)
+
+
+@dataclass
+class DrainResult:
+    org: str
+    run_id: str
+    drops: int = 0
+    removed: int = 0
+    kept: int = 0
+    counts: Counts = field(default_factory=Counts)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {"org": self.org, "run_id": self.run_id, "drops": self.drops, "removed": self.removed,
+                "kept": self.kept, **self.counts.as_dict(), "problems": self.problems,
+                "seconds": round(self.seconds, 3)}
+
+
+def header_addresses(raw: bytes) -> set[str]:
+    block, _, _ = split_header(raw)
+    values = [field_value(f).decode("latin-1") for f in header_fields(block) if field_name(f) in ADDRESS_FIELDS]
+    return {a.strip().lower() for _, a in getaddresses(values) if "@" in a}
+
+
+class _Mailboxes:
+    """Address -> archive mailbox of one organization, looked up per batch of drops."""
+
+    def __init__(self, rt: Runtime, org: Organization) -> None:
+        self.rt, self.org = rt, org
+        self.found: dict[str, tuple[str, str]] = {}
+        self._missing: set[str] = set()  # looked up in this drain: no archive mailbox has them
+
+    def load(self, addresses: set[str]) -> None:
+        want = sorted(a for a in addresses if a not in self.found and a not in self._missing)
+        if not want:
+            return
+        with self.rt.session() as s:
+            for i in range(0, len(want), 500):
+                q = (select(MailboxAddress.address, Mailbox.id, Mailbox.primary_address)
+                     .join(Mailbox, Mailbox.id == MailboxAddress.mailbox_id)
+                     .where(MailboxAddress.org_id == self.org.id, MailboxAddress.address.in_(want[i:i + 500])))
+                for addr, mid, primary in s.execute(q):
+                    self.found[addr] = (mid, primary)
+        self._missing.update(a for a in want if a not in self.found)
+
+    def ensure(self, address: str, kind: str) -> tuple[str, str]:
+        """The journal or import mailbox of a profile; created (within the licence) if it went missing."""
+        a = address.lower()
+        self._missing.discard(a)
+        self.load({a})
+        if a not in self.found:
+            with self.rt.session(write=True) as s:
+                mb, _ = ensure_archive_mailbox(s, Principal.deployment_operator(), self.org, a, kind=kind)
+                self.found[a] = (mb.id, mb.primary_address)
+        return self.found[a]
+
+
+def copies(meta: drops.DropMeta, raw: bytes, position: str, mailboxes: _Mailboxes) -> list[Incoming]:
+    """The copies one drop stands for (see the module docstring)."""
+    source = SOURCES[meta.kind]
+    if meta.kind == IMPORT:
+        mid, primary = mailboxes.ensure(meta.mailbox, "user")
+        return [Incoming(raw, mid, primary, meta.folder, source, position)]
+    jid, jprimary = mailboxes.ensure(meta.mailbox, "journal")
+    if is_journal_report(raw):
+        try:
+            report = unwrap(raw)
+        except MalformedReport as e:
+            return [Incoming(raw, jid, jprimary, meta.folder, source, position, problem=str(e))]
+        original, addresses = report.original, report.addresses
+    else:
+        original, addresses = raw, header_addresses(raw) | ({meta.mail_from.lower()} if meta.mail_from else set())
+    mailboxes.load(addresses)
+    targets = {jid: jprimary}
+    for a in sorted(addresses):
+        if a in mailboxes.found:
+            mid, primary = mailboxes.found[a]
+            targets.setdefault(mid, primary)
+    return [Incoming(original, mid, primary, meta.folder, source, position) for mid, primary in targets.items()]
+
+
+def _landed(archive: OrgArchive, items: list[Incoming]) -> set[tuple[str, str, str]]:
+    """Which (mailbox_id, folder, sha256) of these copies the catalogue holds (archived or quarantined)."""
+    shas = sorted({hashlib.sha256(i.raw).hexdigest() for i in items})
+    if not shas:
+        return set()
+    con = archive.lake
+    con.register("_drain_cand", pa.table({"v": shas}))
+    try:
+        rows = con.execute(
+            f"SELECT mailbox_id, folder, copy_sha256 FROM {ALIAS}.mailbox_items WHERE org_id = ? "
+            f"AND copy_sha256 IN (SELECT v FROM _drain_cand) UNION ALL "
+            f"SELECT mailbox_id, folder, copy_sha256 FROM {ALIAS}.quarantine WHERE org_id = ? "
+            f"AND copy_sha256 IN (SELECT v FROM _drain_cand)", [archive.org_id, archive.org_id],
+        ).fetchall()
+    finally:
+        con.unregister("_drain_cand")
+    return {(r[0], r[1], r[2]) for r in rows}
+
+
+def _batches(rt: Runtime, org: Organization, archive: OrgArchive, names: list[str], mailboxes: _Mailboxes,
+             result: DrainResult, profiles: set[str]) -> Iterator[Batch]:
+    """Whole drops grouped by source into batches of at most the configured messages or bytes."""
+    s = rt.settings
+    open_batches: dict[str, Batch] = {}
+    number = 0
+    for name in names:
+        position = name.rsplit("/", 1)[1]
+        try:
+            meta, raw = drops.read(rt.store, archive.sealer, name)
+        except (drops.BadDrop, IntegrityError) as e:
+            # Keep the bytes (still sealed: we cannot read them) where a compliance officer finds them.
+            jid, jprimary = mailboxes.ensure(_fallback_journal(rt, org), "journal")
+            items = [Incoming(rt.store.get(name), jid, jprimary, "Journal", "journal", position,
+                              problem=f"unreadable journal drop: {e}")]
+            source = "journal"
+        else:
+            profiles.add(meta.profile_id)
+            try:
+                items = copies(meta, raw, position, mailboxes)
+            except ControlError as e:
+                result.kept += 1
+                result.problems.append(f"{position}: {e}")
+                continue
+            source = SOURCES.get(meta.kind, "journal")
+        b = open_batches.get(source)
+        if b is None:
+            number += 1
+            b = open_batches[source] = Batch(source, number)
+        b.add(name, items)
+        if len(b.items) >= s.batch_messages or b.size >= s.batch_bytes:
+            yield open_batches.pop(source)
+    yield from open_batches.values()
+
+
+def _fallback_journal(rt: Runtime, org: Organization) -> str:
+    from sources.journal.profiles import default_address
+
+    return default_address(JOURNAL, org.name, "journal", rt.settings.journal.domain)
+
+
+def drain_org(
+    rt: Runtime,
+    org: Organization,
+    run_id: str | None = None,
+    *,
+    write: Callable[[BatchWriter, Batch], Counts] | None = None,
+) -> DrainResult:
+    """Archive and remove the organization's drops; `write` lets the flow run each batch as a task."""
+    started = time.perf_counter()
+    run_id = run_id or str(ULID()).lower()
+    result = DrainResult(org.name, run_id)
+    names = [o.name for o in drops.pending(rt.store, org.id)]
+    result.drops = len(names)
+    if not names:
+        return result
+    archive = rt.archive_for(org)
+    writers = {src: BatchWriter(archive, run_id, source=src) for src in SOURCES.values()}
+    mailboxes = _Mailboxes(rt, org)
+    profiles: set[str] = set()
+    for batch in _batches(rt, org, archive, names, mailboxes, result, profiles):
+        writer = writers[batch.source]
+        counts = write(writer, batch) if write else writer.write(batch.items)
+        result.counts.add(counts)
+        have = _landed(archive, batch.items)
+        for name, items in batch.drops.items():
+            if all((i.mailbox_id, i.folder, hashlib.sha256(i.raw).hexdigest()) in have for i in items):
+                rt.store.delete(name)
+                result.removed += 1
+            else:
+                result.kept += 1
+        rt.store.flush()
+    _finish_profiles(rt, profiles, result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _finish_profiles(rt: Runtime, profile_ids: set[str], result: DrainResult) -> None:
+    """What the admin sees on each journal/import profile: ok, or paused while storage is full."""
+    c = result.counts
+    if c.deferred:
+        status, reason = "paused", f"storage full: {result.kept} message(s) wait for room"
+    elif result.problems:
+        status, reason = "partial", None
+    else:
+        status, reason = "ok", None
+    with rt.session(write=True) as s:
+        for pid in profile_ids:
+            try:
+                p = profile_by_id(s, pid)
+            except ControlError:
+                continue  # removed since: its drops were archived all the same
+            finish_run(s, p, status, error="; ".join(result.problems[:5]) or None,
+                       counts={**c.as_dict(), "drops": result.drops, "removed": result.removed, "kept": result.kept},
+                       paused_reason=reason)
+
+
+def orgs_with_drops(rt: Runtime) -> list[Organization]:
+    with rt.session() as s:
+        orgs = list_orgs(s)
+        for o in orgs:
+            s.expunge(o)
+    return [o for o in orgs if next(iter(drops.pending(rt.store, o.id)), None) is not None]
+
+
+def drain_all(rt: Runtime, run_id: str | None = None) -> list[DrainResult]:
+    return [drain_org(rt, o, run_id) for o in orgs_with_drops(rt)]

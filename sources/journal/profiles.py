@@ -1,0 +1,154 @@
+"""Journal and SMTP-import profiles: their addresses, credentials and the endpoint's address table.
+
+A profile's `config` (no secrets) holds:
+- journal: ``address``, ``auth_required`` (bool), ``mailbox`` (the journal archive mailbox);
+- smtp-import: ``address``, ``mailbox`` (the archive mailbox it fills), ``folder``.
+Its secret is ``{"password": ...}``. The SMTP AUTH user name is the profile's address. Addresses
+are unique over the whole deployment: the endpoint finds the organization by the recipient.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control.mailboxes import ensure_archive_mailbox
+from control.models import Organization, SourceProfile
+from control.orgs import Conflict, ControlError, normalize_address
+from control.principals import Principal, require_admin
+from control.sources import SourceView, create_source, source_secret
+from storage.keys import MasterKey
+
+JOURNAL = "journal"
+IMPORT = "smtp-import"
+KINDS = (JOURNAL, IMPORT)
+DEFAULT_IMPORT_FOLDER = "Imported"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where mail for one address goes; `password` is kept in memory only, never logged."""
+
+    address: str
+    kind: str
+    org_id: str
+    org_name: str
+    profile_id: str
+    profile_name: str
+    auth_required: bool
+    mailbox: str
+    folder: str
+    password: str | None = field(default=None, repr=False)
+
+    def check_password(self, given: str) -> bool:
+        return self.password is not None and hmac.compare_digest(self.password.encode(), given.encode())
+
+
+def default_address(kind: str, org_name: str, profile_name: str, domain: str) -> str:
+    local = "journal" if kind == JOURNAL and profile_name == "journal" else (
+        f"journal-{profile_name}" if kind == JOURNAL else f"import-{profile_name}")
+    return normalize_address(f"{local}@{org_name}.{domain}")
+
+
+def _address_taken(session: Session, address: str, domain: str) -> str | None:
+    """The organization id of the profile that already owns `address` (given or default), if any."""
+    q = (select(SourceProfile, Organization.name).join(Organization, Organization.id == SourceProfile.org_id)
+         .where(SourceProfile.kind.in_(KINDS)))
+    for p, org_name in session.execute(q):
+        if (json.loads(p.config).get("address") or default_address(p.kind, org_name, p.name, domain)) == address:
+            return p.org_id
+    return None
+
+
+def _password(given: str | None) -> str:
+    if given is None:
+        return secrets.token_urlsafe(18)
+    if len(given) < 12:
+        raise ControlError("an SMTP password needs at least 12 characters")
+    return given
+
+
+def add_journal(
+    session: Session,
+    principal: Principal,
+    org: Organization | str,
+    master: MasterKey,
+    domain: str,
+    *,
+    name: str = "journal",
+    address: str | None = None,
+    auth_required: bool = False,
+    password: str | None = None,
+) -> tuple[SourceView, str | None]:
+    """A journal address for the organization and its journal archive mailbox (created now, within
+    the licence). Returns the profile and the SMTP password when AUTH is required (show it once)."""
+    o = require_admin(session, principal, org, "adding a journal address")
+    addr = normalize_address(address) if address else default_address(JOURNAL, o.name, name, domain)
+    if _address_taken(session, addr, domain):
+        raise Conflict(f"the journal address {addr!r} is already in use: choose another")
+    mb, _ = ensure_archive_mailbox(session, principal, o, addr, kind="journal")
+    if mb.kind != "journal":
+        raise Conflict(f"{addr!r} is the address of a {mb.kind} archive mailbox: choose another journal address")
+    pw = _password(password) if auth_required or password else None
+    view = create_source(
+        session, principal, o, JOURNAL, name,
+        {"address": addr, "auth_required": auth_required, "mailbox": mb.primary_address},
+        {"password": pw} if pw else None, master, interval_seconds=60,
+    )
+    return view, pw
+
+
+def add_import(
+    session: Session,
+    principal: Principal,
+    org: Organization | str,
+    master: MasterKey,
+    domain: str,
+    *,
+    mailbox: str,
+    name: str = "import",
+    address: str | None = None,
+    folder: str = DEFAULT_IMPORT_FOLDER,
+    password: str | None = None,
+) -> tuple[SourceView, str]:
+    """An SMTP import address that fills one archive mailbox (created if the licence allows).
+    SMTP AUTH is always required; returns the profile and its password (show it once)."""
+    o = require_admin(session, principal, org, "adding an SMTP import")
+    addr = normalize_address(address) if address else default_address(IMPORT, o.name, name, domain)
+    if _address_taken(session, addr, domain):
+        raise Conflict(f"the import address {addr!r} is already in use: choose another")
+    if not folder.strip():
+        raise ControlError("an SMTP import needs a folder name")
+    mb, _ = ensure_archive_mailbox(session, principal, o, mailbox)
+    if mb.kind == "journal":
+        raise Conflict("an SMTP import fills a user or shared mailbox, not a journal mailbox")
+    pw = _password(password)
+    view = create_source(
+        session, principal, o, IMPORT, name,
+        {"address": addr, "mailbox": mb.primary_address, "folder": folder.strip()},
+        {"password": pw}, master, interval_seconds=60,
+    )
+    return view, pw
+
+
+def load_routes(session: Session, master: MasterKey, domain: str) -> dict[str, Route]:
+    """Every enabled journal and import address of the deployment. A profile made through the
+    generic sources API without an address gets the default one (unique: org and name are)."""
+    routes: dict[str, Route] = {}
+    q = (select(SourceProfile, Organization.name).join(Organization, Organization.id == SourceProfile.org_id)
+         .where(SourceProfile.kind.in_(KINDS), SourceProfile.enabled.is_(True)))
+    for p, org_name in session.execute(q):
+        cfg = json.loads(p.config)
+        addr = cfg.get("address") or default_address(p.kind, org_name, p.name, domain)
+        pw = source_secret(p, master).get("password")
+        routes[addr] = Route(
+            address=addr, kind=p.kind, org_id=p.org_id, org_name=org_name, profile_id=p.id, profile_name=p.name,
+            auth_required=p.kind == IMPORT or bool(cfg.get("auth_required")), mailbox=cfg.get("mailbox") or addr,
+            folder=cfg.get("folder") or ("Journal" if p.kind == JOURNAL else DEFAULT_IMPORT_FOLDER), password=pw,
+        )
+    return routes
