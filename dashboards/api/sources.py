@@ -17,6 +17,7 @@ from dashboards.api.models import OkOut
 from dashboards.deps import DB, Acting, Ctx
 from sources import kinds
 from sources.errors import SourceError
+from sources.journal.profiles import DEFAULT_IMPORT_FOLDER, IMPORT, JOURNAL, add_import, add_journal
 
 router = APIRouter(prefix=ORG_PATH + "/sources", tags=["sources"])
 
@@ -52,6 +53,8 @@ class SourceOut(BaseModel):
     last_status: str | None
     last_error: str | None
     last_counts: dict[str, Any] | None
+    generated_password: str | None = Field(
+        default=None, description="the SMTP AUTH password made for a new journal or import address: shown once")
 
 
 class ProbeOut(BaseModel):
@@ -61,7 +64,7 @@ class ProbeOut(BaseModel):
 
 def _out(v: src.SourceView) -> SourceOut:
     d = v.as_dict()
-    return SourceOut(**{k: d[k] for k in SourceOut.model_fields})
+    return SourceOut(**{k: d[k] for k in SourceOut.model_fields if k in d})
 
 
 @router.get("", response_model=list[SourceOut], responses=ERRORS, summary="The organization's mail sources")
@@ -72,7 +75,24 @@ def list_(org: str, p: Acting, s: DB) -> list[SourceOut]:
 @router.post("", response_model=SourceOut, status_code=status.HTTP_201_CREATED, responses=ERRORS,
              summary="Add a mail source")
 def add(org: str, body: SourceIn, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
-    return _out(src.create_source(s, p, org, body.kind, body.name, body.config, body.secret, ctx.runtime.master_key,
+    master = ctx.runtime.master_key
+    if body.kind in (JOURNAL, IMPORT):
+        # Endpoint addresses: unique on the deployment, their mailbox made now, a password generated.
+        c, secret = body.config, body.secret or {}
+        domain = ctx.runtime.settings.journal.domain
+        if body.kind == JOURNAL:
+            view, password = add_journal(s, p, org, master, domain, name=body.name, address=c.get("address"),
+                                         auth_required=bool(c.get("auth_required")), password=secret.get("password"))
+        else:
+            if not c.get("mailbox"):
+                raise ControlError("an SMTP import needs config.mailbox: the archive mailbox it fills")
+            view, password = add_import(s, p, org, master, domain, name=body.name, mailbox=str(c["mailbox"]),
+                                        address=c.get("address"), folder=str(c.get("folder") or DEFAULT_IMPORT_FOLDER),
+                                        password=secret.get("password"))
+        out = _out(view)
+        out.generated_password = password if password and password != secret.get("password") else None
+        return out
+    return _out(src.create_source(s, p, org, body.kind, body.name, body.config, body.secret, master,
                                   interval_seconds=body.interval_seconds, enabled=body.enabled, domain=body.domain))
 
 

@@ -40,3 +40,23 @@ def test_sources_are_for_admins_of_their_own_organization(server: Server, make_t
     with client(server, other.token) as c:
         assert c.get(f"/api/orgs/{t.name}/sources").status_code == 404
         assert c.get(f"/api/orgs/{t.name}/sources/j").status_code == 404
+
+
+def test_journal_and_import_addresses_through_the_api(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    t, other = make_tenant(users=3, mailboxes_per_user=3), make_tenant()
+    base = f"/api/orgs/{t.name}/sources"
+    with client(server, t.token) as c:
+        r = c.post(base, json={"kind": "journal", "name": "journal", "config": {"auth_required": True}})
+        assert r.status_code == 201, r.text
+        journal = r.json()
+        assert journal["config"]["address"] == f"journal@{t.name}.journal.localhost"
+        assert journal["generated_password"] and journal["has_secret"]
+        assert c.get(f"{base}/journal").json()["generated_password"] is None  # shown once
+        assert c.get(f"/api/orgs/{t.name}/mailboxes/journal@{t.name}.journal.localhost").json()["kind"] == "journal"
+        r = c.post(base, json={"kind": "smtp-import", "name": "migration", "config": {"mailbox": f"old@{t.name}"}})
+        assert r.status_code == 201 and r.json()["config"]["folder"] == "Imported" and r.json()["generated_password"]
+        assert c.post(base, json={"kind": "smtp-import", "name": "x"}).status_code == 400
+    with client(server, other.token) as c:  # an address is the deployment's: nobody else may take it
+        r = c.post(f"/api/orgs/{other.name}/sources", json={"kind": "journal", "name": "j",
+                                                           "config": {"address": journal["config"]["address"]}})
+        assert r.status_code == 409
