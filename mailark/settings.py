@@ -30,6 +30,17 @@ class S3Settings(BaseModel):
     cert_check: bool = True
 
 
+class UsagePortalSettings(BaseModel):
+    """The business portal that receives daily usage reports (JSON over HTTPS); unset: reports wait in the outbox."""
+
+    url: str | None = None
+    token: SecretStr = SecretStr("")
+    timeout_seconds: float = 10.0
+    backoff_seconds: float = 60.0
+    backoff_max_seconds: float = 6 * 3600.0
+    ca_file: Path | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
@@ -58,6 +69,9 @@ class Settings(BaseSettings):
     web_port: int = 8080
     # Session cookies carry the Secure flag; turn off only for plain-HTTP development.
     web_secure_cookies: bool = True
+    # Metering and usage reporting (issue 5): MAILARK_USAGE_PORTAL__URL, __TOKEN (a secret, never logged), ...
+    usage_portal: UsagePortalSettings = Field(default_factory=UsagePortalSettings)
+    metering_lease_seconds: int = 1800
 
     @classmethod
     def settings_customise_sources(
