@@ -9,6 +9,7 @@ def routers() -> list[APIRouter]:
     from dashboards.api import (
         aliases, audit, auth, domains, groups, licence, mailboxes, orgs, permissions, roles, users, warnings,
     )
+    from dashboards.api import usage
 
     return [m.router for m in (auth, orgs, licence, warnings, domains, users, groups, roles, mailboxes, aliases,
-                               permissions, audit)]
+                               permissions, audit, usage)]
