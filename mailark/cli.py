@@ -395,6 +395,9 @@ def server_stop() -> None:
 from mailark.admin_cli import register_admin_commands  # noqa: E402 - after org_app exists
 
 register_admin_commands(app, org_app)
+from mailark.usage_cli import register as register_usage_commands  # noqa: E402
+
+register_usage_commands(app)
 
 
 def main() -> None:
