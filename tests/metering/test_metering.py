@@ -179,3 +179,23 @@ def test_usage_rows_are_written_to_the_catalogue(rt, tenant) -> None:  # type: i
     before = st.lake_bytes
     meter_org(rt, "acme")
     assert _state(rt, tenant.org.id).lake_bytes == before
+
+
+def test_compaction_changes_nothing_and_expired_snapshots_fall_back_to_a_full_count(rt, tenant) -> None:  # type: ignore[no-untyped-def]
+    from catalog.lake import catalog_lane
+
+    org = tenant.org
+    keys = [add_object(rt, org.id, 1000 + i) for i in range(5)]
+    meter_org(rt, "acme")
+    with catalog_lane(rt.settings, org.id, rt.lake, rt.store):
+        rt.lake.execute("CALL ducklake_merge_adjacent_files('lake')")  # what nightly maintenance does
+    delete_object(rt, org.id, keys[0])
+    r = meter_org(rt, "acme")
+    assert r.mode == "incremental" and r.rows_read == 1
+    assert _state(rt, org.id).object_bytes == _full(rt, org.id)[0] == sum(1000 + i for i in range(1, 5))
+
+    add_object(rt, org.id, 77)
+    with catalog_lane(rt.settings, org.id, rt.lake, rt.store):
+        rt.lake.execute("CALL ducklake_expire_snapshots('lake', older_than => now())")
+    r = meter_org(rt, "acme")
+    assert r.mode == "full" and _state(rt, org.id).object_bytes == _full(rt, org.id)[0]
