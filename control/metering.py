@@ -176,7 +176,7 @@ def apply(session: Session, org: Organization, m: Measurement, now: datetime | N
         st.paused, st.paused_at, changed = False, None, "resumed"
         audit.record(session, SYSTEM, "archiving.resume", org_id=org.id, target=org.name,
                      details={"used_bytes": used, "quota_bytes": quota})
-    if reason != st.paused_reason or changed:
+    if reason is not None or changed:  # while paused, sources added since are marked too
         _mark_sources(session, org.id, reason, now)
     st.paused_reason = reason
     st.snapshot_id = m.snapshot_id
