@@ -90,24 +90,47 @@ def _changes(con: duckdb.DuckDBPyConnection, table: str, select: str, org_id: st
         raise
 
 
+def tables_changed(con: duckdb.DuckDBPyConnection, since: int, upto: int) -> set[str]:
+    """Names of the tables whose rows changed in snapshots (since, upto], from the catalog's list of
+    changes per snapshot (a primary-key range, however long the history). Compaction is no change."""
+    names = dict(con.execute(f"SELECT table_id, table_name FROM {METADATA}.ducklake_table").fetchall())
+    out: set[str] = set()
+    for (made,) in con.execute(
+        f"SELECT changes_made FROM {METADATA}.ducklake_snapshot_changes WHERE snapshot_id > ? AND snapshot_id <= ?",
+        [since, upto],
+    ).fetchall():
+        for item in (made or "").split(","):
+            kind, _, ref = item.partition(":")
+            if kind.startswith("compacted") or not ref.isdigit():
+                continue
+            out.add(names.get(int(ref), f"table {ref}"))
+    return out
+
+
 def changes(con: duckdb.DuckDBPyConnection, org_id: str, since: int, upto: int) -> Figures:
     """The differences between snapshot `since` (exclusive) and `upto` (inclusive)."""
     f = Figures()
     if upto <= since:
         return f
+    # the watermark's successor must still exist, or maintenance has expired the history in between
+    if not con.execute(f"SELECT 1 FROM {METADATA}.ducklake_snapshot WHERE snapshot_id = ?", [since + 1]).fetchone():
+        raise SnapshotGone(f"snapshot {since + 1} was expired")
+    touched = tables_changed(con, since, upto)
     lo = since + 1
-    for sign, n, stored, export in _changes(
-        con, "objects", "coalesce(sum(stored_size), 0), coalesce(sum(stored_size) FILTER (kind = 'export'), 0)",
-        org_id, lo, upto,
-    ):
+
+    def read(table: str, select: str) -> list[tuple]:  # type: ignore[type-arg]
+        return _changes(con, table, select, org_id, lo, upto) if table in touched else []
+
+    objects = read("objects", "coalesce(sum(stored_size), 0), coalesce(sum(stored_size) FILTER (kind = 'export'), 0)")
+    for sign, n, stored, export in objects:
         f.object_bytes += sign * int(stored)
         f.export_bytes += sign * int(export)
         f.objects += sign * int(n)
         f.rows_read += int(n)
-    for sign, n, _ in _changes(con, "messages", "count(message_key)", org_id, lo, upto):
+    for sign, n, _ in read("messages", "count(message_key)"):
         f.messages += sign * int(n)
         f.rows_read += int(n)
-    for sign, n, size in _changes(con, "mailbox_items", "coalesce(sum(size), 0)", org_id, lo, upto):
+    for sign, n, size in read("mailbox_items", "coalesce(sum(size), 0)"):
         f.copies += sign * int(n)
         f.raw_bytes += sign * int(size)
         f.rows_read += int(n)
@@ -140,13 +163,15 @@ class UsageRow:
     raw_bytes: int
 
 
-def write_usage(con: duckdb.DuckDBPyConnection, row: UsageRow) -> None:
-    """Append one row to the catalogue's `usage` table (call inside the organization's commit lane)."""
-    con.register("_usage_row", pa.Table.from_pylist([asdict(row)]))
+def write_usage(con: duckdb.DuckDBPyConnection, rows: list[UsageRow]) -> None:
+    """Append rows to the catalogue's `usage` table in one commit (call inside a commit lane)."""
+    if not rows:
+        return
+    con.register("_usage_rows", pa.Table.from_pylist([asdict(r) for r in rows]))
     try:
-        con.execute(f"INSERT INTO {ALIAS}.usage BY NAME SELECT * FROM _usage_row")
+        con.execute(f"INSERT INTO {ALIAS}.usage BY NAME SELECT * FROM _usage_rows")
     finally:
-        con.unregister("_usage_row")
+        con.unregister("_usage_rows")
 
 
 def usage_history(con: duckdb.DuckDBPyConnection, org_id: str, since: datetime, limit: int = 1000) -> list[UsageRow]:

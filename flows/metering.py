@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.metering_run import close_billing, meter_org, org_names
+from flows.metering_run import close_billing, meter_org, org_names, record_usage
 from mailark.runtime import Runtime, open_runtime
 
 
@@ -21,7 +21,7 @@ from mailark.runtime import Runtime, open_runtime
 def meter_organization(rt: Runtime, org: str, full: bool = False) -> dict[str, Any]:
     from prefect.runtime import task_run
 
-    r = meter_org(rt, org, full=full, holder=f"task-{task_run.id}" if task_run.id else None)
+    r = meter_org(rt, org, full=full, holder=f"task-{task_run.id}" if task_run.id else None, record=False)
     log = get_run_logger()
     if r.mode == "skipped":
         log.info("%s: skipped, %s", org, r.note)
@@ -43,6 +43,14 @@ def meter_organization(rt: Runtime, org: str, full: bool = False) -> dict[str, A
     return r.as_dict()
 
 
+@task(name="record-usage", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
+def save_usage(rt: Runtime, rows: list[dict[str, Any]]) -> int:
+    """One catalogue commit with every organization's `usage` row of this run (for the usage charts)."""
+    n = record_usage(rt, rows)
+    get_run_logger().info("recorded the usage of %d organization(s) in the catalogue", n)
+    return n
+
+
 @flow(name="meter-usage", flow_run_name="meter usage ({org})", log_prints=True, retries=1, retry_delay_seconds=60,
       timeout_seconds=3600)
 def meter_usage(org: str = "all", full: bool = False) -> list[dict[str, Any]]:
@@ -50,7 +58,9 @@ def meter_usage(org: str = "all", full: bool = False) -> list[dict[str, Any]]:
     rt = open_runtime()
     try:
         names = org_names(rt, None if org == "all" else org)
-        return [meter_organization(rt, name, full) for name in names]
+        results = [meter_organization(rt, name, full) for name in names]
+        save_usage(rt, [r["usage"] for r in results if r.get("usage")])
+        return results
     finally:
         rt.close()
 

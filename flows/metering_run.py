@@ -16,7 +16,6 @@ One metering run of one organization:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +42,7 @@ class MeterResult:
     seconds: float = 0.0
     outcome: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
+    usage: dict[str, Any] | None = None  # the catalogue `usage` row of this run (written, or to write)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,8 +66,9 @@ def _measure(rt: Runtime, org_id: str, st_snapshot: int | None, totals: cat.Figu
 
 
 def meter_org(rt: Runtime, org: Organization | str, *, full: bool = False, now: datetime | None = None,
-              holder: str | None = None) -> MeterResult:
-    """Meter one organization (see the module docstring)."""
+              holder: str | None = None, record: bool = True) -> MeterResult:
+    """Meter one organization (see the module docstring). `record=False` leaves the `usage` row in the
+    result for `record_usage` to write with the other organizations' in one commit."""
     started = time.perf_counter()
     if isinstance(org, str):
         org = rt.org(org)
@@ -87,15 +88,24 @@ def meter_org(rt: Runtime, org: Organization | str, *, full: bool = False, now: 
             o = s.get(Organization, org.id)
             assert o is not None
             outcome = metering.apply(s, o, m, now)
-        with catalog_lane(rt.settings, org.id, rt.lake, rt.store):
-            cat.write_usage(rt.lake, cat.UsageRow(
-                org.id, now or datetime.now(UTC), outcome.storage_bytes, outcome.storage_quota_bytes, outcome.users,
-                outcome.mailboxes, m.messages, m.copies, m.raw_bytes))
     finally:
         with rt.session(write=True) as s:
             metering.release(s, org.id, holder)
+    row = cat.UsageRow(org.id, now or datetime.now(UTC), outcome.storage_bytes, outcome.storage_quota_bytes,
+                       outcome.users, outcome.mailboxes, m.messages, m.copies, m.raw_bytes)
+    if record:
+        record_usage(rt, [row])
     return MeterResult(org.name, "full" if m.full_count else "incremental", m.snapshot_id, rows,
-                       round(time.perf_counter() - started, 4), outcome.as_dict())
+                       round(time.perf_counter() - started, 4), outcome.as_dict(), usage=asdict(row))
+
+
+def record_usage(rt: Runtime, rows: list[cat.UsageRow] | list[dict[str, Any]]) -> int:
+    """Write metering runs' `usage` rows to the catalogue in one commit (one per run, not per organization)."""
+    items = [r if isinstance(r, cat.UsageRow) else cat.UsageRow(**r) for r in rows]
+    if items:
+        with catalog_lane(rt.settings, items[0].org_id if len(items) == 1 else None, rt.lake, rt.store):
+            cat.write_usage(rt.lake, items)
+    return len(items)
 
 
 def org_names(rt: Runtime, only: str | None = None) -> list[str]:
@@ -105,10 +115,10 @@ def org_names(rt: Runtime, only: str | None = None) -> list[str]:
         return list(s.scalars(select(Organization.name).order_by(Organization.name)))
 
 
-def meter_all(rt: Runtime, only: str | None = None, *, full: bool = False,
-              meter: Callable[[str], MeterResult] | None = None) -> list[MeterResult]:
-    run = meter or (lambda name: meter_org(rt, name, full=full))
-    return [run(name) for name in org_names(rt, only)]
+def meter_all(rt: Runtime, only: str | None = None, *, full: bool = False) -> list[MeterResult]:
+    results = [meter_org(rt, name, full=full, record=False) for name in org_names(rt, only)]
+    record_usage(rt, [r.usage for r in results if r.usage])
+    return results
 
 
 def close_billing(rt: Runtime, only: str | None = None, now: datetime | None = None) -> list[billing.MonthFigures]:
