@@ -60,6 +60,12 @@ def test_first_run_counts_in_full_then_only_what_changed(rt, tenant, corpus: Pat
     assert (st.object_bytes, st.copies) == (_full(rt, org.id)[0], copies[0] + new_copies)
     check = meter_org(rt, "acme", full=True)
     assert check.mode == "full" and _state(rt, org.id).object_bytes == st.object_bytes
+    # ingest's quota check counts exactly what metering counts
+    from catalog.ingest import storage_used
+
+    with rt.session() as s:
+        o = s.get(Organization, org.id)
+    assert storage_used(rt.archive_for(o)) == _state(rt, org.id).storage_bytes
 
 
 def test_deletions_lower_usage_and_exports_count(rt, tenant) -> None:  # type: ignore[no-untyped-def]
