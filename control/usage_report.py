@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from control.licensing import count_mailboxes, count_users, utc
 from control.metering import whole_gb
 from control.models import GB, MeteringState, Organization, UsageReport
 from control.orgs import new_id
@@ -64,19 +65,20 @@ def idempotency_key(org_id: str, day: str) -> str:
     return f"mailark-usage-{org_id}-{day}"
 
 
-def payload(org: Organization, st: MeteringState | None, day: str, now: datetime) -> dict[str, Any]:
+def payload(session: Session, org: Organization, st: MeteringState | None, day: str, now: datetime) -> dict[str, Any]:
+    """The report: users and archive mailboxes counted now (cheap), storage as last metered."""
     used = st.storage_bytes if st else 0
     return {
         "idempotency_key": idempotency_key(org.id, day),
         "organization_id": org.id,
         "organization": org.name,
         "day": day,
-        "measured_at": (st.measured_at.isoformat() if st and st.measured_at else None),
-        "users": st.users if st else 0,
-        "archive_mailboxes": st.mailboxes if st else 0,
+        "users": count_users(session, org.id),
+        "archive_mailboxes": count_mailboxes(session, org.id),
         "storage_used_bytes": used,
         "storage_used_gb": whole_gb(used),
-        "storage_quota_gb": (st.storage_quota_bytes // GB) if st else org.storage_quota_bytes // GB,
+        "storage_quota_gb": org.storage_quota_bytes // GB,
+        "storage_measured_at": (utc(st.measured_at).isoformat() if st and st.measured_at else None),  # type: ignore[union-attr]
         "reported_at": now.isoformat(),
     }
 
@@ -90,7 +92,7 @@ def enqueue_daily(session: Session, now: datetime | None = None) -> int:
     for org in session.scalars(select(Organization).order_by(Organization.name)):
         if org.id in have:
             continue
-        doc = payload(org, session.get(MeteringState, org.id), day, now)
+        doc = payload(session, org, session.get(MeteringState, org.id), day, now)
         try:
             with session.begin_nested():
                 session.add(UsageReport(id=new_id(), org_id=org.id, day=day, idempotency_key=doc["idempotency_key"],

@@ -26,6 +26,7 @@ from ulid import ULID
 from catalog import usage as cat
 from catalog.lake import catalog_lane
 from control import billing, metering
+from control.licensing import utc as metering_utc
 from control.models import MeteringState, Organization
 from control.orgs import get_org
 from control.usage_report import Delivery, PortalConfig, deliver_due, enqueue_daily
@@ -152,8 +153,19 @@ class ReportResult:
                 **(self.delivery.as_dict() if self.delivery else {"sent": 0, "failed": 0, "pending": None, "errors": []})}
 
 
+STALE = timedelta(hours=1)
+
+
 def report_usage(rt: Runtime, now: datetime | None = None) -> ReportResult:
-    """Put today's report of every organization in the outbox, then send what is due."""
+    """Put today's report of every organization in the outbox, then send what is due. An organization
+    not metered in the last hour (never, or metering is not running) is metered first."""
+    with rt.session() as s:
+        fresh = {o for o, at in s.execute(select(MeteringState.org_id, MeteringState.measured_at))
+                 if at is not None and (metering_utc(at) or now) >= datetime.now(UTC) - STALE}
+        stale = [n for i, n in s.execute(select(Organization.id, Organization.name).order_by(Organization.name))
+                 if i not in fresh]
+    results = [meter_org(rt, n, record=False) for n in stale]
+    record_usage(rt, [r.usage for r in results if r.usage])
     with rt.session(write=True) as s:
         made = enqueue_daily(s, now)
     cfg = portal_config(rt.settings)

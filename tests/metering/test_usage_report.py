@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
+
+from control.models import UsageReport
 
 from control.usage_report import PortalConfig, PortalNotConfigured, outbox
 from flows.metering_run import meter_org, report_usage
@@ -72,11 +76,17 @@ def test_portal_outage_loses_nothing_and_sends_nothing_twice(rt, tmp_path: Path,
 
 
 def test_without_a_portal_reports_wait_in_the_outbox(rt) -> None:  # type: ignore[no-untyped-def]
-    make_tenant(rt, "acme")
+    t = make_tenant(rt, "acme")
+    add_object(rt, t.org.id, 4321)
     r = report_usage(rt)
     assert r.enqueued == 1 and r.delivery is None and "no usage portal configured" in r.note
     with rt.session() as s:
         assert [x.sent_at for x in outbox(s)] == [None]
+        (rep,) = s.scalars(select(UsageReport)).all()
+    doc = json.loads(rep.payload)
+    # never metered: measured first, so the report carries real figures, not zeros
+    assert doc["storage_measured_at"] is not None and doc["storage_used_bytes"] > 4321 and doc["users"] == 1
+    assert doc["idempotency_key"] == rep.idempotency_key
 
 
 def test_plain_http_portal_is_refused() -> None:
