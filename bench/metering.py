@@ -170,7 +170,6 @@ def main() -> None:
                              "lake_bytes": st.lake_bytes}
     print(json.dumps(results, indent=2))
     rt.close()
-    _ = cat
     if not a.keep:
         shutil.rmtree(home, ignore_errors=True)
 

@@ -8,7 +8,6 @@ import pytest
 from ulid import ULID
 
 from catalog.lake import catalog_lane
-from control.models import GB  # noqa: F401  (re-exported for the tests)
 from tests.control.conftest import cheap_argon2  # noqa: F401  (autouse: tests that create users stay fast)
 
 

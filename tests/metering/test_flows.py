@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
-from pydantic import SecretStr
 
 from control.models import GB
 from mailark.settings import reset_settings_cache
