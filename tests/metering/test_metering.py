@@ -205,3 +205,19 @@ def test_compaction_changes_nothing_and_expired_snapshots_fall_back_to_a_full_co
         rt.lake.execute("CALL ducklake_expire_snapshots('lake', older_than => now())")
     r = meter_org(rt, "acme")
     assert r.mode == "full" and _state(rt, org.id).object_bytes == _full(rt, org.id)[0]
+
+
+def test_user_and_mailbox_quota_warnings(rt) -> None:  # type: ignore[no-untyped-def]
+    from control.mailboxes import create_mailbox
+    from tests.control.conftest import make_tenant
+
+    t = make_tenant(rt, "tiny", users=1, storage_gb=10, mailboxes_per_user=1)  # its admin is the one user
+    r = meter_org(rt, "tiny")
+    assert [w["code"] for w in r.outcome["warnings"]] == ["users"]
+    with rt.session() as s:
+        create_mailbox(s, t.admin, "tiny", "journal@tiny", kind="journal")
+    r = meter_org(rt, "tiny")
+    assert [w["code"] for w in r.outcome["warnings"]] == ["users", "mailboxes"]
+    assert (r.outcome["users"], r.outcome["mailboxes"]) == (1, 1)
+    with rt.session() as s:
+        assert [w["code"] for w in metering.get_usage(s, t.admin, "tiny").warnings] == ["users", "mailboxes"]
