@@ -73,3 +73,15 @@ def test_report_usage_flow_delivers_through_the_outbox(prefect_api, rt, tmp_path
         assert (second["enqueued"], second["sent"], second["pending"]) == (0, 1, 0)
     assert len(portal.accepted) == 1
     assert all(r.state.is_completed() for r in _runs("report-usage"))
+
+
+def test_deployments_declare_schedules_and_one_run_at_a_time() -> None:
+    import yaml
+    from prefect.cli.deploy._models import PrefectYamlModel
+
+    doc = PrefectYamlModel.model_validate(yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text()))
+    deps = {d.name: d for d in doc.deployments}
+    for name in ("meter-usage", "meter-usage-full", "close-billing", "report-usage"):
+        d = deps[name]
+        assert d.schedules and d.concurrency_limit.limit == 1, name  # type: ignore[union-attr]
+    assert deps["meter-usage"].schedules[0].interval.total_seconds() == 900  # type: ignore[index,union-attr]
