@@ -23,7 +23,7 @@ import pyarrow as pa
 from ulid import ULID
 
 from catalog.archive import OrgArchive
-from catalog.lake import ALIAS, LakeError, org_lake_bytes
+from catalog.lake import ALIAS, LakeError
 from storage.metadata import MessageMeta, extract
 from storage.mime import NotAMessage, Part, Split
 from storage.packs import PackWriter
@@ -375,8 +375,11 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, obj
 
 
 def storage_used(archive: OrgArchive) -> int:
-    """Bytes the organization occupies: its objects plus its Parquet files."""
+    """Bytes the organization occupies: its objects plus its Parquet files (as metering counts them:
+    catalog.usage.lake_bytes, without the meter's own `usage` rows)."""
+    from catalog.usage import lake_bytes
+
     row = archive.lake.execute(
         f"SELECT coalesce(sum(stored_size), 0) FROM {ALIAS}.objects WHERE org_id = ?", [archive.org_id]
     ).fetchone()
-    return int(row[0] if row else 0) + org_lake_bytes(archive.lake, archive.org_id)
+    return int(row[0] if row else 0) + lake_bytes(archive.lake, archive.org_id)

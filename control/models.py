@@ -339,3 +339,75 @@ class DirectoryProfile(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_report: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON summary of the last sync
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+# ---- metering, billing and usage reporting (issue 5; control/metering.py, control/billing.py,
+# control/usage_report.py) ----------------------------------------------------------------------
+
+
+class MeteringState(Base):
+    """Per organization: the running totals of the last metering run, the DuckLake snapshot they are
+    exact at (the watermark), and whether archiving is paused. Read cheaply by whoever must know
+    (`control.metering.archiving_paused`); written only by metering."""
+
+    __tablename__ = "metering_state"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    snapshot_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: never metered
+    object_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # every kind, exports too
+    export_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # of which export files
+    lake_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # its Parquet files
+    storage_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # object + lake
+    messages: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    copies: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    raw_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    users: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    mailboxes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    storage_quota_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    measured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    full_count_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    paused: Mapped[bool] = mapped_column(nullable=False, default=False)
+    paused_reason: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    trial_settled: Mapped[bool] = mapped_column(nullable=False, default=False)
+    # A metering run holds the organization until then (no two runs measure one organization at once).
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_holder: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class BillingRecord(Base):
+    """One per organization and calendar month ("YYYY-MM"): what the month is billed on, no proration."""
+
+    __tablename__ = "billing_records"
+    __table_args__ = (UniqueConstraint("org_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    month: Mapped[str] = mapped_column(String(7), nullable=False)
+    licensed_users: Mapped[int] = mapped_column(Integer, nullable=False)  # the most held during the month
+    storage_gb: Mapped[int] = mapped_column(Integer, nullable=False)  # the highest quota held during the month
+    trial: Mapped[bool] = mapped_column(nullable=False, default=False)  # in its trial for some of the month
+    billable: Mapped[bool] = mapped_column(nullable=False, default=False)  # paid for some of the month
+    status_at_end: Mapped[str] = mapped_column(String(16), nullable=False)  # trial | paid | expired
+    closed: Mapped[bool] = mapped_column(nullable=False, default=False)  # the month is over: final
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class UsageReport(Base):
+    """The outbox of daily usage reports to the business portal: one per organization and day.
+
+    The payload is frozen when the row is made, so every retry sends the same body under the same
+    idempotency key; the row is kept after sending (sent_at) as the record of what was reported."""
+
+    __tablename__ = "usage_reports"
+    __table_args__ = (UniqueConstraint("org_id", "day"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    day: Mapped[str] = mapped_column(String(10), nullable=False)  # YYYY-MM-DD (UTC)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)  # JSON, idempotency key included
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)

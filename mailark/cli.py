@@ -427,23 +427,20 @@ def server_stop() -> None:
     out.print("stopped" if stopped else "no server started by mailark is running")
 
 
-from mailark.admin_cli import register_admin_commands  # noqa: E402 - after org_app exists
+# Command groups of their own modules (each imports nothing from this one).
+from mailark.admin_cli import register_admin_commands  # noqa: E402
+from mailark.compliance_cli import register_compliance_commands  # noqa: E402
+from mailark.directory_cli import register as register_directory_commands  # noqa: E402
+from mailark.journal_cli import register as register_journal_commands  # noqa: E402
+from mailark.source_cli import register_source_commands  # noqa: E402
+from mailark.usage_cli import register as register_usage_commands  # noqa: E402
 
 register_admin_commands(app, org_app)
-from mailark import journal_cli  # noqa: E402
-
-journal_cli.register(app)
-
-from mailark.source_cli import register_source_commands  # noqa: E402
-
 register_source_commands(app)
-
-from mailark.compliance_cli import register_compliance_commands  # noqa: E402
-
-register_compliance_commands(app)
-from mailark.directory_cli import register as register_directory_commands  # noqa: E402
-
+register_journal_commands(app)
 register_directory_commands(app)
+register_usage_commands(app)
+register_compliance_commands(app)
 
 
 def main() -> None:

@@ -68,6 +68,15 @@ class JournalSettings(BaseModel):
     # for that address until the window has passed.
     auth_max_failures: int = 5
     auth_window_seconds: float = 600.0
+class UsagePortalSettings(BaseModel):
+    """The business portal that receives daily usage reports (JSON over HTTPS); unset: reports wait in the outbox."""
+
+    url: str | None = None
+    token: SecretStr = SecretStr("")
+    timeout_seconds: float = 10.0
+    backoff_seconds: float = 60.0
+    backoff_max_seconds: float = 6 * 3600.0
+    ca_file: Path | None = None
 
 
 class Settings(BaseSettings):
@@ -104,6 +113,9 @@ class Settings(BaseSettings):
     # Microsoft 365 (Graph) mail source: MAILARK_GRAPH__CA_FILE, MAILARK_GRAPH__MAX_RETRY_WAIT, ...
     graph: GraphSettings = Field(default_factory=GraphSettings)
     journal: JournalSettings = Field(default_factory=JournalSettings)
+    # Metering and usage reporting (issue 5): MAILARK_USAGE_PORTAL__URL, __TOKEN (a secret, never logged), ...
+    usage_portal: UsagePortalSettings = Field(default_factory=UsagePortalSettings)
+    metering_lease_seconds: int = 1800
 
     @classmethod
     def settings_customise_sources(

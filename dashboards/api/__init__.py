@@ -7,8 +7,9 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from dashboards.api import (
-        aliases, audit, auth, deletions, directory, domains, groups, licence, mailboxes, orgs, permissions, roles, sources, users, warnings,
+        aliases, audit, auth, deletions, directory, domains, groups, licence, mailboxes, orgs, permissions, roles,
+        sources, usage, users, warnings,
     )
 
     return [m.router for m in (auth, orgs, licence, warnings, domains, users, groups, roles, mailboxes, aliases,
-                               permissions, sources, deletions, directory, audit)]
+                               permissions, sources, deletions, directory, usage, audit)]
