@@ -31,6 +31,9 @@ class OrgArchive:
     lane: Callable[[], AbstractContextManager[None]]
     zstd_level: int = 3
     storage_quota_bytes: int | None = None
+    # Set while metering has paused archiving for the organization (an ended trial, a full quota):
+    # writers defer everything with this reason until a later run finds it cleared.
+    paused_reason: str | None = None
     _sealer: Sealer | None = field(default=None, repr=False)
 
     @property

@@ -135,6 +135,10 @@ class BatchWriter:
                 counts.duplicates += 1
                 continue
             seen_copies.add(p.copy_key)
+            if arch.paused_reason is not None:
+                counts.deferred += 1
+                counts.reasons[f"deferred: {arch.paused_reason}"] += 1
+                continue
             # The raw size bounds what a copy can add (compression and dedup only shrink it).
             if quota is not None and used + p.size > quota:
                 counts.deferred += 1

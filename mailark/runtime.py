@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog.archive import OrgArchive
 from catalog.lake import catalog_lane, open_lake
 from control.db import open_control, writer
+from control.metering import archiving_paused
 from control.models import Organization
 from control.orgs import get_org, org_keys
 from mailark.settings import Settings, get_settings
@@ -49,6 +50,7 @@ class Runtime:
     def archive_for(self, org: Organization) -> OrgArchive:
         with self.control() as session:
             keys = org_keys(session, org, self.master_key)
+            paused = archiving_paused(session, org.id)
         return OrgArchive(
             org_id=org.id,
             keys=keys,
@@ -57,6 +59,7 @@ class Runtime:
             lane=lambda: catalog_lane(self.settings, org.id, self.lake, self.store),
             zstd_level=self.settings.zstd_level,
             storage_quota_bytes=org.storage_quota_bytes,
+            paused_reason=paused,
         )
 
     def org(self, name: str) -> Organization:

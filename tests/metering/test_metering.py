@@ -221,3 +221,22 @@ def test_user_and_mailbox_quota_warnings(rt) -> None:  # type: ignore[no-untyped
     assert (r.outcome["users"], r.outcome["mailboxes"]) == (1, 1)
     with rt.session() as s:
         assert [w["code"] for w in metering.get_usage(s, t.admin, "tiny").warnings] == ["users", "mailboxes"]
+
+
+def test_a_paused_organization_defers_what_comes_in(rt, org) -> None:  # type: ignore[no-untyped-def]
+    """While metering has paused archiving (here: set directly), writers defer with the reason."""
+    from catalog.ingest import BatchWriter, Incoming
+    from control.metering import get_state
+    from control.orgs import ensure_mailbox
+    from tests.catalog.test_ingest import mail
+
+    with rt.session() as s:
+        mb, _ = ensure_mailbox(s, org, "ann@acme")
+        st = get_state(s, org.id)
+        st.paused, st.paused_reason = True, "the trial has ended"
+    counts = BatchWriter(rt.archive_for(org), "r", "t").write([Incoming(mail(1, b"x"), mb.id, "ann@acme", "INBOX", "t", "1")])
+    assert (counts.archived, counts.deferred, dict(counts.reasons)) == (0, 1, {"deferred: the trial has ended": 1})
+    with rt.session() as s:
+        get_state(s, org.id).paused = False
+    counts = BatchWriter(rt.archive_for(org), "r2", "t").write([Incoming(mail(1, b"x"), mb.id, "ann@acme", "INBOX", "t", "1")])
+    assert counts.archived == 1
