@@ -1,0 +1,344 @@
+"""Running an IMAP source profile: the plain code behind the `imap-sync` flows and `mailark source sync-imap`.
+
+For each account of the profile (one, or many in whole-server mode) and each folder it archives:
+new UIDs above the folder's cursor are looked at first (size, Message-ID, stable id), and only
+messages the archive does not hold are downloaded, in bounded batches written by the archive
+core (`BatchWriter`). Moves and renames on the server move archived items in the catalogue
+(catalog.folders); deletions on the server are never applied. The folder cursor advances after
+each batch is committed, so a run killed anywhere is caught up by the next without storing
+anything twice. Storage full pauses the profile without advancing past what was deferred.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ulid import ULID
+
+from catalog import folders as catalog_folders
+from catalog.archive import OrgArchive
+from catalog.ingest import BatchWriter, Counts, Incoming
+from control import sources as control_sources
+from control.mailboxes import ensure_archive_mailbox
+from control.models import Mailbox, Organization, SourceProfile
+from control.orgs import ControlError, NotFound
+from control.principals import Principal
+from mailark.runtime import Runtime
+from sources.errors import SourceError
+from sources.imap.client import FolderStatus, ImapSession, MessageInfo, connect
+from sources.imap.config import ImapConfig, ImapSecret
+from sources.imap.plan import (
+    FolderWork, batches, cursor_value, parse_position, plan_chunk, position, reconcile,
+)
+
+SOURCE = "imap"
+# New UIDs are looked at (size, ids) this many at a time; bodies are fetched in smaller batches.
+INFO_CHUNK = 1000
+
+log_default = logging.getLogger("mailark.imap")
+
+
+class ImapBatch:
+    """Messages of one folder handed to a task; not a dataclass, so Prefect does not walk it."""
+
+    __slots__ = ("items", "label", "number")
+
+    def __init__(self, items: list[Incoming], number: int, label: str) -> None:
+        self.items = items
+        self.number = number
+        self.label = label
+
+
+WriteFn = Callable[[BatchWriter, ImapBatch], Counts]
+
+
+class Paused(Exception):
+    """Storage is full: stop here; the cursor stays before what was deferred."""
+
+
+@dataclass
+class SyncResult:
+    org: str
+    profile: str
+    run_id: str
+    status: str = "ok"  # ok | failed | paused | partial
+    error: str | None = None
+    paused_reason: str | None = None
+    counts: Counts = field(default_factory=Counts)
+    fetched: int = 0  # message bodies downloaded
+    known: int = 0  # new UIDs already archived in their folder (not downloaded)
+    moved: int = 0
+    renamed: int = 0
+    folders: int = 0
+    accounts: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"org": self.org, "profile": self.profile, "run_id": self.run_id, "status": self.status,
+                "error": self.error, "paused_reason": self.paused_reason, **self.counts.as_dict(),
+                "fetched": self.fetched, "known": self.known, "moved": self.moved, "renamed": self.renamed,
+                "folders": self.folders, "accounts": self.accounts, "seconds": round(self.seconds, 3)}
+
+    def ledger_counts(self) -> dict[str, Any]:
+        return {**self.counts.as_dict(), "fetched": self.fetched, "moved": self.moved, "renamed": self.renamed}
+
+
+def load_profile(rt: Runtime, profile_id: str) -> tuple[SourceProfile, Organization, ImapConfig, ImapSecret]:
+    with rt.session() as s:
+        p = control_sources.profile_by_id(s, profile_id)
+        if p.kind != "imap":
+            raise ControlError(f"source {p.name!r} is a {p.kind} source, not imap")
+        org = s.get(Organization, p.org_id)
+        if org is None:
+            raise NotFound(f"the organization of source {p.name!r} is gone")
+        s.expunge(p)
+        s.expunge(org)
+    try:
+        config = ImapConfig.model_validate(json.loads(p.config))
+        secret = ImapSecret.model_validate(control_sources.source_secret(p, rt.master_key))
+    except ValueError as e:
+        raise SourceError(f"source {p.name!r} has an invalid configuration: {e}", retryable=False) from e
+    return p, org, config, secret
+
+
+def accounts_of(rt: Runtime, org: Organization, config: ImapConfig) -> list[tuple[str | None, str]]:
+    """(IMAP account or None for the profile's own login, archive mailbox address)."""
+    if config.mode == "account":
+        return [(None, config.mailbox or "")]
+    addrs = {a.strip().lower() for a in config.accounts if a.strip()}
+    if config.all_user_mailboxes:
+        from sqlalchemy import select
+
+        with rt.session() as s:
+            addrs |= set(s.scalars(select(Mailbox.primary_address).where(Mailbox.org_id == org.id, Mailbox.kind == "user")))
+    return [(a, a) for a in sorted(addrs)]
+
+
+def sync_profile(
+    rt: Runtime,
+    profile_id: str,
+    *,
+    run_id: str | None = None,
+    write: WriteFn | None = None,
+    log: logging.Logger | logging.LoggerAdapter | None = None,  # type: ignore[type-arg]
+) -> SyncResult:
+    """Run one profile now; the outcome is recorded on the profile (finish_run) and in the ledger."""
+    started = time.perf_counter()
+    log = log or log_default
+    profile, org, config, secret = load_profile(rt, profile_id)
+    run_id = run_id or str(ULID()).lower()
+    result = SyncResult(org.name, profile.name, run_id)
+    archive = rt.archive_for(org)
+    writer = BatchWriter(archive, run_id, SOURCE)
+    errors: list[str] = []
+    accounts = accounts_of(rt, org, config)
+    try:
+        for account, address in accounts:
+            result.accounts += 1
+            try:
+                mb = _mailbox(rt, org, address)
+                with connect(config, secret, account) as session:
+                    _AccountSync(rt, profile, config, session, archive, writer, mb, result, write, log).run()
+            except (SourceError, ControlError) as e:
+                reason = str(e)
+                log.error("%s: %s", address, reason)
+                errors.append(f"{address}: {reason}" if len(accounts) > 1 else reason)
+                writer.record_failure(reason, mailbox=address)
+                if isinstance(e, SourceError) and _server_wide(e) and len(accounts) > 1:
+                    break  # the server itself is unreachable or untrusted: the other accounts fail alike
+    except Paused as e:
+        result.status, result.paused_reason = "paused", str(e)
+        log.warning("paused: %s", e)
+    except Exception as e:  # a bug or a catalogue failure: record it, then let it surface
+        reason = f"{type(e).__name__}: {e}"
+        writer.record_failure(reason, mailbox="*")
+        _finish(rt, profile, result, "failed", reason)
+        raise
+    if result.status != "paused" and errors:
+        result.status = "partial" if len(errors) < len(accounts) else "failed"
+        result.error = "; ".join(errors)
+    result.seconds = time.perf_counter() - started
+    _finish(rt, profile, result, result.status, result.error)
+    return result
+
+
+def _server_wide(e: SourceError) -> bool:
+    text = str(e)
+    return "cannot reach" in text or "not trusted" in text or "TLS" in text or "STARTTLS" in text
+
+
+def _finish(rt: Runtime, profile: SourceProfile, result: SyncResult, status: str, error: str | None) -> None:
+    result.status, result.error = status, error
+    with rt.session(write=True) as s:
+        p = control_sources.profile_by_id(s, profile.id)
+        control_sources.finish_run(s, p, status, error=error, counts=result.ledger_counts(),
+                                   paused_reason=result.paused_reason)
+
+
+def _mailbox(rt: Runtime, org: Organization, address: str) -> Mailbox:
+    with rt.session(write=True) as s:
+        mb, created = ensure_archive_mailbox(s, Principal.deployment_operator(), org, address)
+        s.expunge(mb)
+    return mb
+
+
+class _AccountSync:
+    def __init__(self, rt: Runtime, profile: SourceProfile, config: ImapConfig, session: ImapSession,
+                 archive: OrgArchive, writer: BatchWriter, mailbox: Mailbox, result: SyncResult,
+                 write: WriteFn | None, log: Any) -> None:
+        self.rt, self.profile, self.config, self.imap = rt, profile, config, session
+        self.archive, self.writer, self.mb, self.result = archive, writer, mailbox, result
+        self.write_fn = write
+        self.log = log
+        self.address = mailbox.primary_address
+        self.batch_no = 0
+        self.statuses: dict[str, FolderStatus] = {}  # archive path -> status, this run
+
+    # ---- cursors ---------------------------------------------------------------------------
+
+    def _set_cursor(self, key: str, value: dict[str, Any]) -> None:
+        with self.rt.session(write=True) as s:
+            control_sources.set_cursor(s, self.profile.id, key, value)
+
+    def run(self) -> None:
+        imap = self.imap
+        statuses = [imap.status(name, path) for name, path in imap.folders()]
+        self.statuses = {st.path: st for st in statuses}
+        with self.rt.session() as s:
+            cursors = control_sources.get_cursors(s, self.profile.id)
+        plan = reconcile(self.address, cursors, statuses)
+        for key, cur in plan.gone.items():
+            with self.rt.session(write=True) as s:
+                control_sources.drop_cursor(s, self.profile.id, key)
+            if not any(w.renamed_from is not None and w.cursor is cur for w in plan.folders):
+                self.log.info("%s: folder %r is no longer on the server; its archived messages stay", self.address, cur.get("path"))
+        # Lookups are needed only when the archive may hold these messages already.
+        self.lookups = catalog_folders.has_items(self.archive, self.mb.id, SOURCE)
+        for work in plan.folders:
+            self.result.folders += 1
+            self._folder(work)
+
+    def _folder(self, work: FolderWork) -> None:
+        st = work.status
+        if work.renamed_from is not None:
+            n = catalog_folders.rename_folder(self.archive, self.mb.id, work.renamed_from, st.path,
+                                              source=SOURCE, run_id=self.result.run_id)
+            self.result.renamed += 1
+            self.log.info("%s: folder %r was renamed to %r on the server; %d archived message(s) follow it",
+                          self.address, work.renamed_from, st.path, n)
+            self._set_cursor(work.key, cursor_value(st, work.last_uid))
+        if work.unchanged:
+            if work.cursor and (work.cursor.get("modseq") != st.modseq or work.cursor.get("name") != st.name):
+                self._set_cursor(work.key, cursor_value(st, work.last_uid))
+            return
+        if work.uidvalidity_changed:
+            self.log.warning("%s: UIDVALIDITY of %r changed (%s -> %s): listing it again; archived messages are "
+                             "recognised, not downloaded again", self.address, st.path, work.cursor["uidvalidity"],  # type: ignore[index]
+                             st.uidvalidity)
+        uidvalidity = self.imap.examine(st.name)
+        if uidvalidity != st.uidvalidity:  # changed between STATUS and EXAMINE
+            st = FolderStatus(st.name, st.path, uidvalidity, st.uidnext, st.messages, st.modseq, st.folder_id)
+            self.statuses[st.path] = st
+        last = work.last_uid if uidvalidity == work.status.uidvalidity else 0
+        uids = self.imap.uids_after(last)
+        if not uids:
+            self._set_cursor(work.key, cursor_value(st, last))
+            return
+        self.log.info("%s: %d new message(s) in %r", self.address, len(uids), st.path)
+        for i in range(0, len(uids), INFO_CHUNK):
+            chunk = uids[i : i + INFO_CHUNK]
+            self._chunk(work.key, st, self.imap.infos(chunk))
+            self._set_cursor(work.key, cursor_value(st, chunk[-1]))
+
+    def _chunk(self, key: str, st: FolderStatus, infos: list[MessageInfo]) -> None:
+        found = []
+        if self.lookups and infos:
+            found = catalog_folders.find_items(
+                self.archive, self.mb.id, SOURCE, [i.email_id for i in infos if i.email_id],
+                [(i.message_id, i.size) for i in infos if i.message_id],
+            )
+        plan = plan_chunk(infos, st.path, st.uidvalidity, found)
+        moves, copies = self._resolve_moves(st, plan.maybe_moved)
+        if moves:
+            self.result.moved += catalog_folders.move_items(self.archive, self.mb.id, moves, source=SOURCE,
+                                                           run_id=self.result.run_id)
+            for m in moves:
+                self.log.info("%s: a message moved from %r to %r", self.address, m.from_folder, m.to_folder)
+        if plan.positions:
+            catalog_folders.set_positions(self.archive, self.mb.id, plan.positions)
+        reasons: dict[str, int] = {}
+        if plan.known:
+            reasons["already archived in this folder (not downloaded)"] = len(plan.known)
+        if moves:
+            reasons["moved from another folder (not downloaded)"] = len(moves)
+        if reasons:
+            catalog_folders.record_known(self.archive, self.result.run_id, SOURCE, self.address, reasons)
+            n = sum(reasons.values())
+            self.result.counts.add(Counts(seen=n, duplicates=n, reasons=Counter(reasons)))
+            self.result.known += len(plan.known)
+        todo = sorted(plan.fetch + copies, key=lambda m: m.uid)
+        for group in batches(todo, self.config.batch_messages, self.config.batch_bytes):
+            self._download(key, st, group)
+
+    def _resolve_moves(self, st: FolderStatus, maybe: list[tuple[MessageInfo, list[catalog_folders.ArchivedItem]]]
+                       ) -> tuple[list[catalog_folders.Move], list[MessageInfo]]:
+        """A message already archived in another folder moved here if it is no longer there; else it is a copy."""
+        if not maybe:
+            return [], []
+        checks: dict[str, set[int]] = {}  # server folder name -> UIDs to look for
+        for _, items in maybe:
+            for it in items:
+                v, u, _e = parse_position(it.position)
+                other = self.statuses.get(it.folder)
+                if other is not None and other.uidvalidity == v:
+                    checks.setdefault(other.name, set()).add(u)
+        still: dict[str, set[int]] = {}
+        for name, uids in checks.items():
+            self.imap.examine(name)
+            still[name] = self.imap.present(sorted(uids))
+        if checks:
+            self.imap.examine(st.name)
+        moves: list[catalog_folders.Move] = []
+        copies: list[MessageInfo] = []
+        taken: set[str] = set()
+        for info, items in maybe:
+            gone = None
+            for it in items:
+                if it.item_id in taken:
+                    continue
+                v, u, _e = parse_position(it.position)
+                other = self.statuses.get(it.folder)
+                if other is None or other.uidvalidity != v or u not in still.get(other.name, set()):
+                    gone = it
+                    break
+            if gone is None:
+                copies.append(info)
+            else:
+                taken.add(gone.item_id)
+                moves.append(catalog_folders.Move(gone.item_id, gone.folder, st.path,
+                                                  position(st.uidvalidity, info.uid, info.email_id)))
+        return moves, copies
+
+    def _download(self, key: str, st: FolderStatus, group: list[MessageInfo]) -> None:
+        bodies = self.imap.bodies([m.uid for m in group])
+        missing = len(group) - len(bodies)
+        if missing:
+            self.log.info("%s: %d message(s) of %r were deleted on the server before they could be downloaded",
+                          self.address, missing, st.path)
+        items = [Incoming(bodies[m.uid], self.mb.id, self.address, st.path, SOURCE,
+                          position(st.uidvalidity, m.uid, m.email_id)) for m in group if m.uid in bodies]
+        self.result.fetched += len(items)
+        self.batch_no += 1
+        batch = ImapBatch(items, self.batch_no, f"{self.address} {st.path} #{self.batch_no}")
+        counts = self.write_fn(self.writer, batch) if self.write_fn else self.writer.write(items)
+        self.result.counts.add(counts)
+        if counts.deferred:
+            raise Paused(f"storage quota full: {counts.deferred} message(s) of {self.address} wait; "
+                         f"archiving resumes by itself when there is room (free space or raise the storage tier)")
+        self._set_cursor(key, cursor_value(st, group[-1].uid))
