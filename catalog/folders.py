@@ -5,9 +5,9 @@ renames on the server are applied to `mailbox_items` (its folder and source posi
 are not. Each change is recorded in `item_moves` (one row per moved item, one per renamed folder)
 in the same commit, inside the organization's commit lane like any batch (see catalog.ingest).
 
-Mirrored sources write source positions that end in `:<stable id>` (IMAP: "uidvalidity:uid:emailid",
-the id empty where the server offers none); `find_items` looks items up by that id or by
-Message-ID + size.
+Mirrored sources write source positions of ":"-separated fields (IMAP: "uidvalidity:uid:emailid:
+headerkey"); `find_items` looks items up by one of those fields (a server's stable message id, a
+hash of the header) or by Message-ID + size.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ class ArchivedItem:
     size: int
     message_id: str | None
 
-    @property
-    def stable_id(self) -> str:
-        return self.position.rsplit(":", 1)[-1] if ":" in self.position else ""
+    def field(self, n: int) -> str:
+        """The n-th (1-based) ":"-separated field of the source position, "" if none."""
+        parts = self.position.split(":")
+        return parts[n - 1] if len(parts) >= n else ""
 
 
 @dataclass(frozen=True)
@@ -55,23 +56,34 @@ def has_items(archive: OrgArchive, mailbox_id: str, source: str) -> bool:
 
 
 def find_items(
-    archive: OrgArchive, mailbox_id: str, source: str, stable_ids: Sequence[str], id_sizes: Sequence[tuple[str, int]]
+    archive: OrgArchive,
+    mailbox_id: str,
+    source: str,
+    fields: dict[int, Sequence[str]],
+    id_sizes: Sequence[tuple[str, int]],
 ) -> list[ArchivedItem]:
-    """Items of a mailbox (from `source`) whose stable id is in `stable_ids` or whose
+    """Items of a mailbox (from `source`) whose n-th position field is among `fields[n]`, or whose
     (Message-ID, size) is in `id_sizes`."""
-    if not stable_ids and not id_sizes:
+    fields = {n: [v for v in vs if v] for n, vs in fields.items()}
+    if not any(fields.values()) and not id_sizes:
         return []
+    sids, nums = [], []
+    for n, vs in fields.items():
+        sids += vs
+        nums += [n] * len(vs)
     cand = pa.table({
-        "sid": pa.array(list(stable_ids) + [None] * len(id_sizes), pa.string()),
-        "mid": pa.array([None] * len(stable_ids) + [m for m, _ in id_sizes], pa.string()),
-        "sz": pa.array([None] * len(stable_ids) + [s for _, s in id_sizes], pa.int64()),
+        "n": pa.array(nums + [None] * len(id_sizes), pa.int64()),
+        "sid": pa.array(sids + [None] * len(id_sizes), pa.string()),
+        "mid": pa.array([None] * len(sids) + [m for m, _ in id_sizes], pa.string()),
+        "sz": pa.array([None] * len(sids) + [s for _, s in id_sizes], pa.int64()),
     })
     rows = _query_with(
         archive.lake, cand,
         f"""SELECT DISTINCT i.item_id, i.folder, i.source_position, i.size, m.message_id
             FROM {ALIAS}.mailbox_items i JOIN {ALIAS}.messages m ON m.org_id = i.org_id AND m.message_key = i.message_key
             WHERE i.org_id = ? AND i.mailbox_id = ? AND i.source = ? AND (
-                regexp_extract(i.source_position, '[^:]*$') IN (SELECT sid FROM _cand WHERE sid IS NOT NULL AND sid <> '')
+                EXISTS (SELECT 1 FROM _cand c WHERE c.sid IS NOT NULL
+                        AND split_part(i.source_position, ':', CAST(c.n AS INTEGER)) = c.sid)
                 OR EXISTS (SELECT 1 FROM _cand c WHERE c.mid = m.message_id AND c.sz = i.size))""",
         [archive.org_id, mailbox_id, source],
     )

@@ -31,7 +31,7 @@ from control.orgs import ControlError, NotFound
 from control.principals import Principal
 from mailark.runtime import Runtime
 from sources.errors import SourceError
-from sources.imap.client import FolderStatus, ImapSession, MessageInfo, connect
+from sources.imap.client import FolderStatus, ImapSession, MessageInfo, connect, header_key, header_of
 from sources.imap.config import ImapConfig, ImapSecret
 from sources.imap.plan import (
     FolderWork, batches, cursor_value, parse_position, plan_chunk, position, reconcile,
@@ -253,14 +253,15 @@ class _AccountSync:
         self.log.info("%s: %d new message(s) in %r", self.address, len(uids), st.path)
         for i in range(0, len(uids), INFO_CHUNK):
             chunk = uids[i : i + INFO_CHUNK]
-            self._chunk(work.key, st, self.imap.infos(chunk))
+            self._chunk(work.key, st, self.imap.infos(chunk, headers=self.lookups))
             self._set_cursor(work.key, cursor_value(st, chunk[-1]))
 
     def _chunk(self, key: str, st: FolderStatus, infos: list[MessageInfo]) -> None:
         found = []
         if self.lookups and infos:
             found = catalog_folders.find_items(
-                self.archive, self.mb.id, SOURCE, [i.email_id for i in infos if i.email_id],
+                self.archive, self.mb.id, SOURCE,
+                {3: [i.email_id or "" for i in infos], 4: [i.header_key or "" for i in infos]},
                 [(i.message_id, i.size) for i in infos if i.message_id],
             )
         plan = plan_chunk(infos, st.path, st.uidvalidity, found)
@@ -294,7 +295,7 @@ class _AccountSync:
         checks: dict[str, set[int]] = {}  # server folder name -> UIDs to look for
         for _, items in maybe:
             for it in items:
-                v, u, _e = parse_position(it.position)
+                v, u, *_ = parse_position(it.position)
                 other = self.statuses.get(it.folder)
                 if other is not None and other.uidvalidity == v:
                     checks.setdefault(other.name, set()).add(u)
@@ -312,7 +313,7 @@ class _AccountSync:
             for it in items:
                 if it.item_id in taken:
                     continue
-                v, u, _e = parse_position(it.position)
+                v, u, *_ = parse_position(it.position)
                 other = self.statuses.get(it.folder)
                 if other is None or other.uidvalidity != v or u not in still.get(other.name, set()):
                     gone = it
@@ -322,7 +323,7 @@ class _AccountSync:
             else:
                 taken.add(gone.item_id)
                 moves.append(catalog_folders.Move(gone.item_id, gone.folder, st.path,
-                                                  position(st.uidvalidity, info.uid, info.email_id)))
+                                                  position(st.uidvalidity, info.uid, info.email_id, info.header_key)))
         return moves, copies
 
     def _download(self, key: str, st: FolderStatus, group: list[MessageInfo]) -> None:
@@ -332,7 +333,8 @@ class _AccountSync:
             self.log.info("%s: %d message(s) of %r were deleted on the server before they could be downloaded",
                           self.address, missing, st.path)
         items = [Incoming(bodies[m.uid], self.mb.id, self.address, st.path, SOURCE,
-                          position(st.uidvalidity, m.uid, m.email_id)) for m in group if m.uid in bodies]
+                          position(st.uidvalidity, m.uid, m.email_id, header_key(header_of(bodies[m.uid]))))
+                 for m in group if m.uid in bodies]
         self.result.fetched += len(items)
         self.batch_no += 1
         batch = ImapBatch(items, self.batch_no, f"{self.address} {st.path} #{self.batch_no}")

@@ -11,6 +11,7 @@ Without either the mirror falls back to UIDVALIDITY and Message-ID + size (sourc
 
 from __future__ import annotations
 
+import hashlib
 import imaplib
 import re
 import socket
@@ -50,6 +51,7 @@ class MessageInfo:
     internaldate: datetime | None
     email_id: str | None  # EMAILID or X-GUID
     message_id: str | None
+    header_key: str | None  # hash of the header section (see header_key)
 
 
 def _tls_context(config: ImapConfig) -> ssl.SSLContext:
@@ -74,6 +76,18 @@ def _message_id(header: bytes | None) -> str | None:
             v = value.strip().decode("utf-8", "replace")
             return v or None
     return None
+
+
+def header_key(header: bytes) -> str:
+    """A short hash of a message's header section, as the server returns it (BODY[HEADER], or the
+    start of BODY[] up to and including the empty line): the same message has the same key in
+    every folder, whatever its UID."""
+    return hashlib.sha256(header).hexdigest()[:32]
+
+
+def header_of(raw: bytes) -> bytes:
+    end = raw.find(b"\r\n\r\n")
+    return raw[: end + 4] if end >= 0 else raw
 
 
 def _first(v: Any) -> str | None:
@@ -158,20 +172,25 @@ class ImapSession:
         with self._errors(f"checking messages in {self.selected!r}", folder=self.selected):
             return set(self.client.search(["UID", ",".join(str(u) for u in uids)]))
 
-    def infos(self, uids: Sequence[int]) -> list[MessageInfo]:
+    def infos(self, uids: Sequence[int], *, headers: bool = True) -> list[MessageInfo]:
+        """Size and ids of messages; with `headers`, also their header section (hash, Message-ID),
+        needed only to recognise messages the archive may hold already."""
         if not uids:
             return []
-        items = [b"RFC822.SIZE", b"INTERNALDATE", b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
+        items = [b"RFC822.SIZE", b"INTERNALDATE"]
+        if headers:
+            items.append(b"BODY.PEEK[HEADER]")
         if self.ids:
             items.append(b"EMAILID" if self.ids == "objectid" else b"X-GUID")
         with self._errors(f"reading message sizes in {self.selected!r}", folder=self.selected):
             got = self.client.fetch(list(uids), items)
         out = []
         for uid, d in got.items():
-            header = next((v for k, v in d.items() if k.startswith(b"BODY[HEADER")), None)
+            header = d.get(b"BODY[HEADER]")
             out.append(MessageInfo(
                 uid, int(d.get(b"RFC822.SIZE", 0)), d.get(b"INTERNALDATE"),
                 _first(d.get(b"EMAILID") or d.get(b"X-GUID")), _message_id(header),
+                header_key(header) if header else None,
             ))
         return sorted(out, key=lambda m: m.uid)
 

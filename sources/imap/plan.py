@@ -19,17 +19,19 @@ from catalog.folders import ArchivedItem
 from sources.imap.client import FolderStatus, MessageInfo
 
 
-def position(uidvalidity: int, uid: int, email_id: str | None) -> str:
-    """The source position of an archived copy: "uidvalidity:uid:emailid" (id empty when none)."""
-    return f"{uidvalidity}:{uid}:{email_id or ''}"
+def position(uidvalidity: int, uid: int, email_id: str | None, header_key: str | None) -> str:
+    """The source position of an archived copy: "uidvalidity:uid:emailid:headerkey" (empty fields
+    where unknown). The header key (a hash of the header section) recognises a message in
+    another folder or after a UIDVALIDITY change when the server offers no stable id."""
+    return f"{uidvalidity}:{uid}:{email_id or ''}:{header_key or ''}"
 
 
-def parse_position(pos: str) -> tuple[int, int, str]:
-    v, u, e = (pos.split(":", 2) + ["", "", ""])[:3]
+def parse_position(pos: str) -> tuple[int, int, str, str]:
+    v, u, e, h = (pos.split(":", 3) + ["", "", "", ""])[:4]
     try:
-        return int(v), int(u), e
+        return int(v), int(u), e, h
     except ValueError:
-        return 0, 0, e
+        return 0, 0, e, h
 
 
 def cursor_key(account: str, status: FolderStatus) -> str:
@@ -120,22 +122,27 @@ class ChunkPlan:
 
 
 def plan_chunk(infos: Sequence[MessageInfo], path: str, uidvalidity: int, found: Sequence[ArchivedItem]) -> ChunkPlan:
+    """Match new messages to archived items: by stable id, else header key + size, else Message-ID + size."""
     by_sid: dict[str, list[ArchivedItem]] = defaultdict(list)
+    by_hdr: dict[tuple[str, int], list[ArchivedItem]] = defaultdict(list)
     by_mid: dict[tuple[str, int], list[ArchivedItem]] = defaultdict(list)
     for it in found:
-        if it.stable_id:
-            by_sid[it.stable_id].append(it)
+        if sid := it.field(3):
+            by_sid[sid].append(it)
+        if hk := it.field(4):
+            by_hdr[(hk, it.size)].append(it)
         if it.message_id:
             by_mid[(it.message_id, it.size)].append(it)
     plan = ChunkPlan()
     taken: set[str] = set()
     for info in infos:
-        matches = by_sid.get(info.email_id, []) if info.email_id else []
-        if not matches and info.message_id:
-            matches = by_mid.get((info.message_id, info.size), [])
-        matches = [m for m in matches if m.item_id not in taken]
+        matches: list[ArchivedItem] = []
+        for index, key in ((by_sid, info.email_id), (by_hdr, (info.header_key, info.size)),
+                           (by_mid, (info.message_id, info.size))):
+            if (key[0] if isinstance(key, tuple) else key) and not matches:
+                matches = [m for m in index.get(key, []) if m.item_id not in taken]  # type: ignore[call-overload]
         here = [m for m in matches if m.folder == path]
-        pos = position(uidvalidity, info.uid, info.email_id)
+        pos = position(uidvalidity, info.uid, info.email_id, info.header_key)
         if here:
             taken.add(here[0].item_id)
             plan.known.append(info)

@@ -82,9 +82,17 @@ class DovecotServer:
         self._write_passwd()
 
     def _write_passwd(self) -> None:
+        # One file per user (passwd-file path with %u): a user added a moment after another is
+        # seen at once (Dovecot re-reads a changed file only when its mtime moves on).
         uid, gid = _mail_ids()
-        lines = [f"{u}:{{PLAIN}}{p}:{uid}:{gid}::{self.root / 'mail' / u}::" for u, p in self.users.items()]
-        (self.root / "users").write_text("\n".join(lines) + "\n")
+        (self.root / "users").mkdir(exist_ok=True)
+        for u, p in self.users.items():
+            f = self.root / "users" / u
+            line = f"{u}:{{PLAIN}}{p}:{uid}:{gid}::{self.root / 'mail' / u}::\n"
+            if not f.exists() or f.read_text() != line:
+                tmp = f.with_suffix(".tmp")
+                tmp.write_text(line)
+                tmp.rename(f)
         (self.root / "masters").write_text(f"{MASTER_USER}:{{PLAIN}}{MASTER_PASSWORD}::::::\n")
 
     def start(self, timeout: float = 20.0) -> None:
@@ -185,11 +193,11 @@ passdb {{
 }}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN {root}/users
+  args = scheme=PLAIN {root}/users/%u
 }}
 userdb {{
   driver = passwd-file
-  args = {root}/users
+  args = {root}/users/%u
 }}
 service imap-login {{
   inet_listener imap {{
