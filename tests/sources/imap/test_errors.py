@@ -1,0 +1,134 @@
+"""A source run that cannot do its job fails with a clear reason (ledger, profile) and the next
+run catches up; storage full pauses the profile without losing or doubling anything."""
+
+from __future__ import annotations
+
+import json
+import ssl
+
+import pytest
+
+from catalog.ingest import storage_used
+from control import sources as control_sources
+from flows.imap_syncing import sync_profile
+from sources.errors import SourceError
+from sources.imap.client import connect, probe
+from sources.imap.config import ImapConfig, ImapSecret
+from tests.sources.imap.conftest import account_config, append, items, make_source, new_user
+
+
+def _profile(rt, pid):  # type: ignore[no-untyped-def]
+    with rt.session() as s:
+        p = control_sources.profile_by_id(s, pid)
+        return p.last_status, p.last_error, p.paused_reason
+
+
+def _failures(rt) -> list[str]:  # type: ignore[no-untyped-def]
+    rows = rt.lake.execute("SELECT reasons FROM lake.ingest_ledger WHERE reasons LIKE '%failed:%'").fetchall()
+    return [next(iter(json.loads(r[0]))) for r in rows]
+
+
+def test_wrong_password_fails_then_fixed_credentials_catch_up(rt, org, dovecot, messages) -> None:  # type: ignore[no-untyped-def]
+    user = new_user(dovecot)
+    append(dovecot, user, "INBOX", messages[:3])
+    pid = make_source(rt, "wrongpw", account_config(dovecot, user), {"password": "not-the-password"})
+    r = sync_profile(rt, pid)
+    assert r.status == "failed" and r.fetched == 0
+    assert "refused the login" in r.error and "check the user name and password" in r.error
+    status, error, _ = _profile(rt, pid)
+    assert status == "failed" and "refused the login" in error
+    assert len(_failures(rt)) == 1 and "refused the login" in _failures(rt)[0]
+    assert "not-the-password" not in error
+    from control.principals import Principal
+
+    with rt.session(write=True) as s:
+        control_sources.update_source(s, Principal.deployment_operator(), "acme", "wrongpw", rt.master_key,
+                                      secret={"password": dovecot.users[user]})
+    r = sync_profile(rt, pid)
+    assert r.status == "ok" and r.fetched == 3
+    assert _profile(rt, pid)[:2] == ("ok", None)
+
+
+def test_server_down_fails_the_run_and_the_next_catches_up(rt, org, own_dovecot, messages) -> None:  # type: ignore[no-untyped-def]
+    server = own_dovecot
+    user = new_user(server)
+    append(server, user, "INBOX", messages[:3])
+    pid = make_source(rt, "down", account_config(server, user, timeout=5), {"password": server.users[user]})
+    assert sync_profile(rt, pid).counts.archived == 3
+    server.stop()
+    r = sync_profile(rt, pid)
+    assert r.status == "failed" and "cannot reach IMAP server" in r.error and "is the server up" in r.error
+    assert _profile(rt, pid)[0] == "failed"
+    assert any("cannot reach" in f for f in _failures(rt))
+    server.start()
+    append(server, user, "INBOX", messages[3:5])
+    r = sync_profile(rt, pid)
+    assert r.status == "ok" and r.fetched == 2 and r.counts.archived == 2 and r.counts.duplicates == 0
+    assert len(items(rt)) == 5
+
+
+def test_untrusted_certificate_fails_with_what_to_do(rt, org, dovecot, imap_user, messages) -> None:  # type: ignore[no-untyped-def]
+    cfg = account_config(dovecot, imap_user)
+    del cfg["ca_file"]
+    pid = make_source(rt, "untrusted", cfg, {"password": dovecot.users[imap_user]})
+    r = sync_profile(rt, pid)
+    assert r.status == "failed" and "not trusted" in r.error and "ca_file" in r.error
+    with pytest.raises(SourceError) as e:
+        probe(cfg, {"password": dovecot.users[imap_user]})
+    assert not e.value.retryable
+    # With its certificate given as the CA (or checking off, for a test server) it works.
+    assert "logged in as" in probe({**cfg, "ca_file": str(dovecot.cert)}, {"password": dovecot.users[imap_user]})
+    assert "logged in as" in probe({**cfg, "verify_cert": False}, {"password": dovecot.users[imap_user]})
+
+
+def test_starttls_and_plain(rt, org, dovecot, imap_user, messages) -> None:  # type: ignore[no-untyped-def]
+    append(dovecot, imap_user, "INBOX", messages[:2])
+    secret = ImapSecret(password=dovecot.users[imap_user])
+    cfg = ImapConfig.model_validate(account_config(dovecot, imap_user, security="starttls", port=dovecot.imap_port))
+    with connect(cfg, secret) as s:
+        assert isinstance(s.client._imap.sock, ssl.SSLSocket)  # upgraded before the login
+    assert "(STARTTLS)" in probe(cfg, secret)
+    pid = make_source(rt, "starttls", cfg.model_dump(mode="json"), secret.stored())
+    assert sync_profile(rt, pid).fetched == 2
+    plain = cfg.model_copy(update={"security": "plain"})
+    with connect(plain, secret) as s:
+        assert not isinstance(s.client._imap.sock, ssl.SSLSocket)
+    # STARTTLS against the implicit-TLS port: a clear failure, not a hang.
+    with pytest.raises(SourceError):
+        probe(cfg.model_copy(update={"port": dovecot.imaps_port, "timeout": 3}), secret)
+
+
+def test_folder_gone_while_running_is_a_clear_error(dovecot, imap_user) -> None:  # type: ignore[no-untyped-def]
+    cfg = ImapConfig.model_validate(account_config(dovecot, imap_user))
+    with connect(cfg, ImapSecret(password=dovecot.users[imap_user])) as s:
+        with pytest.raises(SourceError, match="disappeared"):
+            s.examine("Gone")
+        with pytest.raises(SourceError, match="disappeared"):
+            s.status("Gone", "Gone")
+
+
+def test_storage_full_pauses_then_resumes(rt, org, account, dovecot, messages) -> None:  # type: ignore[no-untyped-def]
+    from control.models import Organization
+
+    pid, user = account
+    append(dovecot, user, "INBOX", messages[:3])
+    assert sync_profile(rt, pid).counts.archived == 3
+    new = messages[3:9]
+    used = storage_used(rt.archive_for(org))
+    with rt.session(write=True) as s:
+        s.get(Organization, org.id).storage_quota_bytes = used + len(new[0]) + len(new[1]) + 10
+    append(dovecot, user, "INBOX", new)
+    r = sync_profile(rt, pid)
+    assert r.status == "paused" and r.counts.deferred == 4 and r.counts.archived == 2
+    status, error, reason = _profile(rt, pid)
+    assert status == "paused" and error is None and "storage quota full" in reason
+    # Still full: the next run stays paused and archives nothing more.
+    r = sync_profile(rt, pid)
+    assert r.status == "paused" and r.counts.archived == 0
+    with rt.session(write=True) as s:
+        s.get(Organization, org.id).storage_quota_bytes = 10 * 2**30
+    r = sync_profile(rt, pid)
+    assert r.status == "ok" and r.counts.archived == 4 and r.counts.duplicates == 2
+    assert _profile(rt, pid) == ("ok", None, None)
+    assert len(items(rt)) == 9 and len({sha for _, sha, _ in items(rt)}) == 9
+    assert sync_profile(rt, pid).fetched == 0
