@@ -21,7 +21,9 @@ from mailark.runtime import open_runtime
 from sources.errors import SourceError
 
 
-@task(name="archive-imap-batch", cache_policy=NO_CACHE, task_run_name="archive {batch.label}")
+# A batch write is idempotent (put-if-absent objects, check-then-append in the commit lane): retry it.
+@task(name="archive-imap-batch", cache_policy=NO_CACHE, task_run_name="archive {batch.label}", retries=2,
+      retry_delay_seconds=10)
 def archive_batch(writer: BatchWriter, batch: ImapBatch) -> Counts:
     counts = writer.write(batch.items)
     get_run_logger().info(
@@ -31,7 +33,8 @@ def archive_batch(writer: BatchWriter, batch: ImapBatch) -> Counts:
     return counts
 
 
-@flow(name="imap-profile", flow_run_name="imap {name} ({org})", log_prints=True)
+# A first sync of a large mailbox can take hours; one stopped by the timeout goes on from its cursors.
+@flow(name="imap-profile", flow_run_name="imap {name} ({org})", log_prints=True, timeout_seconds=6 * 3600)
 def imap_profile(profile_id: str, name: str, org: str) -> dict[str, Any]:
     """Archive one IMAP source profile now (`name` and `org` name the run in the UI)."""
     from prefect.runtime import flow_run
@@ -54,7 +57,7 @@ def imap_profile(profile_id: str, name: str, org: str) -> dict[str, Any]:
     return result.as_dict()
 
 
-@flow(name="imap-sync", flow_run_name="imap sync", log_prints=True)
+@flow(name="imap-sync", flow_run_name="imap sync", log_prints=True, timeout_seconds=12 * 3600)
 def imap_sync() -> dict[str, Any]:
     """Run every due IMAP profile of every organization; one failing does not stop the others."""
     logger = get_run_logger()

@@ -4,9 +4,10 @@
 # Not root and something missing: it says what to install and goes on (those tests skip).
 #
 #   postgresql   tests/postgres: control plane and DuckLake catalog on a real PostgreSQL server
+#   dovecot-imapd  tests/sources/imap: a real IMAP server (configured under a temp dir, no system service)
 set -euo pipefail
 
-PACKAGES=(postgresql)
+PACKAGES=(postgresql dovecot-imapd)
 
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
