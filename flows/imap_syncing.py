@@ -31,7 +31,9 @@ from control.orgs import ControlError, NotFound
 from control.principals import Principal
 from mailark.runtime import Runtime
 from sources.errors import SourceError
-from sources.imap.client import FolderStatus, ImapSession, MessageInfo, connect, header_key, header_of
+from sources.imap.client import (
+    FolderStatus, ImapSession, MessageInfo, ServerUnavailable, connect, header_key, header_of,
+)
 from sources.imap.config import ImapConfig, ImapSecret
 from sources.imap.plan import (
     FolderWork, batches, cursor_value, parse_position, plan_chunk, position, reconcile,
@@ -150,7 +152,7 @@ def sync_profile(
                 log.error("%s: %s", address, reason)
                 errors.append(f"{address}: {reason}" if len(accounts) > 1 else reason)
                 writer.record_failure(reason, mailbox=address)
-                if isinstance(e, SourceError) and _server_wide(e) and len(accounts) > 1:
+                if isinstance(e, ServerUnavailable):
                     break  # the server itself is unreachable or untrusted: the other accounts fail alike
     except Paused as e:
         result.status, result.paused_reason = "paused", str(e)
@@ -166,11 +168,6 @@ def sync_profile(
     result.seconds = time.perf_counter() - started
     _finish(rt, profile, result, result.status, result.error)
     return result
-
-
-def _server_wide(e: SourceError) -> bool:
-    text = str(e)
-    return "cannot reach" in text or "not trusted" in text or "TLS" in text or "STARTTLS" in text
 
 
 def _finish(rt: Runtime, profile: SourceProfile, result: SyncResult, status: str, error: str | None) -> None:

@@ -31,6 +31,11 @@ from sources.imap.config import ImapConfig, ImapSecret
 _UNFOLD = re.compile(rb"\r?\n[ \t]+")
 
 
+class ServerUnavailable(SourceError):
+    """The server itself cannot be used (unreachable, TLS or certificate refused): every account
+    of a whole-server source fails alike, so the run stops at the first."""
+
+
 @dataclass(frozen=True)
 class FolderStatus:
     name: str  # as the server names it (decoded from modified UTF-7)
@@ -232,24 +237,24 @@ def translate_errors(config: ImapConfig, doing: str, *, login: str | None = None
     except SourceError:
         raise
     except ssl.SSLCertVerificationError as e:
-        raise SourceError(
+        raise ServerUnavailable(
             f"the certificate of IMAP server {where} is not trusted ({e.verify_message or e}): give the source the "
             f"server's CA certificate (ca_file) or, for a test server only, turn certificate checking off",
             retryable=False,
         ) from e
     except ssl.SSLError as e:
-        raise SourceError(f"TLS with IMAP server {where} failed ({e}): check the port and security setting", retryable=False) from e
+        raise ServerUnavailable(f"TLS with IMAP server {where} failed ({e}): check the port and security setting", retryable=False) from e
     except LoginError as e:
         raise SourceError(
             f"IMAP server {where} refused the login of {login or config.username!r} ({_text(e)}): "
             f"check the user name and password (or token) of the source", retryable=False,
         ) from e
     except (ConnectionRefusedError, socket.gaierror, TimeoutError, socket.timeout) as e:
-        raise SourceError(f"cannot reach IMAP server {where} while {doing}: {e}; is the server up and the address right?") from e
+        raise ServerUnavailable(f"cannot reach IMAP server {where} while {doing}: {e}; is the server up and the address right?") from e
     except (imaplib.IMAP4.abort, ConnectionError, EOFError) as e:
         raise SourceError(f"the connection to IMAP server {where} broke while {doing}: {_text(e)}; the next run goes on from here") from e
     except OSError as e:
-        raise SourceError(f"cannot reach IMAP server {where} while {doing}: {e}") from e
+        raise ServerUnavailable(f"cannot reach IMAP server {where} while {doing}: {e}") from e
     except (IMAPClientError, imaplib.IMAP4.error) as e:
         msg = _text(e)
         if folder is not None and re.search(r"NONEXISTENT|doesn't exist|does not exist|not exist|no such", msg, re.I):
@@ -279,7 +284,7 @@ def connect(config: ImapConfig, secret: ImapSecret, account: str | None = None) 
         with translate_errors(config, "logging in", login=login):
             if config.security == "starttls":
                 if b"STARTTLS" not in client.capabilities():
-                    raise SourceError(f"IMAP server {config.endpoint} does not offer STARTTLS: use security=ssl "
+                    raise ServerUnavailable(f"IMAP server {config.endpoint} does not offer STARTTLS: use security=ssl "
                                       f"with its TLS port, or fix the server", retryable=False)
                 client.starttls(_tls_context(config))
             if config.auth == "xoauth2":
