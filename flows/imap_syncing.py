@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,12 +81,15 @@ class SyncResult:
     folders: int = 0
     accounts: int = 0
     seconds: float = 0.0
+    download_seconds: float = 0.0  # waiting for message bodies from the server (not overlapped with archiving)
+    archive_seconds: float = 0.0  # writing batches into the archive
 
     def as_dict(self) -> dict[str, Any]:
         return {"org": self.org, "profile": self.profile, "run_id": self.run_id, "status": self.status,
                 "error": self.error, "paused_reason": self.paused_reason, **self.counts.as_dict(),
                 "fetched": self.fetched, "known": self.known, "moved": self.moved, "renamed": self.renamed,
-                "folders": self.folders, "accounts": self.accounts, "seconds": round(self.seconds, 3)}
+                "folders": self.folders, "accounts": self.accounts, "seconds": round(self.seconds, 3),
+                "download_seconds": round(self.download_seconds, 3), "archive_seconds": round(self.archive_seconds, 3)}
 
     def ledger_counts(self) -> dict[str, Any]:
         return {**self.counts.as_dict(), "fetched": self.fetched, "moved": self.moved, "renamed": self.renamed}
@@ -138,6 +142,7 @@ def sync_profile(
     result = SyncResult(org.name, profile.name, run_id)
     archive = rt.archive_for(org)
     writer = BatchWriter(archive, run_id, SOURCE)
+    archiver = _Archiver(rt, profile.id, config, writer, result, write)
     errors: list[str] = []
     accounts = accounts_of(rt, org, config)
     try:
@@ -146,14 +151,16 @@ def sync_profile(
             try:
                 mb = _mailbox(rt, org, address)
                 with connect(config, secret, account) as session:
-                    _AccountSync(rt, profile, config, session, archive, writer, mb, result, write, log).run()
+                    _AccountSync(rt, profile, config, session, archive, archiver, mb, result, log).run()
             except (SourceError, ControlError) as e:
+                archiver.flush()  # what was downloaded before the failure is kept
                 reason = str(e)
                 log.error("%s: %s", address, reason)
                 errors.append(f"{address}: {reason}" if len(accounts) > 1 else reason)
                 writer.record_failure(reason, mailbox=address)
                 if isinstance(e, ServerUnavailable):
                     break  # the server itself is unreachable or untrusted: the other accounts fail alike
+        archiver.flush()
     except Paused as e:
         result.status, result.paused_reason = "paused", str(e)
         log.warning("paused: %s", e)
@@ -185,23 +192,79 @@ def _mailbox(rt: Runtime, org: Organization, address: str) -> Mailbox:
     return mb
 
 
+class _Archiver:
+    """Collects downloaded messages of every folder and account of a run into archive batches.
+
+    A batch closes at the profile's batch_messages/batch_bytes, not at a folder's end: a catalogue
+    commit costs the same for 5 messages as for 500, and many folders are small. Cursor updates
+    wait with the batch that holds their messages and are written only after it is committed
+    (never past what a full storage deferred).
+    """
+
+    def __init__(self, rt: Runtime, profile_id: str, config: ImapConfig, writer: BatchWriter,
+                 result: SyncResult, write: WriteFn | None) -> None:
+        self.rt, self.profile_id, self.config, self.writer = rt, profile_id, config, writer
+        self.result, self.write_fn = result, write
+        self.items: list[Incoming] = []
+        self.size = 0
+        self.labels: list[str] = []
+        self.cursors: list[tuple[str, dict[str, Any]]] = []
+        self.number = 0
+
+    def cursor(self, key: str, value: dict[str, Any]) -> None:
+        if self.items:
+            self.cursors.append((key, value))
+        else:
+            self._write_cursors([(key, value)])
+
+    def add(self, items: list[Incoming], label: str) -> None:
+        size = sum(len(i.raw) for i in items)
+        if self.items and (len(self.items) + len(items) > self.config.batch_messages
+                           or self.size + size > self.config.batch_bytes):
+            self.flush()
+        self.items.extend(items)
+        self.size += size
+        if label not in self.labels:
+            self.labels.append(label)
+
+    def flush(self) -> None:
+        items, cursors, labels = self.items, self.cursors, self.labels
+        self.items, self.size, self.cursors, self.labels = [], 0, [], []
+        if not items:
+            self._write_cursors(cursors)
+            return
+        self.number += 1
+        more = f" +{len(labels) - 1} folder(s)" if len(labels) > 1 else ""
+        batch = ImapBatch(items, self.number, f"{labels[0]}{more} #{self.number}")
+        t = time.perf_counter()
+        counts = self.write_fn(self.writer, batch) if self.write_fn else self.writer.write(items)
+        self.result.archive_seconds += time.perf_counter() - t
+        self.result.counts.add(counts)
+        if counts.deferred:
+            mailboxes = sorted({i.mailbox for i in items})
+            raise Paused(f"storage quota full: {counts.deferred} message(s) of {', '.join(mailboxes)} wait; "
+                         f"archiving resumes by itself when there is room (free space or raise the storage tier)")
+        self._write_cursors(cursors)
+
+    def _write_cursors(self, cursors: list[tuple[str, dict[str, Any]]]) -> None:
+        if not cursors:
+            return
+        with self.rt.session(write=True) as s:
+            for key, value in cursors:
+                control_sources.set_cursor(s, self.profile_id, key, value)
+
+
 class _AccountSync:
     def __init__(self, rt: Runtime, profile: SourceProfile, config: ImapConfig, session: ImapSession,
-                 archive: OrgArchive, writer: BatchWriter, mailbox: Mailbox, result: SyncResult,
-                 write: WriteFn | None, log: Any) -> None:
+                 archive: OrgArchive, archiver: _Archiver, mailbox: Mailbox, result: SyncResult, log: Any) -> None:
         self.rt, self.profile, self.config, self.imap = rt, profile, config, session
-        self.archive, self.writer, self.mb, self.result = archive, writer, mailbox, result
-        self.write_fn = write
+        self.archive, self.archiver, self.mb, self.result = archive, archiver, mailbox, result
         self.log = log
         self.address = mailbox.primary_address
-        self.batch_no = 0
         self.statuses: dict[str, FolderStatus] = {}  # archive path -> status, this run
 
-    # ---- cursors ---------------------------------------------------------------------------
-
     def _set_cursor(self, key: str, value: dict[str, Any]) -> None:
-        with self.rt.session(write=True) as s:
-            control_sources.set_cursor(s, self.profile.id, key, value)
+        self.archiver.cursor(key, value)
 
     def run(self) -> None:
         imap = self.imap
@@ -281,8 +344,7 @@ class _AccountSync:
             self.result.counts.add(Counts(seen=n, duplicates=n, reasons=Counter(reasons)))
             self.result.known += len(plan.known)
         todo = sorted(plan.fetch + copies, key=lambda m: m.uid)
-        for group in batches(todo, self.config.batch_messages, self.config.batch_bytes):
-            self._download(key, st, group)
+        self._downloads(key, st, batches(todo, self.config.batch_messages, self.config.batch_bytes))
 
     def _resolve_moves(self, st: FolderStatus, maybe: list[tuple[MessageInfo, list[catalog_folders.ArchivedItem]]]
                        ) -> tuple[list[catalog_folders.Move], list[MessageInfo]]:
@@ -323,8 +385,25 @@ class _AccountSync:
                                                   position(st.uidvalidity, info.uid, info.email_id, info.header_key)))
         return moves, copies
 
-    def _download(self, key: str, st: FolderStatus, group: list[MessageInfo]) -> None:
-        bodies = self.imap.bodies([m.uid for m in group])
+    def _fetch(self, group: list[MessageInfo]) -> dict[int, bytes]:
+        return self.imap.bodies([m.uid for m in group])
+
+    def _downloads(self, key: str, st: FolderStatus, groups: list[list[MessageInfo]]) -> None:
+        """Download and archive batch after batch; the next batch downloads while one is archived
+        (at most two batches in memory; only the helper thread talks to the server meanwhile)."""
+        if not groups:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-fetch") as pool:
+            pending = pool.submit(self._fetch, groups[0])
+            for n, group in enumerate(groups):
+                t = time.perf_counter()
+                bodies = pending.result()
+                self.result.download_seconds += time.perf_counter() - t
+                if n + 1 < len(groups):
+                    pending = pool.submit(self._fetch, groups[n + 1])
+                self._archive(key, st, group, bodies)
+
+    def _archive(self, key: str, st: FolderStatus, group: list[MessageInfo], bodies: dict[int, bytes]) -> None:
         missing = len(group) - len(bodies)
         if missing:
             self.log.info("%s: %d message(s) of %r were deleted on the server before they could be downloaded",
@@ -332,12 +411,7 @@ class _AccountSync:
         items = [Incoming(bodies[m.uid], self.mb.id, self.address, st.path, SOURCE,
                           position(st.uidvalidity, m.uid, m.email_id, header_key(header_of(bodies[m.uid]))))
                  for m in group if m.uid in bodies]
+        bodies.clear()
         self.result.fetched += len(items)
-        self.batch_no += 1
-        batch = ImapBatch(items, self.batch_no, f"{self.address} {st.path} #{self.batch_no}")
-        counts = self.write_fn(self.writer, batch) if self.write_fn else self.writer.write(items)
-        self.result.counts.add(counts)
-        if counts.deferred:
-            raise Paused(f"storage quota full: {counts.deferred} message(s) of {self.address} wait; "
-                         f"archiving resumes by itself when there is room (free space or raise the storage tier)")
+        self.archiver.add(items, f"{self.address} {st.path}")
         self._set_cursor(key, cursor_value(st, group[-1].uid))
