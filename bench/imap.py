@@ -127,7 +127,7 @@ def child(kind: str, arg: dict) -> None:  # type: ignore[type-arg]
         doc = {"messages": r.fetched, "archived": r.counts.archived, "bytes": arg["bytes"], "seconds": seconds,
                "incremental_seconds": time.perf_counter() - t, "incremental_fetched": again.fetched,
                "folders": r.folders, "download_wait_seconds": r.download_seconds,
-               "archive_seconds": r.archive_seconds}
+               "archive_seconds": r.archive_seconds, "archive_wait_seconds": r.archive_wait_seconds}
     doc["messages_per_s"] = float(doc["messages"]) / float(doc["seconds"])  # type: ignore[arg-type]
     doc["mb_per_s"] = float(doc["bytes"]) / float(doc["seconds"]) / 1e6  # type: ignore[arg-type]
     doc["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -169,8 +169,9 @@ def main() -> None:
           f"(APPEND to Dovecot took {fill_s:.1f} s)")
     print(f"  file import (archive core): {files['messages_per_s']:8.0f} msg/s {files['mb_per_s']:6.1f} MB/s  peak RSS {files['peak_rss_mb']:.0f} MB")
     print(f"  IMAP source (whole server): {imap['messages_per_s']:8.0f} msg/s {imap['mb_per_s']:6.1f} MB/s  peak RSS {imap['peak_rss_mb']:.0f} MB")
-    print(f"  IMAP / file import rate:    {ratio:6.1%}   (IMAP run: {imap['archive_seconds']:.1f} s archiving, "
-          f"{imap['download_wait_seconds']:.1f} s waiting for downloads)")
+    print(f"  IMAP / file import rate:    {ratio:6.1%}")
+    print(f"  IMAP run of {imap['seconds']:.1f} s: batches archived for {imap['archive_seconds']:.1f} s in the background; "
+          f"waited {imap['archive_wait_seconds']:.1f} s for archiving, {imap['download_wait_seconds']:.1f} s for downloads")
     print(f"  incremental run, nothing new: {imap['incremental_seconds']:.2f} s for {imap['folders']} folders "
           f"({imap['incremental_fetched']} fetched)")
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -1,7 +1,8 @@
 """The `imap-sync` flow: every 5 minutes, run the due IMAP source profiles of all organizations.
 
-Each profile runs as a subflow named for it ("imap <profile> (<org>)"), its download batches as
-tasks ("archive <account> <folder> #n"); the work is the plain code of flows/imap_syncing.py.
+Each profile runs as a subflow named for it ("imap <profile> (<org>)"), its archive batches as
+tasks ("archive <account> <folder> #n"), submitted so that the next batch downloads while one is
+archived; the work is the plain code of flows/imap_syncing.py.
 Task parameters and results hold no message content: batches are opaque, results are counts.
 A failed profile fails its own subflow with the reason (also in the ledger and on the profile);
 the other profiles still run.
@@ -43,7 +44,7 @@ def imap_profile(profile_id: str, name: str, org: str) -> dict[str, Any]:
     rt = open_runtime()
     try:
         result = sync_profile(rt, profile_id, run_id=str(flow_run.id) if flow_run.id else None,
-                              write=lambda w, b: archive_batch(w, b), log=logger)
+                              submit=lambda w, b: archive_batch.submit(w, b), log=logger)
     finally:
         rt.close()
     c = result.counts

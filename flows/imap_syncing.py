@@ -18,7 +18,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ulid import ULID
 
@@ -58,7 +58,12 @@ class ImapBatch:
         self.label = label
 
 
-WriteFn = Callable[[BatchWriter, ImapBatch], Counts]
+class _Result(Protocol):
+    def result(self) -> Counts: ...
+
+
+# Starts archiving a batch and returns its future: a thread of our own, or a Prefect task (.submit).
+SubmitFn = Callable[[BatchWriter, ImapBatch], _Result]
 
 
 class Paused(Exception):
@@ -82,14 +87,16 @@ class SyncResult:
     accounts: int = 0
     seconds: float = 0.0
     download_seconds: float = 0.0  # waiting for message bodies from the server (not overlapped with archiving)
-    archive_seconds: float = 0.0  # writing batches into the archive
+    archive_seconds: float = 0.0  # batches being archived (overlaps downloads)
+    archive_wait_seconds: float = 0.0  # the run waiting for a batch to be archived
 
     def as_dict(self) -> dict[str, Any]:
         return {"org": self.org, "profile": self.profile, "run_id": self.run_id, "status": self.status,
                 "error": self.error, "paused_reason": self.paused_reason, **self.counts.as_dict(),
                 "fetched": self.fetched, "known": self.known, "moved": self.moved, "renamed": self.renamed,
                 "folders": self.folders, "accounts": self.accounts, "seconds": round(self.seconds, 3),
-                "download_seconds": round(self.download_seconds, 3), "archive_seconds": round(self.archive_seconds, 3)}
+                "download_seconds": round(self.download_seconds, 3), "archive_seconds": round(self.archive_seconds, 3),
+                "archive_wait_seconds": round(self.archive_wait_seconds, 3)}
 
     def ledger_counts(self) -> dict[str, Any]:
         return {**self.counts.as_dict(), "fetched": self.fetched, "moved": self.moved, "renamed": self.renamed}
@@ -131,7 +138,7 @@ def sync_profile(
     profile_id: str,
     *,
     run_id: str | None = None,
-    write: WriteFn | None = None,
+    submit: SubmitFn | None = None,
     log: logging.Logger | logging.LoggerAdapter | None = None,  # type: ignore[type-arg]
 ) -> SyncResult:
     """Run one profile now; the outcome is recorded on the profile (finish_run) and in the ledger."""
@@ -142,7 +149,7 @@ def sync_profile(
     result = SyncResult(org.name, profile.name, run_id)
     archive = rt.archive_for(org)
     writer = BatchWriter(archive, run_id, SOURCE)
-    archiver = _Archiver(rt, profile.id, config, writer, result, write)
+    archiver = _Archiver(rt, profile.id, config, writer, result, submit)
     errors: list[str] = []
     accounts = accounts_of(rt, org, config)
     try:
@@ -153,22 +160,25 @@ def sync_profile(
                 with connect(config, secret, account) as session:
                     _AccountSync(rt, profile, config, session, archive, archiver, mb, result, log).run()
             except (SourceError, ControlError) as e:
-                archiver.flush()  # what was downloaded before the failure is kept
+                archiver.drain()  # what was downloaded before the failure is kept
                 reason = str(e)
                 log.error("%s: %s", address, reason)
                 errors.append(f"{address}: {reason}" if len(accounts) > 1 else reason)
                 writer.record_failure(reason, mailbox=address)
                 if isinstance(e, ServerUnavailable):
                     break  # the server itself is unreachable or untrusted: the other accounts fail alike
-        archiver.flush()
+        archiver.drain()
     except Paused as e:
         result.status, result.paused_reason = "paused", str(e)
         log.warning("paused: %s", e)
     except Exception as e:  # a bug or a catalogue failure: record it, then let it surface
+        archiver.close()
         reason = f"{type(e).__name__}: {e}"
         writer.record_failure(reason, mailbox="*")
         _finish(rt, profile, result, "failed", reason)
         raise
+    finally:
+        archiver.close()
     if result.status != "paused" and errors:
         result.status = "partial" if len(errors) < len(accounts) else "failed"
         result.error = "; ".join(errors)
@@ -193,27 +203,39 @@ def _mailbox(rt: Runtime, org: Organization, address: str) -> Mailbox:
 
 
 class _Archiver:
-    """Collects downloaded messages of every folder and account of a run into archive batches.
+    """Collects downloaded messages of every folder and account of a run into archive batches, and
+    archives each batch in the background while the run goes on talking to the server.
 
     A batch closes at the profile's batch_messages/batch_bytes, not at a folder's end: a catalogue
-    commit costs the same for 5 messages as for 500, and many folders are small. Cursor updates
-    wait with the batch that holds their messages and are written only after it is committed
-    (never past what a full storage deferred).
+    commit costs the same for 5 messages as for 500, and many folders are small. One batch is
+    archived at a time (memory: the batch being archived, the one being filled, one download).
+    Cursor updates wait for the batch that holds their messages and are written only after its
+    commit (never past what a full storage deferred). The run's other catalogue work (lookups,
+    moves, renames) calls `drain()` first: the catalogue connection is used by one thread at a time.
     """
 
     def __init__(self, rt: Runtime, profile_id: str, config: ImapConfig, writer: BatchWriter,
-                 result: SyncResult, write: WriteFn | None) -> None:
+                 result: SyncResult, submit: SubmitFn | None) -> None:
         self.rt, self.profile_id, self.config, self.writer = rt, profile_id, config, writer
-        self.result, self.write_fn = result, write
+        self.result = result
+        self._pool: ThreadPoolExecutor | None = None
+        if submit is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-archive")
+            pool = self._pool
+            submit = lambda w, b: pool.submit(w.write, b.items)  # noqa: E731
+        self.submit = submit
         self.items: list[Incoming] = []
         self.size = 0
         self.labels: list[str] = []
         self.cursors: list[tuple[str, dict[str, Any]]] = []
         self.number = 0
+        self._inflight: tuple[Any, ImapBatch, list[tuple[str, dict[str, Any]]], float] | None = None
 
     def cursor(self, key: str, value: dict[str, Any]) -> None:
         if self.items:
             self.cursors.append((key, value))
+        elif self._inflight is not None:
+            self._inflight[2].append((key, value))
         else:
             self._write_cursors([(key, value)])
 
@@ -228,6 +250,8 @@ class _Archiver:
             self.labels.append(label)
 
     def flush(self) -> None:
+        """Start archiving what was collected (after the batch before it is done)."""
+        self._collect()
         items, cursors, labels = self.items, self.cursors, self.labels
         self.items, self.size, self.cursors, self.labels = [], 0, [], []
         if not items:
@@ -236,15 +260,41 @@ class _Archiver:
         self.number += 1
         more = f" +{len(labels) - 1} folder(s)" if len(labels) > 1 else ""
         batch = ImapBatch(items, self.number, f"{labels[0]}{more} #{self.number}")
+        self._inflight = (self.submit(self.writer, batch), batch, cursors, time.perf_counter())
+
+    def drain(self) -> None:
+        """Archive everything collected and wait for it."""
+        self.flush()
+        self._collect()
+
+    def _collect(self) -> None:
+        if self._inflight is None:
+            return
+        future, batch, cursors, started = self._inflight
+        self._inflight = None
         t = time.perf_counter()
-        counts = self.write_fn(self.writer, batch) if self.write_fn else self.writer.write(items)
-        self.result.archive_seconds += time.perf_counter() - t
+        counts: Counts = future.result()
+        self.result.archive_wait_seconds += time.perf_counter() - t
+        self.result.archive_seconds += time.perf_counter() - started
         self.result.counts.add(counts)
         if counts.deferred:
-            mailboxes = sorted({i.mailbox for i in items})
+            self.items, self.size, self.cursors, self.labels = [], 0, [], []
+            mailboxes = sorted({i.mailbox for i in batch.items})
             raise Paused(f"storage quota full: {counts.deferred} message(s) of {', '.join(mailboxes)} wait; "
                          f"archiving resumes by itself when there is room (free space or raise the storage tier)")
+        batch.items.clear()
         self._write_cursors(cursors)
+
+    def close(self) -> None:
+        """Wait for a batch still being archived (its outcome is dropped when the run failed)."""
+        if self._inflight is not None:
+            try:
+                self._inflight[0].result()
+            except Exception:  # noqa: BLE001 - the run's own error is the one to report
+                pass
+            self._inflight = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def _write_cursors(self, cursors: list[tuple[str, dict[str, Any]]]) -> None:
         if not cursors:
@@ -279,6 +329,7 @@ class _AccountSync:
             if not any(w.renamed_from is not None and w.cursor is cur for w in plan.folders):
                 self.log.info("%s: folder %r is no longer on the server; its archived messages stay", self.address, cur.get("path"))
         # Lookups are needed only when the archive may hold these messages already.
+        self.archiver.drain()
         self.lookups = catalog_folders.has_items(self.archive, self.mb.id, SOURCE)
         for work in plan.folders:
             self.result.folders += 1
@@ -287,6 +338,7 @@ class _AccountSync:
     def _folder(self, work: FolderWork) -> None:
         st = work.status
         if work.renamed_from is not None:
+            self.archiver.drain()
             n = catalog_folders.rename_folder(self.archive, self.mb.id, work.renamed_from, st.path,
                                               source=SOURCE, run_id=self.result.run_id)
             self.result.renamed += 1
@@ -319,6 +371,7 @@ class _AccountSync:
     def _chunk(self, key: str, st: FolderStatus, infos: list[MessageInfo]) -> None:
         found = []
         if self.lookups and infos:
+            self.archiver.drain()
             found = catalog_folders.find_items(
                 self.archive, self.mb.id, SOURCE,
                 {3: [i.email_id or "" for i in infos], 4: [i.header_key or "" for i in infos]},
