@@ -101,7 +101,8 @@ def _first(v: Any) -> str | None:
         v = v[0] if v else None
     if isinstance(v, bytes):
         v = v.decode("ascii", "replace")
-    return str(v) if v else None
+    # Ids are 1*255 of ALPHA / DIGIT / "_" / "-" (RFC 8474); ":" separates fields of a source position.
+    return str(v).replace(":", "_") if v else None
 
 
 class ImapSession:
