@@ -99,6 +99,8 @@ class DovecotServer:
         self.proc = subprocess.Popen(
             [str(self.binary), "-F", "-c", str(self.config_file)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            # A process group of its own: stop() ends the master and every imap process it forked.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -112,16 +114,32 @@ class DovecotServer:
         raise RuntimeError(f"dovecot did not come up within {timeout} s:\n{self.log}")
 
     def stop(self) -> None:
-        """Stop the server (the data stays; `start()` brings it back on the same ports)."""
-        if self.proc is None or self.proc.poll() is not None:
+        """Stop the server and its client processes, as a crash or shutdown would (the data
+        stays; `start()` brings it back on the same ports)."""
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
+        pgid = self.proc.pid
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                continue
+            if sig == signal.SIGTERM:
+                # The master is gone; imap processes of open connections may linger: end them.
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            break
+        if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        # The master process waits for its children; make sure the port is free again.
+        if self.proc.stdout:
+            self.proc.stdout.close()
         deadline = time.monotonic() + 5
         while _accepts_tcp(self.host, self.imap_port) and time.monotonic() < deadline:
             time.sleep(0.05)

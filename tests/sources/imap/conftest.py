@@ -116,3 +116,22 @@ def items(rt, mailbox: str | None = None) -> list[tuple]:  # type: ignore[type-a
         q += " WHERE mailbox = ?"
         params.append(mailbox)
     return sorted(rt.lake.execute(q + " ORDER BY 1, 2", params).fetchall())
+
+
+def server_shas(server: DovecotServer, user: str, folder: str = "INBOX") -> set[str]:
+    """SHA-256 of each message as the server returns it (it may store two APPENDs alike)."""
+    import hashlib
+
+    c = server.client(user)
+    try:
+        c.select_folder(folder, readonly=True)
+        got = c.fetch(c.search("ALL"), [b"BODY.PEEK[]"])
+    finally:
+        c.logout()
+    return {hashlib.sha256(d[b"BODY[]"]).hexdigest() for d in got.values()}
+
+
+def archived_shas(rt) -> list[str]:  # type: ignore[no-untyped-def]
+    """SHA-256 of every copy the archive holds: messages and quarantined items (not parseable)."""
+    rows = rt.lake.execute("SELECT copy_sha256 FROM lake.mailbox_items UNION ALL SELECT copy_sha256 FROM lake.quarantine")
+    return sorted(r[0] for r in rows.fetchall())
