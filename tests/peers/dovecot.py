@@ -2,7 +2,9 @@
 
 Everything lives in a temporary directory: the configuration, a passwd-file of users (with one
 master user for whole-server mode: login ``user*master``), Maildir++ mailboxes, a self-signed
-certificate made here, the logs and the runtime directory. It listens on 127.0.0.1 on two free
+certificate made here, the logs and the runtime directory. OAuth2 (XOAUTH2) logins are checked
+by Dovecot's oauth2 passdb against a token-info endpoint served here (``server.tokens``: access
+token -> user). It listens on 127.0.0.1 on two free
 ports: IMAP (plain, STARTTLS offered) and IMAPS (implicit TLS). No system service is used.
 
 ``scripts/install-test-deps.sh`` installs the package; ``find_dovecot()`` returns None when it is
@@ -12,7 +14,11 @@ missing, and the fixtures then skip with that reason.
 from __future__ import annotations
 
 import grp
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
 import pwd
 import shutil
 import signal
@@ -63,6 +69,8 @@ class DovecotServer:
     host: str = HOST
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     binary: Path = Path("/usr/sbin/dovecot")
+    tokens: dict[str, str] = field(default_factory=dict)  # OAuth2 access token -> user
+    token_server: ThreadingHTTPServer | None = field(default=None, repr=False)
 
     @property
     def config_file(self) -> Path:
@@ -153,6 +161,28 @@ class DovecotServer:
         return c
 
 
+def _token_server(tokens: dict[str, str]) -> ThreadingHTTPServer:
+    """The OAuth2 token-info endpoint Dovecot asks: 200 {"email": user} for a known token, else 401."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            token = parse_qs(urlparse(self.path).query).get("access_token", [""])[0]
+            user = tokens.get(token)
+            body = json.dumps({"email": user, "active": "true"} if user else {"error": "invalid_token"}).encode()
+            self.send_response(200 if user else 401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer((HOST, 0), Handler)
+    threading.Thread(target=httpd.serve_forever, name="oauth2-tokeninfo", daemon=True).start()
+    return httpd
+
+
 def _mail_ids() -> tuple[int, int]:
     """The uid/gid that owns the mail: ours, or dovecot's unprivileged mail user when we are root."""
     if os.geteuid() != 0:
@@ -192,7 +222,7 @@ ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 auth_master_user_separator = *
 auth_cache_size = 0
 first_valid_uid = {min_uid}
@@ -212,6 +242,11 @@ passdb {{
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {root}/users/%u
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/oauth2.conf
 }}
 userdb {{
   driver = passwd-file
@@ -256,9 +291,16 @@ def start_dovecot(users: dict[str, str] | None = None, attempts: int = 3) -> Dov
     else:
         me = pwd.getpwuid(os.geteuid()).pw_name
         users_block = f"default_internal_user = {me}\ndefault_login_user = {me}"
+    tokens: dict[str, str] = {}
+    httpd = _token_server(tokens)
+    (root / "oauth2.conf").write_text(
+        f"tokeninfo_url = http://{HOST}:{httpd.server_address[1]}/tokeninfo?access_token=\n"
+        "username_attribute = email\nusername_format = %u\n"
+    )
     last: Exception | None = None
     for _ in range(attempts):
-        server = DovecotServer(root, free_port(), free_port(), cert, dict(users or {}), binary=binary)
+        server = DovecotServer(root, free_port(), free_port(), cert, dict(users or {}), binary=binary,
+                               tokens=tokens, token_server=httpd)
         server._write_passwd()
         server.config_file.write_text(CONFIG.format(
             root=root, cert=cert, key=key, imap_port=server.imap_port, imaps_port=server.imaps_port,
@@ -269,10 +311,14 @@ def start_dovecot(users: dict[str, str] | None = None, attempts: int = 3) -> Dov
             return server
         except RuntimeError as e:  # a port taken in between: try others
             last = e
+    httpd.shutdown()
     shutil.rmtree(root, ignore_errors=True)
     raise RuntimeError(f"dovecot did not start: {last}")
 
 
 def remove(server: DovecotServer) -> None:
     server.stop()
+    if server.token_server is not None:
+        server.token_server.shutdown()
+        server.token_server.server_close()
     shutil.rmtree(server.root, ignore_errors=True)

@@ -188,3 +188,16 @@ def test_killed_before_the_cursor_moved_stores_nothing_twice(rt, org, account, d
     assert r.status == "ok" and r.fetched == 0 and r.known == 6 and r.counts.duplicates == 6
     assert len(items(rt)) == 6
     assert sync_profile(rt, pid).counts.seen == 0
+
+
+def test_xoauth2_login(rt, org, dovecot, imap_user, messages) -> None:  # type: ignore[no-untyped-def]
+    append(dovecot, imap_user, "INBOX", messages[:2])
+    dovecot.tokens["tok-" + imap_user] = imap_user
+    cfg = account_config(dovecot, imap_user, auth="xoauth2")
+    assert "logged in as" in probe(cfg, {"token": "tok-" + imap_user})
+    with pytest.raises(SourceError, match="refused the login"):
+        probe(cfg, {"token": "expired-token"})
+    with pytest.raises(SourceError, match="OAuth2 access token"):
+        probe(cfg, {"password": "a password is not a token"})
+    pid = make_source(rt, "oauth", cfg, {"token": "tok-" + imap_user})
+    assert sync_profile(rt, pid).fetched == 2
