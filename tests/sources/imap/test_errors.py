@@ -201,3 +201,19 @@ def test_xoauth2_login(rt, org, dovecot, imap_user, messages) -> None:  # type: 
         probe(cfg, {"password": "a password is not a token"})
     pid = make_source(rt, "oauth", cfg, {"token": "tok-" + imap_user})
     assert sync_profile(rt, pid).fetched == 2
+
+
+def test_folder_gone_fails_the_run_and_the_next_goes_on(rt, org, account, dovecot, messages, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sources.imap.client import ImapSession
+
+    pid, user = account
+    append(dovecot, user, "INBOX", messages[:3])
+    listed = ImapSession.folders
+    # A folder deleted by its user between LIST and STATUS (the server answers NONEXISTENT).
+    monkeypatch.setattr(ImapSession, "folders", lambda self: [*listed(self), ("Vanished", "Vanished")])
+    r = sync_profile(rt, pid)
+    assert r.status == "failed" and "folder 'Vanished' disappeared" in r.error
+    assert _profile(rt, pid)[0] == "failed" and any("Vanished" in f for f in _failures(rt))
+    monkeypatch.setattr(ImapSession, "folders", listed)
+    r = sync_profile(rt, pid)
+    assert r.status == "ok" and r.fetched == 3
