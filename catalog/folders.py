@@ -64,27 +64,26 @@ def find_items(
 ) -> list[ArchivedItem]:
     """Items of a mailbox (from `source`) whose n-th position field is among `fields[n]`, or whose
     (Message-ID, size) is in `id_sizes`."""
-    fields = {n: [v for v in vs if v] for n, vs in fields.items()}
-    if not any(fields.values()) and not id_sizes:
+    fields = {int(n): [v for v in vs if v] for n, vs in fields.items()}
+    fields = {n: vs for n, vs in fields.items() if vs}
+    if not fields and not id_sizes:
         return []
-    sids, nums = [], []
+    keys, nums = [], []
     for n, vs in fields.items():
-        sids += vs
+        keys += vs
         nums += [n] * len(vs)
-    cand = pa.table({
-        "n": pa.array(nums + [None] * len(id_sizes), pa.int64()),
-        "sid": pa.array(sids + [None] * len(id_sizes), pa.string()),
-        "mid": pa.array([None] * len(sids) + [m for m, _ in id_sizes], pa.string()),
-        "sz": pa.array([None] * len(sids) + [s for _, s in id_sizes], pa.int64()),
-    })
+    keys += [f"{m}\x00{size}" for m, size in id_sizes]
+    nums += [0] * len(id_sizes)
+    cand = pa.table({"n": pa.array(nums, pa.int64()), "k": pa.array(keys, pa.string())})
+    # Equality semi-joins only (hash joins): a mailbox may hold millions of items.
+    conds = [f"split_part(i.source_position, ':', {n}) IN (SELECT k FROM _cand WHERE n = {n})" for n in fields]
+    if id_sizes:
+        conds.append("(m.message_id || chr(0) || CAST(i.size AS VARCHAR)) IN (SELECT k FROM _cand WHERE n = 0)")
     rows = _query_with(
         archive.lake, cand,
         f"""SELECT DISTINCT i.item_id, i.folder, i.source_position, i.size, m.message_id
             FROM {ALIAS}.mailbox_items i JOIN {ALIAS}.messages m ON m.org_id = i.org_id AND m.message_key = i.message_key
-            WHERE i.org_id = ? AND i.mailbox_id = ? AND i.source = ? AND (
-                EXISTS (SELECT 1 FROM _cand c WHERE c.sid IS NOT NULL
-                        AND split_part(i.source_position, ':', CAST(c.n AS INTEGER)) = c.sid)
-                OR EXISTS (SELECT 1 FROM _cand c WHERE c.mid = m.message_id AND c.sz = i.size))""",
+            WHERE i.org_id = ? AND i.mailbox_id = ? AND i.source = ? AND ({' OR '.join(conds)})""",
         [archive.org_id, mailbox_id, source],
     )
     return [ArchivedItem(r[0], r[1], r[2], int(r[3]), r[4]) for r in rows]
