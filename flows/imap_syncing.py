@@ -229,7 +229,8 @@ class _Archiver:
         self.labels: list[str] = []
         self.cursors: list[tuple[str, dict[str, Any]]] = []
         self.number = 0
-        self._inflight: tuple[Any, ImapBatch, list[tuple[str, dict[str, Any]]], float] | None = None
+        # (future, its batch's mailboxes, cursors waiting for it, when it started)
+        self._inflight: tuple[Any, list[str], list[tuple[str, dict[str, Any]]], float] | None = None
 
     def cursor(self, key: str, value: dict[str, Any]) -> None:
         if self.items:
@@ -260,7 +261,9 @@ class _Archiver:
         self.number += 1
         more = f" +{len(labels) - 1} folder(s)" if len(labels) > 1 else ""
         batch = ImapBatch(items, self.number, f"{labels[0]}{more} #{self.number}")
-        self._inflight = (self.submit(self.writer, batch), batch, cursors, time.perf_counter())
+        mailboxes = sorted({i.mailbox for i in items})
+        # The writer may consume the batch's list (freeing each message once stored).
+        self._inflight = (self.submit(self.writer, batch), mailboxes, cursors, time.perf_counter())
 
     def drain(self) -> None:
         """Archive everything collected and wait for it."""
@@ -270,7 +273,7 @@ class _Archiver:
     def _collect(self) -> None:
         if self._inflight is None:
             return
-        future, batch, cursors, started = self._inflight
+        future, mailboxes, cursors, started = self._inflight
         self._inflight = None
         t = time.perf_counter()
         counts: Counts = future.result()
@@ -279,10 +282,8 @@ class _Archiver:
         self.result.counts.add(counts)
         if counts.deferred:
             self.items, self.size, self.cursors, self.labels = [], 0, [], []
-            mailboxes = sorted({i.mailbox for i in batch.items})
             raise Paused(f"storage quota full: {counts.deferred} message(s) of {', '.join(mailboxes)} wait; "
                          f"archiving resumes by itself when there is room (free space or raise the storage tier)")
-        batch.items.clear()
         self._write_cursors(cursors)
 
     def close(self) -> None:
