@@ -225,6 +225,8 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login xoauth2 oauthbearer
 auth_master_user_separator = *
 auth_cache_size = 0
+# Refused logins answer at once (the default waits 2 s against guessing; tests refuse on purpose).
+auth_failure_delay = 0
 first_valid_uid = {min_uid}
 mail_location = maildir:~/Maildir
 mail_attribute_dict =
