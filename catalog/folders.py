@@ -48,11 +48,11 @@ class Move:
 
 
 def has_items(archive: OrgArchive, mailbox_id: str, source: str) -> bool:
-    row = archive.lake.execute(
-        f"SELECT 1 FROM {ALIAS}.mailbox_items WHERE org_id = ? AND mailbox_id = ? AND source = ? LIMIT 1",
+    """Whether `source` archived anything into the mailbox yet (messages or quarantined items)."""
+    return any(archive.lake.execute(
+        f"SELECT 1 FROM {ALIAS}.{t} WHERE org_id = ? AND mailbox_id = ? AND source = ? LIMIT 1",
         [archive.org_id, mailbox_id, source],
-    ).fetchone()
-    return row is not None
+    ).fetchone() for t in ("mailbox_items", "quarantine"))
 
 
 def find_items(
@@ -79,12 +79,17 @@ def find_items(
     conds = [f"split_part(i.source_position, ':', {n}) IN (SELECT k FROM _cand WHERE n = {n})" for n in fields]
     if id_sizes:
         conds.append("(m.message_id || chr(0) || CAST(i.size AS VARCHAR)) IN (SELECT k FROM _cand WHERE n = 0)")
+    # Quarantined copies (kept raw, not parseable) are items of the folder view too; they have no Message-ID.
+    qconds = [c for c in conds if "m.message_id" not in c] or ["false"]
     rows = _query_with(
         archive.lake, cand,
         f"""SELECT DISTINCT i.item_id, i.folder, i.source_position, i.size, m.message_id
             FROM {ALIAS}.mailbox_items i JOIN {ALIAS}.messages m ON m.org_id = i.org_id AND m.message_key = i.message_key
-            WHERE i.org_id = ? AND i.mailbox_id = ? AND i.source = ? AND ({' OR '.join(conds)})""",
-        [archive.org_id, mailbox_id, source],
+            WHERE i.org_id = ? AND i.mailbox_id = ? AND i.source = ? AND ({' OR '.join(conds)})
+            UNION ALL
+            SELECT i.item_id, i.folder, i.source_position, i.size, NULL FROM {ALIAS}.quarantine i
+            WHERE i.org_id = ? AND i.mailbox_id = ? AND i.source = ? AND ({' OR '.join(qconds)})""",
+        [archive.org_id, mailbox_id, source] * 2,
     )
     return [ArchivedItem(r[0], r[1], r[2], int(r[3]), r[4]) for r in rows]
 
@@ -121,11 +126,13 @@ def move_items(archive: OrgArchive, mailbox_id: str, moves: Sequence[Move], *, s
     rows = [dict(org_id=archive.org_id, move_id=str(ULID()).lower(), mailbox_id=mailbox_id, item_id=m.item_id,
                  kind="move", from_folder=m.from_folder, to_folder=m.to_folder, items=1, source=source,
                  source_position=m.position, run_id=run_id, moved_at=now) for m in moves]
-    sql = (f"UPDATE {ALIAS}.mailbox_items SET folder = u.to_folder, source_position = u.pos FROM _updates u "
-           f"WHERE {ALIAS}.mailbox_items.org_id = ? AND {ALIAS}.mailbox_items.mailbox_id = ? "
-           f"AND {ALIAS}.mailbox_items.item_id = u.item_id")
+    work: list[tuple[str, list[object]]] = [(
+        f"UPDATE {ALIAS}.{t} SET folder = u.to_folder, source_position = u.pos FROM _updates u "
+        f"WHERE {ALIAS}.{t}.org_id = ? AND {ALIAS}.{t}.mailbox_id = ? AND {ALIAS}.{t}.item_id = u.item_id",
+        [archive.org_id, mailbox_id],
+    ) for t in ("mailbox_items", "quarantine")]
     with archive.lane():
-        _commit(archive, [(sql, [archive.org_id, mailbox_id])], rows, updates)
+        _commit(archive, work, rows, updates)
         _check(archive, mailbox_id, {m.item_id: m.to_folder for m in moves})
     return len(moves)
 
@@ -135,11 +142,13 @@ def set_positions(archive: OrgArchive, mailbox_id: str, positions: dict[str, str
     if not positions:
         return
     updates = pa.table({"item_id": list(positions), "pos": list(positions.values())})
-    sql = (f"UPDATE {ALIAS}.mailbox_items SET source_position = u.pos FROM _updates u "
-           f"WHERE {ALIAS}.mailbox_items.org_id = ? AND {ALIAS}.mailbox_items.mailbox_id = ? "
-           f"AND {ALIAS}.mailbox_items.item_id = u.item_id")
+    work: list[tuple[str, list[object]]] = [(
+        f"UPDATE {ALIAS}.{t} SET source_position = u.pos FROM _updates u "
+        f"WHERE {ALIAS}.{t}.org_id = ? AND {ALIAS}.{t}.mailbox_id = ? AND {ALIAS}.{t}.item_id = u.item_id",
+        [archive.org_id, mailbox_id],
+    ) for t in ("mailbox_items", "quarantine")]
     with archive.lane():
-        _commit(archive, [(sql, [archive.org_id, mailbox_id])], [], updates)
+        _commit(archive, work, [], updates)
 
 
 def rename_folder(archive: OrgArchive, mailbox_id: str, old: str, new: str, *, source: str, run_id: str) -> int:
@@ -175,8 +184,10 @@ def _check(archive: OrgArchive, mailbox_id: str, expected: dict[str, str]) -> No
     rows = _query_with(
         archive.lake, pa.table({"v": list(expected)}),
         f"SELECT item_id, folder FROM {ALIAS}.mailbox_items WHERE org_id = ? AND mailbox_id = ? "
+        f"AND item_id IN (SELECT v FROM _cand) UNION ALL "
+        f"SELECT item_id, folder FROM {ALIAS}.quarantine WHERE org_id = ? AND mailbox_id = ? "
         f"AND item_id IN (SELECT v FROM _cand)",
-        [archive.org_id, mailbox_id],
+        [archive.org_id, mailbox_id] * 2,
     )
     wrong = [r[0] for r in rows if expected.get(r[0]) != r[1]]
     if wrong:

@@ -172,7 +172,8 @@ def test_killed_before_the_cursor_moved_stores_nothing_twice(rt, org, account, d
     from control import sources as cs
 
     pid, user = account
-    append(dovecot, user, "INBOX", messages[:6])
+    append(dovecot, user, "INBOX", messages[:30])  # two of them cannot be parsed: quarantined
+    expected = sorted(server_shas(dovecot, user))
     real = cs.set_cursor
 
     def crash(*a, **k):  # type: ignore[no-untyped-def]
@@ -181,13 +182,32 @@ def test_killed_before_the_cursor_moved_stores_nothing_twice(rt, org, account, d
     monkeypatch.setattr(cs, "set_cursor", crash)
     with pytest.raises(RuntimeError):
         sync_profile(rt, pid)
-    assert len(items(rt)) == 6  # the batch was committed, the cursor not
+    first = archived_shas(rt)  # the first batch was committed, its cursor step not
+    assert 0 < len(first) < len(expected)
     monkeypatch.setattr(cs, "set_cursor", real)
     r = sync_profile(rt, pid)
-    # Listed again, recognised, not downloaded again; the ledger counts them as duplicates.
-    assert r.status == "ok" and r.fetched == 0 and r.known == 6 and r.counts.duplicates == 6
-    assert len(items(rt)) == 6
+    # Listed again: what is archived is recognised, not downloaded again (counted as duplicates).
+    assert r.status == "ok" and r.known == len(first) and r.fetched == 30 - len(first)
+    assert archived_shas(rt) == expected
+    assert rt.lake.execute("SELECT count(*) FROM lake.quarantine").fetchone()[0] >= 1
+    # Everything again (the cursors dropped): quarantined items are recognised too.
+    with rt.session(write=True) as s:
+        for key in cs.get_cursors(s, pid):
+            cs.drop_cursor(s, pid, key)
+    r = sync_profile(rt, pid)
+    assert r.fetched == 0 and r.known == 30 and r.counts.duplicates == 30
+    assert archived_shas(rt) == expected
     assert sync_profile(rt, pid).counts.seen == 0
+    # A quarantined item follows a move on the server like any other.
+    (q_pos,) = rt.lake.execute("SELECT source_position FROM lake.quarantine LIMIT 1").fetchone()
+    c = dovecot.client(user)
+    c.select_folder("INBOX")
+    c.create_folder("Odd")
+    c.move([int(q_pos.split(":")[1])], "Odd")
+    c.logout()
+    r = sync_profile(rt, pid)
+    assert r.moved == 1 and r.fetched == 0
+    assert rt.lake.execute("SELECT count(*) FROM lake.quarantine WHERE folder = 'Odd'").fetchone()[0] == 1
 
 
 def test_xoauth2_login(rt, org, dovecot, imap_user, messages) -> None:  # type: ignore[no-untyped-def]
