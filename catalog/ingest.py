@@ -190,6 +190,8 @@ class BatchWriter:
     def write(self, items: list[Incoming], *, consume: bool = False) -> Counts:
         """Archive a batch in one catalogue commit. With `consume`, the list is emptied as its
         messages are stored, so their bytes are freed while the batch goes on."""
+        if any(it is _CONSUMED for it in items):
+            raise ValueError("this batch was consumed by an earlier write(consume=True): it cannot be written again")
         started = datetime.now(UTC)
         base = Counts(seen=len(items))
         mailboxes = {it.mailbox for it in items}

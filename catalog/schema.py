@@ -42,4 +42,11 @@ TABLES: dict[str, str] = {
         org_id VARCHAR, measured_at TIMESTAMPTZ, storage_bytes BIGINT, storage_quota_bytes BIGINT,
         users BIGINT, mailboxes BIGINT, messages BIGINT, copies BIGINT, raw_bytes BIGINT
     """,
+    # Folder changes on mirrored servers applied to mailbox_items: a moved item (kind "move") or
+    # a renamed folder (kind "rename", item_id NULL, `items` = how many items it carried).
+    "item_moves": """
+        org_id VARCHAR, move_id VARCHAR, mailbox_id VARCHAR, item_id VARCHAR, kind VARCHAR,
+        from_folder VARCHAR, to_folder VARCHAR, items BIGINT, source VARCHAR, source_position VARCHAR,
+        run_id VARCHAR, moved_at TIMESTAMPTZ
+    """,
 }

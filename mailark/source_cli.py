@@ -16,9 +16,9 @@ source_app = typer.Typer(no_args_is_help=True, help="Mail sources (IMAP, Microso
 
 
 def register_source_commands(app: typer.Typer) -> None:
-    from mailark import source_cli_graph
+    from mailark import source_cli_graph, source_cli_imap
 
-    for kind in (source_cli_graph,):
+    for kind in (source_cli_imap, source_cli_graph):
         kind.register(source_app)
     app.add_typer(source_app, name="source")
 

@@ -9,9 +9,10 @@
 #   swaks, libnet-ssleay-perl   tests/sources/journal: a real SMTP client for the journal endpoint (with STARTTLS)
 #   postfix, libsasl2-modules   tests/sources/journal: Postfix relaying to the journal endpoint (TLS, SMTP AUTH);
 #                the tests run their own instance under a temp config directory, never the system service
+#   dovecot-imapd  tests/sources/imap: a real IMAP server (configured under a temp dir, no system service)
 set -euo pipefail
 
-PACKAGES=(postgresql slapd ldap-utils swaks libnet-ssleay-perl postfix libsasl2-modules)
+PACKAGES=(postgresql slapd ldap-utils swaks libnet-ssleay-perl postfix libsasl2-modules dovecot-imapd)
 
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]

@@ -173,3 +173,18 @@ def test_failed_run_leaves_a_ledger_row_with_its_reason(rt, org) -> None:  # typ
         f"SELECT source, mailbox, seen, archived, reasons FROM {ALIAS}.ingest_ledger WHERE run_id = 'run-x'"
     ).fetchall()
     assert row == [("imap", "a@acme", 0, 0, '{"failed: login refused: wrong password": 1}')]
+
+
+def test_a_consumed_batch_frees_its_messages_and_cannot_be_written_again(rt, org) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from catalog.ingest import BatchWriter, Incoming
+
+    with rt.session() as s:
+        mb, _ = ensure_mailbox(s, org, "ann@acme")
+    items = [Incoming(mail(n, b"pdf" * 50), mb.id, "ann@acme", "INBOX", "t", str(n)) for n in range(3)]
+    writer = BatchWriter(rt.archive_for(org), "r", "t")
+    assert writer.write(items, consume=True).archived == 3
+    assert all(not it.raw for it in items), "the batch no longer holds the messages' bytes"
+    with pytest.raises(ValueError, match="consumed"):
+        writer.write(items)

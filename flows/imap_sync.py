@@ -1,0 +1,84 @@
+"""The `imap-sync` flow: every 5 minutes, run the due IMAP source profiles of all organizations.
+
+Each profile runs as a subflow named for it ("imap <profile> (<org>)"), its archive batches as
+tasks ("archive <account> <folder> #n"), submitted so that the next batch downloads while one is
+archived; the work is the plain code of flows/imap_syncing.py.
+Task parameters and results hold no message content: batches are opaque, results are counts.
+A failed profile fails its own subflow with the reason (also in the ledger and on the profile);
+the other profiles still run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from catalog.ingest import BatchWriter, Counts
+from control import sources as control_sources
+from flows.imap_syncing import ImapBatch, sync_profile
+from mailark.runtime import open_runtime
+from sources.errors import SourceError
+
+
+# A batch write is idempotent (put-if-absent objects, check-then-append in the commit lane): retry it.
+@task(name="archive-imap-batch", cache_policy=NO_CACHE, task_run_name="archive {batch.label}", retries=2,
+      retry_delay_seconds=10)
+def archive_batch(writer: BatchWriter, batch: ImapBatch) -> Counts:
+    counts = writer.write(batch.items)  # not consumed: a retry writes the same batch again
+    get_run_logger().info(
+        "%s: %d fetched, %d archived, %d duplicates, %d quarantined, %d deferred",
+        batch.label, counts.seen, counts.archived, counts.duplicates, counts.quarantined, counts.deferred,
+    )
+    return counts
+
+
+# A first sync of a large mailbox can take hours; one stopped by the timeout goes on from its cursors.
+@flow(name="imap-profile", flow_run_name="imap {name} ({org})", log_prints=True, timeout_seconds=6 * 3600)
+def imap_profile(profile_id: str, name: str, org: str) -> dict[str, Any]:
+    """Archive one IMAP source profile now (`name` and `org` name the run in the UI)."""
+    from prefect.runtime import flow_run
+
+    logger = get_run_logger()
+    rt = open_runtime()
+    try:
+        result = sync_profile(rt, profile_id, run_id=str(flow_run.id) if flow_run.id else None,
+                              submit=lambda w, b: archive_batch.submit(w, b), log=logger)
+    finally:
+        rt.close()
+    c = result.counts
+    logger.info(
+        "%s: %s; %d new message(s) seen, %d downloaded, %d archived, %d duplicates, %d quarantined, %d deferred, "
+        "%d moved, %d folder(s) renamed", name, result.status, c.seen, result.fetched, c.archived, c.duplicates,
+        c.quarantined, c.deferred, result.moved, result.renamed,
+    )
+    if result.status in ("failed", "partial"):
+        raise SourceError(f"source {name!r} of {org!r} {result.status}: {result.error}")
+    return result.as_dict()
+
+
+@flow(name="imap-sync", flow_run_name="imap sync", log_prints=True, timeout_seconds=12 * 3600)
+def imap_sync() -> dict[str, Any]:
+    """Run every due IMAP profile of every organization; one failing does not stop the others."""
+    logger = get_run_logger()
+    rt = open_runtime()
+    try:
+        with rt.session() as s:
+            from control.models import Organization
+
+            due = [(p.id, p.name, s.get(Organization, p.org_id).name)  # type: ignore[union-attr]
+                   for p in control_sources.due_sources(s, "imap")]
+    finally:
+        rt.close()
+    if not due:
+        logger.info("no IMAP source is due")
+    outcome: dict[str, Any] = {}
+    for profile_id, name, org in due:
+        state = imap_profile(profile_id, name, org, return_state=True)
+        if state.is_completed():
+            outcome[f"{org}/{name}"] = state.result()["status"]
+        else:
+            outcome[f"{org}/{name}"] = "failed"
+            logger.error("source %r of %r failed: %s", name, org, state.message)
+    return outcome

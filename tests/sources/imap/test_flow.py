@@ -1,0 +1,77 @@
+"""The imap-sync flow under a real Prefect server (the test harness): one subflow per due profile,
+one task per download batch, failures visible in the UI, no message content in Prefect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from tests.sources.imap.conftest import account_config, append, make_source, new_user
+
+
+@pytest.fixture(scope="module")
+def prefect_api() -> str:
+    with prefect_test_harness(server_startup_timeout=120):
+        from prefect.settings import PREFECT_API_URL
+
+        yield PREFECT_API_URL.value()
+
+
+def _runs(name: str) -> list:  # type: ignore[type-arg]
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    async def q():  # type: ignore[no-untyped-def]
+        async with get_client() as c:
+            return await c.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[name])))
+
+    return asyncio.run(q())
+
+
+def _task_names(flow_run_id) -> list[str]:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async def q():  # type: ignore[no-untyped-def]
+        async with get_client() as c:
+            return await c.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+
+    return sorted(t.name for t in asyncio.run(q()))
+
+
+def test_imap_sync_runs_due_profiles_as_subflows(prefect_api, rt, org, dovecot, messages) -> None:  # type: ignore[no-untyped-def]
+    from flows.imap_sync import imap_sync
+
+    good, bad = new_user(dovecot), new_user(dovecot)
+    append(dovecot, good, "INBOX", messages[:9])
+    append(dovecot, bad, "INBOX", messages[:1])
+    make_source(rt, "good", account_config(dovecot, good, batch_messages=5), {"password": dovecot.users[good]})
+    make_source(rt, "bad", account_config(dovecot, bad), {"password": "wrong"})
+    outcome = imap_sync()
+    assert outcome == {"acme/good": "ok", "acme/bad": "failed"}
+    top = _runs("imap-sync")
+    assert len(top) == 1 and top[0].state.is_completed()
+    subs = {r.name: r for r in _runs("imap-profile")}
+    assert set(subs) == {"imap good (acme)", "imap bad (acme)"}
+    assert subs["imap good (acme)"].state.is_completed()
+    assert subs["imap bad (acme)"].state.is_failed()
+    assert "refused the login" in (subs["imap bad (acme)"].state.message or "")
+    # Download batches are tasks named for account, folder and number.
+    assert _task_names(subs["imap good (acme)"].id) == [f"archive {good} INBOX #1", f"archive {good} INBOX #2"]
+    # The ledger's run id is the profile's flow run id.
+    runs = dict(rt.lake.execute("SELECT mailbox, any_value(run_id) FROM lake.ingest_ledger GROUP BY 1").fetchall())
+    assert runs[good] == str(subs["imap good (acme)"].id) and runs[bad] == str(subs["imap bad (acme)"].id)
+    # Not due again until their interval has passed: a second sync runs nothing.
+    assert imap_sync() == {}
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
+
+    db = Path(PREFECT_API_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
+    prefect_bytes = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+    assert b"Here is your dingus fish" in b"".join(messages[:9])
+    assert b"Here is your dingus fish" not in prefect_bytes and dovecot.users[good].encode() not in prefect_bytes
