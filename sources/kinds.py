@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from pydantic import ValidationError
+
 from sources.errors import SourceError
 
 PACKAGES = {"imap": "sources.imap", "graph": "sources.graph.probe"}
@@ -22,4 +24,30 @@ def probe(kind: str, config: dict[str, Any], secret: dict[str, Any]) -> str:
         module = importlib.import_module(package)
     except ImportError as e:
         raise SourceError(f"{kind} sources are not available in this installation ({e})", retryable=False) from None
-    return str(module.probe(config, secret))
+    try:
+        return str(module.probe(config, secret))
+    except (ValidationError, KeyError, TypeError, ValueError) as e:
+        raise SourceError(f"the source's settings are incomplete or wrong ({_first_line(e)}): correct them and test again",
+                          retryable=False) from None
+
+
+def validate_config(kind: str, config: dict[str, Any]) -> None:
+    """Refuse settings a run could not use, when they are saved rather than at the first run."""
+    try:
+        if kind == "imap":
+            from sources.imap.config import ImapConfig
+
+            ImapConfig.model_validate(config)
+        elif kind == "graph":
+            missing = [k for k in ("tenant_id", "client_id") if not str(config.get(k) or "").strip()]
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)}")
+    except (ValidationError, ValueError) as e:
+        raise SourceError(f"invalid settings for a {kind} source: {_first_line(e)}", retryable=False) from None
+
+
+def _first_line(e: Exception) -> str:
+    if isinstance(e, ValidationError):
+        err = e.errors()[0]
+        return f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+    return str(e).splitlines()[0] if str(e) else type(e).__name__

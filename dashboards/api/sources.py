@@ -62,6 +62,13 @@ class ProbeOut(BaseModel):
     message: str
 
 
+def _valid(kind: str, config: dict[str, Any]) -> None:
+    try:
+        kinds.validate_config(kind, config)
+    except SourceError as e:
+        raise ControlError(str(e)) from None
+
+
 def _out(v: src.SourceView) -> SourceOut:
     d = v.as_dict()
     return SourceOut(**{k: d[k] for k in SourceOut.model_fields if k in d})
@@ -92,6 +99,7 @@ def add(org: str, body: SourceIn, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
         out = _out(view)
         out.generated_password = password if password and password != secret.get("password") else None
         return out
+    _valid(body.kind, body.config)
     return _out(src.create_source(s, p, org, body.kind, body.name, body.config, body.secret, master,
                                   interval_seconds=body.interval_seconds, enabled=body.enabled, domain=body.domain))
 
@@ -103,6 +111,8 @@ def get(org: str, source: str, p: Acting, s: DB) -> SourceOut:
 
 @router.patch("/{source}", response_model=SourceOut, responses=ERRORS, summary="Change a mail source")
 def change(org: str, source: str, body: SourcePatch, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
+    if body.config is not None:
+        _valid(src.get_source(s, p, org, source).kind, body.config)
     return _out(src.update_source(s, p, org, source, ctx.runtime.master_key, config=body.config, secret=body.secret,
                                   interval_seconds=body.interval_seconds, enabled=body.enabled))
 

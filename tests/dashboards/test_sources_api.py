@@ -9,7 +9,11 @@ def test_admin_manages_sources_and_never_reads_credentials_back(server: Server, 
     t = make_tenant()
     base = f"/api/orgs/{t.name}/sources"
     with client(server, t.token) as c:
-        r = c.post(base, json={"kind": "imap", "name": "office", "config": {"host": "127.0.0.1", "port": 9},
+        r = c.post(base, json={"kind": "imap", "name": "bad", "config": {"host": "imap.example", "port": 993}})
+        assert r.status_code == 400 and "username" in r.json()["error"]
+        config = {"host": "127.0.0.1", "port": 9, "security": "plain", "username": "ann",
+                  "mailbox": f"ann@{t.name}", "timeout": 5}
+        r = c.post(base, json={"kind": "imap", "name": "office", "config": config,
                                "secret": {"password": "s3cret-pw"}, "interval_seconds": 300})
         assert r.status_code == 201, r.text
         assert r.json()["has_secret"] is True and "s3cret" not in r.text
@@ -17,10 +21,11 @@ def test_admin_manages_sources_and_never_reads_credentials_back(server: Server, 
         r = c.patch(f"{base}/office", json={"enabled": False, "interval_seconds": 600})
         assert (r.json()["enabled"], r.json()["interval_seconds"]) == (False, 600)
         assert c.post(base, json={"kind": "pop3", "name": "x"}).status_code == 400
-        assert c.post(base, json={"kind": "imap", "name": "office"}).status_code == 409
+        assert c.post(base, json={"kind": "imap", "name": "office", "config": config}).status_code == 409
         r = c.post(f"{base}/office/test")
-        # Whatever the IMAP package says, the answer is a verdict, never a crash or the password.
+        # Nothing listens on port 9: a verdict in words, never a crash or the password.
         assert r.status_code == 200 and r.json()["ok"] is False and "s3cret" not in r.text
+        assert "127.0.0.1" in r.json()["message"]
         assert c.delete(f"{base}/office").status_code == 200
         assert c.get(f"{base}/office").status_code == 404
     with client(server, operator_token) as c:
