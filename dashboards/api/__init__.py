@@ -7,8 +7,8 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from dashboards.api import (
-        aliases, audit, auth, domains, groups, licence, mailboxes, orgs, permissions, roles, users, warnings,
+        aliases, audit, auth, domains, exports, groups, licence, mailboxes, orgs, permissions, roles, users, warnings,
     )
 
     return [m.router for m in (auth, orgs, licence, warnings, domains, users, groups, roles, mailboxes, aliases,
-                               permissions, audit)]
+                               permissions, audit, exports)]
