@@ -64,3 +64,25 @@ def test_export_flow_pauses_at_quota_and_resumes(prefect_api, rt, org, corpus: P
     arts = _artifacts(f"export-{jid.lower()}")
     assert len(arts) == 2 and {a.type for a in arts} == {"progress"}  # one per run (paused, then resumed)
     assert max(float(a.data) for a in arts) == 100.0
+
+
+def test_maintenance_flow_reports_and_fails_on_a_damaged_object(prefect_api, rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    from flows.maintain import maintain_archive
+
+    import_into(rt, "ann@acme", corpus / "cpython-test_email")
+    doc = maintain_archive(day=0)
+    assert doc["orphans"] == {"acme": []} and all(not s["failures"] for s in doc["scrubs"])
+    part = rt.lake.execute("SELECT object_key FROM lake.objects WHERE kind = 'part' LIMIT 1").fetchone()[0]
+    blob = bytearray(rt.store.get(part))
+    blob[-1] ^= 0x01
+    rt.store.put(part, bytes(blob))
+    with pytest.raises(RuntimeError, match="failed their check"):
+        maintain_archive(day=_slot_day(part, rt))
+    arts = _artifacts("maintenance-report")
+    assert arts and "FAILED part" in str(arts[0].data) + str(arts[-1].data)
+
+
+def _slot_day(name: str, rt) -> int:  # type: ignore[no-untyped-def]
+    from catalog.maintenance import scrub_slot
+
+    return scrub_slot(name, rt.settings.scrub_period_days)
