@@ -396,6 +396,11 @@ from mailark.admin_cli import register_admin_commands  # noqa: E402 - after org_
 
 register_admin_commands(app, org_app)
 
+from mailark import backup_cli, export_cli  # noqa: E402
+
+backup_cli.register(app)
+export_cli.register(app)
+
 
 def main() -> None:
     try:
