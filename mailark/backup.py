@@ -259,11 +259,20 @@ def restore(rt: Runtime, src: Path, passphrase: bytes) -> BackupSummary:
             while chunk := f.read(1 << 20):
                 yield chunk
 
-    try:
-        entries = list(_entries(open_sealed_stream(sealer, KEYROOM, chunks())))
-    except IntegrityError:
-        raise BackupError("cannot open the backup's key room: wrong passphrase, or the backup is damaged") from None
-    master_entry = next((e for e in entries if e[0]["kind"] == "master_key"), None)
+    def entries(*, catalogue: bool) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """The key room's entries; the catalogue's (the bulk) only when asked, so memory stays bounded."""
+        try:
+            for h, body in _entries(open_sealed_stream(sealer, KEYROOM, chunks())):
+                if (h["kind"] == "catalogue") == catalogue:
+                    yield h, body
+        except IntegrityError:
+            raise BackupError("cannot open the backup's key room: wrong passphrase, or the backup is damaged") from None
+
+    # First pass: everything but the catalogue rows (and a full authentication of the key room).
+    small = list(entries(catalogue=False))
+    for _ in entries(catalogue=True):
+        pass
+    master_entry = next((e for e in small if e[0]["kind"] == "master_key"), None)
     backup_master = MasterKey(master_entry[1]) if master_entry else None
     if backup_master is None and rt.master_key.key_id != m["master_key_id"]:
         raise BackupError(
@@ -273,14 +282,14 @@ def restore(rt: Runtime, src: Path, passphrase: bytes) -> BackupSummary:
     summary = BackupSummary(str(src), "deployment" if org_id is None else org_id,
                             master_key_included=backup_master is not None)
     tables = {t.name: t for t in Base.metadata.sorted_tables}
-    control = [(h["table"], json.loads(b)) for h, b in entries if h["kind"] == "control"]
+    control = [(h["table"], json.loads(b)) for h, b in small if h["kind"] == "control"]
     orgs = next((rows for name, rows in control if name == "organizations"), [])
 
     # 1. objects first: a catalogue without its objects would be worse than objects without a catalogue
-    listing = json.loads(next(b for h, b in entries if h["kind"] == "objects"))
+    listing = json.loads(next(b for h, b in small if h["kind"] == "objects"))
     for obj in listing:
         p = src / "objects" / obj["name"]
-        if not p.is_file() or hashlib.sha256(p.read_bytes()).hexdigest() != obj["sha256"]:
+        if not p.is_file() or _file_sha256(p) != obj["sha256"]:
             raise BackupError(f"object {obj['name']} of the backup is missing or damaged (SHA-256 differs): nothing restored")
     # 2. control plane, in one transaction (checked before anything is written)
     with rt.session(write=True) as s:
@@ -314,18 +323,17 @@ def restore(rt: Runtime, src: Path, passphrase: bytes) -> BackupSummary:
                     raise Conflict(f"the catalogue already has mail of organization {o['name']!r}: nothing restored")
             con.execute("BEGIN")
             try:
-                for h, body in entries:
-                    if h["kind"] == "catalogue":
-                        piece = pq.read_table(io.BytesIO(body))
-                        if piece.num_rows:
-                            if h["table"] not in TABLES:
-                                raise BackupError(f"the backup has catalogue table {h['table']!r}, which this version does not know")
-                            con.register("_restore_rows", piece)
-                            try:
-                                con.execute(f"INSERT INTO {ALIAS}.{h['table']} BY NAME SELECT * FROM _restore_rows")
-                            finally:
-                                con.unregister("_restore_rows")
-                            summary.catalogue_rows += piece.num_rows
+                for h, body in entries(catalogue=True):
+                    piece = pq.read_table(io.BytesIO(body))
+                    if piece.num_rows:
+                        if h["table"] not in TABLES:
+                            raise BackupError(f"the backup has catalogue table {h['table']!r}, which this version does not know")
+                        con.register("_restore_rows", piece)
+                        try:
+                            con.execute(f"INSERT INTO {ALIAS}.{h['table']} BY NAME SELECT * FROM _restore_rows")
+                        finally:
+                            con.unregister("_restore_rows")
+                        summary.catalogue_rows += piece.num_rows
                 for obj in listing:
                     rt.store.put_file(obj["name"], src / "objects" / obj["name"])
                     summary.objects += 1
@@ -339,6 +347,14 @@ def restore(rt: Runtime, src: Path, passphrase: bytes) -> BackupSummary:
                      details={"scope": m["scope"], "organizations": len(orgs), "objects": summary.objects,
                               "catalogue_rows": summary.catalogue_rows})
     return summary
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _rewrap(row: dict[str, Any], old: MasterKey, new: MasterKey) -> dict[str, Any]:
