@@ -108,10 +108,12 @@ def _next_month(now: datetime) -> datetime:
 
 def _resolve_mailboxes(session: Session, principal: Principal, o: Organization, req: ExportRequest) -> tuple[list[str] | None, list[str] | None]:
     readable = readable_mailbox_ids(session, principal, o)
+    every = set(session.scalars(select(Mailbox.id).where(Mailbox.org_id == o.id)))
+    if not every:
+        raise ControlError(f"organization {o.name!r} has no archive mailboxes yet: there is nothing to export")
     if not readable:
         raise Forbidden(f"exporting mail needs read access to archive mailboxes of organization {o.name!r}; "
                         f"you may read none (ask an Admin for a permission, or the Compliance role)")
-    every = set(session.scalars(select(Mailbox.id).where(Mailbox.org_id == o.id)))
     if req.mailboxes is None:
         if readable >= every:
             return None, None
@@ -259,3 +261,13 @@ def claim(session: Session, export_id: str, now: datetime) -> ExportJob:
 
 def due_for_expiry(session: Session, now: datetime) -> list[ExportJob]:
     return list(session.scalars(select(ExportJob).where(ExportJob.status == DONE, ExportJob.expires_at <= now)))
+
+
+def fail_stale(session: Session, now: datetime, older_than: timedelta) -> list[str]:
+    """Jobs still `running` long after they started lost their process: mark them failed (resumable)."""
+    stale = list(session.scalars(select(ExportJob).where(ExportJob.status == RUNNING, ExportJob.started_at < now - older_than)))
+    for job in stale:
+        job.status = FAILED
+        job.error = ("interrupted: the process writing this export stopped (nothing of it was kept); "
+                     "resume it to run it again")
+    return [j.id for j in stale]

@@ -193,7 +193,10 @@ def remove_file(rt: Runtime, org_id: str, object_name: str) -> None:
 def expire_exports(rt: Runtime, now: datetime | None = None) -> list[str]:
     """Delete the files of exports past their expiry; returns their ids."""
     now = now or datetime.now(UTC)
-    with rt.session() as s:
+    with rt.session(write=True) as s:
+        for export_id in cx.fail_stale(s, now, timedelta(hours=rt.settings.export_stale_hours)):
+            log.warning("export %s was still marked running after %d hours: marked failed (resumable)",
+                        export_id, rt.settings.export_stale_hours)
         due = [(j.id, j.org_id, j.object_name) for j in cx.due_for_expiry(s, now)]
     for export_id, org_id, name in due:
         remove_file(rt, org_id, name)

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     export_block_bytes: int = 1 << 20
     # Progress of an export job is saved (API, Prefect artifact) every this many items.
     export_progress_every: int = 200
+    # A job still marked running this long after it started lost its process; maintenance marks it failed.
+    export_stale_hours: int = 24
     # Snapshots older than this are expired and their files deleted by the nightly maintenance.
     lake_snapshot_retention_days: int = 7
     # The integrity scrub re-reads every stored object once over this many nights (a slice a night).

@@ -191,3 +191,23 @@ def test_tampered_export_fails_to_download(rt, org, corpus: Path) -> None:  # ty
     rt.store.put(j.object_name, bytes(blob))
     with pytest.raises(IntegrityError):
         b"".join(open_download(rt, j))
+
+
+def test_an_interrupted_job_is_marked_failed_and_can_be_resumed(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    from flows.exporting import expire_exports, run_export
+
+    import_into(rt, "ann@acme", corpus / "cpython-test_email")
+    jid = start(rt, cx.ExportRequest(mailboxes=["ann@acme"]))
+    with rt.session() as s:
+        cx.claim(s, jid, datetime.now(UTC) - timedelta(days=2))  # its process died long ago
+    expire_exports(rt)
+    j = job(rt, jid)
+    assert j.status == "failed" and "interrupted" in j.error
+    with rt.session() as s:
+        cx.resume(s, OP, "acme", jid)
+    assert run_export(rt, jid).status == "done"
+
+
+def test_no_mailboxes_nothing_to_export(rt, org) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(cx.ControlError, match="no archive mailboxes yet"):
+        start(rt, cx.ExportRequest())
