@@ -218,8 +218,11 @@ def launch(rt: Runtime, export_id: str) -> str:
     if is_up(rt.settings.prefect_api_url):
         try:
             from prefect.deployments import run_deployment
+            from prefect.settings import PREFECT_API_URL, temporary_settings
 
-            run_deployment("export-mail/export-mail", parameters={"export_id": export_id}, timeout=0)
+            # A flow run of the deployment; the worker of `mailark up` picks it up (queue "exports").
+            with temporary_settings({PREFECT_API_URL: rt.settings.prefect_api_url}):
+                run_deployment("export-mail/export-mail", parameters={"export_id": export_id}, timeout=0)
             return "prefect"
         except Exception as e:  # noqa: BLE001 - no deployment registered: run here instead
             log.info("export %s: the export-mail deployment is not available (%s); running in this process", export_id, e)
