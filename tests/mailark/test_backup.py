@@ -165,3 +165,27 @@ def test_restore_without_the_master_key_needs_the_same_one(source, tmp_path: Pat
             assert list_orgs(s) == []  # nothing half-restored
     finally:
         target.close()
+
+
+def test_a_damaged_backup_restores_nothing(source, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from mailark.backup import BackupError, backup, restore
+    from mailark.cli import app
+    from mailark.runtime import open_runtime
+
+    res = CliRunner().invoke(app, ["backup", str(tmp_path / "nopass")])
+    assert res.exit_code == 1 and "passphrase" in res.output
+    dest = tmp_path / "bk"
+    backup(source, dest, PASS, org_name="acme", with_master_key=True)
+    victim = next(p for p in (dest / "objects").rglob("*") if p.is_file())
+    victim.write_bytes(victim.read_bytes()[:-1])
+    target = open_runtime(fresh_home(tmp_path / "t"))
+    try:
+        with pytest.raises(BackupError, match="missing or damaged"):
+            restore(target, dest, PASS)
+        with target.control() as s:
+            from control.orgs import list_orgs
+
+            assert list_orgs(s) == []
+        assert list(target.store.list("orgs/")) == []
+    finally:
+        target.close()
