@@ -103,6 +103,7 @@ def run_export(rt: Runtime, export_id: str, *, on_progress: ProgressHook | None 
         if on_progress:
             on_progress(done, total)
 
+    put = False  # the file is stored: a failure from here on must delete it (nothing half-done stays)
     tmp_dir = settings.home / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -115,6 +116,7 @@ def run_export(rt: Runtime, export_id: str, *, on_progress: ProgressHook | None 
             tmp.flush()
             # Only a complete file is stored, in one atomic put, and then counted against the quota.
             archive.store.put_file(name, Path(tmp.name), durable=True)
+            put = True
         with archive.lane():
             con = archive.lake
             con.execute("BEGIN")
@@ -133,6 +135,8 @@ def run_export(rt: Runtime, export_id: str, *, on_progress: ProgressHook | None 
         return _finish(rt, export_id, cx.PAUSED_QUOTA, error=msg)
     except Exception as e:
         log.error("export %s failed: %s", export_id, e)
+        if put:
+            archive.store.delete(name)
         return _finish(rt, export_id, cx.FAILED, error=f"{type(e).__name__}: {e}")
     expires = now() + timedelta(days=settings.export_expiry_days)
     out = _finish(rt, export_id, cx.DONE, items_done=result.messages + result.quarantined, messages=result.messages,

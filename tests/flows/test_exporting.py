@@ -240,3 +240,20 @@ def test_export_scrub_and_compaction_on_s3(s3_home, corpus: Path) -> None:  # ty
             [r for r in rows if r["kind"] == "message"])
     finally:
         rt.close()
+
+
+def test_a_damaged_archive_fails_the_export_and_keeps_nothing(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    from flows.exporting import run_export
+
+    import_into(rt, "ann@acme", corpus / "mail-parser")
+    part = rt.lake.execute("SELECT object_key FROM lake.objects WHERE kind = 'part' LIMIT 1").fetchone()[0]
+    blob = bytearray(rt.store.get(part))
+    blob[-5] ^= 1
+    rt.store.put(part, bytes(blob))
+    jid = start(rt, cx.ExportRequest())
+    out = run_export(rt, jid)
+    assert out.status == "failed" and "IntegrityError" in out.error and "failed authentication" in out.error
+    assert not rt.store.exists(job(rt, jid).object_name) and export_objects(rt) == []
+    assert list((rt.settings.home / "tmp").iterdir()) == []
+    # a failed full export does not use the month's allowance
+    start(rt, cx.ExportRequest())
