@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from control import audit
+from control import audit, licensing
 from control.mailboxes import readable_mailbox_ids
 from control.models import ExportJob, Mailbox, Organization
 from control.orgs import Conflict, ControlError, Forbidden, LimitExceeded, NotFound, find_mailbox, new_id, normalize_address
@@ -154,6 +154,8 @@ def start_export(
         if after is not None:
             kind = INCREMENTAL
     if kind == FULL:
+        # The organization's row lock (as licence-limited writes take it): two requests cannot both pass.
+        licensing.lock_licence(session, o)
         earlier = session.scalars(select(ExportJob).where(
             ExportJob.org_id == o.id, ExportJob.kind == FULL, ExportJob.status != FAILED,
             ExportJob.created_at >= _month_start(now)).order_by(ExportJob.created_at)).first()
