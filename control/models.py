@@ -411,3 +411,40 @@ class UsageReport(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+class ExportJob(Base):
+    """An export of selected mail (control.exports has the rules; flows/exporting.py does the work).
+
+    status: queued | running | paused_quota | done | failed | expired | deleted. The file lives
+    encrypted at `object_name` from done until expired/deleted, and counts against the quota.
+    `archived_until` is the job's cut-off (it exports copies archived at or before it), so a resumed
+    job exports what it would have the first time; incremental exports start after the cut-off of
+    the last completed export of the same selection (`scope`).
+    """
+
+    __tablename__ = "export_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # full | incremental | selection
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    selection: Mapped[str] = mapped_column(Text, nullable=False)  # JSON, see control.exports.ExportRequest
+    scope: Mapped[str] = mapped_column(String(64), nullable=False)  # hash of what is selected, dates aside
+    archived_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    archived_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    requested_by: Mapped[str] = mapped_column(String(320), nullable=False)  # login, for people
+    requested_by_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    requested_by_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    items_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    items_done: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    messages: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    quarantined: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    mail_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # .eml bytes in the zip
+    zip_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # the zip, decrypted
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # what it occupies
+    object_name: Mapped[str] = mapped_column(String(400), nullable=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -428,6 +428,7 @@ def server_stop() -> None:
 
 
 # Command groups of their own modules (each imports nothing from this one).
+from mailark import backup_cli, export_cli  # noqa: E402
 from mailark.admin_cli import register_admin_commands  # noqa: E402
 from mailark.compliance_cli import register_compliance_commands  # noqa: E402
 from mailark.directory_cli import register as register_directory_commands  # noqa: E402
@@ -441,6 +442,8 @@ register_journal_commands(app)
 register_directory_commands(app)
 register_usage_commands(app)
 register_compliance_commands(app)
+export_cli.register(app)
+backup_cli.register(app)
 
 
 def main() -> None:

@@ -117,6 +117,22 @@ class Settings(BaseSettings):
     usage_portal: UsagePortalSettings = Field(default_factory=UsagePortalSettings)
     metering_lease_seconds: int = 1800
 
+    # ---- export, maintenance, backup (catalog/export.py, flows/exporting.py, catalog/maintenance.py) ----
+    # Export files are kept this many days, then the nightly maintenance deletes them.
+    export_expiry_days: int = 7
+    # Export files are sealed in independent blocks of this many bytes (memory per export ~ one block).
+    export_block_bytes: int = 1 << 20
+    # Progress of an export job is saved (API, Prefect artifact) every this many items.
+    export_progress_every: int = 200
+    # A job still marked running this long after it started lost its process; maintenance marks it failed.
+    export_stale_hours: int = 24
+    # Snapshots older than this are expired and their files deleted by the nightly maintenance.
+    lake_snapshot_retention_days: int = 7
+    # The integrity scrub re-reads every stored object once over this many nights (a slice a night).
+    scrub_period_days: int = 30
+    # Passphrase that encrypts the key-room part of backups (or pass --passphrase-file to the CLI).
+    backup_passphrase: SecretStr | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,
