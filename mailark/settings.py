@@ -46,6 +46,13 @@ class GraphSettings(BaseModel):
     concurrency: int = 4
 
 
+# ---- Full-text search (tantivy, an index per organization under db/search) -----------------------
+class SearchSettings(BaseModel):
+    # The index writer's memory before it flushes a segment, and its threads (ingest shares the cores).
+    writer_heap_mb: int = 64
+    threads: int = 1
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
@@ -79,6 +86,8 @@ class Settings(BaseSettings):
     smtp_port: int = 2525
     # Microsoft 365 (Graph) mail source: MAILARK_GRAPH__CA_FILE, MAILARK_GRAPH__MAX_RETRY_WAIT, ...
     graph: GraphSettings = Field(default_factory=GraphSettings)
+    # Full-text search: MAILARK_SEARCH__WRITER_HEAP_MB, MAILARK_SEARCH__THREADS
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
     @classmethod
     def settings_customise_sources(
