@@ -11,4 +11,10 @@ def routers() -> list[APIRouter]:
     )
 
     return [m.router for m in (auth, orgs, licence, warnings, domains, users, groups, roles, mailboxes, aliases,
-                               permissions, sources, deletions, directory, audit)]
+                               permissions, sources, deletions, directory, audit)] + _reading()
+
+
+def _reading() -> list[APIRouter]:
+    from dashboards.api import messages, search  # reading archived mail and full-text search
+
+    return [messages.router, search.router]
