@@ -14,11 +14,13 @@ import email.utils
 import io
 import logging
 import re
+import zlib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from html.parser import HTMLParser
 
 log = logging.getLogger(__name__)
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about broken files are noise here
 
 MAX_BODY_CHARS = 200_000  # text of the bodies of one message
 MAX_ATTACHMENT_CHARS = 100_000  # text of one attachment
@@ -145,6 +147,29 @@ def attachment_text(data: bytes, content_type: str, filename: str | None) -> str
     return ""
 
 
+def _streams_decode(page: object) -> bool:
+    """False if a Flate content stream of the page is corrupt.
+
+    pypdf recovers corrupt Flate data byte by byte, which takes seconds per megabyte: a broken
+    or hostile PDF would stall indexing. Such pages are skipped (their text is lost anyway).
+    """
+    contents = page.get("/Contents")  # type: ignore[attr-defined]
+    if contents is None:
+        return True
+    contents = contents.get_object()
+    streams = contents if isinstance(contents, list) else [contents]
+    for st in streams:
+        st = st.get_object()
+        filt = st.get("/Filter")
+        names = [str(f) for f in filt] if isinstance(filt, list) else [str(filt)] if filt is not None else []
+        if names[:1] == ["/FlateDecode"]:
+            try:
+                zlib.decompressobj().decompress(getattr(st, "_data", b"") or b"", 1 << 20)
+            except zlib.error:
+                return False
+    return True
+
+
 def _pdf_text(data: bytes) -> str:
     from pypdf import PdfReader
 
@@ -152,6 +177,8 @@ def _pdf_text(data: bytes) -> str:
     out: list[str] = []
     size = 0
     for page in reader.pages[:MAX_PDF_PAGES]:
+        if not _streams_decode(page):
+            continue
         t = page.extract_text() or ""
         out.append(t)
         size += len(t)
