@@ -441,6 +441,9 @@ register_compliance_commands(app)
 from mailark.directory_cli import register as register_directory_commands  # noqa: E402
 
 register_directory_commands(app)
+from mailark.search_cli import register_search_commands  # noqa: E402
+
+register_search_commands(app)
 
 
 def main() -> None:
