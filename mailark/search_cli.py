@@ -50,7 +50,7 @@ def query(org: OrgOpt, text: Annotated[str, typer.Argument(help='e.g. \'from:ann
 
     from catalog.search.query import QueryError
     from catalog.search.searcher import search
-    from control.orgs import ControlError
+    from control.orgs import ControlError, find_mailbox
     from control.principals import Principal
     from control.reading import readable, record_search
     from mailark.runtime import open_runtime
@@ -60,7 +60,15 @@ def query(org: OrgOpt, text: Annotated[str, typer.Argument(help='e.g. \'from:ann
         with rt.session(write=True) as s:
             p = Principal.deployment_operator()
             o, allowed = readable(s, p, org)
-            result = search(rt.settings.db_dir, o.id, text, allowed, page=page, per_page=per_page, sort=sort)
+            def resolve(address: str) -> set[str]:
+                try:
+                    mb = find_mailbox(s, o, address)
+                except ControlError:
+                    return set()
+                return {mb.id} if mb else set()
+
+            result = search(rt.settings.db_dir, o.id, text, allowed, page=page, per_page=per_page, sort=sort,
+                            resolve_mailbox=resolve)
             record_search(s, p, o, text, result.total)
     except (ControlError, QueryError) as e:
         _fail(f"the search query cannot be read: {e}" if isinstance(e, QueryError) else str(e))

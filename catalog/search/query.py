@@ -18,6 +18,7 @@ that says what to change.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -211,8 +212,14 @@ def day(value: str, name: str) -> datetime:
         raise QueryError(f"{name}: takes a date as YYYY-MM-DD, e.g. {name}:{_EXAMPLES[name]} (not {value!r})") from None
 
 
-def _field_query(tok: Token) -> Query | None:
+MailboxResolver = Callable[[str], set[str]]
+
+
+def _field_query(tok: Token, resolve: MailboxResolver | None) -> Query | None:
     name, value = tok.field, tok.value
+    if name == "mailbox" and resolve is not None:
+        ids = resolve(value.strip())
+        return Query.term_set_query(SCHEMA, "mailbox_id", sorted(ids)) if ids else Query.empty_query()
     if name == "has":
         if value.lower() not in ("attachment", "attachments"):
             raise QueryError(f"has: knows only has:attachment (not {value!r})")
@@ -228,17 +235,17 @@ def _field_query(tok: Token) -> Query | None:
     return _text_query(name, value)
 
 
-def _to_query(node: Node) -> Query | None:
+def _to_query(node: Node, resolve: MailboxResolver | None = None) -> Query | None:
     if node.op == "term":
         tok = node.token
         assert tok is not None
-        return _field_query(tok) if tok.kind == "field" else _any_field(tok.value)
+        return _field_query(tok, resolve) if tok.kind == "field" else _any_field(tok.value)
     if node.op == "not":
-        inner = _to_query(node.children[0])  # type: ignore[index]
+        inner = _to_query(node.children[0], resolve)  # type: ignore[index]
         if inner is None:
             return None
         return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
-    subs = [q for q in (_to_query(c) for c in node.children or []) if q is not None]
+    subs = [q for q in (_to_query(c, resolve) for c in node.children or []) if q is not None]
     if not subs:
         return None
     if len(subs) == 1:
@@ -248,10 +255,12 @@ def _to_query(node: Node) -> Query | None:
 
 
 def compile_query(text: str, readable_mailbox_ids: set[str] | frozenset[str], *,
-                  mailbox_ids: set[str] | None = None) -> Query:
+                  mailbox_ids: set[str] | None = None, resolve_mailbox: MailboxResolver | None = None) -> Query:
     """The tantivy query for the user's text, limited to the mailboxes the principal may read.
 
     `mailbox_ids` narrows further (a filter chosen in the UI); it can never widen the permission.
+    `resolve_mailbox` maps a `mailbox:` address (primary or alias) to mailbox ids through the
+    control plane; without it, `mailbox:` matches the address the copy was archived under.
     """
     allowed = set(readable_mailbox_ids)
     if mailbox_ids is not None:
@@ -260,7 +269,7 @@ def compile_query(text: str, readable_mailbox_ids: set[str] | frozenset[str], *,
         return Query.empty_query()
     permission = Query.term_set_query(SCHEMA, "mailbox_id", sorted(allowed))
     tree = parse(text or "")
-    user = _to_query(tree) if tree is not None else None
+    user = _to_query(tree, resolve_mailbox) if tree is not None else None
     if user is None:
         if tree is not None:
             raise QueryError("the query has no searchable words (only punctuation): type words, "

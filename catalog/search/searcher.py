@@ -15,7 +15,7 @@ from pathlib import Path
 import tantivy
 
 from catalog.search.index import exists, index_dir, open_index, read_state
-from catalog.search.query import QueryError, compile_query
+from catalog.search.query import MailboxResolver, QueryError, compile_query
 
 SORTS = ("newest", "oldest", "relevance")
 MAX_PER_PAGE = 100
@@ -80,7 +80,7 @@ def _first(d: dict[str, list[object]], name: str, default: object = "") -> objec
 
 def search(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str], *, page: int = 1,
            per_page: int = 25, sort: str = "newest", mailbox_ids: set[str] | None = None,
-           cache: IndexCache | None = None) -> SearchPage:
+           cache: IndexCache | None = None, resolve_mailbox: MailboxResolver | None = None) -> SearchPage:
     """One page of the copies matching `text` among the mailboxes the principal may read."""
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)} (not {sort!r})")
@@ -89,7 +89,7 @@ def search(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str],
     offset = (page - 1) * per_page
     if offset >= MAX_OFFSET:
         raise QueryError(f"results beyond the first {MAX_OFFSET} are not paged: narrow the query (e.g. after:, folder:)")
-    query = compile_query(text, readable_mailbox_ids, mailbox_ids=mailbox_ids)
+    query = compile_query(text, readable_mailbox_ids, mailbox_ids=mailbox_ids, resolve_mailbox=resolve_mailbox)
     idx = (cache or _default_cache).get(index_dir(db_dir, org_id))
     result = SearchPage(0, page, per_page, sort)
     if idx is None:

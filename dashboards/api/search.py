@@ -58,9 +58,17 @@ def search(org: str, p: Acting, s: DB, ctx: Ctx,
         if mb is None or mb.id not in allowed:
             raise NotFound(f"organization {o.name!r} has no archive mailbox {mailbox!r} that you may read")
         only = {mb.id}
+
+    def resolver(address: str) -> set[str]:  # mailbox: takes any address of a mailbox (aliases too)
+        try:
+            mb = find_mailbox(s, o, address)
+        except ControlError:
+            return set()
+        return {mb.id} if mb is not None else set()
+
     try:
         result = run_search(ctx.runtime.settings.db_dir, o.id, q, allowed, page=page, per_page=per_page, sort=sort,
-                            mailbox_ids=only)
+                            mailbox_ids=only, resolve_mailbox=resolver)
     except QueryError as e:
         raise ControlError(f"the search query cannot be read: {e}") from None
     record_search(s, p, o, q, result.total)

@@ -136,8 +136,14 @@ def test_reader_cannot_read_others_nor_journal_but_compliance_can(server: Server
         assert c.get(f"{base}/archive/{journal}/messages").status_code == 404
         assert c.get(f"{base}/search", params={"mailbox": journal}).status_code == 404
         assert c.get(f"{base}/messages/{own[0]}").status_code == 200
+    with client(server, t.token) as c:
+        assert c.post(f"{base}/mailboxes/{sam}/aliases", json={"alias": f"samuel@{t.name}"}).status_code == 201
     with client(server, cora_token) as c:
         assert c.get(f"{base}/messages/{jour[0]}").status_code == 200
+        # mailbox: takes any address of the mailbox (an alias added after the mail was archived too)
+        hits = c.get(f"{base}/search", params={"q": f"mailbox:samuel@{t.name}"}).json()["hits"]
+        assert [h["item_id"] for h in hits] == sams
+        assert c.get(f"{base}/search", params={"q": f"mailbox:nobody@{t.name}"}).json()["total"] == 0
         assert c.get(f"{base}/archive/{journal}/messages").json()["total"] == 1
     with client(server, other.token) as c:  # another organization: the organization does not exist for it
         for url in (f"{base}/messages/{own[0]}", f"{base}/messages/{own[0]}/eml", f"{base}/search", f"{base}/archive"):
