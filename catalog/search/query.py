@@ -262,17 +262,17 @@ def compile_query(text: str, readable_mailbox_ids: set[str] | frozenset[str], *,
     `resolve_mailbox` maps a `mailbox:` address (primary or alias) to mailbox ids through the
     control plane; without it, `mailbox:` matches the address the copy was archived under.
     """
+    tree = parse(text or "")  # first: a malformed query is refused even where nothing may be read
+    user = _to_query(tree, resolve_mailbox) if tree is not None else None
+    if user is None and tree is not None:
+        raise QueryError("the query has no searchable words (only punctuation): type words, "
+                         "\"a phrase\" or a field such as from:ann")
     allowed = set(readable_mailbox_ids)
     if mailbox_ids is not None:
         allowed &= set(mailbox_ids)
     if not allowed:
         return Query.empty_query()
     permission = Query.term_set_query(SCHEMA, "mailbox_id", sorted(allowed))
-    tree = parse(text or "")
-    user = _to_query(tree, resolve_mailbox) if tree is not None else None
     if user is None:
-        if tree is not None:
-            raise QueryError("the query has no searchable words (only punctuation): type words, "
-                             "\"a phrase\" or a field such as from:ann")
         return permission
     return Query.boolean_query([(Occur.Must, permission), (Occur.Must, user)])

@@ -45,6 +45,8 @@ def test_malformed_queries_say_what_to_change(text: str, says: str) -> None:
     with pytest.raises(QueryError) as e:
         compile_query(text, {"mb1"})
     assert says in str(e.value)
+    with pytest.raises(QueryError):  # also for someone who may read nothing
+        compile_query(text, set())
 
 
 def test_valid_queries_compile() -> None:
