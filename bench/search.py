@@ -52,12 +52,20 @@ def scale(docs: int, sample: int, threads: int, heap_mb: int, queries: int, work
     extract_s = time.monotonic() - t0
     db = work / "db"
     path = index_dir(db, "bench-org")
+    if (path / "state.json").exists():  # --keep: query an index built by an earlier run
+        index_s = 0.0
+    else:
+        index_s = build(path, texts, docs, threads, heap_mb)
+    return measure(db, path, texts, docs, queries, sample, copies, raw_bytes, extract_s, index_s)
+
+
+def build(path: Path, texts: list, docs: int, threads: int, heap_mb: int) -> float:  # type: ignore[type-arg]
     idx = open_index(path, create=True)
     writer = idx.writer(heap_size=heap_mb * 1024 * 1024, num_threads=threads)
     rng = random.Random(5)
+    t1 = time.monotonic()
     start_ts, span = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp()), 5 * 365 * 86400
     folders = ["Inbox", "Sent", "Inbox/Projects", "Archive/2021"]
-    t1 = time.monotonic()
     for n in range(docs):
         t = texts[n % len(texts)]
         d = tantivy.Document()
@@ -84,6 +92,11 @@ def scale(docs: int, sample: int, threads: int, heap_mb: int, queries: int, work
     writer.wait_merging_threads()
     index_s = time.monotonic() - t1
     write_state(path, IndexState(snapshot=1, generation="bench"))
+    return index_s
+
+
+def measure(db: Path, path: Path, texts: list, docs: int, queries: int, sample: int, copies: int,  # type: ignore[type-arg]
+            raw_bytes: int, extract_s: float, index_s: float) -> dict[str, object]:
 
     words = [w for t in texts[:200] for w in t.subject.split() if w.isalpha() and len(w) > 4][:50] or ["report"]
     senders = [t.from_[0].split()[-1] for t in texts[:50] if t.from_]
@@ -115,7 +128,8 @@ def scale(docs: int, sample: int, threads: int, heap_mb: int, queries: int, work
     size = dir_bytes(path)
     return {
         "documents": docs, "sample_messages": sample, "sample_copies": copies, "sample_raw_bytes": raw_bytes,
-        "text_extraction_s": round(extract_s, 1), "index_s": round(index_s, 1), "index_docs_per_s": round(docs / index_s),
+        "text_extraction_s": round(extract_s, 1), "index_s": round(index_s, 1),
+        "index_docs_per_s": round(docs / index_s) if index_s else None, "segments": open_index(path).searcher().num_segments,
         "index_bytes": size, "index_bytes_per_doc": round(size / docs), "queries": queries,
         "p50_ms": round(statistics.median(every), 2), "p95_ms": round(p95, 2), "max_ms": round(every[-1], 2),
         "p95_ms_by_kind": {k: round(sorted(v)[int(0.95 * (len(v) - 1))], 2) for k, v in lat.items() if v},
@@ -172,9 +186,9 @@ def main() -> None:
     ap.add_argument("--heap-mb", type=int, default=256)
     ap.add_argument("--e2e-messages", type=int, default=3000)
     ap.add_argument("--skip", choices=("scale", "e2e"), default=None)
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--keep", type=Path, default=None, help="work directory to keep (and reuse its index)")
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="mailark-search-bench-"))
+    work = a.keep or Path(tempfile.mkdtemp(prefix="mailark-search-bench-"))
     try:
         out: dict[str, object] = {}
         if a.skip != "scale":
@@ -183,7 +197,8 @@ def main() -> None:
             out["e2e"] = e2e(a.e2e_messages, work)
         print(json.dumps(out, indent=2))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if a.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
