@@ -123,6 +123,15 @@ def measure(db: Path, path: Path, texts: list, docs: int, queries: int, sample: 
         page = search(db, "bench-org", q, allowed, sort=sort, cache=cache)
         lat[kind].append((time.perf_counter() - t) * 1000)
         totals[kind] += page.total
+    # Compliance reads every mailbox: the permission clause covers the whole organization
+    everyone = {f"mb{i:03d}" for i in range(100)}
+    wide: list[float] = []
+    for i in range(100):
+        q = mix["phrase" if i % 2 else "word"](qr)
+        t = time.perf_counter()
+        search(db, "bench-org", q, everyone, cache=cache)
+        wide.append((time.perf_counter() - t) * 1000)
+    wide.sort()
     every = sorted(x for v in lat.values() for x in v)
     p95 = every[int(0.95 * (len(every) - 1))]
     size = dir_bytes(path)
@@ -134,6 +143,7 @@ def measure(db: Path, path: Path, texts: list, docs: int, queries: int, sample: 
         "p50_ms": round(statistics.median(every), 2), "p95_ms": round(p95, 2), "max_ms": round(every[-1], 2),
         "p95_ms_by_kind": {k: round(sorted(v)[int(0.95 * (len(v) - 1))], 2) for k, v in lat.items() if v},
         "mean_hits_by_kind": {k: round(totals[k] / max(1, len(lat[k]))) for k in lat},
+        "all_mailboxes_word_or_phrase_p95_ms": round(wide[94], 2),
     }
 
 

@@ -194,11 +194,16 @@ def _text_query(field: str, text: str) -> Query | None:
     return Query.phrase_query(SCHEMA, field, words)
 
 
-def _any_field(text: str) -> Query | None:
+def _any_field(text: str, scope: Query | None = None) -> Query | None:
+    """The text in any text field. With `scope` (the permission clause), each field's query is
+    ANDed with it: a union of phrase scorers does not skip ahead, so without this a phrase is
+    checked in every document of the organization (1M documents: p95 33 ms -> 6 ms)."""
     subs = []
     for f, boost in TEXT_FIELDS.items():
         q = _text_query(f, text)
         if q is not None:
+            if scope is not None:
+                q = Query.boolean_query([(Occur.Must, scope), (Occur.Must, q)])
             subs.append(Query.boost_query(q, boost) if boost != 1.0 else q)
     if not subs:
         return None
@@ -235,17 +240,17 @@ def _field_query(tok: Token, resolve: MailboxResolver | None) -> Query | None:
     return _text_query(name, value)
 
 
-def _to_query(node: Node, resolve: MailboxResolver | None = None) -> Query | None:
+def _to_query(node: Node, resolve: MailboxResolver | None = None, scope: Query | None = None) -> Query | None:
     if node.op == "term":
         tok = node.token
         assert tok is not None
-        return _field_query(tok, resolve) if tok.kind == "field" else _any_field(tok.value)
+        return _field_query(tok, resolve) if tok.kind == "field" else _any_field(tok.value, scope)
     if node.op == "not":
-        inner = _to_query(node.children[0], resolve)  # type: ignore[index]
+        inner = _to_query(node.children[0], resolve, scope)  # type: ignore[index]
         if inner is None:
             return None
         return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
-    subs = [q for q in (_to_query(c, resolve) for c in node.children or []) if q is not None]
+    subs = [q for q in (_to_query(c, resolve, scope) for c in node.children or []) if q is not None]
     if not subs:
         return None
     if len(subs) == 1:
@@ -263,16 +268,16 @@ def compile_query(text: str, readable_mailbox_ids: set[str] | frozenset[str], *,
     control plane; without it, `mailbox:` matches the address the copy was archived under.
     """
     tree = parse(text or "")  # first: a malformed query is refused even where nothing may be read
-    user = _to_query(tree, resolve_mailbox) if tree is not None else None
-    if user is None and tree is not None:
-        raise QueryError("the query has no searchable words (only punctuation): type words, "
-                         "\"a phrase\" or a field such as from:ann")
     allowed = set(readable_mailbox_ids)
     if mailbox_ids is not None:
         allowed &= set(mailbox_ids)
+    permission = Query.term_set_query(SCHEMA, "mailbox_id", sorted(allowed)) if allowed else Query.empty_query()
+    user = _to_query(tree, resolve_mailbox, permission) if tree is not None else None
+    if user is None and tree is not None:
+        raise QueryError("the query has no searchable words (only punctuation): type words, "
+                         "\"a phrase\" or a field such as from:ann")
     if not allowed:
         return Query.empty_query()
-    permission = Query.term_set_query(SCHEMA, "mailbox_id", sorted(allowed))
     if user is None:
         return permission
     return Query.boolean_query([(Occur.Must, permission), (Occur.Must, user)])
