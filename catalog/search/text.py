@@ -127,20 +127,33 @@ def is_attachment(part: EmailMessage) -> bool:
     return part.get_content_maintype() not in ("text", "multipart") and disp != "inline"
 
 
+def _kind(content_type: str, filename: str | None) -> str | None:
+    """Which extractor reads this attachment (None: only its name is indexed)."""
+    name, ctype = (filename or "").lower(), content_type.lower()
+    if ctype == "application/pdf" or name.endswith(".pdf"):
+        return "pdf"
+    if name.endswith(".docx") or ctype.endswith("wordprocessingml.document"):
+        return "docx"
+    if name.endswith((".xlsx", ".xlsm")) or ctype.endswith("spreadsheetml.sheet"):
+        return "xlsx"
+    if ctype.startswith("text/") or name.endswith((".txt", ".csv", ".md", ".log")):
+        return "text"
+    return None
+
+
 def attachment_text(data: bytes, content_type: str, filename: str | None) -> str:
     """Text of a PDF, DOCX, XLSX or plain text attachment ('' for other types or on failure)."""
     if len(data) > MAX_ATTACHMENT_BYTES:
         return ""
-    name = (filename or "").lower()
-    ctype = content_type.lower()
+    kind = _kind(content_type, filename)
     try:
-        if ctype == "application/pdf" or name.endswith(".pdf"):
+        if kind == "pdf":
             return _pdf_text(data)
-        if name.endswith(".docx") or ctype.endswith("wordprocessingml.document"):
+        if kind == "docx":
             return _docx_text(data)
-        if name.endswith((".xlsx", ".xlsm")) or ctype.endswith("spreadsheetml.sheet"):
+        if kind == "xlsx":
             return _xlsx_text(data)
-        if ctype.startswith("text/") or name.endswith((".txt", ".csv", ".md", ".log")):
+        if kind == "text":
             return _clip(data.decode("utf-8", "replace"), MAX_ATTACHMENT_CHARS)
     except Exception as e:  # noqa: BLE001 - a hostile or broken file costs its own text only
         log.info("no text from attachment %r (%s): %s", filename, content_type, type(e).__name__)
@@ -239,7 +252,7 @@ def message_text(raw: bytes) -> MessageText:
             name = attachment_name(part)
             if name:
                 t.filenames.append(name)
-            if att_size < MAX_ATTACHMENTS_CHARS:
+            if att_size < MAX_ATTACHMENTS_CHARS and _kind(part.get_content_type(), name) is not None:
                 try:
                     data = part.get_payload(decode=True) or b""
                 except Exception:  # noqa: BLE001
