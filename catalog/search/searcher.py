@@ -62,7 +62,15 @@ class IndexCache:
                 cached = (state.generation, open_index(path))
                 self._open[path] = cached
         idx = cached[1]
-        idx.reload()  # see the latest commit of the indexer
+        try:
+            idx.reload()  # see the latest commit of the indexer
+        except Exception:  # noqa: BLE001 - swapped by a rebuild between our look at state.json and now
+            self.forget(path)
+            if not exists(path):
+                return None
+            idx = open_index(path)
+            with self._lock:
+                self._open[path] = ((read_state(path) or state).generation, idx)
         return idx
 
     def forget(self, path: Path) -> None:
