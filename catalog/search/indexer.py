@@ -24,7 +24,7 @@ import duckdb
 from ulid import ULID
 
 from catalog.archive import OrgArchive
-from catalog.lake import ALIAS
+from catalog.lake import ALIAS, METADATA
 from catalog.search.documents import DocumentBuilder, item_rows
 from catalog.search.index import (
     SCHEMA_VERSION, IndexState, exists, index_dir, open_index, read_state, write_state, writing,
@@ -60,6 +60,12 @@ def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
+def history_kept(con: duckdb.DuckDBPyConnection, since: int) -> bool:
+    """Whether the catalogue still has the snapshot after the watermark (maintenance expires old
+    ones, and `table_changes` over a range it no longer has would silently report less)."""
+    return con.execute(f"SELECT 1 FROM {METADATA}.ducklake_snapshot WHERE snapshot_id = ?", [since + 1]).fetchone() is not None
+
+
 def changed_items(con: duckdb.DuckDBPyConnection, org_id: str, after: int, upto: int) -> set[str]:
     """Item ids of the organization's copies inserted, deleted or updated in snapshots (after, upto]."""
     rows = con.execute(
@@ -82,8 +88,10 @@ def sync_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = No
         if upto <= state.snapshot:
             return IndexRun(archive.org_id, "unchanged", state.snapshot)
         try:
+            if not history_kept(archive.lake, state.snapshot):
+                raise LookupError(f"snapshot {state.snapshot + 1} was expired by maintenance")
             touched = changed_items(archive.lake, archive.org_id, state.snapshot, upto)
-        except duckdb.Error as e:  # the watermark's snapshot is gone (expired): start over
+        except (duckdb.Error, LookupError) as e:  # the changes since the watermark are gone: start over
             log.warning("catalogue changes since snapshot %d are not available (%s): rebuilding the index",
                         state.snapshot, e)
             return _rebuild(archive, path, opts)

@@ -81,3 +81,21 @@ def test_deleting_the_organization_deletes_its_index(arc: Archive) -> None:
     assert drop_index(arc.db_dir, arc.archive.org_id) is False  # type: ignore[arg-type]
     page = search(arc.db_dir, arc.archive.org_id, "", {arc.ann.id}, cache=IndexCache())  # type: ignore[arg-type]
     assert page.ready is False and page.total == 0
+
+
+def test_expired_catalogue_history_means_a_rebuild(arc: Archive) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    first = arc.put(arc.ann, [message(1, subject="delta one")])
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    arc.put(arc.ann, [message(2, subject="delta two")])
+    delete_copies(arc.archive, first)
+    # maintenance expires every snapshot before now: the changes since the watermark are gone
+    con = arc.archive.lake
+    with arc.archive.lane():
+        con.execute("CALL ducklake_expire_snapshots('lake', older_than => ?::TIMESTAMPTZ)",
+                    [datetime.now(UTC) + timedelta(seconds=1)])
+    run = sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    assert run.mode == "rebuild" and run.indexed == 1
+    live = {r[0] for r in con.execute("SELECT item_id FROM lake.mailbox_items").fetchall()}
+    assert len(live) == 1 and ids(arc, "delta", IndexCache()) == live
