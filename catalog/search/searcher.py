@@ -120,3 +120,25 @@ def search(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str],
             score=float(score) if sort == "relevance" else None,
         ))
     return result
+
+
+MAX_SELECTION = 1_000_000
+
+
+def matching_item_ids(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str], *,
+                      limit: int = MAX_SELECTION, cache: IndexCache | None = None,
+                      resolve_mailbox: MailboxResolver | None = None) -> list[str]:
+    """Every copy a query matches among the readable mailboxes, newest first (an export "of a
+    whole search"); QueryError if it matches more than `limit` (narrow the query)."""
+    query = compile_query(text, readable_mailbox_ids, resolve_mailbox=resolve_mailbox)
+    idx = (cache or _default_cache).get(index_dir(db_dir, org_id))
+    if idx is None:
+        return []
+    searcher = idx.searcher()
+    total = int(searcher.search(query, limit=1, count=True).count or 0)
+    if total > limit:
+        raise QueryError(f"the query matches {total} messages, more than {limit} at once: narrow it (e.g. after:, folder:)")
+    if total == 0:
+        return []
+    res = searcher.search(query, limit=total, count=False, order_by_field="ts", order=tantivy.Order.Desc)
+    return [str(_first(searcher.doc(addr).to_dict(), "item_id")) for _, addr in res.hits]

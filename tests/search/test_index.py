@@ -116,3 +116,18 @@ def test_the_index_lives_in_the_key_room(indexed: Archive) -> None:
 def test_no_index_yet_is_an_empty_page(arc: Archive) -> None:
     page = search(arc.db_dir, arc.archive.org_id, "anything", {arc.ann.id})  # type: ignore[arg-type]
     assert page.ready is False and page.total == 0
+
+
+def test_every_match_of_a_search_for_an_export(indexed: Archive) -> None:
+    from catalog.search.query import QueryError
+    from catalog.search.searcher import matching_item_ids
+
+    a = indexed
+    both = {a.ann.id, a.info.id}
+    ids = matching_item_ids(a.db_dir, a.archive.org_id, "quarterly", both)  # type: ignore[arg-type]
+    page = search(a.db_dir, a.archive.org_id, "quarterly", both, cache=IndexCache())  # type: ignore[arg-type]
+    assert ids == [h.item_id for h in page.hits] and len(ids) == 2
+    assert matching_item_ids(a.db_dir, a.archive.org_id, "quarterly", {a.ann.id}) == ids[1:]  # type: ignore[arg-type]
+    assert len(matching_item_ids(a.db_dir, a.archive.org_id, "", both)) == 6  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="more than 3"):
+        matching_item_ids(a.db_dir, a.archive.org_id, "", both, limit=3)  # type: ignore[arg-type]
