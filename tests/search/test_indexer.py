@@ -99,3 +99,19 @@ def test_expired_catalogue_history_means_a_rebuild(arc: Archive) -> None:
     assert run.mode == "rebuild" and run.indexed == 1
     live = {r[0] for r in con.execute("SELECT item_id FROM lake.mailbox_items").fetchall()}
     assert len(live) == 1 and ids(arc, "delta", IndexCache()) == live
+
+
+def test_a_copy_moved_to_another_folder_is_found_there(arc: Archive) -> None:
+    """Mirrored sources apply server-side moves as an UPDATE of the copy's folder: the change feed
+    reports it and the copy is written again."""
+    (item,) = arc.put(arc.ann, [message(1, subject="epsilon")])
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    cache = IndexCache()
+    assert ids(arc, "folder:INBOX epsilon", cache) == {item}
+    with arc.archive.lane():
+        arc.archive.lake.execute("UPDATE lake.mailbox_items SET folder = 'Archive/2024' WHERE item_id = ?", [item])
+    run = sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    assert (run.mode, run.indexed, run.deleted) == ("incremental", 1, 0)
+    assert ids(arc, "folder:INBOX epsilon", cache) == set()
+    assert ids(arc, "folder:archive epsilon", cache) == {item}
+    assert documents_in(index_dir(arc.db_dir, arc.archive.org_id)) == 1  # type: ignore[arg-type]
