@@ -125,13 +125,18 @@ def measure(db: Path, path: Path, texts: list, docs: int, queries: int, sample: 
         totals[kind] += page.total
     # Compliance reads every mailbox: the permission clause covers the whole organization
     everyone = {f"mb{i:03d}" for i in range(100)}
-    wide: list[float] = []
+    wide: list[float] = []  # as a term set over all 100 mailboxes (a user granted every mailbox)
+    rule: list[float] = []  # by rule (Compliance, operators): no mailbox clause
     for i in range(100):
         q = mix["phrase" if i % 2 else "word"](qr)
         t = time.perf_counter()
         search(db, "bench-org", q, everyone, cache=cache)
         wide.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        search(db, "bench-org", q, everyone, cache=cache, every_mailbox=True)
+        rule.append((time.perf_counter() - t) * 1000)
     wide.sort()
+    rule.sort()
     every = sorted(x for v in lat.values() for x in v)
     p95 = every[int(0.95 * (len(every) - 1))]
     size = dir_bytes(path)
@@ -143,7 +148,8 @@ def measure(db: Path, path: Path, texts: list, docs: int, queries: int, sample: 
         "p50_ms": round(statistics.median(every), 2), "p95_ms": round(p95, 2), "max_ms": round(every[-1], 2),
         "p95_ms_by_kind": {k: round(sorted(v)[int(0.95 * (len(v) - 1))], 2) for k, v in lat.items() if v},
         "mean_hits_by_kind": {k: round(totals[k] / max(1, len(lat[k]))) for k in lat},
-        "all_mailboxes_word_or_phrase_p95_ms": round(wide[94], 2),
+        "all_mailboxes_granted_word_or_phrase_p95_ms": round(wide[94], 2),
+        "compliance_word_or_phrase_p95_ms": round(rule[94], 2),
     }
 
 

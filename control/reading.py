@@ -17,7 +17,7 @@ from control import audit
 from control.mailboxes import readable_mailbox_ids
 from control.models import Organization
 from control.orgs import NotFound
-from control.principals import Principal, visible_org
+from control.principals import COMPLIANCE, Principal, can_see_org, roles_in, visible_org
 
 READ = "content.read"
 SEARCH = "content.search"
@@ -27,6 +27,16 @@ def readable(session: Session, principal: Principal, org: Organization | str) ->
     """The organization (NotFound for outsiders) and the mailbox ids this principal may read in it."""
     o = visible_org(session, principal, org)
     return o, readable_mailbox_ids(session, principal, o)
+
+
+def reads_every_mailbox(session: Session, principal: Principal, org: Organization) -> bool:
+    """Whether the principal reads every mailbox of the organization by rule (Compliance, an operator
+    serving it), not by grants: then a search needs no per-mailbox clause (the index is the org's)."""
+    if not can_see_org(principal, org.id):
+        return False
+    if principal.is_operator:
+        return True
+    return COMPLIANCE in roles_in(session, principal, org)
 
 
 def require_copy_readable(org: Organization, allowed: set[str], item_id: str, mailbox_id: str | None) -> None:

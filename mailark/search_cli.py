@@ -68,7 +68,7 @@ def query(org: OrgOpt, text: Annotated[str, typer.Argument(help='e.g. \'from:ann
                 return {mb.id} if mb else set()
 
             result = search(rt.settings.db_dir, o.id, text, allowed, page=page, per_page=per_page, sort=sort,
-                            resolve_mailbox=resolve)
+                            resolve_mailbox=resolve, every_mailbox=True)
             record_search(s, p, o, text, result.total)
     except (ControlError, QueryError) as e:
         _fail(f"the search query cannot be read: {e}" if isinstance(e, QueryError) else str(e))

@@ -260,23 +260,31 @@ def _to_query(node: Node, resolve: MailboxResolver | None = None, scope: Query |
 
 
 def compile_query(text: str, readable_mailbox_ids: set[str] | frozenset[str], *,
-                  mailbox_ids: set[str] | None = None, resolve_mailbox: MailboxResolver | None = None) -> Query:
+                  mailbox_ids: set[str] | None = None, resolve_mailbox: MailboxResolver | None = None,
+                  every_mailbox: bool = False) -> Query:
     """The tantivy query for the user's text, limited to the mailboxes the principal may read.
 
     `mailbox_ids` narrows further (a filter chosen in the UI); it can never widen the permission.
     `resolve_mailbox` maps a `mailbox:` address (primary or alias) to mailbox ids through the
     control plane; without it, `mailbox:` matches the address the copy was archived under.
+    `every_mailbox`: the principal reads every mailbox of the organization by rule (Compliance, an
+    operator), so the permission clause is the whole index, which holds only this organization's
+    copies (a term set over every mailbox would cost a phrase query 20 ms more on 1M documents).
     """
     tree = parse(text or "")  # first: a malformed query is refused even where nothing may be read
     allowed = set(readable_mailbox_ids)
     if mailbox_ids is not None:
         allowed &= set(mailbox_ids)
-    permission = Query.term_set_query(SCHEMA, "mailbox_id", sorted(allowed)) if allowed else Query.empty_query()
-    user = _to_query(tree, resolve_mailbox, permission) if tree is not None else None
+    if every_mailbox and mailbox_ids is None:
+        permission, scope = Query.all_query(), None
+    else:
+        permission = Query.term_set_query(SCHEMA, "mailbox_id", sorted(allowed)) if allowed else Query.empty_query()
+        scope = permission
+    user = _to_query(tree, resolve_mailbox, scope) if tree is not None else None
     if user is None and tree is not None:
         raise QueryError("the query has no searchable words (only punctuation): type words, "
                          "\"a phrase\" or a field such as from:ann")
-    if not allowed:
+    if not allowed and not (every_mailbox and mailbox_ids is None):
         return Query.empty_query()
     if user is None:
         return permission

@@ -88,7 +88,8 @@ def _first(d: dict[str, list[object]], name: str, default: object = "") -> objec
 
 def search(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str], *, page: int = 1,
            per_page: int = 25, sort: str = "newest", mailbox_ids: set[str] | None = None,
-           cache: IndexCache | None = None, resolve_mailbox: MailboxResolver | None = None) -> SearchPage:
+           cache: IndexCache | None = None, resolve_mailbox: MailboxResolver | None = None,
+           every_mailbox: bool = False) -> SearchPage:
     """One page of the copies matching `text` among the mailboxes the principal may read."""
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)} (not {sort!r})")
@@ -97,7 +98,8 @@ def search(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str],
     offset = (page - 1) * per_page
     if offset >= MAX_OFFSET:
         raise QueryError(f"results beyond the first {MAX_OFFSET} are not paged: narrow the query (e.g. after:, folder:)")
-    query = compile_query(text, readable_mailbox_ids, mailbox_ids=mailbox_ids, resolve_mailbox=resolve_mailbox)
+    query = compile_query(text, readable_mailbox_ids, mailbox_ids=mailbox_ids, resolve_mailbox=resolve_mailbox,
+                          every_mailbox=every_mailbox)
     idx = (cache or _default_cache).get(index_dir(db_dir, org_id))
     result = SearchPage(0, page, per_page, sort)
     if idx is None:
@@ -127,10 +129,10 @@ MAX_SELECTION = 1_000_000
 
 def matching_item_ids(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str], *,
                       limit: int = MAX_SELECTION, cache: IndexCache | None = None,
-                      resolve_mailbox: MailboxResolver | None = None) -> list[str]:
+                      resolve_mailbox: MailboxResolver | None = None, every_mailbox: bool = False) -> list[str]:
     """Every copy a query matches among the readable mailboxes, newest first (an export "of a
     whole search"); QueryError if it matches more than `limit` (narrow the query)."""
-    query = compile_query(text, readable_mailbox_ids, resolve_mailbox=resolve_mailbox)
+    query = compile_query(text, readable_mailbox_ids, resolve_mailbox=resolve_mailbox, every_mailbox=every_mailbox)
     idx = (cache or _default_cache).get(index_dir(db_dir, org_id))
     if idx is None:
         return []

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from catalog.search.query import QueryError
 from catalog.search.searcher import search as run_search
 from control.orgs import ControlError, NotFound, find_mailbox
-from control.reading import readable, record_search
+from control.reading import readable, reads_every_mailbox, record_search
 from dashboards.api.common import ERRORS, ORG_PATH
 from dashboards.deps import DB, Acting, Ctx
 
@@ -68,7 +68,7 @@ def search(org: str, p: Acting, s: DB, ctx: Ctx,
 
     try:
         result = run_search(ctx.runtime.settings.db_dir, o.id, q, allowed, page=page, per_page=per_page, sort=sort,
-                            mailbox_ids=only, resolve_mailbox=resolver)
+                            mailbox_ids=only, resolve_mailbox=resolver, every_mailbox=reads_every_mailbox(s, p, o))
     except QueryError as e:
         raise ControlError(f"the search query cannot be read: {e}") from None
     record_search(s, p, o, q, result.total)

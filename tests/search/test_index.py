@@ -131,3 +131,30 @@ def test_every_match_of_a_search_for_an_export(indexed: Archive) -> None:
     assert len(matching_item_ids(a.db_dir, a.archive.org_id, "", both)) == 6  # type: ignore[arg-type]
     with pytest.raises(QueryError, match="more than 3"):
         matching_item_ids(a.db_dir, a.archive.org_id, "", both, limit=3)  # type: ignore[arg-type]
+
+
+def test_whole_organization_readers_need_no_mailbox_clause(indexed: Archive) -> None:
+    a = indexed
+    page = search(a.db_dir, a.archive.org_id, "quarterly", set(), every_mailbox=True, cache=IndexCache())  # type: ignore[arg-type]
+    assert page.total == 2
+    assert subjects(a, '"quarterly report"', None) == subjects(a, '"quarterly report"', set(), every_mailbox=True)
+    # a mailbox filter still narrows it
+    page = search(a.db_dir, a.archive.org_id, "quarterly", {a.info.id}, mailbox_ids={a.info.id}, every_mailbox=True)  # type: ignore[arg-type]
+    assert [h.subject for h in page.hits] == ["Quarterly report for customers"]
+
+
+def test_who_reads_every_mailbox_by_rule(rt, org) -> None:  # type: ignore[no-untyped-def]
+    from control.identity import create_user
+    from control.principals import Principal, user_principal
+    from control.reading import reads_every_mailbox
+
+    op = Principal.deployment_operator()
+    with rt.session() as s:
+        reader = create_user(s, op, org, "rita@acme", password="pw-rita-long-enough", roles=("Reader",)).user
+        officer = create_user(s, op, org, "cora@acme", password="pw-cora-long-enough", roles=("Compliance",)).user
+        o = s.merge(org)
+        assert reads_every_mailbox(s, op, o)
+        assert reads_every_mailbox(s, user_principal(officer), o)
+        assert not reads_every_mailbox(s, user_principal(reader), o)
+        other = Principal("operator", "x", "tech", org_ids=frozenset({"another-org"}))
+        assert not reads_every_mailbox(s, other, o)
