@@ -433,6 +433,7 @@ from mailark.admin_cli import register_admin_commands  # noqa: E402
 from mailark.compliance_cli import register_compliance_commands  # noqa: E402
 from mailark.directory_cli import register as register_directory_commands  # noqa: E402
 from mailark.journal_cli import register as register_journal_commands  # noqa: E402
+from mailark.search_cli import register_search_commands  # noqa: E402
 from mailark.source_cli import register_source_commands  # noqa: E402
 from mailark.usage_cli import register as register_usage_commands  # noqa: E402
 
@@ -442,6 +443,7 @@ register_journal_commands(app)
 register_directory_commands(app)
 register_usage_commands(app)
 register_compliance_commands(app)
+register_search_commands(app)
 export_cli.register(app)
 backup_cli.register(app)
 

@@ -79,6 +79,13 @@ class UsagePortalSettings(BaseModel):
     ca_file: Path | None = None
 
 
+# ---- Full-text search (tantivy, an index per organization under db/search) -----------------------
+class SearchSettings(BaseModel):
+    # The index writer's memory before it flushes a segment, and its threads (ingest shares the cores).
+    writer_heap_mb: int = 64
+    threads: int = 1
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
@@ -132,6 +139,8 @@ class Settings(BaseSettings):
     scrub_period_days: int = 30
     # Passphrase that encrypts the key-room part of backups (or pass --passphrase-file to the CLI).
     backup_passphrase: SecretStr | None = None
+    # Full-text search: MAILARK_SEARCH__WRITER_HEAP_MB, MAILARK_SEARCH__THREADS
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
     @classmethod
     def settings_customise_sources(

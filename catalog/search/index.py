@@ -1,0 +1,133 @@
+"""The per-organization index: its schema, its tokenizers, and the one writer it may have.
+
+The index holds message text, so it lives with the service's databases in
+`$MAILARK_HOME/db/search/<org_id>/` (the key room, an encrypted volume in production), never in the
+object store. Writing goes through `writing()`, which holds a file lock per organization
+(`db/locks/search-<org_id>.lock`): the indexing flow, a rebuild and the CLI never write at once.
+
+`state.json` beside the segments records the catalogue snapshot the index reflects (the
+watermark of incremental indexing) and a generation that changes when the index is rebuilt, so
+readers holding an old `Index` open know to reopen it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import tantivy
+from tantivy import Filter, TextAnalyzerBuilder, Tokenizer
+
+from catalog.lanes import file_lane
+
+SCHEMA_VERSION = 1
+STATE_FILE = "state.json"
+
+# Text fields searched by bare words (and their weight for relevance).
+TEXT_FIELDS: dict[str, float] = {
+    "subject": 3.0, "from": 2.0, "to": 1.5, "cc": 1.0, "bcc": 1.0, "filename": 1.5, "body": 1.0, "attachment_text": 0.5,
+}
+
+
+def _mail_analyzer() -> tantivy.TextAnalyzer:
+    # Words of any script; long tokens (base64 junk, hashes) dropped; "Grüße" matches "grusse" and "grüße".
+    return (TextAnalyzerBuilder(Tokenizer.simple()).filter(Filter.remove_long(40))
+            .filter(Filter.lowercase()).filter(Filter.ascii_fold()).build())
+
+
+def _keyword_analyzer() -> tantivy.TextAnalyzer:
+    return TextAnalyzerBuilder(Tokenizer.raw()).filter(Filter.lowercase()).build()
+
+
+MAIL = _mail_analyzer()
+KEYWORD = _keyword_analyzer()
+
+
+def build_schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    # identity and filters: exact terms (raw ids; lower-cased keywords)
+    sb.add_text_field("item_id", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("mailbox_id", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("mailbox", stored=True, tokenizer_name="keyword", index_option="basic")
+    # the folder path first, then its ancestors, so `folder:Projects` also finds Projects/2024
+    sb.add_text_field("folder", stored=True, tokenizer_name="keyword", index_option="basic")
+    sb.add_text_field("has", stored=False, tokenizer_name="keyword", index_option="basic")
+    sb.add_integer_field("ts", stored=True, indexed=True, fast=True)  # message date (else archived at), epoch s
+    sb.add_integer_field("size", stored=True)
+    # text: positions kept for "phrases" and address look-ups (ann@acme.com is the phrase ann acme com)
+    for name in TEXT_FIELDS:
+        stored = name in ("subject", "from")
+        sb.add_text_field(name, stored=stored, tokenizer_name="mail", index_option="position")
+    sb.add_text_field("from_display", stored=True, tokenizer_name="raw", index_option="basic")
+    return sb.build()
+
+
+SCHEMA = build_schema()
+
+
+def index_dir(db_dir: Path, org_id: str) -> Path:
+    return db_dir / "search" / org_id
+
+
+@dataclass
+class IndexState:
+    snapshot: int = -1  # catalogue snapshot reflected; -1: nothing indexed yet
+    generation: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+
+def read_state(path: Path) -> IndexState | None:
+    try:
+        data = json.loads((path / STATE_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return IndexState(**{k: data[k] for k in ("snapshot", "generation", "schema_version") if k in data})
+
+
+def write_state(path: Path, state: IndexState) -> None:
+    tmp = path / (STATE_FILE + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(asdict(state), f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path / STATE_FILE)
+
+
+def open_index(path: Path, *, create: bool = False) -> tantivy.Index:
+    """The index at `path` with our tokenizers registered; created empty when `create`."""
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+        idx = tantivy.Index(SCHEMA, path=str(path), reuse=True)
+    else:
+        idx = tantivy.Index.open(str(path))
+    idx.register_tokenizer("mail", MAIL)
+    idx.register_tokenizer("keyword", KEYWORD)
+    return idx
+
+
+def exists(path: Path) -> bool:
+    return (path / STATE_FILE).is_file() and tantivy.Index.exists(str(path))
+
+
+@contextmanager
+def writing(db_dir: Path, org_id: str) -> Iterator[None]:
+    """The organization's single-writer lane for its index (one machine: a file lock in db/locks)."""
+    with file_lane(db_dir / "locks", f"search-{org_id}"):
+        yield
+
+
+def drop_index(db_dir: Path, org_id: str) -> bool:
+    """Delete the organization's index (with the organization); True if there was one."""
+    path = index_dir(db_dir, org_id)
+    with writing(db_dir, org_id):
+        if not path.exists():
+            return False
+        shutil.rmtree(path)
+    (db_dir / "locks" / f"search-{org_id}.lock").unlink(missing_ok=True)
+    return True

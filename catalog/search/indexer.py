@@ -1,0 +1,167 @@
+"""Keeping an organization's index in step with its catalogue: incremental runs and rebuilds.
+
+The watermark is the DuckLake snapshot id the index reflects. Each commit of the catalogue is a
+snapshot, and `table_changes('mailbox_items', from, to)` lists the copies inserted or deleted in
+between, so an incremental run sees exactly what changed: new copies are added, copies deleted
+by compliance (or rewritten when a pack is compacted) are deleted or replaced by item id. A copy
+is written as delete-then-add of its item id in one commit, so running the same range twice (a
+crash between the index commit and `state.json`) changes nothing.
+
+A rebuild writes a new index beside the old one from the catalogue as it is now and swaps it in;
+it is also what runs when there is no index yet, when the schema changed, or when the catalogue no
+longer has the watermark's snapshot (expired by maintenance).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from ulid import ULID
+
+from catalog.archive import OrgArchive
+from catalog.lake import ALIAS, METADATA
+from catalog.search.documents import DocumentBuilder, item_rows
+from catalog.search.index import (
+    SCHEMA_VERSION, IndexState, exists, index_dir, open_index, read_state, write_state, writing,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexOptions:
+    heap_bytes: int = 64 * 1024 * 1024  # the writer's memory before it flushes a segment
+    threads: int = 1  # indexing threads (the machine is shared with ingest)
+    batch: int = 500  # catalogue rows read at a time
+
+
+@dataclass
+class IndexRun:
+    org_id: str
+    mode: str  # "incremental" | "rebuild" | "unchanged"
+    snapshot: int
+    indexed: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+    text_failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"org_id": self.org_id, "mode": self.mode, "snapshot": self.snapshot, "indexed": self.indexed,
+                "deleted": self.deleted, "seconds": round(self.seconds, 3), "text_failures": len(self.text_failures)}
+
+
+def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()
+    return int(row[0]) if row else 0
+
+
+def history_kept(con: duckdb.DuckDBPyConnection, since: int) -> bool:
+    """Whether the catalogue still has the snapshot after the watermark (maintenance expires old
+    ones, and `table_changes` over a range it no longer has would silently report less)."""
+    return con.execute(f"SELECT 1 FROM {METADATA}.ducklake_snapshot WHERE snapshot_id = ?", [since + 1]).fetchone() is not None
+
+
+def changed_items(con: duckdb.DuckDBPyConnection, org_id: str, after: int, upto: int) -> set[str]:
+    """Item ids of the organization's copies inserted, deleted or updated in snapshots (after, upto]."""
+    rows = con.execute(
+        f"SELECT DISTINCT item_id FROM {ALIAS}.table_changes('mailbox_items', ?, ?) WHERE org_id = ?",
+        [after + 1, upto, org_id],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def sync_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = None) -> IndexRun:
+    """Bring the organization's index up to the catalogue's current snapshot (a rebuild when needed)."""
+    opts = opts or IndexOptions()
+    path = index_dir(db_dir, archive.org_id)
+    with writing(db_dir, archive.org_id):
+        state = read_state(path) if exists(path) else None
+        if state is None or state.schema_version != SCHEMA_VERSION or state.snapshot < 0:
+            return _rebuild(archive, path, opts)
+        started = time.monotonic()
+        upto = current_snapshot(archive.lake)
+        if upto <= state.snapshot:
+            return IndexRun(archive.org_id, "unchanged", state.snapshot)
+        try:
+            if not history_kept(archive.lake, state.snapshot):
+                raise LookupError(f"snapshot {state.snapshot + 1} was expired by maintenance")
+            touched = changed_items(archive.lake, archive.org_id, state.snapshot, upto)
+        except (duckdb.Error, LookupError) as e:  # the changes since the watermark are gone: start over
+            log.warning("catalogue changes since snapshot %d are not available (%s): rebuilding the index",
+                        state.snapshot, e)
+            return _rebuild(archive, path, opts)
+        run = IndexRun(archive.org_id, "incremental", upto)
+        if touched:
+            idx = open_index(path)
+            writer = idx.writer(heap_size=opts.heap_bytes, num_threads=opts.threads)
+            builder = DocumentBuilder(archive)
+            for item_id in touched:
+                writer.delete_documents_by_term("item_id", item_id)
+            present: set[str] = set()
+            for rows in item_rows(archive, touched, opts.batch):
+                for row in rows:
+                    writer.add_document(builder.document(row))
+                    present.add(row.item_id)
+            writer.commit()
+            writer.wait_merging_threads()
+            run.indexed, run.deleted = len(present), len(touched - present)
+            run.text_failures = builder.failed
+        write_state(path, IndexState(snapshot=upto, generation=state.generation))
+        run.seconds = time.monotonic() - started
+        return run
+
+
+def rebuild_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = None) -> IndexRun:
+    """Recreate the organization's index from the catalogue and the objects, then swap it in."""
+    opts = opts or IndexOptions()
+    with writing(db_dir, archive.org_id):
+        return _rebuild(archive, index_dir(db_dir, archive.org_id), opts)
+
+
+def _rebuild(archive: OrgArchive, path: Path, opts: IndexOptions) -> IndexRun:
+    started = time.monotonic()
+    snapshot = current_snapshot(archive.lake)
+    new = path.with_name(path.name + ".new")
+    shutil.rmtree(new, ignore_errors=True)
+    idx = open_index(new, create=True)
+    writer = idx.writer(heap_size=opts.heap_bytes, num_threads=opts.threads)
+    builder = DocumentBuilder(archive)
+    n = 0
+    for rows in item_rows(archive, None, opts.batch):
+        for row in rows:
+            writer.add_document(builder.document(row))
+            n += 1
+    writer.commit()
+    writer.wait_merging_threads()
+    write_state(new, IndexState(snapshot=snapshot, generation=str(ULID()).lower()))
+    swap_in(new, path)
+    run = IndexRun(archive.org_id, "rebuild", snapshot, indexed=n, seconds=time.monotonic() - started)
+    run.text_failures = builder.failed
+    return run
+
+
+def swap_in(new: Path, path: Path) -> None:
+    """Replace the index at `path` by the one at `new` (readers reopen on the new generation)."""
+    old = path.with_name(path.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        path.rename(old)
+    new.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def documents_in(path: Path) -> int:
+    """How many documents the index at `path` holds (0 when there is none)."""
+    if not exists(path):
+        return 0
+    idx = open_index(path)
+    idx.reload()
+    return int(idx.searcher().num_docs)
+
+
+

@@ -1,0 +1,146 @@
+"""Running a query against an organization's index: paged hits, newest first or by relevance.
+
+Readers open the index read-only and keep it between queries (`IndexCache`); a rebuild changes the
+index's generation in state.json and the cache reopens it. No index yet means no hits (and
+`ready=False`), never an error: the indexing flow creates it within a minute of the first mail.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import tantivy
+
+from catalog.search.index import exists, index_dir, open_index, read_state
+from catalog.search.query import MailboxResolver, QueryError, compile_query
+
+SORTS = ("newest", "oldest", "relevance")
+MAX_PER_PAGE = 100
+MAX_OFFSET = 10_000
+
+
+@dataclass
+class Hit:
+    item_id: str
+    mailbox_id: str
+    mailbox: str
+    folder: str
+    date: datetime | None
+    subject: str
+    sender: str
+    size: int
+    score: float | None = None
+
+
+@dataclass
+class SearchPage:
+    total: int
+    page: int
+    per_page: int
+    sort: str
+    hits: list[Hit] = field(default_factory=list)
+    ready: bool = True  # False: the organization has no index yet
+
+
+class IndexCache:
+    """Open indexes of the organizations this process searches, reopened after a rebuild."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[Path, tuple[str, tantivy.Index]] = {}
+
+    def get(self, path: Path) -> tantivy.Index | None:
+        state = read_state(path)
+        if state is None or not exists(path):
+            return None
+        with self._lock:
+            cached = self._open.get(path)
+            if cached is None or cached[0] != state.generation:
+                cached = (state.generation, open_index(path))
+                self._open[path] = cached
+        idx = cached[1]
+        try:
+            idx.reload()  # see the latest commit of the indexer
+        except Exception:  # noqa: BLE001 - swapped by a rebuild between our look at state.json and now
+            self.forget(path)
+            if not exists(path):
+                return None
+            idx = open_index(path)
+            with self._lock:
+                self._open[path] = ((read_state(path) or state).generation, idx)
+        return idx
+
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            self._open.pop(path, None)
+
+
+_default_cache = IndexCache()
+
+
+def _first(d: dict[str, list[object]], name: str, default: object = "") -> object:
+    v = d.get(name)
+    return v[0] if v else default
+
+
+def search(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str], *, page: int = 1,
+           per_page: int = 25, sort: str = "newest", mailbox_ids: set[str] | None = None,
+           cache: IndexCache | None = None, resolve_mailbox: MailboxResolver | None = None,
+           every_mailbox: bool = False) -> SearchPage:
+    """One page of the copies matching `text` among the mailboxes the principal may read."""
+    if sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)} (not {sort!r})")
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise QueryError(f"page starts at 1 and per_page is 1 to {MAX_PER_PAGE}")
+    offset = (page - 1) * per_page
+    if offset >= MAX_OFFSET:
+        raise QueryError(f"results beyond the first {MAX_OFFSET} are not paged: narrow the query (e.g. after:, folder:)")
+    query = compile_query(text, readable_mailbox_ids, mailbox_ids=mailbox_ids, resolve_mailbox=resolve_mailbox,
+                          every_mailbox=every_mailbox)
+    idx = (cache or _default_cache).get(index_dir(db_dir, org_id))
+    result = SearchPage(0, page, per_page, sort)
+    if idx is None:
+        result.ready = False
+        return result
+    searcher = idx.searcher()
+    if sort == "relevance":
+        res = searcher.search(query, limit=per_page, count=True, offset=offset)
+    else:
+        order = tantivy.Order.Desc if sort == "newest" else tantivy.Order.Asc
+        res = searcher.search(query, limit=per_page, count=True, offset=offset, order_by_field="ts", order=order)
+    result.total = int(res.count or 0)
+    for score, addr in res.hits:
+        d = searcher.doc(addr).to_dict()
+        ts = _first(d, "ts", None)
+        result.hits.append(Hit(
+            item_id=str(_first(d, "item_id")), mailbox_id=str(_first(d, "mailbox_id")), mailbox=str(_first(d, "mailbox")),
+            folder=str(_first(d, "folder")), date=datetime.fromtimestamp(int(ts), UTC) if ts else None,  # type: ignore[arg-type]
+            subject=str(_first(d, "subject")), sender=str(_first(d, "from_display")), size=int(_first(d, "size", 0)),  # type: ignore[call-overload]
+            score=float(score) if sort == "relevance" else None,
+        ))
+    return result
+
+
+MAX_SELECTION = 1_000_000
+
+
+def matching_item_ids(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str], *,
+                      limit: int = MAX_SELECTION, cache: IndexCache | None = None,
+                      resolve_mailbox: MailboxResolver | None = None, every_mailbox: bool = False) -> list[str]:
+    """Every copy a query matches among the readable mailboxes, newest first (an export "of a
+    whole search"); QueryError if it matches more than `limit` (narrow the query)."""
+    query = compile_query(text, readable_mailbox_ids, resolve_mailbox=resolve_mailbox, every_mailbox=every_mailbox)
+    idx = (cache or _default_cache).get(index_dir(db_dir, org_id))
+    if idx is None:
+        return []
+    searcher = idx.searcher()
+    total = int(searcher.search(query, limit=1, count=True).count or 0)
+    if total > limit:
+        raise QueryError(f"the query matches {total} messages, more than {limit} at once: narrow it (e.g. after:, folder:)")
+    if total == 0:
+        return []
+    res = searcher.search(query, limit=total, count=False, order_by_field="ts", order=tantivy.Order.Desc)
+    return [str(_first(searcher.doc(addr).to_dict(), "item_id")) for _, addr in res.hits]

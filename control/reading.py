@@ -1,0 +1,54 @@
+"""Who may read archived mail, and the audit of every read of content.
+
+A reader reads the mailboxes `readable_mailbox_ids` gives them: their own and granted ones,
+every mailbox (journal included) with the Compliance role, and for operators those of the
+organizations they serve. What they may not read does not exist for them (NotFound), so a copy's
+id reveals nothing. Each read of content (a message view, an attachment, an .eml download, a
+search) is an audit event in the same transaction as the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from control import audit
+from control.mailboxes import readable_mailbox_ids
+from control.models import Organization
+from control.orgs import NotFound
+from control.principals import COMPLIANCE, Principal, can_see_org, roles_in, visible_org
+
+READ = "content.read"
+SEARCH = "content.search"
+
+
+def readable(session: Session, principal: Principal, org: Organization | str) -> tuple[Organization, set[str]]:
+    """The organization (NotFound for outsiders) and the mailbox ids this principal may read in it."""
+    o = visible_org(session, principal, org)
+    return o, readable_mailbox_ids(session, principal, o)
+
+
+def reads_every_mailbox(session: Session, principal: Principal, org: Organization) -> bool:
+    """Whether the principal reads every mailbox of the organization by rule (Compliance, an operator
+    serving it), not by grants: then a search needs no per-mailbox clause (the index is the org's)."""
+    if not can_see_org(principal, org.id):
+        return False
+    if principal.is_operator:
+        return True
+    return COMPLIANCE in roles_in(session, principal, org)
+
+
+def require_copy_readable(org: Organization, allowed: set[str], item_id: str, mailbox_id: str | None) -> None:
+    """NotFound unless the copy exists (`mailbox_id` not None) in a mailbox the principal may read."""
+    if mailbox_id is None or mailbox_id not in allowed:
+        raise NotFound(f"organization {org.name!r} has no archived message {item_id!r} that you may read")
+
+
+def record_read(session: Session, principal: Principal, org: Organization, item_id: str, what: str,
+                **details: Any) -> None:
+    audit.record(session, principal, READ, org_id=org.id, target=item_id, details={"what": what, **details})
+
+
+def record_search(session: Session, principal: Principal, org: Organization, query: str, total: int) -> None:
+    audit.record(session, principal, SEARCH, org_id=org.id, target=query[:200], details={"total": total})

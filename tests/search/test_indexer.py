@@ -1,0 +1,117 @@
+"""Incremental indexing follows the catalogue; deletions disappear; rebuild and drop."""
+
+from __future__ import annotations
+
+from catalog.deletion import delete_copies
+from catalog.search.index import drop_index, index_dir, read_state
+from catalog.search.indexer import documents_in, rebuild_index, sync_index
+from catalog.search.searcher import IndexCache, search
+from tests.search.conftest import Archive
+from tests.search.mails import message
+
+
+def ids(arc: Archive, q: str, cache: IndexCache) -> set[str]:
+    page = search(arc.db_dir, arc.archive.org_id, q, {arc.ann.id, arc.info.id}, per_page=100, cache=cache)  # type: ignore[arg-type]
+    return {h.item_id for h in page.hits}
+
+
+def test_incremental_runs_add_new_copies_and_remove_deleted_ones(arc: Archive) -> None:
+    cache = IndexCache()  # one reader for the whole test, as the web app keeps it
+    first = arc.put(arc.ann, [message(i, subject=f"alpha {i}") for i in range(3)])
+    run = sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    assert (run.mode, run.indexed) == ("rebuild", 3)
+    assert ids(arc, "alpha", cache) == set(first)
+    assert sync_index(arc.archive, arc.db_dir).mode == "unchanged"  # type: ignore[arg-type]
+
+    # the same message in a second mailbox is a copy of its own, with its own document
+    second = arc.put(arc.info, [message(0, subject="alpha 0"), message(7, subject="beta")])
+    run = sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    assert (run.mode, run.indexed, run.deleted) == ("incremental", 2, 0)
+    alpha = ids(arc, "alpha", cache)
+    assert len(alpha) == 4 and alpha > set(first) and len(alpha & set(second)) == 1
+    assert len(ids(arc, "beta", cache)) == 1
+
+    # a compliance deletion: the copies go from the index at the next run (and only those)
+    gone = [first[0], *ids(arc, "beta", cache)]
+    delete_copies(arc.archive, gone)
+    run = sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    assert run.mode == "incremental" and run.deleted == 2
+    assert not ids(arc, "alpha OR beta", cache) & set(gone)
+    assert len(ids(arc, "alpha", cache)) == 3
+    assert documents_in(index_dir(arc.db_dir, arc.archive.org_id)) == 3  # type: ignore[arg-type]
+
+
+def test_rerunning_a_range_changes_nothing(arc: Archive) -> None:
+    arc.put(arc.ann, [message(i) for i in range(2)])
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    path = index_dir(arc.db_dir, arc.archive.org_id)  # type: ignore[arg-type]
+    state = read_state(path)
+    arc.put(arc.ann, [message(5)])
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    # as if the index had committed but state.json had not been written (a crash in between)
+    from catalog.search.index import write_state
+
+    write_state(path, state)  # type: ignore[arg-type]
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    assert documents_in(path) == 3
+
+
+def test_rebuild_recreates_the_index_and_readers_follow(arc: Archive) -> None:
+    cache = IndexCache()
+    arc.put(arc.ann, [message(i, subject=f"gamma {i}") for i in range(4)])
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    path = index_dir(arc.db_dir, arc.archive.org_id)  # type: ignore[arg-type]
+    before = read_state(path)
+    assert len(ids(arc, "gamma", cache)) == 4
+    run = rebuild_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    after = read_state(path)
+    assert run.mode == "rebuild" and run.indexed == 4
+    assert after.generation != before.generation and after.snapshot == before.snapshot  # type: ignore[union-attr]
+    assert len(ids(arc, "gamma", cache)) == 4  # the cached reader reopened the new index
+    assert not path.with_name(path.name + ".new").exists() and not path.with_name(path.name + ".old").exists()
+
+
+def test_deleting_the_organization_deletes_its_index(arc: Archive) -> None:
+    arc.put(arc.ann, [message(1)])
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    path = index_dir(arc.db_dir, arc.archive.org_id)  # type: ignore[arg-type]
+    assert path.is_dir()
+    assert drop_index(arc.db_dir, arc.archive.org_id) is True  # type: ignore[arg-type]
+    assert not path.exists()
+    assert drop_index(arc.db_dir, arc.archive.org_id) is False  # type: ignore[arg-type]
+    page = search(arc.db_dir, arc.archive.org_id, "", {arc.ann.id}, cache=IndexCache())  # type: ignore[arg-type]
+    assert page.ready is False and page.total == 0
+
+
+def test_expired_catalogue_history_means_a_rebuild(arc: Archive) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    first = arc.put(arc.ann, [message(1, subject="delta one")])
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    arc.put(arc.ann, [message(2, subject="delta two")])
+    delete_copies(arc.archive, first)
+    # maintenance expires every snapshot before now: the changes since the watermark are gone
+    con = arc.archive.lake
+    with arc.archive.lane():
+        con.execute("CALL ducklake_expire_snapshots('lake', older_than => ?::TIMESTAMPTZ)",
+                    [datetime.now(UTC) + timedelta(seconds=1)])
+    run = sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    assert run.mode == "rebuild" and run.indexed == 1
+    live = {r[0] for r in con.execute("SELECT item_id FROM lake.mailbox_items").fetchall()}
+    assert len(live) == 1 and ids(arc, "delta", IndexCache()) == live
+
+
+def test_a_copy_moved_to_another_folder_is_found_there(arc: Archive) -> None:
+    """Mirrored sources apply server-side moves as an UPDATE of the copy's folder: the change feed
+    reports it and the copy is written again."""
+    (item,) = arc.put(arc.ann, [message(1, subject="epsilon")])
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    cache = IndexCache()
+    assert ids(arc, "folder:INBOX epsilon", cache) == {item}
+    with arc.archive.lane():
+        arc.archive.lake.execute("UPDATE lake.mailbox_items SET folder = 'Archive/2024' WHERE item_id = ?", [item])
+    run = sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    assert (run.mode, run.indexed, run.deleted) == ("incremental", 1, 0)
+    assert ids(arc, "folder:INBOX epsilon", cache) == set()
+    assert ids(arc, "folder:archive epsilon", cache) == {item}
+    assert documents_in(index_dir(arc.db_dir, arc.archive.org_id)) == 1  # type: ignore[arg-type]

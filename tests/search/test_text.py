@@ -1,0 +1,46 @@
+"""Text extraction: bounded, defensive, and fast on broken or hostile attachments."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from catalog.search import text
+from tests.search.mails import PDF, message, pdf_with
+
+
+def test_html_text_skips_scripts_and_styles() -> None:
+    out = text.html_to_text("<html><head><title>T</title><style>.x{}</style></head><body><p>One&nbsp;two</p>"
+                            "<script>no()</script><div>three</div></body></html>")
+    assert out.split() == ["One", "two", "three"]
+    assert "no()" not in out and ".x" not in out and "three" in out
+
+
+def test_corrupt_pdf_streams_are_skipped_quickly() -> None:
+    good = pdf_with("Readable words here")
+    # the same PDF with its page content replaced by random bytes declared as Flate data
+    start = good.index(b"stream") + len(b"stream\n")
+    end = good.index(b"endstream")
+    bad = good[:start] + os.urandom(end - start) + good[end:]
+    assert "Readable words" in text.attachment_text(good, PDF, "a.pdf")
+    t = time.monotonic()
+    assert text.attachment_text(bad, PDF, "a.pdf") == ""
+    assert text.attachment_text(b"%PDF-1.4 garbage", PDF, "b.pdf") == ""  # unreadable: no text, no error
+    assert time.monotonic() - t < 2
+
+
+def test_sizes_are_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(text, "MAX_BODY_CHARS", 1000)
+    monkeypatch.setattr(text, "MAX_ATTACHMENT_CHARS", 500)
+    raw = message(1, body="word " * 10_000, attachments=[("big.txt", "text/plain", b"data " * 10_000)])
+    t = text.message_text(raw)
+    assert len(t.body) <= 1000 and len(t.attachment_text) <= 500 and t.filenames == ["big.txt"] and t.has_attachment
+    monkeypatch.setattr(text, "MAX_ATTACHMENT_BYTES", 100)
+    assert text.message_text(raw).attachment_text == ""  # too large to open: its name is still indexed
+
+
+def test_broken_mime_still_gives_text() -> None:
+    raw = (b"From: =?bogus?q?x?= <a@b>\r\nSubject: =?utf-8?b?broken\r\nContent-Type: text/plain; charset=nonexistent\r\n\r\n"
+           b"caf\xe9 body\r\n")
+    t = text.message_text(raw)
+    assert "body" in t.body and t.from_
