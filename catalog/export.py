@@ -48,18 +48,17 @@ class Selection:
     date_to: datetime | None = None  # message Date < this
     archived_after: datetime | None = None  # incremental: archived strictly after this
     archived_until: datetime | None = None  # the job's cut-off: archived at or before this
-    query: str | None = None  # reserved for full-text search; refused until search exists
+    item_ids: tuple[str, ...] | None = None  # a search export: exactly these copies (what the query matched)
 
     def __post_init__(self) -> None:
-        if self.query:
-            raise SelectionError("exports by search query need the search index, which this installation does not have yet")
         if self.date_from and self.date_to and self.date_from >= self.date_to:
             raise SelectionError("the date range is empty: date_from must be before date_to")
 
     @property
     def whole_archive(self) -> bool:
         """Every mailbox, folder and date (an incremental range does not change what is *selected*)."""
-        return self.mailbox_ids is None and self.folder is None and self.date_from is None and self.date_to is None
+        return (self.mailbox_ids is None and self.folder is None and self.date_from is None and self.date_to is None
+                and self.item_ids is None)
 
     def _where(self, alias: str, archived_col: str, *, dated: bool) -> tuple[str, list[object]]:
         where, params = [f"{alias}.org_id = ?"], []  # org id bound by the caller first
@@ -69,6 +68,9 @@ class Selection:
             else:
                 where.append(f"{alias}.mailbox_id IN ({', '.join('?' for _ in self.mailbox_ids)})")
                 params += list(self.mailbox_ids)
+        if self.item_ids is not None:
+            where.append(f"list_contains(?::VARCHAR[], {alias}.item_id)")
+            params.append(list(self.item_ids))
         if self.folder is not None:
             where.append(f"({alias}.folder = ? OR starts_with({alias}.folder, ? || '/'))")
             params += [self.folder, self.folder]
@@ -89,8 +91,9 @@ class Selection:
 
     @property
     def includes_quarantine(self) -> bool:
-        # Quarantined items have no message date: a date-limited export cannot place them.
-        return self.date_from is None and self.date_to is None
+        # Quarantined items have no message date (a date-limited export cannot place them) and no text
+        # (a search cannot match them).
+        return self.date_from is None and self.date_to is None and self.item_ids is None
 
 
 @dataclass

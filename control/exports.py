@@ -53,11 +53,14 @@ class ExportRequest:
     date_from: datetime | None = None
     date_to: datetime | None = None
     incremental: bool = False
-    query: str | None = None  # reserved for search
+    query: str | None = None  # a search query (kept for the record) ...
+    item_ids: list[str] | None = None  # ... resolved by the caller to the copies it matched (search.matching_item_ids)
 
     def validate(self) -> None:
-        if self.query:
-            raise ControlError("exports by search query need the search index, which this installation does not have yet")
+        if self.query is not None and self.item_ids is None:
+            raise ControlError("a search export needs the query resolved to the copies it matches")
+        if self.item_ids is not None and not self.item_ids:
+            raise ControlError("the search matches no archived mail you may read: there is nothing to export")
         for d in (self.date_from, self.date_to):
             if d is not None and d.tzinfo is None:
                 raise ControlError("dates need a time zone (e.g. 2026-01-01T00:00:00Z)")
@@ -76,6 +79,8 @@ class Selected:
     folder: str | None
     date_from: str | None
     date_to: str | None
+    query: str | None = None
+    item_ids: list[str] | None = None  # a search export: exactly these copies
 
     @classmethod
     def of(cls, job: ExportJob) -> Selected:
@@ -83,7 +88,8 @@ class Selected:
 
     @property
     def whole_archive(self) -> bool:
-        return self.mailbox_ids is None and self.folder is None and self.date_from is None and self.date_to is None
+        return (self.mailbox_ids is None and self.folder is None and self.date_from is None and self.date_to is None
+                and self.item_ids is None)
 
 
 def _dt(d: datetime | None) -> str | None:
@@ -134,7 +140,7 @@ def _resolve_mailboxes(session: Session, principal: Principal, o: Organization, 
 
 
 def _scope(sel: Selected) -> str:
-    return hashlib.sha256(json.dumps([sel.mailbox_ids, sel.folder, sel.date_from, sel.date_to]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([sel.mailbox_ids, sel.folder, sel.date_from, sel.date_to, sel.query]).encode()).hexdigest()
 
 
 def start_export(
@@ -145,7 +151,8 @@ def start_export(
     req.validate()
     now = now or datetime.now(UTC)
     ids, addresses = _resolve_mailboxes(session, principal, o, req)
-    sel = Selected(ids, addresses, req.folder.strip("/") if req.folder else None, _dt(req.date_from), _dt(req.date_to))
+    sel = Selected(ids, addresses, req.folder.strip("/") if req.folder else None, _dt(req.date_from), _dt(req.date_to),
+                   req.query, sorted(set(req.item_ids)) if req.item_ids is not None else None)
     scope = _scope(sel)
     kind, after = (FULL if sel.whole_archive else SELECTION), None
     if req.incremental:

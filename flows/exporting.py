@@ -66,6 +66,7 @@ def selection_of(job: ExportJob) -> Selection:
         mailbox_ids=tuple(sel.mailbox_ids) if sel.mailbox_ids is not None else None, folder=sel.folder,
         date_from=parse(sel.date_from), date_to=parse(sel.date_to),
         archived_after=_utc(job.archived_after), archived_until=_utc(job.archived_until),
+        item_ids=tuple(sel.item_ids) if sel.item_ids is not None else None,
     )
 
 

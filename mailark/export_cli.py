@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(exports_app, name="exports")
     from control import exports as cx
     from control.principals import Principal
+    from mailark.searching import matching_copies
 
     op = Principal.deployment_operator()
 
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
         date_from: Annotated[datetime | None, typer.Option("--from", help="Messages dated at or after (UTC).")] = None,
         date_to: Annotated[datetime | None, typer.Option("--to", help="Messages dated before (UTC).")] = None,
         incremental: Annotated[bool, typer.Option("--incremental", help="Only mail archived since the last export.")] = False,
+        query: Annotated[str | None, typer.Option("--query", help='Only what this search matches (e.g. \'from:ann "budget"\').')] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Start an export job and run it to its end (full archive: once a calendar month)."""
@@ -62,11 +64,12 @@ def register(app: typer.Typer) -> None:
 
         rt = _runtime()
         utc = lambda d: d.replace(tzinfo=UTC) if d and d.tzinfo is None else d  # noqa: E731
-        req = cx.ExportRequest(mailboxes=mailbox or None, folder=folder, date_from=utc(date_from), date_to=utc(date_to),
-                               incremental=incremental)
 
         def go() -> dict[str, object]:
             with rt.session(write=True) as s:
+                items = matching_copies(s, op, org, rt.settings, query) if query else None
+                req = cx.ExportRequest(mailboxes=mailbox or None, folder=folder, date_from=utc(date_from),
+                                       date_to=utc(date_to), incremental=incremental, query=query, item_ids=items)
                 export_id = cx.start_export(s, op, org, req).id
             err.print(f"export {export_id} started")
             run(rt, export_id)

@@ -18,6 +18,7 @@ from control import exports as cx
 from control.models import ExportJob
 from dashboards.api.common import ERRORS, ORG_PATH
 from dashboards.deps import DB, Acting, Ctx
+from mailark.searching import matching_copies
 
 router = APIRouter(prefix=ORG_PATH + "/exports", tags=["exports"])
 
@@ -31,7 +32,7 @@ class ExportIn(BaseModel):
     date_from: datetime | None = Field(default=None, description="messages dated at or after (with a time zone)")
     date_to: datetime | None = Field(default=None, description="messages dated before (with a time zone)")
     incremental: bool = Field(default=False, description="only mail archived since the last export of this selection")
-    query: str | None = Field(default=None, description="reserved: search query (refused until search exists)")
+    query: str | None = Field(default=None, description="a search (the syntax of /search): exactly the copies it matches now")
 
 
 class ExportOut(BaseModel):
@@ -81,8 +82,9 @@ def _launch(ctx: Ctx, export_id: str) -> None:
 @router.post("", response_model=ExportOut, status_code=status.HTTP_202_ACCEPTED, responses=ERRORS,
              summary="Start an export of mail you may read (full archive: once a month; 409 the second time)")
 def start(org: str, body: ExportIn, p: Acting, s: DB, ctx: Ctx, tasks: BackgroundTasks) -> ExportOut:
+    items = matching_copies(s, p, org, ctx.runtime.settings, body.query) if body.query else None
     req = cx.ExportRequest(mailboxes=body.mailboxes, folder=body.folder, date_from=body.date_from,
-                           date_to=body.date_to, incremental=body.incremental, query=body.query)
+                           date_to=body.date_to, incremental=body.incremental, query=body.query, item_ids=items)
     job = cx.start_export(s, p, org, req)
     s.flush()
     tasks.add_task(_launch, ctx, job.id)  # after the response, so after the commit

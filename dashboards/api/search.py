@@ -14,6 +14,7 @@ from control.orgs import ControlError, NotFound, find_mailbox
 from control.reading import readable, reads_every_mailbox, record_search
 from dashboards.api.common import ERRORS, ORG_PATH
 from dashboards.deps import DB, Acting, Ctx
+from mailark.searching import mailbox_resolver
 
 router = APIRouter(prefix=ORG_PATH, tags=["reading"])
 
@@ -59,12 +60,7 @@ def search(org: str, p: Acting, s: DB, ctx: Ctx,
             raise NotFound(f"organization {o.name!r} has no archive mailbox {mailbox!r} that you may read")
         only = {mb.id}
 
-    def resolver(address: str) -> set[str]:  # mailbox: takes any address of a mailbox (aliases too)
-        try:
-            mb = find_mailbox(s, o, address)
-        except ControlError:
-            return set()
-        return {mb.id} if mb is not None else set()
+    resolver = mailbox_resolver(s, o)
 
     try:
         result = run_search(ctx.runtime.settings.db_dir, o.id, q, allowed, page=page, per_page=per_page, sort=sort,

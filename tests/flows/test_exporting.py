@@ -124,8 +124,10 @@ def test_selection_by_mailbox_folder_and_dates(rt, org, corpus: Path) -> None:  
     rows = check_zip(download(rt, jid), corpus_hashes(corpus))
     assert rows and all(datetime.fromisoformat(r["date"]) >= mid for r in rows)
     assert all(r["kind"] == "message" for r in rows)
-    with pytest.raises(cx.ControlError, match="search index"):
+    with pytest.raises(cx.ControlError, match="resolved"):
         start(rt, cx.ExportRequest(query="invoice"))
+    with pytest.raises(cx.ControlError, match="matches no archived mail"):
+        start(rt, cx.ExportRequest(query="invoice", item_ids=[]))
     with pytest.raises(cx.NotFound):
         start(rt, cx.ExportRequest(mailboxes=["nobody@acme"]))
 
@@ -257,3 +259,23 @@ def test_a_damaged_archive_fails_the_export_and_keeps_nothing(rt, org, corpus: P
     assert list((rt.settings.home / "tmp").iterdir()) == []
     # a failed full export does not use the month's allowance
     start(rt, cx.ExportRequest())
+
+
+def test_export_of_a_search_holds_exactly_what_it_matched(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    from catalog.search.indexer import sync_index
+    from flows.exporting import run_export
+    from mailark.searching import matching_copies
+
+    import_into(rt, "ann@acme", corpus / "cpython-test_email")
+    sync_index(rt.archive_for(org), rt.settings.db_dir)
+    with rt.session() as s:
+        items = matching_copies(s, OP, "acme", rt.settings, "has:attachment")
+        everything = rt.lake.execute("SELECT count(*) FROM lake.mailbox_items").fetchone()[0]
+    assert 0 < len(items) < everything
+    job_id = start(rt, cx.ExportRequest(query="has:attachment", item_ids=items))
+    assert run_export(rt, job_id).status == cx.DONE
+    assert job(rt, job_id).kind == cx.SELECTION
+    with rt.control() as s:
+        assert cx.Selected.of(s.get(cx.ExportJob, job_id)).query == "has:attachment"
+    rows = list(csv.DictReader(io.TextIOWrapper(download(rt, job_id).open("manifest.csv"), "utf-8")))
+    assert len(rows) == len(items) and all(r["kind"] == "message" for r in rows)
