@@ -47,11 +47,18 @@ def extension_path(name: str) -> str:
     return found[0]
 
 
-def connect(memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+def connect(memory_limit: str | None = None, spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    config: dict[str, str | bool] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     if memory_limit:
         # DuckDB would otherwise size its buffer pool to 80 % of RAM; ingest must stay small.
         config["memory_limit"] = memory_limit
+        # What does not fit is spilled (an in-memory database spills nowhere unless told), and no
+        # operator keeps rows in insertion order for us: compaction of a large table needs both
+        # to stay within the limit (seen: out of memory merging files at 1.2 M copies).
+        config["preserve_insertion_order"] = False
+        if spill_dir is not None:
+            spill_dir.mkdir(parents=True, exist_ok=True)
+            config["temp_directory"] = str(spill_dir)
     con = duckdb.connect(config=config)
     # httpfs is needed even for local files: DuckDB's built-in crypto is read-only without it.
     for name in ("sqlite_scanner", "postgres_scanner", "httpfs", "ducklake"):
@@ -104,7 +111,8 @@ def open_lake(settings: Settings, store: ObjectStore, *, read_only: bool = False
     loc = location(settings, store)
     if loc.data_path.startswith("/"):
         Path(loc.data_path).mkdir(parents=True, exist_ok=True)
-    con = connect(settings.lake_memory_limit)
+    # Spilled blocks hold catalogue rows: they belong in the key room (db/), never beside the objects.
+    con = connect(settings.lake_memory_limit, settings.db_dir / "tmp" / "duckdb")
     if settings.object_store == "s3":
         _s3_secret(con, settings)
     if loc.sqlite_path:
