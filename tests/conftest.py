@@ -77,3 +77,13 @@ def s3_home(home: Settings, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("MAILARK_S3__SECURE", "false")
     reset_settings_cache()
     return Settings()
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """One Prefect test server for every flow test of the run (each start costs tens of seconds)."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()

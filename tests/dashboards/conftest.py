@@ -7,7 +7,6 @@ using organizations of their own (`make_tenant`), so throttling and licences nev
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,14 +19,9 @@ import uvicorn
 
 from mailark.runtime import Runtime, open_runtime
 from mailark.settings import Settings
+from tests.peers import free_port  # noqa: F401 - also imported from here by tests
 
 CSRF = {"X-Requested-With": "mailark"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

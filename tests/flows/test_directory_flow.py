@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import select
 
 from control.models import User
 from tests.directory.conftest import DOMAIN, Directory, add_profile, cheap_argon2, ldap_server, make_tenant  # noqa: F401
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> str:
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield PREFECT_API_URL.value()
 
 
 def test_flow_syncs_due_profiles_and_dry_run_changes_nothing(prefect_api, rt, ldap_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811

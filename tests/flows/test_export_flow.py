@@ -6,21 +6,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from control import exports as cx
 from control.principals import Principal
 from tests.flows.test_exporting import check_zip, corpus_hashes, download, export_objects, import_into
 
 OP = Principal.deployment_operator()
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> str:
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield PREFECT_API_URL.value()
 
 
 def _artifacts(key: str) -> list:  # type: ignore[type-arg]

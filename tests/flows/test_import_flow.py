@@ -8,18 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 MAILARK = str(Path(sys.executable).parent / "mailark")
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> str:
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield PREFECT_API_URL.value()
 
 
 def _flow_runs(name: str) -> list:  # type: ignore[type-arg]

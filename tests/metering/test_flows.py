@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from control.models import GB
 from mailark.settings import reset_settings_cache
 from tests.control.conftest import make_tenant
 from tests.metering.conftest import add_object, delete_object
 from tests.peers.usage_portal import run_portal
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> str:
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield PREFECT_API_URL.value()
 
 
 def _runs(name: str) -> list:  # type: ignore[type-arg]

@@ -28,16 +28,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from tests.peers import free_port  # noqa: F401 - also imported from here by tests
 
 HOST = "127.0.0.1"
 MASTER_USER = "archiver"
 MASTER_PASSWORD = "master-secret"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def find_dovecot() -> Path | None:

@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from tests.peers import free_port  # noqa: F401 - also imported from here by tests
 
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (the caller retries if another process takes it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def _answers(port: int) -> bool:

@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from tests.peers import free_port  # noqa: F401 - also imported from here by tests
 
 HOST = "127.0.0.1"
 BASE = "dc=example,dc=test"
@@ -66,12 +67,6 @@ def find_slapd() -> Path | None:
         if c and Path(c).is_file():
             return Path(c)
     return None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def _self_signed(d: Path) -> tuple[Path, Path, Path]:

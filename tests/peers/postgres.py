@@ -16,23 +16,16 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from tests.peers import free_port  # noqa: F401 - also imported from here by tests
 
 HOST = "127.0.0.1"
 SUPERUSER = "mailark"
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (the caller retries if another process takes it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def find_bindir() -> Path | None:

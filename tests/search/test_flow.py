@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from catalog.deletion import delete_copies
 from catalog.search.index import index_dir
 from catalog.search.indexer import documents_in
 from tests.search.conftest import Archive
 from tests.search.mails import message
-
-
-@pytest.fixture(scope="module")
-def prefect_api():  # type: ignore[no-untyped-def]
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_index_mail_follows_ingest_and_deletions(prefect_api, arc: Archive) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import typer
-from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from control import sources
@@ -16,14 +15,6 @@ from mailark.source_cli_graph import register
 from sources.errors import SourceError
 from tests.peers.graph_server import GraphServer, Tenant
 from tests.sources.graph.helpers import corpus_messages, items, ledger
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> str:
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield PREFECT_API_URL.value()
 
 
 def _flow_runs(name: str) -> list:  # type: ignore[type-arg]

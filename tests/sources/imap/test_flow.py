@@ -5,18 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from tests.sources.imap.conftest import account_config, append, make_source, new_user
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> str:
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield PREFECT_API_URL.value()
 
 
 def _runs(name: str) -> list:  # type: ignore[type-arg]

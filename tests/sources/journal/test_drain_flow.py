@@ -5,20 +5,10 @@ from __future__ import annotations
 import smtplib
 from pathlib import Path
 
-import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from sources.journal import drops
 from tests.sources.journal.conftest import JOURNAL, archived
 from tests.sources.journal.reports import corpus_message, make_report
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> str:
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield PREFECT_API_URL.value()
 
 
 def test_drain_flow_archives_drops_without_content_in_prefect(prefect_api, jrt, acme, endpoint, corpus: Path) -> None:  # type: ignore[no-untyped-def]
