@@ -353,6 +353,8 @@ def demo(
     if not no_server:
         say(f"[bold]Prefect UI[/] {prefect_server.ui_url(settings)}  (the import-files flow run is there; "
             f"stop the server: {Path(sys.executable).parent / 'mailark'} server stop)")
+    say(f"[bold]the whole stack[/] (every scheduled flow, the SMTP journal endpoint, the REST API): "
+        f"{Path(sys.executable).parent / 'mailark'} up")
 
 
 @app.command("web")
