@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +23,13 @@ import psutil
 from bench.generate import generate_org_mail
 
 OUT = Path(__file__).resolve().parent / "out"
+COMPACT = """
+import sys
+from catalog.maintenance import compact
+from mailark.runtime import open_runtime
+rt = open_runtime()
+print(compact(rt.settings, rt.lake, rt.store, [sys.argv[1]], now=datetime.now(UTC), retention=timedelta(0)), flush=True)
+"""
 
 
 def main() -> None:
@@ -28,9 +38,11 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=500)
     ap.add_argument("--attachment-share", type=float, default=0.02)
     ap.add_argument("--every", type=int, default=50, help="report every N batches")
+    ap.add_argument("--compact-every", type=int, default=0,
+                    help="run the nightly compaction every N batches (0: never), as maintenance would between imports")
     a = ap.parse_args()
 
-    home = OUT / "home-scale"
+    home = OUT / ("home-scale-compact" if a.compact_every else "home-scale")
     shutil.rmtree(home, ignore_errors=True)
     os.environ["MAILARK_HOME"] = str(home)
     from catalog.ingest import BatchWriter, Counts, Incoming
@@ -61,9 +73,15 @@ def main() -> None:
     start = last_t = time.perf_counter()
     last_n = nbytes = 0
     print(f"{'copies':>10} {'copies/s':>9} {'MB/s':>6} {'RSS MB':>7} {'files':>6}  (last {a.every} batches)")
+    compactions = 0.0
     for i, batch in enumerate(batches(incoming(), rt.settings.batch_messages, rt.settings.batch_bytes), 1):
-        total.add(writer.write(batch))
         nbytes += sum(len(x.raw) for x in batch)
+        total.add(writer.write(batch, consume=True))
+        if a.compact_every and i % a.compact_every == 0:
+            # In a process of its own, as the nightly maintenance flow runs: the figures here stay ingest's.
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", COMPACT, org.id], check=True)
+            compactions += time.perf_counter() - t0
         if i % a.every == 0:
             now = time.perf_counter()
             files = rt.lake.execute(f"SELECT count(*) FROM {METADATA}.ducklake_data_file WHERE end_snapshot IS NULL").fetchone()[0]
@@ -73,8 +91,9 @@ def main() -> None:
     seconds = time.perf_counter() - start
     st = org_stats(archive)
     print(f"done: {total.seen} copies of {a.messages} messages in {seconds:.0f} s ({total.seen / seconds:.0f} copies/s); "
-          f"archived {total.archived}, duplicates {total.duplicates}; peak RSS {psutil.Process().memory_info().rss / 2**20:.0f} MB now, "
-          f"stored/raw {st['stored_ratio']:.1%}")
+          f"archived {total.archived}, duplicates {total.duplicates}; RSS {psutil.Process().memory_info().rss / 2**20:.0f} MB now, "
+          f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
+          f"stored/raw {st['stored_ratio']:.1%}; {compactions:.0f} s of it in compaction")
 
 
 if __name__ == "__main__":

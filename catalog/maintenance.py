@@ -50,6 +50,16 @@ def all_lanes(settings: Settings, org_ids: list[str], con: duckdb.DuckDBPyConnec
         yield
 
 
+@contextmanager
+def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str, restore: str) -> Iterator[None]:
+    """A larger DuckDB memory limit for the duration; then the service's own again."""
+    con.execute("SET memory_limit = ?", [limit])
+    try:
+        yield
+    finally:
+        con.execute("SET memory_limit = ?", [restore])
+
+
 def live_files(con: duckdb.DuckDBPyConnection) -> int:
     row = con.execute(f"SELECT count(*) FROM {METADATA}.ducklake_data_file WHERE end_snapshot IS NULL").fetchone()
     return int(row[0]) if row else 0
@@ -72,8 +82,9 @@ def compact(settings: Settings, con: duckdb.DuckDBPyConnection, store: ObjectSto
     """Merge small files, expire snapshots older than `retention`, delete the files they alone needed."""
     started = time.perf_counter()
     cutoff = now - retention
-    with all_lanes(settings, org_ids, con, store):
+    with all_lanes(settings, org_ids, con, store), _memory_limit(con, settings.lake_compaction_memory_limit, settings.lake_memory_limit):
         before = live_files(con)
+        con.execute(f"CALL {ALIAS}.set_option('target_file_size', ?)", [settings.lake_target_file_size])
         con.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')")
         expired = con.execute(f"CALL ducklake_expire_snapshots('{ALIAS}', older_than => ?::TIMESTAMPTZ)", [cutoff]).fetchall()
         # Files merged away or of expired snapshots: gone once no snapshot we keep needs them.

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     export_stale_hours: int = 24
     # Snapshots older than this are expired and their files deleted by the nightly maintenance.
     lake_snapshot_retention_days: int = 7
+    # DuckDB memory while compacting (a nightly run of its own; merging a large table needs more than
+    # an ingest batch: 256 MB ran out at 1.2 M copies) and the size of the files it writes.
+    lake_compaction_memory_limit: str = "1GB"
+    lake_target_file_size: str = "64MB"
     # The integrity scrub re-reads every stored object once over this many nights (a slice a night).
     scrub_period_days: int = 30
     # Passphrase that encrypts the key-room part of backups (or pass --passphrase-file to the CLI).
