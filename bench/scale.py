@@ -25,6 +25,7 @@ from bench.generate import generate_org_mail
 OUT = Path(__file__).resolve().parent / "out"
 COMPACT = """
 import sys
+from datetime import UTC, datetime, timedelta
 from catalog.maintenance import compact
 from mailark.runtime import open_runtime
 rt = open_runtime()
