@@ -1,0 +1,104 @@
+"""German and English for the pages: a small dictionary per language (English is the key itself).
+
+The language comes from `?lang=` (remembered in a cookie), else the browser's Accept-Language.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+LANGS = ("en", "de")
+LANG_COOKIE = "mailark_lang"
+
+DE: dict[str, str] = {
+    "Log in": "Anmelden",
+    "Log out": "Abmelden",
+    "Login": "Anmeldename",
+    "Password": "Passwort",
+    "Code from your authenticator app (if you set up two-factor login)":
+        "Code aus Ihrer Authenticator-App (falls Zwei-Faktor-Anmeldung eingerichtet)",
+    "Choose your own password": "Eigenes Passwort wählen",
+    "You logged in with a one-time password: choose your own before you continue.":
+        "Sie haben sich mit einem Einmalpasswort angemeldet: Wählen Sie zuerst ein eigenes.",
+    "Current password": "Aktuelles Passwort",
+    "New password": "Neues Passwort",
+    "Save": "Speichern",
+    "Mail": "Mail",
+    "Usage": "Nutzung",
+    "Users": "Benutzer",
+    "Organizations": "Organisationen",
+    "Mailboxes": "Postfächer",
+    "messages": "Nachrichten",
+    "Search": "Suchen",
+    "Newest first": "Neueste zuerst",
+    "Oldest first": "Älteste zuerst",
+    "By relevance": "Nach Relevanz",
+    "results": "Treffer",
+    "Date": "Datum",
+    "From": "Von",
+    "To": "An",
+    "Cc": "Cc",
+    "Subject": "Betreff",
+    "Folder": "Ordner",
+    "Size": "Größe",
+    "Previous": "Zurück",
+    "Next": "Weiter",
+    "Page": "Seite",
+    "Export selected": "Auswahl exportieren",
+    "Export the whole search": "Ganze Suche exportieren",
+    "Exports": "Exporte",
+    "Export started": "Export gestartet",
+    "Status": "Status",
+    "Download": "Herunterladen",
+    "Download .eml": ".eml herunterladen",
+    "Attachments": "Anhänge",
+    "Headers": "Kopfzeilen",
+    "remote resources were blocked": "externe Inhalte wurden blockiert",
+    "Text": "Text",
+    "Choose a mailbox or search.": "Wählen Sie ein Postfach oder suchen Sie.",
+    "The search index is being built: try again in a minute.":
+        "Der Suchindex wird aufgebaut: Versuchen Sie es in einer Minute erneut.",
+    "No messages.": "Keine Nachrichten.",
+    "Storage": "Speicher",
+    "of": "von",
+    "licensed users": "lizenzierte Benutzer",
+    "Warnings": "Warnungen",
+    "No warnings.": "Keine Warnungen.",
+    "Storage over time": "Speicher im Zeitverlauf",
+    "Not enough history yet for a chart.": "Noch nicht genug Verlauf für ein Diagramm.",
+    "At the current growth, storage runs out around": "Beim aktuellen Wachstum ist der Speicher voll um den",
+    "Storage is not growing: no end in sight.": "Der Speicher wächst nicht: kein Ende absehbar.",
+    "Archiving is paused": "Die Archivierung ist pausiert",
+    "last metered": "zuletzt gemessen",
+    "not metered yet": "noch nicht gemessen",
+    "Add a user": "Benutzer hinzufügen",
+    "Display name": "Anzeigename",
+    "Roles": "Rollen",
+    "with an archive mailbox": "mit Archivpostfach",
+    "Add": "Hinzufügen",
+    "User added. One-time password:": "Benutzer angelegt. Einmalpasswort:",
+    "Refused": "Abgelehnt",
+    "active": "aktiv",
+    "disabled": "deaktiviert",
+    "Not found": "Nicht gefunden",
+    "Not allowed": "Nicht erlaubt",
+    "Back": "Zurück",
+    "Language": "Sprache",
+}
+TABLES = {"de": DE}
+
+
+def language(request: Request) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    if asked in LANGS:
+        return asked  # type: ignore[return-value]
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGS:
+            return code
+    return "en"
+
+
+def translator(lang: str):  # type: ignore[no-untyped-def]
+    table = TABLES.get(lang, {})
+    return lambda text: table.get(text, text)

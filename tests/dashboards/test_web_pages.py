@@ -1,0 +1,96 @@
+"""The web pages over plain HTTP: login redirects, one-time passwords, authorization, headers, forms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.dashboards.conftest import Server, add_user, client
+from tests.dashboards.test_reading_api import _archive
+from tests.dashboards.web_helpers import form_token, page_client
+from tests.search.mails import message
+
+
+def test_anonymous_pages_redirect_to_login_and_login_page_is_strict(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant("anon")
+    with page_client(server) as c:
+        for path in (f"/o/{t.name}/mail", f"/o/{t.name}/usage", f"/o/{t.name}/users", "/orgs", "/"):
+            r = c.get(path)
+            assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
+        c.cookies.set("mailark_session", "forged")
+        assert c.get(f"/o/{t.name}/mail").status_code == 303
+        c.cookies.clear()
+        r = c.get("/login")
+        assert r.status_code == 200 and 'name="password"' in r.text
+        assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none': no script at all
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert c.get("/static/mailark.css").status_code == 200
+        r = c.post("/login", data={"login": t.admin, "password": "wrong"})
+        assert r.status_code == 401 and "wrong login, password or code" in r.text and 'role="alert"' in r.text
+    with client(server) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+        assert not any(p.startswith(("/o/", "/login", "/orgs")) for p in paths)
+
+
+def test_one_time_password_forces_the_change_then_mail(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant("otp")
+    with client(server, t.token) as c:
+        r = c.post(f"/api/orgs/{t.name}/users", json={"login": f"olga@{t.name}", "roles": ["Reader"]})
+        otp = r.json()["one_time_password"]
+    with page_client(server) as c:
+        r = c.post("/login", data={"login": f"olga@{t.name}", "password": otp})
+        assert r.status_code == 303 and r.headers["location"] == "/password"
+        assert c.get(f"/o/{t.name}/mail").headers["location"] == "/password"
+        token = form_token(c, "/password")
+        assert c.post("/password", data={"old_password": otp, "new_password": "olgas-own-pass-1"}).status_code == 403
+        r = c.post("/password", data={"csrf": token, "old_password": otp, "new_password": "olgas-own-pass-1"})
+        assert r.status_code == 303 and r.headers["location"] == f"/o/{t.name}/mail"
+        assert c.get(f"/o/{t.name}/mail").status_code == 200
+        r = c.post("/logout", data={"csrf": token})
+        assert r.status_code == 303 and c.get(f"/o/{t.name}/mail").status_code == 303
+
+
+def test_pages_of_another_organization_are_404_and_reader_sees_no_journal(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    a, b = make_tenant("pga"), make_tenant("pgb")
+    rita, _ = add_user(server, a, "rita", with_mailbox=True, roles=["Reader"])
+    journal = f"journal@{a.name}"
+    with client(server, a.token) as c:
+        assert c.post(f"/api/orgs/{a.name}/mailboxes", json={"address": journal, "kind": "journal"}).status_code == 201
+    ids = _archive(server, a.name, rita, [message(1, subject="Quarterly plan", date=datetime(2024, 3, 1, tzinfo=UTC))])
+    jids = _archive(server, a.name, journal, [message(2, subject="journal copy")])
+    with page_client(server, b.admin, b.password) as c:
+        for path in (f"/o/{a.name}/mail", f"/o/{a.name}/m/{ids[0]}", f"/o/{a.name}/usage", f"/o/{a.name}/users",
+                     f"/o/{a.name}/exports"):
+            r = c.get(path)
+            assert r.status_code == 404 and "Content-Security-Policy" in r.headers, (path, r.status_code)
+            assert ids[0] not in r.text and "Quarterly" not in r.text
+    with page_client(server, rita, f"pw-rita-{a.name}-long") as c:
+        page = c.get(f"/o/{a.name}/mail").text
+        assert rita in page and journal not in page
+        r = c.get(f"/o/{a.name}/mail", params={"mailbox": journal})
+        assert r.status_code == 404 and "journal copy" not in r.text
+        assert c.get(f"/o/{a.name}/m/{jids[0]}").status_code == 404
+        r = c.get(f"/o/{a.name}/m/{ids[0]}")
+        assert r.status_code == 200 and "Quarterly plan" in r.text
+        for path in (f"/o/{a.name}/usage", f"/o/{a.name}/users"):
+            assert c.get(path).status_code == 403, path
+        r = c.get(f"/o/{a.name}/mail", params={"q": "quarterly"})
+        assert r.status_code == 200 and f"/o/{a.name}/m/{ids[0]}" in r.text
+        r = c.get(f"/o/{a.name}/mail", params={"q": '"unclosed'})
+        assert r.status_code == 400 and "cannot be read" in r.text
+
+
+def test_message_html_is_sandboxed_and_german_is_spoken(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant("html")
+    rita, _ = add_user(server, t, "rita", with_mailbox=True, roles=["Reader"])
+    html = '<p>Hi <b>there</b></p><script>alert(1)</script><img src="https://tracker.example/p.gif">'
+    ids = _archive(server, t.name, rita, [message(1, subject="Newsletter", html=html)])
+    with page_client(server, rita, f"pw-rita-{t.name}-long") as c:
+        r = c.get(f"/o/{t.name}/m/{ids[0]}")
+        assert 'sandbox=""' in r.text and "srcdoc=" in r.text and "tracker.example" not in r.text
+        assert "alert(1)" not in r.text
+        assert "Download .eml" in r.text
+        r = c.get(f"/o/{t.name}/m/{ids[0]}", headers={"Accept-Language": "de-DE,de;q=0.9"})
+        assert ".eml herunterladen" in r.text and 'lang="de"' in r.text
+        r = c.get(f"/o/{t.name}/mail", params={"lang": "de"})
+        assert "Postfächer" in r.text and c.cookies.get("mailark_lang") == "de"
+        assert "Postfächer" in c.get(f"/o/{t.name}/mail").text  # remembered
