@@ -84,6 +84,21 @@ DE: dict[str, str] = {
     "Not allowed": "Nicht erlaubt",
     "Back": "Zurück",
     "Language": "Sprache",
+    "Two-factor login": "Zwei-Faktor-Anmeldung",
+    "Add this key to your authenticator app, then enter the code it shows.":
+        "Fügen Sie diesen Schlüssel Ihrer Authenticator-App hinzu und geben Sie den angezeigten Code ein.",
+    "Code": "Code",
+    "Confirm": "Bestätigen",
+    "Your organization requires two-factor login, or you chose to set it up.":
+        "Ihre Organisation verlangt die Zwei-Faktor-Anmeldung, oder Sie möchten sie einrichten.",
+    "Set up": "Einrichten",
+    "Audit log": "Prüfprotokoll",
+    "The hash chain is intact": "Die Hash-Kette ist intakt",
+    "The hash chain is broken at event": "Die Hash-Kette ist gebrochen bei Ereignis",
+    "events": "Ereignisse",
+    "Filter": "Filtern",
+    "Two-factor login is set up: log in again with a code.":
+        "Die Zwei-Faktor-Anmeldung ist eingerichtet: Melden Sie sich mit einem Code erneut an.",
 }
 TABLES = {"de": DE}
 

@@ -141,6 +141,30 @@ def password_submit(request: Request, v: PageOtp, s: DB, csrf: str = Form(""), o
     return RedirectResponse(_home(s, v.principal), status_code=303)
 
 
+@router.get("/totp")
+def totp_page(request: Request, v: PageOtp) -> HTMLResponse:
+    return render(request, "totp.html", viewer=v)
+
+
+@router.post("/totp")
+def totp_begin(request: Request, v: PageOtp, s: DB, ctx: Ctx, csrf: str = Form("")) -> HTMLResponse:
+    """A new secret, shown once with its otpauth URI; it counts only after a code confirms it."""
+    check_form(request, v, csrf)
+    e = cauth.begin_totp(s, ctx.runtime.master_key, v.principal)
+    return render(request, "totp.html", viewer=v, secret=e.secret, uri=e.uri)
+
+
+@router.post("/totp/confirm")
+def totp_confirm(request: Request, v: PageOtp, s: DB, ctx: Ctx, csrf: str = Form(""), code: str = Form("")) -> Response:
+    check_form(request, v, csrf)
+    try:
+        cauth.confirm_totp(s, ctx.runtime.master_key, v.principal, code)
+    except cauth.AuthFailed as e:
+        s.commit()  # the failed attempt is audited
+        return render(request, "totp.html", status=401, viewer=v, error=str(e))
+    return RedirectResponse(_home(s, v.principal), status_code=303)  # the session is a full one now
+
+
 @router.get("/")
 def home(v: Page, s: DB) -> Response:
     return RedirectResponse(_home(s, v.principal), status_code=303)
@@ -156,7 +180,7 @@ def _nav(s: DB, v: Any, org: str) -> dict[str, Any]:
     o = s.scalar(select(Organization).where(Organization.name == org))
     roles = roles_in(s, v.principal, o) if o is not None else set()
     admin = v.principal.is_operator or ADMIN in roles
-    return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin}
+    return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin, "can_audit": AUDITOR in roles}
 
 
 @router.get("/o/{org}/mail")
@@ -278,6 +302,29 @@ def usage(request: Request, org: str, v: Page, s: DB, ctx: Ctx) -> HTMLResponse:
 def overview(request: Request, v: Page, s: DB) -> HTMLResponse:
     views = metering.overview(s, v.principal)  # operators only; each sees the organizations it serves
     return render(request, "overview.html", viewer=v, nav=None, views=views)
+
+
+# ---- auditor: the audit log ---------------------------------------------------------------------
+
+
+@router.get("/o/{org}/audit")
+def audit_log(request: Request, org: str, v: Page, s: DB, action: str = "", actor: str = "", outcome: str = "",
+              target: str = "") -> HTMLResponse:
+    """The organization's audit log, newest first, with filters, and the verdict of the hash chain (Auditor)."""
+    from control import audit as caudit
+    from control.principals import AUDITOR, require_role
+
+    require_role(s, v.principal, org, (AUDITOR,), "reading the audit log")
+    events = caudit.list_events(s, v.principal, org, after_seq=0, limit=100_000)
+
+    def keep(e: caudit.AuditEntry) -> bool:
+        return ((not action or e.action.startswith(action.strip())) and (not actor or actor.strip().lower() in (e.actor or "").lower())
+                and (not outcome or e.outcome == outcome) and (not target or target.strip() in (e.target or "")))
+
+    shown = [e for e in reversed(events) if keep(e)][:500]
+    chain = caudit.verify_chain(s)
+    return render(request, "audit.html", viewer=v, nav=_nav(s, v, org), events=shown, chain=chain,
+                  f={"action": action, "actor": actor, "outcome": outcome, "target": target})
 
 
 # ---- admin: users ----------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ def check_form(request: Request, viewer: Viewer, token: str | None) -> None:
 
 
 def _viewer(request: Request, ctx: Ctx, allow_otp: bool) -> Viewer:
+    """`allow_otp`: the pages a one-time password or a pending TOTP enrolment may still use."""
     cookie = request.cookies.get(SESSION_COOKIE)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if not cookie:
@@ -56,9 +57,8 @@ def _viewer(request: Request, ctx: Ctx, allow_otp: bool) -> Viewer:
         info = resume_session(s, cookie)
         if info is None:
             raise Redirect("/login?next=" + quote(target, safe=""))
-        if info.mfa_pending:
-            raise Forbidden("your organization requires two-factor login: set up TOTP first "
-                            "(POST /api/auth/totp, then POST /api/auth/totp/confirm, e.g. with the CLI)")
+        if info.mfa_pending and not allow_otp:
+            raise Redirect("/totp")  # the organization requires two-factor login: enrol first
         if not allow_otp and info.principal.kind in ("user", "operator") and must_change_password(s, info.principal):
             raise Redirect("/password")
     request.state.principal = info.principal  # refusals are audited under it

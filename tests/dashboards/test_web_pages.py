@@ -94,3 +94,56 @@ def test_message_html_is_sandboxed_and_german_is_spoken(server: Server, make_ten
         r = c.get(f"/o/{t.name}/mail", params={"lang": "de"})
         assert "Postfächer" in r.text and c.cookies.get("mailark_lang") == "de"
         assert "Postfächer" in c.get(f"/o/{t.name}/mail").text  # remembered
+
+
+def test_organization_requiring_mfa_enrols_through_the_pages(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    import pyotp
+
+    t = make_tenant("mfa")
+    mia, _ = add_user(server, t, "mia", with_mailbox=True, roles=["Reader"])
+    with client(server, t.token) as c:
+        assert c.put(f"/api/orgs/{t.name}/mfa", json={"required": True}).status_code == 200
+    with page_client(server, mia, f"pw-mia-{t.name}-long") as c:
+        r = c.get(f"/o/{t.name}/mail")
+        assert r.status_code == 303 and r.headers["location"] == "/totp"
+        token = form_token(c, "/totp")
+        page = c.post("/totp", data={"csrf": token}).text
+        secret = page.split('id="secret">')[1].split("<")[0]
+        r = c.post("/totp/confirm", data={"csrf": token, "code": "000000"})
+        assert r.status_code == 401 and c.get(f"/o/{t.name}/mail").status_code == 303
+        r = c.post("/totp/confirm", data={"csrf": token, "code": pyotp.TOTP(secret).now()})
+        assert r.status_code == 303 and c.get(f"/o/{t.name}/mail").status_code == 200
+    with page_client(server) as c:
+        assert c.post("/login", data={"login": mia, "password": f"pw-mia-{t.name}-long"}).status_code == 401
+        code = pyotp.TOTP(secret).at(__import__("time").time() + 30)
+        r = c.post("/login", data={"login": mia, "password": f"pw-mia-{t.name}-long", "totp": code})
+        assert r.status_code == 303 and c.get(r.headers["location"]).status_code == 200
+
+
+def test_auditor_reads_the_audit_log_with_filters_and_chain_verdict(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant("aud")
+    ava, _ = add_user(server, t, "ava", roles=["Auditor"])
+    with page_client(server) as c:
+        c.post("/login", data={"login": t.admin, "password": "not-it"})
+    with page_client(server, ava, f"pw-ava-{t.name}-long") as c:
+        r = c.get(f"/o/{t.name}/audit")
+        assert r.status_code == 200 and "The hash chain is intact" in r.text and "user.create" in r.text
+        r = c.get(f"/o/{t.name}/audit", params={"outcome": "failed"})
+        assert "auth.login" in r.text and "user.create" not in r.text
+        assert c.get(f"/o/{t.name}/users").status_code == 403
+    with page_client(server, t.admin, t.password) as c:  # an Admin is not an Auditor
+        assert c.get(f"/o/{t.name}/audit").status_code == 403
+
+
+def test_msp_operator_sees_its_organizations_on_one_page(server: Server, make_tenant, operator_token: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.dashboards.conftest import OPERATOR_PASSWORD
+
+    a, b = make_tenant("mspa"), make_tenant("mspb")
+    with page_client(server, "msp", OPERATOR_PASSWORD) as c:
+        r = c.get("/")
+        assert r.headers["location"] == "/orgs"
+        page = c.get("/orgs").text
+        assert f">{a.name}<" in page and f">{b.name}<" in page
+        assert c.get(f"/o/{a.name}/usage").status_code == 200
+    with page_client(server, a.admin, a.password) as c:
+        assert c.get("/orgs").status_code == 403
