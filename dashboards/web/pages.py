@@ -204,13 +204,15 @@ def mail(request: Request, org: str, v: Page, s: DB, ctx: Ctx, mailbox: str | No
 
     return render(request, "mail.html", viewer=v, nav=_nav(s, v, org), boxes=boxes, listing=listing, results=results,
                   mailbox=mailbox, folder=folder, q=q, sort=sort, page=page, link=link,
-                  exported=request.query_params.get("exported"))
+                  deleted=request.query_params.get("deleted"))
 
 
 @router.get("/o/{org}/m/{item_id}")
 def message(request: Request, org: str, item_id: str, v: Page, s: DB, ctx: Ctx) -> HTMLResponse:
+    from dashboards.web.admin import can_delete
+
     m = api_messages.read_message(org, item_id, v.principal, s, ctx)  # audited as content.read
-    return render(request, "message.html", viewer=v, nav=_nav(s, v, org), m=m)
+    return render(request, "message.html", viewer=v, nav=_nav(s, v, org), m=m, can_delete=can_delete(s, v, org))
 
 
 @router.post("/o/{org}/exports")
