@@ -294,10 +294,21 @@ def projection(points: list[api_usage.UsagePointOut]) -> datetime | None:
 
 @router.get("/o/{org}/usage")
 def usage(request: Request, org: str, v: Page, s: DB, ctx: Ctx) -> HTMLResponse:
+    from catalog.mailbox_stats import archived_per_day, mailbox_totals
+    from control.principals import visible_org
+
     u = metering.get_usage(s, v.principal, org)  # Admin or Auditor (or its operator)
     points = api_usage.history(org, v.principal, s, ctx, days=90)
+    archive = ctx.runtime.archive_for(visible_org(s, v.principal, org))
+    with ctx.lake_lock:
+        by_size, by_count = mailbox_totals(archive, 5)
+        per_day = archived_per_day(archive, datetime.now(UTC) - timedelta(days=30))
+    last = points[-1] if points else None
+    saved = (1 - last.storage_bytes / last.raw_bytes) if last and last.raw_bytes else None
+    top_day = max((n for _, n in per_day), default=0)
     return render(request, "usage.html", viewer=v, nav=_nav(s, v, org), u=u, chart=storage_chart(points),
-                  runs_out=projection(points), now=datetime.now(UTC))
+                  runs_out=projection(points), now=datetime.now(UTC), by_size=by_size, by_count=by_count,
+                  per_day=per_day, top_day=top_day, saved=saved, raw_bytes=last.raw_bytes if last else 0)
 
 
 @router.get("/orgs")

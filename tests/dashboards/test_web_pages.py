@@ -147,3 +147,21 @@ def test_msp_operator_sees_its_organizations_on_one_page(server: Server, make_te
         assert c.get(f"/o/{a.name}/usage").status_code == 200
     with page_client(server, a.admin, a.password) as c:
         assert c.get("/orgs").status_code == 403
+
+
+def test_usage_page_shows_top_mailboxes_and_mail_per_day(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    from flows.metering_run import meter_org
+
+    t = make_tenant("top")
+    rita, _ = add_user(server, t, "rita", with_mailbox=True, roles=["Reader"])
+    sam, _ = add_user(server, t, "sam", with_mailbox=True, roles=["Reader"])
+    _archive(server, t.name, rita, [message(i, subject=f"r{i}") for i in range(3)])
+    _archive(server, t.name, sam, [message(10, subject="s", body="x" * 50_000)])
+    meter_org(server.rt, t.name)
+    with page_client(server, t.admin, t.password) as c:
+        page = c.get(f"/o/{t.name}/usage").text
+        top_size = page.split('id="top-size"')[1].split("</table>")[0]
+        top_count = page.split('id="top-count"')[1].split("</table>")[0]
+        assert top_size.index(sam) < top_size.index(rita)  # sam's one big message outweighs
+        assert top_count.index(rita) < top_count.index(sam) and ">3<" in top_count
+        assert 'id="per-day"' in page and "max 4" in page
