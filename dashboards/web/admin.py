@@ -82,7 +82,35 @@ def _role_assign(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
     return f"{target} has the role {f.get('role')}"
 
 
-ACTIONS: dict[str, tuple[Action, str]] = {
+def _user_active(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    active = f.get("kind") == "enable"
+    identity.set_user_active(s, p, org, f.get("login", ""), active)
+    return f"{f.get('login')} is {'enabled' if active else 'disabled'}"
+
+
+def _user_delete(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    identity.delete_user(s, p, org, f.get("login", ""))
+    return f"{f.get('login')} is deleted"
+
+
+def _user_totp_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    from control import auth as cauth
+
+    cauth.reset_totp(s, p, org, f.get("login", ""))
+    return f"{f.get('login')} has no TOTP now"
+
+
+def _user_password_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> dict[str, Any]:
+    """Shown on the page itself, never put into a redirect URL (URLs end up in logs)."""
+    from control import auth as cauth
+
+    login = f.get("login", "").strip().lower()
+    return {"added": login, "one_time_password": cauth.reset_password(s, p, org, login)}
+
+
+ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
+    "user-active": (_user_active, "users"), "user-delete": (_user_delete, "users"),
+    "user-totp-reset": (_user_totp_reset, "users"), "user-password-reset": (_user_password_reset, "users"),
     "mailbox-add": (_mailbox_add, "mailboxes"), "alias-add": (_alias_add, "mailboxes"),
     "grant": (_grant, "mailboxes"), "revoke": (_revoke, "mailboxes"),
     "group-add": (_group_add, "groups"), "member-add": (_member_add, "groups"), "role-assign": (_role_assign, "groups"),
@@ -100,7 +128,11 @@ def _groups_page(request: Request, org: str, v: Any, s: Session, **kw: Any) -> H
                   users=identity.list_users(s, v.principal, org), **kw)
 
 
-PAGES = {"mailboxes": _mailboxes_page, "groups": _groups_page}
+def _users_page(request: Request, org: str, v: Any, s: Session, **kw: Any) -> HTMLResponse:
+    return render(request, "users.html", viewer=v, nav=_nav(s, v, org), users=identity.list_users(s, v.principal, org), **kw)
+
+
+PAGES = {"mailboxes": _mailboxes_page, "groups": _groups_page, "users": _users_page}
 
 
 @router.get("/o/{org}/mailboxes")
@@ -133,6 +165,8 @@ def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = For
     try:
         done = fn(org, v.principal, s, form)
         s.flush()
+        if isinstance(done, dict):
+            return PAGES[page](request, org, v, s, **done)
     except (ControlError, ValueError) as e:
         s.rollback()
         if isinstance(e, ControlError) and isinstance(e, NotFound) and "organization" in str(e):

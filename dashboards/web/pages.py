@@ -345,7 +345,8 @@ def audit_log(request: Request, org: str, v: Page, s: DB, action: str = "", acto
 
 @router.get("/o/{org}/users")
 def users(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
-    return render(request, "users.html", viewer=v, nav=_nav(s, v, org), users=identity.list_users(s, v.principal, org))
+    return render(request, "users.html", viewer=v, nav=_nav(s, v, org), users=identity.list_users(s, v.principal, org),
+                  done=request.query_params.get("done"))
 
 
 @router.post("/o/{org}/users")

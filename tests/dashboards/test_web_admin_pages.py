@@ -77,3 +77,25 @@ def test_compliance_deletes_a_message_with_a_reason(server: Server, make_tenant)
         assert r.status_code == 303 and r.headers["location"].endswith("deleted=1")
         assert c.get(f"/o/{t.name}/m/{ids[0]}").status_code == 404
         assert c.get(f"/o/{t.name}/m/{ids[1]}").status_code == 200
+
+
+def test_admin_disables_resets_and_deletes_users(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant("usr")
+    uma, _ = add_user(server, t, "uma", roles=["Reader"])
+    with page_client(server, t.admin, t.password) as c:
+        token = form_token(c, f"/o/{t.name}/users")
+        r = c.post(f"/o/{t.name}/admin/user-active", data={"csrf": token, "login": uma, "kind": "disable"})
+        assert r.status_code == 303
+        with page_client(server) as other:
+            assert other.post("/login", data={"login": uma, "password": f"pw-uma-{t.name}-long"}).status_code == 401
+        r = c.post(f"/o/{t.name}/admin/user-password-reset", data={"csrf": token, "login": uma})
+        assert r.status_code == 200 and "One-time password" in r.text
+        otp = r.text.split("<code>")[1].split("</code>")[0]
+        assert c.post(f"/o/{t.name}/admin/user-active", data={"csrf": token, "login": uma, "kind": "enable"}).status_code == 303
+        with page_client(server) as other:
+            r = other.post("/login", data={"login": uma, "password": otp})
+            assert r.status_code == 303 and r.headers["location"] == "/password"
+        r = c.post(f"/o/{t.name}/admin/user-delete", data={"csrf": token, "login": t.admin})
+        assert r.status_code == 200 and 'id="refused"' in r.text  # never the last Admin
+        assert c.post(f"/o/{t.name}/admin/user-delete", data={"csrf": token, "login": uma}).status_code == 303
+        assert uma not in c.get(f"/o/{t.name}/users").text.split('id="user-list"')[1]
