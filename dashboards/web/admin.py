@@ -42,6 +42,14 @@ def _mailbox_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
     return f"added {api_mailboxes.add(org, body, p, s).primary_address}"
 
 
+def _domain_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    from dashboards.api import domains as api_domains
+    from dashboards.api.models import DomainIn
+
+    body = DomainIn(name=f.get("name", ""), kind=f.get("kind") or "local")  # type: ignore[arg-type]
+    return f"added domain {api_domains.add(org, body, p, s).name}"
+
+
 def _alias_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
     api_aliases.add(org, f.get("mailbox", ""), AliasIn(alias=f.get("alias", "")), p, s)
     return f"{f.get('alias')} now reaches {f.get('mailbox')}"
@@ -111,7 +119,7 @@ def _user_password_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> dic
 ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "user-active": (_user_active, "users"), "user-delete": (_user_delete, "users"),
     "user-totp-reset": (_user_totp_reset, "users"), "user-password-reset": (_user_password_reset, "users"),
-    "mailbox-add": (_mailbox_add, "mailboxes"), "alias-add": (_alias_add, "mailboxes"),
+    "mailbox-add": (_mailbox_add, "mailboxes"), "domain-add": (_domain_add, "mailboxes"), "alias-add": (_alias_add, "mailboxes"),
     "grant": (_grant, "mailboxes"), "revoke": (_revoke, "mailboxes"),
     "group-add": (_group_add, "groups"), "member-add": (_member_add, "groups"), "role-assign": (_role_assign, "groups"),
 }
@@ -119,8 +127,12 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
 
 def _mailboxes_page(request: Request, org: str, v: Any, s: Session, **kw: Any) -> HTMLResponse:
     boxes = api_mailboxes.list_(org, v.principal, s)
+    from dashboards.api import domains as api_domains
+    from dashboards.api import licence as api_licence
+
     readers = {b.primary_address: cmb.list_permissions(s, v.principal, org, b.primary_address) for b in boxes}
-    return render(request, "mailboxes.html", viewer=v, nav=_nav(s, v, org), boxes=boxes, readers=readers, **kw)
+    return render(request, "mailboxes.html", viewer=v, nav=_nav(s, v, org), boxes=boxes, readers=readers,
+                  domains=api_domains.list_(org, v.principal, s), licence=api_licence.get(org, v.principal, s), **kw)
 
 
 def _groups_page(request: Request, org: str, v: Any, s: Session, **kw: Any) -> HTMLResponse:

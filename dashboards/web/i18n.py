@@ -97,6 +97,8 @@ DE: dict[str, str] = {
     "The hash chain is broken at event": "Die Hash-Kette ist gebrochen bei Ereignis",
     "events": "Ereignisse",
     "Filter": "Filtern",
+    "Domains": "Domänen",
+    "Licence": "Lizenz",
     "Disable": "Deaktivieren",
     "Enable": "Aktivieren",
     "New one-time password": "Neues Einmalpasswort",

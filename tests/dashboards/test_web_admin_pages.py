@@ -23,6 +23,9 @@ def test_admin_manages_mailboxes_aliases_readers_groups_and_roles(server: Server
         assert r.status_code == 303
         page = c.get(f"/o/{t.name}/mailboxes").text
         assert f"vertrieb@{t.name}" in page and f"user {rita}" in page
+        r = c.post(f"/o/{t.name}/admin/domain-add", data={"csrf": token, "name": f"{t.name}-mail.example"})
+        assert r.status_code == 303, r.text
+        assert f"{t.name}-mail.example" in c.get(f"/o/{t.name}/mailboxes").text.split('id="domain-list"')[1]
         r = c.post(f"/o/{t.name}/admin/mailbox-add", data={"csrf": token, "address": f"sales@{t.name}", "kind": "shared"})
         assert r.status_code == 200 and 'id="refused"' in r.text  # exists already: shown, not a crash
         r = c.post(f"/o/{t.name}/admin/mailbox-add", data={"csrf": "forged", "address": f"x@{t.name}"})
