@@ -82,6 +82,7 @@ def test_totp_login_search_read_download_and_export(page, server: Server, make_t
 
     login(page, mia, f"pw-mia-{t.name}-long")  # no code: refused
     assert "wrong login, password or code" in page.inner_text("[role=alert]")
+    shot(page, "login", tmp_path)
     login(page, mia, f"pw-mia-{t.name}-long", pyotp.TOTP(secret).at(time.time() + 30))
     page.wait_for_url(f"**/o/{t.name}/mail")
     assert "Projects" in page.inner_text("aside") and mia in page.inner_text("aside")
@@ -165,6 +166,9 @@ def test_admin_sees_quota_warning_and_licence_refusal(page, server: Server, make
     assert "Refused" in refusal and "licen" in refusal.lower()
     assert f"vera@{t.name}" not in page.inner_text("#user-list")
     shot(page, "users", tmp_path)
+    page.click("text=Mailboxes")
+    assert "2 / 2" in page.inner_text("#licence")
+    shot(page, "mailboxes", tmp_path)
 
     page.goto(f"/o/{t.name}/usage?lang=de")
     assert "Speicher" in page.inner_text("main") and "Warnungen" not in page.inner_text("#warnings")
