@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -52,6 +52,16 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     return response
 
 
+def check_origin(request: Request) -> None:
+    """A form posted from another site is refused (also the login form: no logging in victims as attackers)."""
+    if request.method in ("GET", "HEAD"):
+        return
+    origin = request.headers.get("origin")
+    ours = {request.headers.get("host"), request.headers.get("x-forwarded-host")}  # behind a proxy: the public host
+    if origin and origin != "null" and urlsplit(origin).netloc not in ours:
+        raise Forbidden("this form was sent from another site: open mailark itself and try again")
+
+
 class PageRoute(APIRoute):
     """Pages answer in HTML: redirects to log in, refusals as a page; strict security headers on all."""
 
@@ -60,6 +70,7 @@ class PageRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             try:
+                check_origin(request)
                 response = await inner(request)
             except Redirect as r:
                 response = RedirectResponse(r.location, status_code=303)
@@ -87,7 +98,9 @@ def _home(s: DB, p: Any) -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    return target if target and target.startswith("/") and not target.startswith("//") else None
+    """Only a path of this site: never `//host` or `/\\host`, which browsers read as another site."""
+    ok = target and target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target
+    return target if ok else None
 
 
 # ---- login, logout, password ---------------------------------------------------------------------

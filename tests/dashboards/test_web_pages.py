@@ -165,3 +165,16 @@ def test_usage_page_shows_top_mailboxes_and_mail_per_day(server: Server, make_te
         assert top_size.index(sam) < top_size.index(rita)  # sam's one big message outweighs
         assert top_count.index(rita) < top_count.index(sam) and ">3<" in top_count
         assert 'id="per-day"' in page and "max 4" in page
+
+
+def test_login_goes_back_only_to_our_own_pages_and_refuses_foreign_forms(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant("nxt")
+    with page_client(server) as c:
+        for bad in ("//evil.example/x", "/\\evil.example", "https://evil.example/"):
+            r = c.post("/login", data={"login": t.admin, "password": t.password, "next": bad})
+            assert r.status_code == 303 and r.headers["location"] == f"/o/{t.name}/mail", bad
+        r = c.post("/login", data={"login": t.admin, "password": t.password, "next": f"/o/{t.name}/usage"})
+        assert r.headers["location"] == f"/o/{t.name}/usage"
+        r = c.post("/login", data={"login": t.admin, "password": t.password},
+                   headers={"Origin": "https://evil.example"})
+        assert r.status_code == 403 and "another site" in r.text
