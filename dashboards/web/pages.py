@@ -196,27 +196,46 @@ def _nav(s: DB, v: Any, org: str) -> dict[str, Any]:
     return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin, "can_audit": AUDITOR in roles}
 
 
+DAY = __import__("re").compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def search_query(q: str, after: str = "", before: str = "", attachment: bool = False) -> str:
+    """The search box plus the filter fields, in the search syntax (a date that is not YYYY-MM-DD is left out)."""
+    parts = [q.strip()] if q.strip() else []
+    if DAY.match(after.strip()):
+        parts.append(f"after:{after.strip()}")
+    if DAY.match(before.strip()):
+        parts.append(f"before:{before.strip()}")
+    if attachment:
+        parts.append("has:attachment")
+    return " ".join(parts)
+
+
 @router.get("/o/{org}/mail")
 def mail(request: Request, org: str, v: Page, s: DB, ctx: Ctx, mailbox: str | None = None, folder: str | None = None,
-         q: str = "", page: int = 1, sort: str = "newest") -> HTMLResponse:
+         q: str = "", page: int = 1, sort: str = "newest", after: str = "", before: str = "",
+         attachment: str = "") -> HTMLResponse:
     page = max(1, min(page, 10_000))
     boxes = api_messages.archive_mailboxes(org, v.principal, s, ctx)
     listing = results = None
-    if q.strip():
+    full = search_query(q, after, before, bool(attachment))
+    if full:
         sort = sort if sort in ("newest", "oldest", "relevance") else "newest"
-        results = api_search.search(org, v.principal, s, ctx, q=q[:1000], page=page, per_page=25, sort=sort,  # type: ignore[arg-type]
+        results = api_search.search(org, v.principal, s, ctx, q=full[:1000], page=page, per_page=25, sort=sort,  # type: ignore[arg-type]
                                     mailbox=mailbox or None)
     elif mailbox:
         listing = api_messages.mailbox_messages(org, mailbox, v.principal, s, ctx, folder=folder or None,
                                                 subfolders=False, page=page, per_page=25)
 
     def link(**kw: Any) -> str:
-        base = {"mailbox": mailbox, "folder": folder, "q": q, "sort": sort, "page": page}
+        base = {"mailbox": mailbox, "folder": folder, "q": q, "sort": sort, "page": page, "after": after,
+                "before": before, "attachment": attachment}
         base.update(kw)
         return f"/o/{org}/mail?" + urlencode({k: val for k, val in base.items() if val not in (None, "")})
 
     return render(request, "mail.html", viewer=v, nav=_nav(s, v, org), boxes=boxes, listing=listing, results=results,
-                  mailbox=mailbox, folder=folder, q=q, sort=sort, page=page, link=link,
+                  mailbox=mailbox, folder=folder, q=q, sort=sort, page=page, link=link, full=full, syntax=api_search.SYNTAX,
+                  after=after, before=before, attachment=attachment,
                   deleted=request.query_params.get("deleted"))
 
 

@@ -178,3 +178,31 @@ def test_login_goes_back_only_to_our_own_pages_and_refuses_foreign_forms(server:
         r = c.post("/login", data={"login": t.admin, "password": t.password},
                    headers={"Origin": "https://evil.example"})
         assert r.status_code == 403 and "another site" in r.text
+
+
+def test_search_filters_become_the_query_and_pages_are_paged(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    from tests.search.mails import PDF
+
+    t = make_tenant("flt")
+    rita, _ = add_user(server, t, "rita", with_mailbox=True, roles=["Reader"])
+    raws = [message(i, subject=f"report {i}", date=datetime(2023 + i % 2, 1 + i % 12, 1, tzinfo=UTC)) for i in range(30)]
+    raws.append(message(99, subject="report with file", date=datetime(2024, 6, 1, tzinfo=UTC),
+                        attachments=[("a.pdf", PDF, b"%PDF-1.4")]))
+    _archive(server, t.name, rita, raws)
+    with page_client(server, rita, f"pw-rita-{t.name}-long") as c:
+        def total(**params: str) -> int:
+            r = c.get(f"/o/{t.name}/mail", params={"q": "report", **params})
+            assert r.status_code == 200, r.text
+            return int(r.text.split('id="total">')[1].split("<")[0])
+
+        assert total() == 31
+        assert total(attachment="1") == 1
+        assert total(after="2024-01-01") == 16  # odd i: 2024, plus the one with the file
+        assert total(after="2024-01-01", before="2024-03-01") == 3  # i = 1, 13, 25: February 2024
+        assert total(after="not a date") == 31  # ignored, not an error
+        first = c.get(f"/o/{t.name}/mail", params={"q": "report"}).text
+        assert 'id="next"' in first and "Page 1 / 2" in first
+        second = c.get(f"/o/{t.name}/mail", params={"q": "report", "page": "2"}).text
+        assert second.count('class="open"') == 6 and 'id="prev"' in second
+        form = c.get(f"/o/{t.name}/mail", params={"q": "report", "attachment": "1"}).text
+        assert 'name="q" value="report has:attachment"' in form  # the export takes exactly this search
