@@ -249,11 +249,19 @@ def message(request: Request, org: str, item_id: str, v: Page, s: DB, ctx: Ctx) 
 
 @router.post("/o/{org}/exports")
 def start_export(request: Request, org: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form(""), q: str = Form(""),
-                 item: list[str] = Form(default_factory=list), scope: str = Form("selected")) -> Response:
-    """Selected search results, or the whole search; the export API's rules (control.exports) decide."""
+                 item: list[str] = Form(default_factory=list), scope: str = Form("selected"), mailbox: str = Form(""),
+                 folder: str = Form("")) -> Response:
+    """Selected search results, the whole search, or a mailbox (folder); the export API's rules decide."""
     from fastapi import BackgroundTasks
 
     check_form(request, v, csrf)
+    if scope == "mailbox":
+        tasks = BackgroundTasks()
+        body = api_exports.ExportIn(mailboxes=[mailbox], folder=folder or None)
+        job = api_exports.start(org, body, v.principal, s, ctx, tasks)
+        response = RedirectResponse(f"/o/{org}/exports?started={job.id}", status_code=303)
+        response.background = tasks
+        return response
     if not q.strip():
         raise ControlError("an export from this page needs a search: search first, then export")
     tasks = BackgroundTasks()

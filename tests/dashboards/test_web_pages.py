@@ -206,3 +206,32 @@ def test_search_filters_become_the_query_and_pages_are_paged(server: Server, mak
         assert second.count('class="open"') == 6 and 'id="prev"' in second
         form = c.get(f"/o/{t.name}/mail", params={"q": "report", "attachment": "1"}).text
         assert 'name="q" value="report has:attachment"' in form  # the export takes exactly this search
+
+
+def test_export_a_folder_from_the_page_follows_the_export_rules(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant("exf")
+    rita, _ = add_user(server, t, "rita", with_mailbox=True, roles=["Reader"])
+    sam, _ = add_user(server, t, "sam", with_mailbox=True, roles=["Reader"])
+    _archive(server, t.name, rita, [message(1, subject="one")], folder="INBOX/Keep")
+    with page_client(server, rita, f"pw-rita-{t.name}-long") as c:
+        token = form_token(c, f"/o/{t.name}/mail?mailbox={rita}&folder=INBOX/Keep")
+        r = c.post(f"/o/{t.name}/exports", data={"csrf": token, "scope": "mailbox", "mailbox": rita, "folder": "INBOX/Keep"})
+        assert r.status_code == 303 and "started=" in r.headers["location"]
+        r = c.post(f"/o/{t.name}/exports", data={"csrf": token, "scope": "mailbox", "mailbox": sam})
+        assert r.status_code == 404 and "Not found" in r.text  # not hers to export
+        assert c.post(f"/o/{t.name}/exports", data={"csrf": token, "scope": "all", "q": ""}).status_code == 400
+        wait_for_exports(c, t.name)
+
+
+def wait_for_exports(c, org: str) -> None:  # type: ignore[no-untyped-def]
+    """Exports run in a thread of the server: let them finish before the test (and the process) ends."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rows = c.get(f"/o/{org}/exports").text.split('class="status">')[1:]
+        if rows and all(r.startswith("done") or r.startswith("failed") for r in rows):
+            assert all(r.startswith("done") for r in rows), rows
+            return
+        time.sleep(0.2)
+    raise AssertionError("the export did not finish")
