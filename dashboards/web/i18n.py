@@ -15,8 +15,8 @@ DE: dict[str, str] = {
     "Log out": "Abmelden",
     "Login": "Anmeldename",
     "Password": "Passwort",
-    "Code from your authenticator app (if you set up two-factor login)":
-        "Code aus Ihrer Authenticator-App (falls Zwei-Faktor-Anmeldung eingerichtet)",
+    "Code from your authenticator app": "Code aus Ihrer Authenticator-App",
+    "Start again": "Neu beginnen",
     "Choose your own password": "Eigenes Passwort wählen",
     "You logged in with a one-time password: choose your own before you continue.":
         "Sie haben sich mit einem Einmalpasswort angemeldet: Wählen Sie zuerst ein eigenes.",

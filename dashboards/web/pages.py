@@ -111,16 +111,56 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:  # no
     return render(request, "login.html", next=_safe_next(next) or "")
 
 
+PENDING_TTL = 300  # seconds the second step (the TOTP code) may take
+
+
+def _pending(ctx: Any, login: str, password: str) -> str:
+    """The first step's login and password for the second step, encrypted under the master key (never plain in the page)."""
+    import base64
+    import json
+    import time
+
+    blob = cauth.encrypt_secret(ctx.runtime.master_key, json.dumps({"l": login, "p": password,
+                                                                   "exp": time.time() + PENDING_TTL}).encode(), "web-login")
+    return base64.urlsafe_b64encode(blob).decode()
+
+
+def _unpending(ctx: Any, token: str) -> tuple[str, str] | None:
+    import base64
+    import binascii
+    import json
+    import time
+
+    try:
+        data = json.loads(cauth.decrypt_secret(ctx.runtime.master_key, base64.urlsafe_b64decode(token.encode()), "web-login"))
+    except (ControlError, ValueError, binascii.Error):
+        return None
+    return (data["l"], data["p"]) if data.get("exp", 0) > time.time() else None
+
+
 @router.post("/login")
 def login_submit(request: Request, s: DB, ctx: Ctx, login: str = Form(""), password: str = Form(""),
-                 totp: str = Form(""), next: str = Form("")) -> Response:  # noqa: A002
+                 totp: str = Form(""), next: str = Form(""), pending: str = Form("")) -> Response:  # noqa: A002
+    """Step one: login and password; step two (when TOTP is enrolled): the code."""
+    back = _safe_next(next) or ""
+    if pending:
+        first = _unpending(ctx, pending)
+        if first is None:
+            return render(request, "login.html", status=401, error="the login took too long: start again", next=back)
+        login, password = first
     result = cauth.login(s, ctx.runtime.master_key, login, password, totp.strip() or None)
     if not result.ok:
         s.commit()  # the throttling row and the audit event stay
-        return render(request, "login.html", status=401, error=result.error, login=login, next=_safe_next(next) or "")
+        if result.totp_needed:
+            return render(request, "login.html", status=200, step="totp", login=login, next=back,
+                          pending=_pending(ctx, login.strip().lower(), password))
+        if pending and not result.locked:  # a wrong code: ask for it again, not for the password
+            return render(request, "login.html", status=401, step="totp", error=result.error, login=login, next=back,
+                          pending=pending)
+        return render(request, "login.html", status=401, error=result.error, login=login, next=back)
     new = cauth.start_session(s, result)
     p = result.require()
-    target = "/password" if result.must_change_password else (_safe_next(next) or _home(s, p))
+    target = "/password" if result.must_change_password else (back or _home(s, p))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, new.cookie, max_age=int(cauth.SESSION_TTL.total_seconds()), path="/",
                         httponly=True, samesite="strict", secure=ctx.secure_cookies)

@@ -114,9 +114,15 @@ def test_organization_requiring_mfa_enrols_through_the_pages(server: Server, mak
         r = c.post("/totp/confirm", data={"csrf": token, "code": pyotp.TOTP(secret).now()})
         assert r.status_code == 303 and c.get(f"/o/{t.name}/mail").status_code == 200
     with page_client(server) as c:
-        assert c.post("/login", data={"login": mia, "password": f"pw-mia-{t.name}-long"}).status_code == 401
+        r = c.post("/login", data={"login": mia, "password": f"pw-mia-{t.name}-long"})  # step one: the password
+        assert r.status_code == 200 and 'id="totp"' in r.text and 'id="password"' not in r.text
+        assert f"pw-mia-{t.name}-long" not in r.text  # carried encrypted, never in the page
+        pending = r.text.split('name="pending" value="')[1].split('"')[0]
+        r = c.post("/login", data={"pending": pending[:-4] + "AAAA", "totp": "123456"})
+        assert r.status_code == 401 and "start again" in r.text
+        assert c.post("/login", data={"login": mia, "password": "wrong-one"}).status_code == 401  # no second step
         code = pyotp.TOTP(secret).at(__import__("time").time() + 30)
-        r = c.post("/login", data={"login": mia, "password": f"pw-mia-{t.name}-long", "totp": code})
+        r = c.post("/login", data={"pending": pending, "totp": code})  # step two: the code
         assert r.status_code == 303 and c.get(r.headers["location"]).status_code == 200
 
 
