@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from control import identity
 from control import mailboxes as cmb
 from control.orgs import ControlError, NotFound
-from control.principals import ADMIN, COMPLIANCE, require_admin, require_role
+from control.principals import COMPLIANCE, require_admin, require_role
 from dashboards.api import aliases as api_aliases
 from dashboards.api import deletions as api_deletions
 from dashboards.api import directory as api_directory
@@ -32,9 +32,6 @@ from dashboards.web.pages import PageRoute, _nav, render
 from dashboards.web.session import Page, check_form
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-
-Action = Callable[[str, Any, Session, dict[str, str]], str]
-
 
 def _mailbox_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
     body = MailboxIn(address=f.get("address", ""), kind=f.get("kind") or "shared",  # type: ignore[arg-type]
@@ -237,5 +234,3 @@ def can_delete(s: Session, v: Any, org: str) -> bool:
     o, _ = readable(s, v.principal, org)
     return COMPLIANCE in roles_in(s, v.principal, o)
 
-
-__all__ = ["router", "can_delete", "ADMIN"]

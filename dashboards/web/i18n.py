@@ -97,6 +97,7 @@ DE: dict[str, str] = {
     "The hash chain is broken at event": "Die Hash-Kette ist gebrochen bei Ereignis",
     "events": "Ereignisse",
     "Filter": "Filtern",
+    "Resume": "Fortsetzen",
     "Export this folder": "Diesen Ordner exportieren",
     "Export this mailbox": "Dieses Postfach exportieren",
     "after": "nach",

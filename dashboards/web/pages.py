@@ -323,6 +323,25 @@ def start_export(request: Request, org: str, v: Page, s: DB, ctx: Ctx, csrf: str
     return response
 
 
+@router.post("/o/{org}/exports/{export_id}/{what}")
+def export_action(request: Request, org: str, export_id: str, what: str, v: Page, s: DB, ctx: Ctx,
+                  csrf: str = Form("")) -> Response:
+    """Resume an export paused by the quota (or failed), or delete its file now."""
+    from fastapi import BackgroundTasks
+
+    check_form(request, v, csrf)
+    tasks = BackgroundTasks()
+    if what == "resume":
+        api_exports.resume(org, export_id, v.principal, s, ctx, tasks)
+    elif what == "delete":
+        api_exports.delete(org, export_id, v.principal, s, ctx)
+    else:
+        raise ControlError(f"an export can be resumed or deleted, not {what!r}")
+    response = RedirectResponse(f"/o/{org}/exports", status_code=303)
+    response.background = tasks
+    return response
+
+
 @router.get("/o/{org}/exports")
 def exports_page(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
     jobs = api_exports.list_(org, v.principal, s)

@@ -227,6 +227,13 @@ def test_export_a_folder_from_the_page_follows_the_export_rules(server: Server, 
         assert r.status_code == 404 and "Not found" in r.text  # not hers to export
         assert c.post(f"/o/{t.name}/exports", data={"csrf": token, "scope": "all", "q": ""}).status_code == 400
         wait_for_exports(c, t.name)
+        page = c.get(f"/o/{t.name}/exports").text
+        assert page.count('class="download"') == 1
+        export_id = page.split('/exports/')[1].split('/')[0]
+        r = c.post(f"/o/{t.name}/exports/{export_id}/delete", data={"csrf": token})
+        assert r.status_code == 303
+        assert "deleted" in c.get(f"/o/{t.name}/exports").text.split('class="status">')[1]
+        assert c.post(f"/o/{t.name}/exports/{export_id}/explode", data={"csrf": token}).status_code == 400
 
 
 def wait_for_exports(c, org: str) -> None:  # type: ignore[no-untyped-def]
