@@ -176,6 +176,16 @@ def test_admin_sees_quota_warning_and_licence_refusal(page, server: Server, make
 
     page.goto(f"/o/{t.name}/usage?lang=de")
     assert "Speicher" in page.inner_text("main") and "Warnungen" not in page.inner_text("#warnings")
+    page.goto(f"/o/{t.name}/usage?lang=en")
+
+    from tests.dashboards.conftest import OPERATOR_PASSWORD
+
+    page.click("#logout")
+    login(page, "msp", OPERATOR_PASSWORD)  # the MSP operator: every organization on one page
+    page.wait_for_url("**/orgs")
+    row = page.locator("#orgs tr", has_text=t.name)
+    assert "93 % full" in row.inner_text() and "2 / 2" in row.inner_text()
+    shot(page, "overview", tmp_path)
 
 
 def test_reader_cannot_open_a_journal_mailbox(page, server: Server, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
