@@ -194,6 +194,28 @@ def sources(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
                   profiles=api_directory.list_(org, v.principal, s))
 
 
+@router.post("/o/{org}/sources")
+def add_journal_source(request: Request, org: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form(""), name: str = Form(""),
+                       auth_required: bool = Form(False)) -> HTMLResponse:
+    """A journal endpoint (its SMTP AUTH password shown once); IMAP, Graph and imports take the API or CLI."""
+    check_form(request, v, csrf)
+    try:
+        body = api_sources.SourceIn(kind="journal", name=name, config={"auth_required": auth_required})
+        out = api_sources.add(org, body, v.principal, s, ctx)
+        s.flush()
+    except (ControlError, ValueError) as e:
+        s.rollback()
+        if isinstance(e, NotFound) and "organization" in str(e):
+            raise
+        message = str(e) if isinstance(e, ControlError) else "the form is not valid: " + str(e).splitlines()[0]
+        return render(request, "sources.html", status=409 if "exists" in message else 400, viewer=v, nav=_nav(s, v, org),
+                      sources=api_sources.list_(org, v.principal, s), profiles=api_directory.list_(org, v.principal, s),
+                      refused=message)
+    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
+                  profiles=api_directory.list_(org, v.principal, s), added=out.name,
+                  address=out.config.get("address"), generated_password=out.generated_password)
+
+
 @router.post("/o/{org}/sources/{name}/test")
 def test_source(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form("")) -> HTMLResponse:
     check_form(request, v, csrf)

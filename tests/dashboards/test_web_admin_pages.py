@@ -59,6 +59,13 @@ def test_sources_page_tests_a_connection_and_shows_the_last_run(server: Server, 
         r = c.post(f"/o/{t.name}/sources/office/test", data={"csrf": token})
         assert r.status_code == 200 and "Connection failed" in r.text and "s3cret" not in r.text
         assert c.post(f"/o/{t.name}/sources/nosuch/test", data={"csrf": token}).status_code == 404
+        r = c.post(f"/o/{t.name}/sources", data={"csrf": token, "name": "journal", "auth_required": "true"})
+        assert r.status_code == 200 and 'id="added"' in r.text and "<code>" in r.text  # the password, once
+        password = r.text.split("<code>")[1].split("</code>")[0]
+        page = c.get(f"/o/{t.name}/sources").text
+        assert "journal" in page.split('id="source-list"')[1] and password not in page
+        r = c.post(f"/o/{t.name}/sources", data={"csrf": token, "name": "journal"})
+        assert r.status_code in (400, 409) and 'id="refused"' in r.text
 
 
 def test_compliance_deletes_a_message_with_a_reason(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
