@@ -235,6 +235,16 @@ def test_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx: C
                   profiles=api_directory.list_(org, v.principal, s), probe=(name, probe.ok, message))
 
 
+@router.post("/o/{org}/directory/{name}/sync")
+def sync_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form(""),
+                   dry_run: bool = Form(False)) -> HTMLResponse:
+    """Sync now, or with dry_run the plan: what would change and what would be refused."""
+    check_form(request, v, csrf)
+    report = api_directory.sync(org, name, v.principal, ctx, dry_run=dry_run)
+    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
+                  profiles=api_directory.list_(org, v.principal, s), report=report)
+
+
 # ---- compliance: delete a message --------------------------------------------------------------
 
 
