@@ -113,7 +113,32 @@ def _user_password_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> dic
     return {"added": login, "one_time_password": cauth.reset_password(s, p, org, login)}
 
 
+def _member_remove(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    api_groups.remove_member(org, f.get("group", ""), f.get("login", ""), p, s)
+    return f"{f.get('login')} left {f.get('group')}"
+
+
+def _group_delete(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    api_groups.delete(org, f.get("group", ""), p, s)
+    return f"deleted group {f.get('group')}"
+
+
+def _role_revoke(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    target = f.get("target", "").strip()
+    group, user = (target[6:].strip(), None) if target.startswith("group ") else (None, target.removeprefix("user ").strip())
+    identity.revoke_role(s, p, org, RoleIn(role=f.get("role", ""), group=group, user=user).role,  # type: ignore[arg-type]
+                         group=group, user=user)
+    return f"{target} no longer has the role {f.get('role')}"
+
+
+def _alias_remove(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    api_aliases.remove(org, f.get("alias", ""), p, s)
+    return f"removed {f.get('alias')}"
+
+
 ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
+    "member-remove": (_member_remove, "groups"), "group-delete": (_group_delete, "groups"),
+    "role-revoke": (_role_revoke, "groups"), "alias-remove": (_alias_remove, "mailboxes"),
     "user-active": (_user_active, "users"), "user-delete": (_user_delete, "users"),
     "user-totp-reset": (_user_totp_reset, "users"), "user-password-reset": (_user_password_reset, "users"),
     "mailbox-add": (_mailbox_add, "mailboxes"), "domain-add": (_domain_add, "mailboxes"), "alias-add": (_alias_add, "mailboxes"),

@@ -43,6 +43,19 @@ def test_admin_manages_mailboxes_aliases_readers_groups_and_roles(server: Server
         for path in ("mailboxes", "groups", "sources"):
             assert c.get(f"/o/{t.name}/{path}").status_code == 403, path
         assert c.get(f"/o/{t.name}/audit").status_code == 200  # Auditor through the group
+    with page_client(server, t.admin, t.password) as c:
+        token = form_token(c, f"/o/{t.name}/groups")
+        assert c.post(f"/o/{t.name}/admin/role-revoke", data={"csrf": token, "role": "Auditor",
+                                                              "target": "group legal"}).status_code == 303
+        assert c.post(f"/o/{t.name}/admin/member-remove", data={"csrf": token, "group": "legal", "login": rita}).status_code == 303
+        rows = c.get(f"/o/{t.name}/groups").text.split('id="group-list"')[1]
+        assert "Auditor" not in rows and rita not in rows
+        assert c.post(f"/o/{t.name}/admin/group-delete", data={"csrf": token, "group": "legal"}).status_code == 303
+        assert "legal" not in c.get(f"/o/{t.name}/groups").text.split('id="group-list"')[1]
+        assert c.post(f"/o/{t.name}/admin/alias-remove", data={"csrf": token, "alias": f"vertrieb@{t.name}"}).status_code == 303
+        assert f"vertrieb@{t.name}" not in c.get(f"/o/{t.name}/mailboxes").text
+    with page_client(server, rita, f"pw-rita-{t.name}-long") as c:
+        assert c.get(f"/o/{t.name}/audit").status_code == 403  # the role went with the group
 
 
 def test_sources_page_tests_a_connection_and_shows_the_last_run(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
