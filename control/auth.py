@@ -17,7 +17,7 @@ import hashlib
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -138,6 +138,7 @@ class AuthResult:
     must_change_password: bool = False
     totp_enrolment_required: bool = False
     locked: bool = False
+    totp_needed: bool = False  # the password was right but no code came: ask for it (the web login's 2nd step)
 
     @property
     def ok(self) -> bool:
@@ -236,7 +237,8 @@ def login(
     enrol = False
     if acct.totp_enabled:
         if not _totp_ok(session, master, acct, totp_code, now):
-            return _fail(session, login, acct, "missing or wrong TOTP code", now)
+            failed = _fail(session, login, acct, "missing or wrong TOTP code", now)  # counted: no password oracle
+            return replace(failed, totp_needed=not totp_code and not failed.locked)
     elif org is not None and org.mfa_required:
         enrol = True
     session.execute(delete(LoginFailure).where(LoginFailure.login == login))

@@ -61,7 +61,22 @@ def create_app(
     install_error_handlers(app)
     for r in routers():
         app.include_router(r)
+    install_pages(app)
     return app
+
+
+def install_pages(app: FastAPI) -> None:
+    """The web pages and their static files (served from the package: the machines are offline)."""
+    from pathlib import Path
+
+    from fastapi.staticfiles import StaticFiles
+
+    from dashboards.web.admin import router as admin_pages
+    from dashboards.web.pages import router as pages
+
+    app.include_router(pages)
+    app.include_router(admin_pages)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:

@@ -12,7 +12,9 @@
 #   dovecot-imapd  tests/sources/imap: a real IMAP server (configured under a temp dir, no system service)
 set -euo pipefail
 
-PACKAGES=(postgresql slapd ldap-utils swaks libnet-ssleay-perl postfix libsasl2-modules dovecot-imapd)
+PACKAGES=(postgresql slapd ldap-utils swaks libnet-ssleay-perl postfix libsasl2-modules dovecot-imapd
+    # the web pages' end-to-end tests: Playwright drives Debian's chromium (no downloaded browsers)
+    chromium)
 
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]

@@ -1,0 +1,293 @@
+"""Admin pages: mailboxes with aliases and readers, groups and roles, sources and directory profiles
+(with "test connection" and each one's last run), and the Compliance deletion of a message.
+
+Each form names an action; the action calls the same function as the REST API route, so the
+rules (Admin only, licence, tenancy, audit) are the services'. A refusal shows on the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+
+from control import identity
+from control import mailboxes as cmb
+from control.orgs import ControlError, NotFound
+from control.principals import COMPLIANCE, require_admin, require_role
+from dashboards.api import aliases as api_aliases
+from dashboards.api import deletions as api_deletions
+from dashboards.api import directory as api_directory
+from dashboards.api import groups as api_groups
+from dashboards.api import mailboxes as api_mailboxes
+from dashboards.api import permissions as api_permissions
+from dashboards.api import sources as api_sources
+from dashboards.api.models import AliasIn, GroupIn, MailboxIn, RoleIn
+from dashboards.deps import DB, Ctx
+from dashboards.web.pages import PageRoute, _nav, render
+from dashboards.web.session import Page, check_form
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+def _mailbox_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    body = MailboxIn(address=f.get("address", ""), kind=f.get("kind") or "shared",  # type: ignore[arg-type]
+                     owner=f.get("owner") or None, display_name=f.get("display_name") or None)
+    return f"added {api_mailboxes.add(org, body, p, s).primary_address}"
+
+
+def _domain_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    from dashboards.api import domains as api_domains
+    from dashboards.api.models import DomainIn
+
+    body = DomainIn(name=f.get("name", ""), kind=f.get("kind") or "local")  # type: ignore[arg-type]
+    return f"added domain {api_domains.add(org, body, p, s).name}"
+
+
+def _alias_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    api_aliases.add(org, f.get("mailbox", ""), AliasIn(alias=f.get("alias", "")), p, s)
+    return f"{f.get('alias')} now reaches {f.get('mailbox')}"
+
+
+def _grant(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    who, box = f.get("who", "").strip(), f.get("mailbox", "")
+    if who.startswith("group "):
+        api_permissions.grant_group(org, box, who[6:].strip(), p, s)
+    else:
+        api_permissions.grant_user(org, box, who.removeprefix("user ").strip(), p, s)
+    return f"{who} may read {box}"
+
+
+def _revoke(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    who, box = f.get("who", "").strip(), f.get("mailbox", "")
+    if who.startswith("group "):
+        api_permissions.revoke_group(org, box, who[6:].strip(), p, s)
+    else:
+        api_permissions.revoke_user(org, box, who.removeprefix("user ").strip(), p, s)
+    return f"{who} may no longer read {box}"
+
+
+def _group_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    return f"added group {api_groups.add(org, GroupIn(name=f.get('name', '')), p, s).name}"
+
+
+def _member_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    api_groups.add_member(org, f.get("group", ""), f.get("login", ""), p, s)
+    return f"{f.get('login')} joined {f.get('group')}"
+
+
+def _role_assign(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    target = f.get("target", "").strip()
+    group, user = (target[6:].strip(), None) if target.startswith("group ") else (None, target.removeprefix("user ").strip())
+    identity.assign_role(s, p, org, RoleIn(role=f.get("role", ""), group=group, user=user).role,  # type: ignore[arg-type]
+                         group=group, user=user)
+    return f"{target} has the role {f.get('role')}"
+
+
+def _user_active(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    active = f.get("kind") == "enable"
+    identity.set_user_active(s, p, org, f.get("login", ""), active)
+    return f"{f.get('login')} is {'enabled' if active else 'disabled'}"
+
+
+def _user_delete(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    identity.delete_user(s, p, org, f.get("login", ""))
+    return f"{f.get('login')} is deleted"
+
+
+def _user_totp_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    from control import auth as cauth
+
+    cauth.reset_totp(s, p, org, f.get("login", ""))
+    return f"{f.get('login')} has no TOTP now"
+
+
+def _user_password_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> dict[str, Any]:
+    """Shown on the page itself, never put into a redirect URL (URLs end up in logs)."""
+    from control import auth as cauth
+
+    login = f.get("login", "").strip().lower()
+    return {"added": login, "one_time_password": cauth.reset_password(s, p, org, login)}
+
+
+def _member_remove(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    api_groups.remove_member(org, f.get("group", ""), f.get("login", ""), p, s)
+    return f"{f.get('login')} left {f.get('group')}"
+
+
+def _group_delete(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    api_groups.delete(org, f.get("group", ""), p, s)
+    return f"deleted group {f.get('group')}"
+
+
+def _role_revoke(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    target = f.get("target", "").strip()
+    group, user = (target[6:].strip(), None) if target.startswith("group ") else (None, target.removeprefix("user ").strip())
+    identity.revoke_role(s, p, org, RoleIn(role=f.get("role", ""), group=group, user=user).role,  # type: ignore[arg-type]
+                         group=group, user=user)
+    return f"{target} no longer has the role {f.get('role')}"
+
+
+def _alias_remove(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    api_aliases.remove(org, f.get("alias", ""), p, s)
+    return f"removed {f.get('alias')}"
+
+
+ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
+    "member-remove": (_member_remove, "groups"), "group-delete": (_group_delete, "groups"),
+    "role-revoke": (_role_revoke, "groups"), "alias-remove": (_alias_remove, "mailboxes"),
+    "user-active": (_user_active, "users"), "user-delete": (_user_delete, "users"),
+    "user-totp-reset": (_user_totp_reset, "users"), "user-password-reset": (_user_password_reset, "users"),
+    "mailbox-add": (_mailbox_add, "mailboxes"), "domain-add": (_domain_add, "mailboxes"), "alias-add": (_alias_add, "mailboxes"),
+    "grant": (_grant, "mailboxes"), "revoke": (_revoke, "mailboxes"),
+    "group-add": (_group_add, "groups"), "member-add": (_member_add, "groups"), "role-assign": (_role_assign, "groups"),
+}
+
+
+def _mailboxes_page(request: Request, org: str, v: Any, s: Session, **kw: Any) -> HTMLResponse:
+    boxes = api_mailboxes.list_(org, v.principal, s)
+    from dashboards.api import domains as api_domains
+    from dashboards.api import licence as api_licence
+
+    readers = {b.primary_address: cmb.list_permissions(s, v.principal, org, b.primary_address) for b in boxes}
+    return render(request, "mailboxes.html", viewer=v, nav=_nav(s, v, org), boxes=boxes, readers=readers,
+                  domains=api_domains.list_(org, v.principal, s), licence=api_licence.get(org, v.principal, s), **kw)
+
+
+def _groups_page(request: Request, org: str, v: Any, s: Session, **kw: Any) -> HTMLResponse:
+    return render(request, "groups.html", viewer=v, nav=_nav(s, v, org), groups=api_groups.list_(org, v.principal, s),
+                  users=identity.list_users(s, v.principal, org), **kw)
+
+
+def _users_page(request: Request, org: str, v: Any, s: Session, **kw: Any) -> HTMLResponse:
+    return render(request, "users.html", viewer=v, nav=_nav(s, v, org), users=identity.list_users(s, v.principal, org), **kw)
+
+
+PAGES = {"mailboxes": _mailboxes_page, "groups": _groups_page, "users": _users_page}
+
+
+@router.get("/o/{org}/mailboxes")
+def mailboxes(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
+    require_admin(s, v.principal, org, "managing mailboxes")
+    return _mailboxes_page(request, org, v, s, done=request.query_params.get("done"))
+
+
+@router.get("/o/{org}/groups")
+def groups(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
+    require_admin(s, v.principal, org, "managing groups and roles")
+    return _groups_page(request, org, v, s, done=request.query_params.get("done"))
+
+
+FIELDS = ("address", "kind", "owner", "display_name", "mailbox", "alias", "who", "name", "group", "login", "role", "target")
+
+
+@router.post("/o/{org}/admin/{action}")
+def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = Form(""), address: str = Form(""),
+        kind: str = Form(""), owner: str = Form(""), display_name: str = Form(""), mailbox: str = Form(""),
+        alias: str = Form(""), who: str = Form(""), name: str = Form(""), group: str = Form(""), login: str = Form(""),
+        role: str = Form(""), target: str = Form("")) -> Response:
+    """One admin form; success redirects back with what was done, a refusal shows on the same page."""
+    check_form(request, v, csrf)
+    values = locals()
+    form = {k: values[k] for k in FIELDS}
+    if action not in ACTIONS:
+        raise NotFound(f"no such admin action {action!r}")
+    fn, page = ACTIONS[action]
+    try:
+        done = fn(org, v.principal, s, form)
+        s.flush()
+        if isinstance(done, dict):
+            return PAGES[page](request, org, v, s, **done)
+    except (ControlError, ValueError) as e:
+        s.rollback()
+        if isinstance(e, ControlError) and isinstance(e, NotFound) and "organization" in str(e):
+            raise
+        message = str(e) if isinstance(e, ControlError) else "the form is not valid: " + str(e).splitlines()[0]
+        return PAGES[page](request, org, v, s, refused=message)
+    return RedirectResponse(f"/o/{org}/{page}?done={quote(done)}", status_code=303)
+
+
+# ---- sources and directory profiles ------------------------------------------------------------
+
+
+@router.get("/o/{org}/sources")
+def sources(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
+    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
+                  profiles=api_directory.list_(org, v.principal, s))
+
+
+@router.post("/o/{org}/sources")
+def add_journal_source(request: Request, org: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form(""), name: str = Form(""),
+                       auth_required: bool = Form(False)) -> HTMLResponse:
+    """A journal endpoint (its SMTP AUTH password shown once); IMAP, Graph and imports take the API or CLI."""
+    check_form(request, v, csrf)
+    try:
+        body = api_sources.SourceIn(kind="journal", name=name, config={"auth_required": auth_required})
+        out = api_sources.add(org, body, v.principal, s, ctx)
+        s.flush()
+    except (ControlError, ValueError) as e:
+        s.rollback()
+        if isinstance(e, NotFound) and "organization" in str(e):
+            raise
+        message = str(e) if isinstance(e, ControlError) else "the form is not valid: " + str(e).splitlines()[0]
+        return render(request, "sources.html", status=409 if "exists" in message else 400, viewer=v, nav=_nav(s, v, org),
+                      sources=api_sources.list_(org, v.principal, s), profiles=api_directory.list_(org, v.principal, s),
+                      refused=message)
+    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
+                  profiles=api_directory.list_(org, v.principal, s), added=out.name,
+                  address=out.config.get("address"), generated_password=out.generated_password)
+
+
+@router.post("/o/{org}/sources/{name}/test")
+def test_source(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form("")) -> HTMLResponse:
+    check_form(request, v, csrf)
+    probe = api_sources.test(org, name, v.principal, s, ctx)
+    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
+                  profiles=api_directory.list_(org, v.principal, s), probe=(name, probe.ok, probe.message))
+
+
+@router.post("/o/{org}/directory/{name}/test")
+def test_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form("")) -> HTMLResponse:
+    check_form(request, v, csrf)
+    probe = api_directory.test(org, name, v.principal, ctx)
+    message = (f"{probe.users} users, {probe.groups} groups" if probe.ok else (probe.error or "failed"))
+    if probe.problems:
+        message += "; " + "; ".join(probe.problems[:5])
+    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
+                  profiles=api_directory.list_(org, v.principal, s), probe=(name, probe.ok, message))
+
+
+@router.post("/o/{org}/directory/{name}/sync")
+def sync_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form(""),
+                   dry_run: bool = Form(False)) -> HTMLResponse:
+    """Sync now, or with dry_run the plan: what would change and what would be refused."""
+    check_form(request, v, csrf)
+    report = api_directory.sync(org, name, v.principal, ctx, dry_run=dry_run)
+    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
+                  profiles=api_directory.list_(org, v.principal, s), report=report)
+
+
+# ---- compliance: delete a message --------------------------------------------------------------
+
+
+@router.post("/o/{org}/m/{item_id}/delete")
+def delete_message(request: Request, org: str, item_id: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form(""),
+                   reason: str = Form("")) -> Response:
+    check_form(request, v, csrf)
+    require_role(s, v.principal, org, (COMPLIANCE,), "deleting archived mail")
+    if not reason.strip():
+        raise ControlError("give a reason for the deletion: it goes into the audit log")
+    result = api_deletions.delete(org, api_deletions.DeletionIn(reason=reason, item_ids=[item_id]), v.principal, s, ctx)
+    return RedirectResponse(f"/o/{org}/mail?deleted={result.copies}", status_code=303)
+
+
+def can_delete(s: Session, v: Any, org: str) -> bool:
+    from control.principals import roles_in
+    from control.reading import readable
+
+    o, _ = readable(s, v.principal, org)
+    return COMPLIANCE in roles_in(s, v.principal, o)
+
