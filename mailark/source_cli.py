@@ -78,22 +78,9 @@ def source_remove(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @source_app.command("test")
 def source_test(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Connect and log in as a run would, and say what answered."""
-    from control import audit
-    from control.sources import get_source, profile_by_id, source_secret
-    from sources.errors import SourceError
-    from sources.kinds import probe
+    from sources.kinds import test_source
 
-    def work(s, p, rt):  # type: ignore[no-untyped-def]
-        v = get_source(s, p, org, name)
-        try:
-            ok, message = True, probe(v.kind, v.config, source_secret(profile_by_id(s, v.id), rt.master_key))
-        except SourceError as e:
-            ok, message = False, str(e)
-        audit.record(s, p, "source.test", org_id=v.org_id, target=name, outcome="ok" if ok else "failed",
-                     details={"message": message})
-        return ok, message
-
-    ok, message = _act(work)
+    ok, message = _act(lambda s, p, rt: test_source(s, p, org, name, rt.master_key))
     if not ok:
         _fail(f"source {name}: {message}")
     _emit({"ok": True, "message": message}, as_json, f"source {name}: {message}")

@@ -9,8 +9,14 @@ import importlib
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
+from control import audit
+from control.models import Organization
+from control.principals import Principal
+from control.sources import get_source, profile_by_id, source_secret
 from sources.errors import SourceError
+from storage.keys import MasterKey
 
 PACKAGES = {"imap": "sources.imap", "graph": "sources.graph.probe"}
 
@@ -29,6 +35,19 @@ def probe(kind: str, config: dict[str, Any], secret: dict[str, Any]) -> str:
     except (ValidationError, KeyError, TypeError, ValueError) as e:
         raise SourceError(f"the source's settings are incomplete or wrong ({_first_line(e)}): correct them and test again",
                           retryable=False) from None
+
+
+def test_source(session: Session, principal: Principal, org: Organization | str, name: str,
+                master: MasterKey) -> tuple[bool, str]:
+    """An Admin's connection test of a profile (API and CLI): the verdict in words, audited."""
+    view = get_source(session, principal, org, name)
+    try:
+        ok, message = True, probe(view.kind, view.config, source_secret(profile_by_id(session, view.id), master))
+    except SourceError as e:
+        ok, message = False, str(e)
+    audit.record(session, principal, "source.test", org_id=view.org_id, target=name, outcome="ok" if ok else "failed",
+                 details={"message": message})
+    return ok, message
 
 
 def validate_config(kind: str, config: dict[str, Any]) -> None:

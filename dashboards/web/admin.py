@@ -52,22 +52,23 @@ def _alias_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
     return f"{f.get('alias')} now reaches {f.get('mailbox')}"
 
 
-def _grant(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
-    who, box = f.get("who", "").strip(), f.get("mailbox", "")
-    if who.startswith("group "):
-        api_permissions.grant_group(org, box, who[6:].strip(), p, s)
-    else:
-        api_permissions.grant_user(org, box, who.removeprefix("user ").strip(), p, s)
-    return f"{who} may read {box}"
+def _permission(grant: bool):  # type: ignore[no-untyped-def]
+    """The form's "who" is "user LOGIN" or "group NAME"; one handler grants, the other revokes."""
+
+    def act(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+        who, box = f.get("who", "").strip(), f.get("mailbox", "")
+        group = who.startswith("group ")
+        name = who[6:].strip() if group else who.removeprefix("user ").strip()
+        if group:
+            (api_permissions.grant_group if grant else api_permissions.revoke_group)(org, box, name, p, s)
+        else:
+            (api_permissions.grant_user if grant else api_permissions.revoke_user)(org, box, name, p, s)
+        return f"{who} may {'' if grant else 'no longer '}read {box}"
+
+    return act
 
 
-def _revoke(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
-    who, box = f.get("who", "").strip(), f.get("mailbox", "")
-    if who.startswith("group "):
-        api_permissions.revoke_group(org, box, who[6:].strip(), p, s)
-    else:
-        api_permissions.revoke_user(org, box, who.removeprefix("user ").strip(), p, s)
-    return f"{who} may no longer read {box}"
+_grant, _revoke = _permission(True), _permission(False)
 
 
 def _group_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
