@@ -33,6 +33,10 @@ print(compact(rt.settings, rt.lake, rt.store, [sys.argv[1]], now=datetime.now(UT
 """
 
 
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=1_000_000)
@@ -41,9 +45,10 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=50, help="report every N batches")
     ap.add_argument("--compact-every", type=int, default=0,
                     help="run the nightly compaction every N batches (0: never), as maintenance would between imports")
+    ap.add_argument("--home", help="the MAILARK_HOME to fill (wiped first); default under bench/out")
     a = ap.parse_args()
 
-    home = OUT / ("home-scale-compact" if a.compact_every else "home-scale")
+    home = Path(a.home) if a.home else OUT / ("home-scale-compact" if a.compact_every else "home-scale")
     shutil.rmtree(home, ignore_errors=True)
     os.environ["MAILARK_HOME"] = str(home)
     from catalog.ingest import BatchWriter, Counts, Incoming
@@ -73,7 +78,8 @@ def main() -> None:
     total = Counts()
     start = last_t = time.perf_counter()
     last_n = nbytes = 0
-    print(f"{'copies':>10} {'copies/s':>9} {'MB/s':>6} {'RSS MB':>7} {'files':>6}  (last {a.every} batches)")
+    print(f"{'copies':>10} {'copies/s':>9} {'MB/s':>6} {'RSS MB':>7} {'peak MB':>7} {'duckdb MB':>9} {'files':>6}"
+          f"  (last {a.every} batches; duckdb: what DuckDB says it holds)")
     compactions = 0.0
     for i, batch in enumerate(batches(incoming(), rt.settings.batch_messages, rt.settings.batch_bytes), 1):
         nbytes += sum(len(x.raw) for x in batch)
@@ -86,14 +92,16 @@ def main() -> None:
         if i % a.every == 0:
             now = time.perf_counter()
             files = rt.lake.execute(f"SELECT count(*) FROM {METADATA}.ducklake_data_file WHERE end_snapshot IS NULL").fetchone()[0]
+            held = rt.lake.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] or 0
             print(f"{total.seen:>10} {(total.seen - last_n) / (now - last_t):>9.0f} {nbytes / (now - start) / 1e6:>6.1f} "
-                  f"{proc.memory_info().rss / 2**20:>7.0f} {files:>6}", flush=True)
+                  f"{proc.memory_info().rss / 2**20:>7.0f} {peak_mb():>7.0f} {held / 2**20:>9.0f} {files:>6}", flush=True)
             last_t, last_n = now, total.seen
     seconds = time.perf_counter() - start
+    ingest_peak = peak_mb()
     st = org_stats(archive)
     print(f"done: {total.seen} copies of {a.messages} messages in {seconds:.0f} s ({total.seen / seconds:.0f} copies/s); "
           f"archived {total.archived}, duplicates {total.duplicates}; RSS {psutil.Process().memory_info().rss / 2**20:.0f} MB now, "
-          f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
+          f"peak {ingest_peak:.0f} MB during ingest, {peak_mb():.0f} MB after the final stats, "
           f"stored/raw {st['stored_ratio']:.1%}; {compactions:.0f} s of it in compaction")
 
 

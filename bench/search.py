@@ -32,7 +32,7 @@ import tantivy
 
 from bench.generate import generate_org_mail
 from catalog.search.documents import folder_terms
-from catalog.search.index import IndexState, index_dir, open_index, write_state
+from catalog.search.index import IndexState, index_dir, open_index, read_state, write_state
 from catalog.search.searcher import IndexCache, search
 from catalog.search.text import message_text
 
@@ -91,7 +91,7 @@ def build(path: Path, texts: list, docs: int, threads: int, heap_mb: int) -> flo
     writer.commit()
     writer.wait_merging_threads()
     index_s = time.monotonic() - t1
-    write_state(path, IndexState(snapshot=1, generation="bench"))
+    write_state(path, IndexState(snapshot=1, generation="bench", mailboxes=[f"mb{i:03d}" for i in range(100)]))
     return index_s
 
 
@@ -123,19 +123,28 @@ def measure(db: Path, path: Path, texts: list, docs: int, queries: int, sample: 
         page = search(db, "bench-org", q, allowed, sort=sort, cache=cache)
         lat[kind].append((time.perf_counter() - t) * 1000)
         totals[kind] += page.total
-    # Compliance reads every mailbox: the permission clause covers the whole organization
+    # Principals who read most mailboxes. A user granted all 100 (or 90) mailboxes: the permission
+    # as a term set of what they may read (the index does not know its mailboxes: state.json of an
+    # index written before it recorded them), against the clause excluding what they may not read.
+    # Compliance reads every mailbox by rule: no mailbox clause. Interleaved query by query.
     everyone = {f"mb{i:03d}" for i in range(100)}
-    wide: list[float] = []  # as a term set over all 100 mailboxes (a user granted every mailbox)
-    rule: list[float] = []  # by rule (Compliance, operators): no mailbox clause
+    ninety = {f"mb{i:03d}" for i in range(10, 100)}
+    state = read_state(path)
+    known, unknown = state, IndexState(snapshot=state.snapshot, generation=state.generation, mailboxes=None)  # type: ignore[union-attr]
+    wide: dict[str, list[float]] = {k: [] for k in ("all: term set", "all: exclusion", "90: term set", "90: exclusion")}
+    rule: list[float] = []
     for i in range(100):
         q = mix["phrase" if i % 2 else "word"](qr)
-        t = time.perf_counter()
-        search(db, "bench-org", q, everyone, cache=cache)
-        wide.append((time.perf_counter() - t) * 1000)
+        for label, granted, st in (("all: term set", everyone, unknown), ("all: exclusion", everyone, known),
+                                   ("90: term set", ninety, unknown), ("90: exclusion", ninety, known)):
+            write_state(path, st)  # type: ignore[arg-type]
+            t = time.perf_counter()
+            search(db, "bench-org", q, granted, cache=cache)
+            wide[label].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         search(db, "bench-org", q, everyone, cache=cache, every_mailbox=True)
         rule.append((time.perf_counter() - t) * 1000)
-    wide.sort()
+    write_state(path, known)  # type: ignore[arg-type]
     rule.sort()
     every = sorted(x for v in lat.values() for x in v)
     p95 = every[int(0.95 * (len(every) - 1))]
@@ -148,7 +157,7 @@ def measure(db: Path, path: Path, texts: list, docs: int, queries: int, sample: 
         "p50_ms": round(statistics.median(every), 2), "p95_ms": round(p95, 2), "max_ms": round(every[-1], 2),
         "p95_ms_by_kind": {k: round(sorted(v)[int(0.95 * (len(v) - 1))], 2) for k, v in lat.items() if v},
         "mean_hits_by_kind": {k: round(totals[k] / max(1, len(lat[k]))) for k in lat},
-        "all_mailboxes_granted_word_or_phrase_p95_ms": round(wide[94], 2),
+        "most_mailboxes_granted_word_or_phrase_p95_ms": {k: round(sorted(v)[94], 2) for k, v in wide.items()},
         "compliance_word_or_phrase_p95_ms": round(rule[94], 2),
     }
 

@@ -6,8 +6,10 @@ object store. Writing goes through `writing()`, which holds a file lock per orga
 (`db/locks/search-<org_id>.lock`): the indexing flow, a rebuild and the CLI never write at once.
 
 `state.json` beside the segments records the catalogue snapshot the index reflects (the
-watermark of incremental indexing) and a generation that changes when the index is rebuilt, so
-readers holding an old `Index` open know to reopen it.
+watermark of incremental indexing), a generation that changes when the index is rebuilt, so
+readers holding an old `Index` open know to reopen it, and every mailbox id the index has ever
+held documents of (written before the documents become visible), so a principal who reads most
+mailboxes can be limited by the few it may not read.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import tantivy
@@ -79,6 +81,9 @@ class IndexState:
     snapshot: int = -1  # catalogue snapshot reflected; -1: nothing indexed yet
     generation: str = ""
     schema_version: int = SCHEMA_VERSION
+    # Every mailbox id with documents in the index, ever; None: not known (an index written before
+    # this was recorded), so searches keep to a term set of the readable mailboxes.
+    mailboxes: list[str] | None = field(default=None)
 
 
 def read_state(path: Path) -> IndexState | None:
@@ -86,7 +91,7 @@ def read_state(path: Path) -> IndexState | None:
         data = json.loads((path / STATE_FILE).read_text())
     except (FileNotFoundError, ValueError):
         return None
-    return IndexState(**{k: data[k] for k in ("snapshot", "generation", "schema_version") if k in data})
+    return IndexState(**{k: data[k] for k in ("snapshot", "generation", "schema_version", "mailboxes") if k in data})
 
 
 def write_state(path: Path, state: IndexState) -> None:

@@ -103,15 +103,22 @@ def sync_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = No
             for item_id in touched:
                 writer.delete_documents_by_term("item_id", item_id)
             present: set[str] = set()
+            boxes: set[str] = set()
             for rows in item_rows(archive, touched, opts.batch):
                 for row in rows:
                     writer.add_document(builder.document(row))
                     present.add(row.item_id)
+                    boxes.add(row.mailbox_id)
+            if state.mailboxes is not None and not boxes <= set(state.mailboxes):
+                # Known before the documents are visible: a search limited by the mailboxes the
+                # principal may NOT read must never meet a mailbox it has not heard of.
+                state.mailboxes = sorted(boxes | set(state.mailboxes))
+                write_state(path, state)
             writer.commit()
             writer.wait_merging_threads()
             run.indexed, run.deleted = len(present), len(touched - present)
             run.text_failures = builder.failed
-        write_state(path, IndexState(snapshot=upto, generation=state.generation))
+        write_state(path, IndexState(snapshot=upto, generation=state.generation, mailboxes=state.mailboxes))
         run.seconds = time.monotonic() - started
         return run
 
@@ -132,13 +139,15 @@ def _rebuild(archive: OrgArchive, path: Path, opts: IndexOptions) -> IndexRun:
     writer = idx.writer(heap_size=opts.heap_bytes, num_threads=opts.threads)
     builder = DocumentBuilder(archive)
     n = 0
+    boxes: set[str] = set()
     for rows in item_rows(archive, None, opts.batch):
         for row in rows:
             writer.add_document(builder.document(row))
+            boxes.add(row.mailbox_id)
             n += 1
     writer.commit()
     writer.wait_merging_threads()
-    write_state(new, IndexState(snapshot=snapshot, generation=str(ULID()).lower()))
+    write_state(new, IndexState(snapshot=snapshot, generation=str(ULID()).lower(), mailboxes=sorted(boxes)))
     swap_in(new, path)
     run = IndexRun(archive.org_id, "rebuild", snapshot, indexed=n, seconds=time.monotonic() - started)
     run.text_failures = builder.failed

@@ -261,7 +261,7 @@ def _to_query(node: Node, resolve: MailboxResolver | None = None, scope: Query |
 
 def compile_query(text: str, readable_mailbox_ids: set[str] | frozenset[str], *,
                   mailbox_ids: set[str] | None = None, resolve_mailbox: MailboxResolver | None = None,
-                  every_mailbox: bool = False) -> Query:
+                  every_mailbox: bool = False, indexed_mailboxes: frozenset[str] | None = None) -> Query:
     """The tantivy query for the user's text, limited to the mailboxes the principal may read.
 
     `mailbox_ids` narrows further (a filter chosen in the UI); it can never widen the permission.
@@ -270,13 +270,21 @@ def compile_query(text: str, readable_mailbox_ids: set[str] | frozenset[str], *,
     `every_mailbox`: the principal reads every mailbox of the organization by rule (Compliance, an
     operator), so the permission clause is the whole index, which holds only this organization's
     copies (a term set over every mailbox would cost a phrase query 20 ms more on 1M documents).
+    `indexed_mailboxes`: every mailbox id the index may hold (None: unknown). When the principal may
+    read most of them, the clause excludes the few it may not read instead of listing the many it
+    may: the same documents, without a term set of hundreds of mailboxes in every field.
     """
     tree = parse(text or "")  # first: a malformed query is refused even where nothing may be read
     allowed = set(readable_mailbox_ids)
     if mailbox_ids is not None:
         allowed &= set(mailbox_ids)
+    excluded = None if indexed_mailboxes is None else indexed_mailboxes - allowed
     if every_mailbox and mailbox_ids is None:
         permission, scope = Query.all_query(), None
+    elif allowed and excluded is not None and len(excluded) < len(allowed):
+        permission = Query.all_query() if not excluded else Query.boolean_query(
+            [(Occur.Must, Query.all_query()), (Occur.MustNot, Query.term_set_query(SCHEMA, "mailbox_id", sorted(excluded)))])
+        scope = None  # most documents qualify: checking the clause once, outside, is cheaper
     else:
         permission = Query.term_set_query(SCHEMA, "mailbox_id", sorted(allowed)) if allowed else Query.empty_query()
         scope = permission

@@ -52,7 +52,8 @@ class IndexCache:
         self._lock = threading.Lock()
         self._open: dict[Path, tuple[str, tantivy.Index]] = {}
 
-    def get(self, path: Path) -> tantivy.Index | None:
+    def get(self, path: Path) -> tuple[tantivy.Index, str] | None:
+        """The index at `path`, reloaded to the indexer's latest commit, and its generation."""
         state = read_state(path)
         if state is None or not exists(path):
             return None
@@ -69,9 +70,10 @@ class IndexCache:
             if not exists(path):
                 return None
             idx = open_index(path)
+            cached = ((read_state(path) or state).generation, idx)
             with self._lock:
-                self._open[path] = ((read_state(path) or state).generation, idx)
-        return idx
+                self._open[path] = cached
+        return idx, cached[0]
 
     def forget(self, path: Path) -> None:
         with self._lock:
@@ -79,6 +81,22 @@ class IndexCache:
 
 
 _default_cache = IndexCache()
+
+
+def _open_searcher(cache: IndexCache | None, path: Path) -> tuple[tantivy.Searcher, frozenset[str] | None] | None:
+    """A searcher on the latest commit and every mailbox id its index may hold (None: unknown).
+
+    state.json is read after the searcher is taken: the indexer records a new mailbox before it
+    commits its documents, so the list read now covers everything this searcher can see. A list of
+    another generation (a rebuild swapped in meanwhile) is not used."""
+    got = (cache or _default_cache).get(path)
+    if got is None:
+        return None
+    idx, generation = got
+    searcher = idx.searcher()
+    state = read_state(path)
+    known = state is not None and state.generation == generation and state.mailboxes is not None
+    return searcher, frozenset(state.mailboxes) if known else None  # type: ignore[union-attr,arg-type]
 
 
 def _first(d: dict[str, list[object]], name: str, default: object = "") -> object:
@@ -98,14 +116,15 @@ def search(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str],
     offset = (page - 1) * per_page
     if offset >= MAX_OFFSET:
         raise QueryError(f"results beyond the first {MAX_OFFSET} are not paged: narrow the query (e.g. after:, folder:)")
-    query = compile_query(text, readable_mailbox_ids, mailbox_ids=mailbox_ids, resolve_mailbox=resolve_mailbox,
-                          every_mailbox=every_mailbox)
-    idx = (cache or _default_cache).get(index_dir(db_dir, org_id))
     result = SearchPage(0, page, per_page, sort)
-    if idx is None:
+    opened = _open_searcher(cache, index_dir(db_dir, org_id))
+    if opened is None:
+        compile_query(text, readable_mailbox_ids)  # a malformed query is refused even before the first index
         result.ready = False
         return result
-    searcher = idx.searcher()
+    searcher, indexed = opened
+    query = compile_query(text, readable_mailbox_ids, mailbox_ids=mailbox_ids, resolve_mailbox=resolve_mailbox,
+                          every_mailbox=every_mailbox, indexed_mailboxes=indexed)
     if sort == "relevance":
         res = searcher.search(query, limit=per_page, count=True, offset=offset)
     else:
@@ -132,11 +151,13 @@ def matching_item_ids(db_dir: Path, org_id: str, text: str, readable_mailbox_ids
                       resolve_mailbox: MailboxResolver | None = None, every_mailbox: bool = False) -> list[str]:
     """Every copy a query matches among the readable mailboxes, newest first (an export "of a
     whole search"); QueryError if it matches more than `limit` (narrow the query)."""
-    query = compile_query(text, readable_mailbox_ids, resolve_mailbox=resolve_mailbox, every_mailbox=every_mailbox)
-    idx = (cache or _default_cache).get(index_dir(db_dir, org_id))
-    if idx is None:
+    opened = _open_searcher(cache, index_dir(db_dir, org_id))
+    if opened is None:
+        compile_query(text, readable_mailbox_ids)  # a malformed query is refused even before the first index
         return []
-    searcher = idx.searcher()
+    searcher, indexed = opened
+    query = compile_query(text, readable_mailbox_ids, resolve_mailbox=resolve_mailbox, every_mailbox=every_mailbox,
+                          indexed_mailboxes=indexed)
     total = int(searcher.search(query, limit=1, count=True).count or 0)
     if total > limit:
         raise QueryError(f"the query matches {total} messages, more than {limit} at once: narrow it (e.g. after:, folder:)")
