@@ -258,6 +258,8 @@ DE: dict[str, str] = {
     "New SMTP password": "Neues SMTP-Passwort",
     "at least 12 characters; empty: keep the stored one": "mindestens 12 Zeichen; leer: das gespeicherte behalten",
     "New bind password": "Neues Bind-Passwort",
+    "Mail domain it serves": "Maildomäne, die sie bedient",
+    "optional: removing the domain removes the source": "optional: mit der Domäne wird die Quelle entfernt",
     "Remove the mail source %s?": "Die Mailquelle %s entfernen?",
     "It stops fetching mail. What it archived stays archived and searchable.":
         "Sie ruft keine Mail mehr ab. Was sie archiviert hat, bleibt archiviert und durchsuchbar.",

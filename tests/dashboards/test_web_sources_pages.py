@@ -213,6 +213,22 @@ def test_smtp_import_and_journal_passwords_are_shown_once(server: Server, make_t
         # a journal endpoint has nothing to connect to: no test button
         row = c.get(f"/o/{t.name}/sources").text.split('data-source="exchange"')[1].split("</tr>")[0]
         assert "Test connection" not in row
+        # a source paused by its last run says why, in the list and on its page
+        from control.models import Organization, SourceProfile
+        from control.sources import finish_run
+
+        with server.rt.session(write=True) as s:
+            org_id = s.scalar(select(Organization.id).where(Organization.name == t.name))
+            profile = s.scalar(select(SourceProfile).where(SourceProfile.org_id == org_id, SourceProfile.name == "scans"))
+            finish_run(s, profile, "paused", paused_reason="the storage quota is full: raise it or delete mail")
+        row = c.get(f"/o/{t.name}/sources").text.split('data-source="scans"')[1].split("</tr>")[0]
+        assert "paused" in row and "the storage quota is full" in row
+        assert "the storage quota is full" in c.get(f"/o/{t.name}/sources/scans").text
+        # a source can serve one of the organization's domains (and goes with it)
+        r = c.post(f"/o/{t.name}/sources", data={"csrf": token, "form": "graph", "name": "g", "tenant_id": "t",
+                                                 "client_id": "c", "client_secret": "cs-secret-1",
+                                                 "domain": "nosuch.example"})
+        assert r.status_code == 404 and "add it first" in r.text and 'value="nosuch.example"' in r.text
 
 
 def test_ldap_directory_added_edited_disabled_and_removed(server: Server, make_tenant, ldap_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
