@@ -199,7 +199,9 @@ def _source_in(f: dict[str, str]) -> api_sources.SourceIn:
     kind, name = SOURCE_FORMS[which], _text(f, "name")
     interval = _number(f, "interval_seconds", "the interval") or 900
     if kind == "imap":
-        secret = {"password": f["password"]} if f.get("password") else None
+        if not f.get("password"):
+            raise ControlError("an IMAP source needs the password of its login (for a whole server: the master user's)")
+        secret = {"password": f["password"]}
         return api_sources.SourceIn(kind=kind, name=name, config=_imap_config(f | {"mode": which[5:]}), secret=secret,
                                     interval_seconds=interval, domain=_text(f, "domain") or None)
     if kind == "graph":

@@ -73,6 +73,8 @@ def test_imap_source_added_tested_edited_disabled_and_removed(server: Server, ma
         assert r.status_code == 400 and 'id="refused"' in r.text and "mailbox" in r.text.split('id="refused"')[1]
         assert f'value="{dovecot.cert}"' in r.text and good not in r.text
         assert '<details class="card" id="add-imap-account" open>' in r.text
+        r = c.post(f"/o/{t.name}/sources", data={"csrf": token, **imap_form(dovecot, user, t.name, password="")})
+        assert r.status_code == 400 and "needs the password" in r.text
         r = c.post(f"/o/{t.name}/sources", data={"csrf": token, **imap_form(dovecot, user, t.name, port="nine")})
         assert r.status_code == 400 and "whole number" in r.text and good not in r.text
 
