@@ -73,9 +73,11 @@ def install_pages(app: FastAPI) -> None:
 
     from dashboards.web.admin import router as admin_pages
     from dashboards.web.pages import router as pages
+    from dashboards.web.sources_pages import router as sources_pages
 
     app.include_router(pages)
     app.include_router(admin_pages)
+    app.include_router(sources_pages)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
 
 

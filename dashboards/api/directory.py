@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from control import directory_profiles as dp
 from control.directory_run import probe_profile, run_named
+from control.orgs import ControlError
 from dashboards.api.common import ERRORS, ORG_PATH
 from dashboards.api.models import OkOut, Role, Strict, Utc
 from dashboards.deps import DB, Acting, Ctx
@@ -21,6 +22,8 @@ from dashboards.deps import DB, Acting, Ctx
 router = APIRouter(prefix=ORG_PATH + "/directory", tags=["directory"])
 
 Policy = Literal["remove", "keep"]
+LDAP_ONLY = {"url", "security", "ca_file", "bind_dn", "base_dn", "user_filter", "group_filter", "login_domain"}
+M365_ONLY = {"tenant_id", "client_id", "graph_url", "authority_url", "include_shared_mailboxes"}
 
 
 class _PolicyIn(Strict):
@@ -73,6 +76,23 @@ class ProfileChangeIn(Strict):
     directory_login: bool | None = None
     bind_password: str | None = Field(default=None, min_length=1, max_length=1024)
     client_secret: str | None = Field(default=None, min_length=1, max_length=1024)
+    # the connection (LDAP): server, credentials' DN, where to search, filters
+    url: str | None = Field(default=None, min_length=1, max_length=400)
+    security: Literal["starttls", "ldaps", "none"] | None = None
+    ca_file: str | None = Field(default=None, max_length=1000, description="empty: the system's trusted CAs")
+    bind_dn: str | None = Field(default=None, min_length=1, max_length=1000)
+    base_dn: str | None = Field(default=None, min_length=1, max_length=1000)
+    user_filter: str | None = Field(default=None, min_length=1, max_length=2000)
+    group_filter: str | None = Field(default=None, min_length=1, max_length=2000)
+    login_domain: str | None = Field(default=None, max_length=253, description="empty: none")
+    # the connection (Microsoft 365)
+    tenant_id: str | None = Field(default=None, min_length=1, max_length=100)
+    client_id: str | None = Field(default=None, min_length=1, max_length=100)
+    graph_url: str | None = Field(default=None, max_length=400)
+    authority_url: str | None = Field(default=None, max_length=400)
+    include_shared_mailboxes: bool | None = None
+    domains: list[str] | None = Field(default=None, min_length=1, max_length=100,
+                                      description="the mail domains it manages (replaces the list)")
 
 
 class DirectoryOut(BaseModel):
@@ -163,14 +183,20 @@ def get(org: str, profile: str, p: Acting, s: DB) -> DirectoryOut:
 
 
 @router.patch("/{profile}", response_model=DirectoryOut, responses=ERRORS,
-              summary="Change policies, role mapping, schedule or credentials")
+              summary="Change the connection, domains, policies, role mapping, schedule or credentials")
 def change(org: str, profile: str, body: ProfileChangeIn, p: Acting, s: DB, ctx: Ctx) -> DirectoryOut:
+    kind = dp.get_profile(s, p, org, profile).kind
+    foreign = M365_ONLY | {"client_secret"} if kind == "ldap" else LDAP_ONLY | {"bind_password"}
+    other = {k for k, v in body.model_dump(include=foreign).items() if v is not None}
+    if other:
+        raise ControlError(f"{', '.join(sorted(other))}: not a setting of {kind} profiles")
     settings = {k: v for k, v in body.model_dump(include={"deleted_users", "disabled_users", "deleted_groups",
-                                                          "role_map", "directory_login"}).items() if v is not None}
+                                                          "role_map", "directory_login", *LDAP_ONLY, *M365_ONLY}).items()
+                if v is not None}
     secret = ({"bind_password": body.bind_password} if body.bind_password else
               {"client_secret": body.client_secret} if body.client_secret else None)
     return _out(dp.update_profile(s, p, org, profile, ctx.runtime.master_key, settings=settings or None, secret=secret,
-                                  interval_seconds=body.interval_seconds, enabled=body.enabled))
+                                  interval_seconds=body.interval_seconds, enabled=body.enabled, domains=body.domains))
 
 
 @router.delete("/{profile}", response_model=OkOut, responses=ERRORS,

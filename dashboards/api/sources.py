@@ -109,8 +109,11 @@ def get(org: str, source: str, p: Acting, s: DB) -> SourceOut:
 
 @router.patch("/{source}", response_model=SourceOut, responses=ERRORS, summary="Change a mail source")
 def change(org: str, source: str, body: SourcePatch, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
+    kind = src.get_source(s, p, org, source).kind
     if body.config is not None:
-        _valid(src.get_source(s, p, org, source).kind, body.config)
+        _valid(kind, body.config)
+    if kind in (JOURNAL, IMPORT) and body.secret is not None and len(body.secret.get("password") or "") < 12:
+        raise ControlError("an SMTP password needs at least 12 characters")
     return _out(src.update_source(s, p, org, source, ctx.runtime.master_key, config=body.config, secret=body.secret,
                                   interval_seconds=body.interval_seconds, enabled=body.enabled))
 

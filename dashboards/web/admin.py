@@ -21,11 +21,9 @@ from control.orgs import ControlError, NotFound
 from control.principals import COMPLIANCE, require_admin, require_role
 from dashboards.api import aliases as api_aliases
 from dashboards.api import deletions as api_deletions
-from dashboards.api import directory as api_directory
 from dashboards.api import groups as api_groups
 from dashboards.api import mailboxes as api_mailboxes
 from dashboards.api import permissions as api_permissions
-from dashboards.api import sources as api_sources
 from dashboards.api.models import AliasIn, GroupIn, MailboxIn, RoleIn
 from dashboards.deps import DB, Ctx
 from dashboards.web.pages import PageRoute, _nav, render
@@ -209,66 +207,6 @@ def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = For
         message = str(e) if isinstance(e, ControlError) else "the form is not valid: " + str(e).splitlines()[0]
         return PAGES[page](request, org, v, s, refused=message)
     return RedirectResponse(f"/o/{org}/{page}?done={quote(done)}", status_code=303)
-
-
-# ---- sources and directory profiles ------------------------------------------------------------
-
-
-@router.get("/o/{org}/sources")
-def sources(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
-    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
-                  profiles=api_directory.list_(org, v.principal, s))
-
-
-@router.post("/o/{org}/sources")
-def add_journal_source(request: Request, org: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form(""), name: str = Form(""),
-                       auth_required: bool = Form(False)) -> HTMLResponse:
-    """A journal endpoint (its SMTP AUTH password shown once); IMAP, Graph and imports take the API or CLI."""
-    check_form(request, v, csrf)
-    try:
-        body = api_sources.SourceIn(kind="journal", name=name, config={"auth_required": auth_required})
-        out = api_sources.add(org, body, v.principal, s, ctx)
-        s.flush()
-    except (ControlError, ValueError) as e:
-        s.rollback()
-        if isinstance(e, NotFound) and "organization" in str(e):
-            raise
-        message = str(e) if isinstance(e, ControlError) else "the form is not valid: " + str(e).splitlines()[0]
-        return render(request, "sources.html", status=409 if "exists" in message else 400, viewer=v, nav=_nav(s, v, org),
-                      sources=api_sources.list_(org, v.principal, s), profiles=api_directory.list_(org, v.principal, s),
-                      refused=message)
-    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
-                  profiles=api_directory.list_(org, v.principal, s), added=out.name,
-                  address=out.config.get("address"), generated_password=out.generated_password)
-
-
-@router.post("/o/{org}/sources/{name}/test")
-def test_source(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form("")) -> HTMLResponse:
-    check_form(request, v, csrf)
-    probe = api_sources.test(org, name, v.principal, s, ctx)
-    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
-                  profiles=api_directory.list_(org, v.principal, s), probe=(name, probe.ok, probe.message))
-
-
-@router.post("/o/{org}/directory/{name}/test")
-def test_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form("")) -> HTMLResponse:
-    check_form(request, v, csrf)
-    probe = api_directory.test(org, name, v.principal, ctx)
-    message = (f"{probe.users} users, {probe.groups} groups" if probe.ok else (probe.error or "failed"))
-    if probe.problems:
-        message += "; " + "; ".join(probe.problems[:5])
-    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
-                  profiles=api_directory.list_(org, v.principal, s), probe=(name, probe.ok, message))
-
-
-@router.post("/o/{org}/directory/{name}/sync")
-def sync_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form(""),
-                   dry_run: bool = Form(False)) -> HTMLResponse:
-    """Sync now, or with dry_run the plan: what would change and what would be refused."""
-    check_form(request, v, csrf)
-    report = api_directory.sync(org, name, v.principal, ctx, dry_run=dry_run)
-    return render(request, "sources.html", viewer=v, nav=_nav(s, v, org), sources=api_sources.list_(org, v.principal, s),
-                  profiles=api_directory.list_(org, v.principal, s), report=report)
 
 
 # ---- compliance: delete a message --------------------------------------------------------------

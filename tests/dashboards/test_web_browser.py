@@ -203,3 +203,38 @@ def test_reader_cannot_open_a_journal_mailbox(page, server: Server, make_tenant,
     assert r.status == 404 and "Not found" in page.inner_text("[role=alert]")
     r = page.goto(f"/o/{t.name}/m/{jid}")
     assert r.status == 404 and "Journal secret" not in page.content()
+
+
+def test_admin_adds_an_imap_source_and_tests_it(page, server: Server, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.peers.dovecot import find_dovecot, remove, start_dovecot
+
+    if find_dovecot() is None:
+        pytest.skip("dovecot is not installed (scripts/install-test-deps.sh installs dovecot-imapd)")
+    t = make_tenant("bsrc")
+    user = f"ann@{t.name}"
+    dovecot = start_dovecot({user: "ann-imap-password"})
+    try:
+        login(page, t.admin, t.password)
+        page.goto(f"/o/{t.name}/sources")
+        page.click("#add-imap-account summary")  # the form opens without script (<details>)
+        form = page.locator("#imap-account-form")
+        form.locator("input[name=name]").fill("office")
+        form.locator("input[name=host]").fill("127.0.0.1")
+        form.locator("input[name=port]").fill(str(dovecot.imaps_port))
+        form.locator("input[name=ca_file]").fill(str(dovecot.cert))
+        form.locator("input[name=username]").fill(user)
+        form.locator("input[name=mailbox]").fill(user)
+        form.locator("input[name=password]").fill("ann-imap-password")
+        form.locator("button[type=submit]").click()
+        page.wait_for_selector("#added")
+        assert "ann-imap-password" not in page.content()
+        page.locator("tr[data-source=office] button.test").click()
+        page.wait_for_selector("#probe")
+        assert "Connection works" in page.inner_text("#probe") and f"logged in as {user}" in page.inner_text("#probe")
+        shot(page, "sources", tmp_path)
+        page.click("tr[data-source=office] a.edit")
+        assert page.locator("#edit-form input[name=host]").input_value() == "127.0.0.1"
+        assert page.locator("#edit-form input[name=password]").input_value() == ""
+        shot(page, "source-edit", tmp_path)
+    finally:
+        remove(dovecot)
