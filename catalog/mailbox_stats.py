@@ -20,7 +20,9 @@ class MailboxTotal:
 def mailbox_totals(archive: OrgArchive, limit: int = 10) -> tuple[list[MailboxTotal], list[MailboxTotal]]:
     """(the `limit` largest mailboxes by bytes, the `limit` largest by copies)."""
     rows = archive.lake.execute(
-        f"SELECT mailbox, count(*), coalesce(sum(size), 0) FROM {ALIAS}.mailbox_items WHERE org_id = ? GROUP BY mailbox",
+        # per mailbox, named by the address its newest copy was archived under (a primary address may change)
+        f"SELECT arg_max(mailbox, archived_at), count(*), coalesce(sum(size), 0) FROM {ALIAS}.mailbox_items "
+        f"WHERE org_id = ? GROUP BY mailbox_id",
         [archive.org_id]).fetchall()
     totals = [MailboxTotal(r[0], int(r[1]), int(r[2])) for r in rows]
     by_size = sorted(totals, key=lambda t: (-t.bytes, t.mailbox))[:limit]

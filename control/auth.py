@@ -414,6 +414,15 @@ def list_tokens(session: Session, principal: Principal) -> list[ApiToken]:
         ApiToken.subject_kind == principal.kind, ApiToken.subject_id == principal.id).order_by(ApiToken.created_at)))
 
 
+def list_org_tokens(session: Session, principal: Principal, org: Organization | str) -> list[tuple[str, ApiToken]]:
+    """(owner's login, token) of every API token of the organization's users, for its Admins, who may revoke
+    them (`revoke_token`); only metadata: the secrets are not stored."""
+    o = require_admin(session, principal, org, "listing the organization's API tokens")
+    q = (select(User.login, ApiToken).join(User, User.id == ApiToken.subject_id)
+         .where(ApiToken.org_id == o.id, ApiToken.subject_kind == "user").order_by(User.login, ApiToken.created_at))
+    return [(login, row) for login, row in session.execute(q)]
+
+
 # ---- web sessions ---------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from control import audit, licensing
+from control import audit, licensing, notices
 from control.mailboxes import readable_mailbox_ids
 from control.models import ExportJob, Mailbox, Organization
 from control.orgs import Conflict, ControlError, Forbidden, LimitExceeded, NotFound, find_mailbox, new_id, normalize_address
@@ -277,6 +277,5 @@ def fail_stale(session: Session, now: datetime, older_than: timedelta) -> list[s
     stale = list(session.scalars(select(ExportJob).where(ExportJob.status == RUNNING, ExportJob.started_at < now - older_than)))
     for job in stale:
         job.status = FAILED
-        job.error = ("interrupted: the process writing this export stopped (nothing of it was kept); "
-                     "resume it to run it again")
+        job.error = notices.notice("export_interrupted").message
     return [j.id for j in stale]

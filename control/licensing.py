@@ -9,14 +9,14 @@ writes, all in the caller's transaction, so two concurrent writes cannot both ta
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from control import audit
+from control import audit, notices
 from control.models import GB, Licence, Mailbox, Organization, User
 from control.orgs import ControlError, LimitExceeded, NotFound
 from control.principals import ADMIN, AUDITOR, Principal, require_operator, require_role
@@ -258,6 +258,16 @@ def auto_expand(session: Session, org: Organization, storage_used_bytes: int, no
 class LicenceWarning:
     code: str  # storage | users | mailboxes | trial
     message: str
+    notice: str = ""  # the sentence's code in control.notices (the pages say it in the reader's language)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "notice": self.notice, "params": dict(self.params)}
+
+
+def _warning(kind: str, code: str, **params: Any) -> LicenceWarning:
+    n = notices.notice(code, **params)
+    return LicenceWarning(kind, n.message, n.code, n.params)
 
 
 def licence_warnings(session: Session, org: Organization, storage_used_bytes: int, now: datetime | None = None) -> list[LicenceWarning]:
@@ -265,14 +275,15 @@ def licence_warnings(session: Session, org: Organization, storage_used_bytes: in
     v = view(session, org, now)
     out: list[LicenceWarning] = []
     if storage_used_bytes >= STORAGE_WARN_FRACTION * v.storage_quota_bytes:
-        pct = 100 * storage_used_bytes / v.storage_quota_bytes
-        what = "full: archiving is paused" if storage_used_bytes >= v.storage_quota_bytes else f"{pct:.0f} % full"
-        out.append(LicenceWarning("storage", f"storage is {what} ({v.storage_gb} GB licensed)"))
+        used_gb, pct = -(-storage_used_bytes // GB), round(100 * storage_used_bytes / v.storage_quota_bytes)
+        full = storage_used_bytes >= v.storage_quota_bytes
+        out.append(_warning("storage", "storage_full" if full else "storage_high", percent=pct, used_gb=used_gb,
+                            quota_gb=v.storage_gb))
     if v.users >= v.licensed_users:
-        out.append(LicenceWarning("users", f"all {v.licensed_users} licensed users are in use"))
+        out.append(_warning("users", "users_full", licensed_users=v.licensed_users))
     if v.mailboxes >= v.mailbox_quota:
-        out.append(LicenceWarning("mailboxes", f"all {v.mailbox_quota} licensed archive mailboxes are in use"))
+        out.append(_warning("mailboxes", "mailboxes_full", mailbox_quota=v.mailbox_quota))
     if v.status == "trial" and v.trial_ends_at and v.trial_ends_at - (now or datetime.now(UTC)) <= timedelta(days=7):
-        then = "expires" if v.cancelled_at else "becomes paid"
-        out.append(LicenceWarning("trial", f"the trial {then} on {v.trial_ends_at:%Y-%m-%d}"))
+        code = "trial_expires" if v.cancelled_at else "trial_becomes_paid"
+        out.append(_warning("trial", code, date=f"{v.trial_ends_at:%Y-%m-%d}"))
     return out

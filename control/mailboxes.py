@@ -13,6 +13,7 @@ licence-checked form for callers that act for a principal.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,7 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control import audit, licensing
-from control.models import Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization, User
+from control.models import (
+    Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization, SourceProfile, User,
+)
 from control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_id, normalize_address
 from control.principals import ADMIN, COMPLIANCE, Principal, can_see_org, require_admin, roles_in, visible_org
 
@@ -160,7 +163,12 @@ def remove_alias(session: Session, principal: Principal, org: Organization | str
 
 
 def make_primary(session: Session, principal: Principal, org: Organization | str, address: str) -> None:
-    """Swap the primary address with one of the mailbox's aliases."""
+    """Swap the primary address with one of the mailbox's aliases (the old primary stays as an alias).
+
+    Mail keeps reaching the mailbox by either address (routing and `mailbox:` search go by any address
+    to the mailbox id); the journal and import profiles that name the old address are moved to the new one,
+    so that removing the old alias later cannot make them create a second mailbox.
+    """
     o = require_admin(session, principal, org, "changing a primary address")
     a = normalize_address(address)
     row = session.scalar(select(MailboxAddress).where(MailboxAddress.org_id == o.id, MailboxAddress.address == a))
@@ -168,12 +176,32 @@ def make_primary(session: Session, principal: Principal, org: Organization | str
         raise NotFound(f"organization {o.name!r} has no archive mailbox address {a!r}")
     mb = row.mailbox
     _refuse_synced(mb)
+    if row.is_primary:
+        raise Conflict(f"{a!r} is already the primary address of its mailbox")
+    domain = a.rsplit("@", 1)[-1]
+    if not session.scalar(select(Domain.id).where(Domain.org_id == o.id, Domain.name == domain)):
+        raise Conflict(f"{a!r} is not in a domain of organization {o.name!r}: a primary address must be; "
+                       f"add the domain {domain!r} first (Mailboxes page, or POST .../domains)")
     old = mb.primary_address
     for addr in mb.addresses:
         addr.is_primary = addr.address == a
     mb.primary_address = a
+    moved = _repoint_profiles(session, o, old, a)
     session.flush()
-    audit.record(session, principal, "mailbox.make_primary", org_id=o.id, target=a, details={"was": old})
+    audit.record(session, principal, "mailbox.make_primary", org_id=o.id, target=a,
+                 details={"was": old, "profiles": moved} if moved else {"was": old})
+
+
+def _repoint_profiles(session: Session, org: Organization, old: str, new: str) -> list[str]:
+    """Journal and SMTP-import profiles that fill the mailbox by its old primary address now name the new one."""
+    moved = []
+    for p in session.scalars(select(SourceProfile).where(SourceProfile.org_id == org.id)):
+        cfg = json.loads(p.config or "{}")
+        if cfg.get("mailbox") == old:
+            cfg["mailbox"] = new
+            p.config = json.dumps(cfg, sort_keys=True)
+            moved.append(p.name)
+    return sorted(moved)
 
 
 def _grantee(session: Session, org: Organization, user: str | None, group: str | None) -> tuple[str | None, str | None, str]:

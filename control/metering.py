@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from control import audit, licensing
+from control import audit, licensing, notices
 from control.models import GB, Licence, MeteringState, Organization, SourceProfile
 from control.orgs import Forbidden
 from control.principals import ADMIN, AUDITOR, Principal, can_see_org, require_role
@@ -74,7 +74,7 @@ class Outcome:
     paused_reason: str | None = None
     changed: str | None = None  # "paused" | "resumed" | None
     trial_ended: str | None = None  # "paid" | "expired" when a trial ended in this run
-    warnings: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,7 +116,7 @@ def archiving_paused(session: Session, org_id: str) -> str | None:
     """Why archiving is paused for the organization, or None: for sources and the journal endpoint."""
     row = session.execute(select(MeteringState.paused, MeteringState.paused_reason)
                           .where(MeteringState.org_id == org_id)).first()
-    return (row[1] or "archiving is paused") if row and row[0] else None
+    return (row[1] or notices.notice("paused").message) if row and row[0] else None
 
 
 # ---- the rules ----------------------------------------------------------------------------------
@@ -136,14 +136,18 @@ def _settle_trial(session: Session, org: Organization, lic: Licence, st: Meterin
     return became
 
 
-def _pause_reason(status: str, used: int, quota: int, org: Organization) -> str | None:
+def pause_notice(status: str, used: int, quota: int, org: Organization) -> notices.Notice | None:
+    """Why archiving must pause (its sentence, code and parameters), or None."""
     if status == "expired":
-        return (f"the trial of {org.name!r} was cancelled and has ended: archiving resumes when the MSP operator "
-                f"renews the licence (mailark licence renew --org {org.name})")
+        return notices.notice("paused_trial_ended", org=org.name)
     if used >= quota:
-        return (f"storage is full ({whole_gb(used)} GB used of {quota // GB} GB licensed): archiving resumes by itself "
-                f"when there is room (raise the storage tier, or delete mail or exports)")
+        return notices.notice("paused_storage_full", used_gb=whole_gb(used), quota_gb=quota // GB)
     return None
+
+
+def _pause_reason(status: str, used: int, quota: int, org: Organization) -> str | None:
+    n = pause_notice(status, used, quota, org)
+    return n.message if n else None
 
 
 def _mark_sources(session: Session, org_id: str, reason: str | None, now: datetime) -> None:
@@ -189,7 +193,7 @@ def apply(session: Session, org: Organization, m: Measurement, now: datetime | N
     if m.full_count:
         st.full_count_at = now
     session.flush()
-    warnings = [{"code": w.code, "message": w.message} for w in licensing.licence_warnings(session, org, used, now)]
+    warnings = [w.as_dict() for w in licensing.licence_warnings(session, org, used, now)]
     return Outcome(used, quota, st.users, st.mailboxes, expanded, st.paused, reason, changed, trial_ended, warnings)
 
 
@@ -217,7 +221,9 @@ class UsageView:
     auto_expand: bool
     archiving_paused: bool
     paused_reason: str | None
-    warnings: list[dict[str, str]]
+    warnings: list[dict[str, Any]]
+    paused_code: str | None = None  # paused_reason's code and parameters (control.notices), for other languages
+    paused_params: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -238,8 +244,14 @@ def view(session: Session, org: Organization, now: datetime | None = None) -> Us
         users=lv.users, licensed_users=lv.licensed_users, mailboxes=lv.mailboxes, mailbox_quota=lv.mailbox_quota,
         licence_status=lv.status, auto_expand=lv.auto_expand,
         archiving_paused=bool(st and st.paused), paused_reason=st.paused_reason if st and st.paused else None,
-        warnings=[{"code": w.code, "message": w.message} for w in licensing.licence_warnings(session, org, used, now)],
+        warnings=[w.as_dict() for w in licensing.licence_warnings(session, org, used, now)],
+        **_paused_fields(st.paused_reason if st and st.paused else None),
     )
+
+
+def _paused_fields(reason: str | None) -> dict[str, Any]:
+    n = notices.recognize(reason)
+    return {"paused_code": n.code, "paused_params": n.params} if n else {}
 
 
 def get_usage(session: Session, principal: Principal, org: Organization | str) -> UsageView:

@@ -77,7 +77,15 @@ def install_pages(app: FastAPI) -> None:
 
     app.include_router(pages)
     app.include_router(admin_pages)
+<<<<<<< HEAD
     app.include_router(sources_pages)
+=======
+    from dashboards.web.account import router as account_pages  # tokens, password and TOTP links
+    from dashboards.web.licence import router as licence_pages
+
+    app.include_router(account_pages)
+    app.include_router(licence_pages)
+>>>>>>> s3-account
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
 
 

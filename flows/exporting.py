@@ -24,6 +24,7 @@ from catalog.export import Selection, count_selected, write_zip
 from catalog.ingest import _insert, storage_used
 from catalog.lake import ALIAS
 from control import exports as cx
+from control import notices
 from control.models import ExportJob, Organization
 from control.orgs import org_keys
 from mailark.runtime import Runtime
@@ -130,8 +131,8 @@ def run_export(rt: Runtime, export_id: str, *, on_progress: ProgressHook | None 
                 con.execute("ROLLBACK")
                 raise
     except QuotaReached:
-        msg = (f"paused: the storage quota of {org.name} ({quota:,} bytes) was reached after {last[0]} of {total} items; "
-               f"nothing was kept. Raise the quota or delete old exports, then resume export {export_id}")
+        msg = notices.notice("export_paused_quota", org=org.name, quota_bytes=quota, done=last[0], total=total,
+                             export_id=export_id).message
         log.warning("export %s %s", export_id, msg)
         return _finish(rt, export_id, cx.PAUSED_QUOTA, error=msg)
     except Exception as e:

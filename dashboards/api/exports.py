@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from control import exports as cx
+from control import notices
 from control.models import ExportJob
 from dashboards.api.common import ERRORS, ORG_PATH
 from dashboards.deps import DB, Acting, Ctx
@@ -54,6 +56,8 @@ class ExportOut(BaseModel):
     mail_bytes: int
     stored_bytes: int
     error: str | None
+    error_code: str | None = Field(default=None, description="the error's code; its parameters in error_params")
+    error_params: dict[str, Any] | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -64,13 +68,14 @@ def out(j: ExportJob) -> ExportOut:
     sel = json.loads(j.selection)
     total = j.items_total
     progress = 1.0 if j.status == cx.DONE else (j.items_done / total if total else 0.0)
+    n = notices.recognize(j.error)
     return ExportOut(id=j.id, kind=j.kind, status=j.status, mailboxes=sel["mailboxes"], folder=sel["folder"],
                      date_from=sel["date_from"], date_to=sel["date_to"], archived_after=j.archived_after,
                      archived_until=j.archived_until, requested_by=j.requested_by, items_total=total,
                      items_done=j.items_done, progress=round(progress, 4), messages=j.messages,
                      quarantined=j.quarantined, mail_bytes=j.mail_bytes, stored_bytes=j.stored_bytes, error=j.error,
                      created_at=j.created_at, started_at=j.started_at, finished_at=j.finished_at,
-                     expires_at=j.expires_at)
+                     expires_at=j.expires_at, error_code=n.code if n else None, error_params=n.params if n else None)
 
 
 def _launch(ctx: Ctx, export_id: str) -> None:

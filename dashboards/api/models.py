@@ -6,7 +6,7 @@ Examples on request fields are used by the docs and by the tests that walk /open
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -146,6 +146,8 @@ class LicenceChangeIn(Strict):
 class WarningOut(BaseModel):
     code: Literal["storage", "users", "mailboxes", "trial"]
     message: str
+    notice: str = Field(default="", description="the sentence's code, e.g. storage_high; with params for other languages")
+    params: dict[str, Any] = Field(default_factory=dict, examples=[{"percent": 92, "used_gb": 46, "quota_gb": 50}])
 
 
 # ---- domains, users, groups, roles ------------------------------------------------------------

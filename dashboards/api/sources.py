@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
+from control import notices
 from control import sources as src
 from control.orgs import ControlError
 from dashboards.api.common import ERRORS, ORG_PATH
@@ -53,6 +54,8 @@ class SourceOut(BaseModel):
     last_counts: dict[str, Any] | None
     generated_password: str | None = Field(
         default=None, description="the SMTP AUTH password made for a new journal or import address: shown once")
+    paused_code: str | None = Field(default=None, description="paused_reason's code; its parameters in paused_params")
+    paused_params: dict[str, Any] | None = None
 
 
 class ProbeOut(BaseModel):
@@ -69,7 +72,9 @@ def _valid(kind: str, config: dict[str, Any]) -> None:
 
 def _out(v: src.SourceView) -> SourceOut:
     d = v.as_dict()
-    return SourceOut(**{k: d[k] for k in SourceOut.model_fields if k in d})
+    n = notices.recognize(d.get("paused_reason"))
+    return SourceOut(**{k: d[k] for k in SourceOut.model_fields if k in d},
+                     **({"paused_code": n.code, "paused_params": n.params} if n else {}))
 
 
 @router.get("", response_model=list[SourceOut], responses=ERRORS, summary="The organization's mail sources")

@@ -5,6 +5,7 @@ metering run (the `meter-usage` flow, every 15 minutes), so reading them costs n
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -38,6 +39,8 @@ class UsageOut(BaseModel):
     archiving_paused: bool
     paused_reason: str | None
     warnings: list[WarningOut]
+    paused_code: str | None = Field(default=None, description="paused_reason's code (its parameters in paused_params)")
+    paused_params: dict[str, Any] | None = None
 
 
 class UsagePointOut(BaseModel):

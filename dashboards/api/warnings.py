@@ -19,4 +19,4 @@ def warnings(org: str, p: Acting, s: DB, ctx: Ctx) -> list[WarningOut]:
     licensing.get_licence(s, p, org)  # the authorization check: Admin or Auditor of this organization
     o = visible_org(s, p, org)
     used = ctx.storage_used(ctx, o)
-    return [WarningOut(code=w.code, message=w.message) for w in licensing.licence_warnings(s, o, used)]  # type: ignore[arg-type]
+    return [WarningOut(**w.as_dict()) for w in licensing.licence_warnings(s, o, used)]  # type: ignore[arg-type]

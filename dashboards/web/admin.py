@@ -1,5 +1,5 @@
-"""Admin pages: mailboxes with aliases and readers, groups and roles, sources and directory profiles
-(with "test connection" and each one's last run), and the Compliance deletion of a message.
+"""Admin pages: mailboxes with aliases and readers, groups and roles (sources and directory profiles:
+sources_pages.py), and the Compliance deletion of a message.
 
 Each form names an action; the action calls the same function as the REST API route, so the
 rules (Admin only, licence, tenancy, audit) are the services'. A refusal shows on the page.
@@ -135,9 +135,16 @@ def _alias_remove(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
     return f"removed {f.get('alias')}"
 
 
+def _alias_primary(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    """The alias becomes the primary address; the old primary stays as an alias."""
+    box = api_aliases.make_primary(org, f.get("alias", ""), p, s)
+    return f"{box.primary_address} is now the primary address ({', '.join(box.aliases)} still reach the mailbox)"
+
+
 ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "member-remove": (_member_remove, "groups"), "group-delete": (_group_delete, "groups"),
     "role-revoke": (_role_revoke, "groups"), "alias-remove": (_alias_remove, "mailboxes"),
+    "alias-primary": (_alias_primary, "mailboxes"),
     "user-active": (_user_active, "users"), "user-delete": (_user_delete, "users"),
     "user-totp-reset": (_user_totp_reset, "users"), "user-password-reset": (_user_password_reset, "users"),
     "mailbox-add": (_mailbox_add, "mailboxes"), "domain-add": (_domain_add, "mailboxes"), "alias-add": (_alias_add, "mailboxes"),

@@ -159,7 +159,6 @@ DE: dict[str, str] = {
         "Die Zwei-Faktor-Anmeldung ist eingerichtet: Melden Sie sich mit einem Code erneut an.",
     # sources and directory forms
     "Source added": "Quelle hinzugefügt",
-    "paused": "angehalten",
     "Edit": "Bearbeiten",
     "Remove": "Entfernen",
     "Cancel": "Abbrechen",
@@ -267,6 +266,92 @@ DE: dict[str, str] = {
     "It stops syncing. The users, groups and mailboxes it synced stay as ordinary ones; its users need a new password to log in.":
         "Es synchronisiert nicht mehr. Die synchronisierten Benutzer, Gruppen und Postfächer bleiben als gewöhnliche; "
         "seine Benutzer brauchen ein neues Passwort zum Anmelden.",
+    # licence, tokens, aliases, warnings
+    "Your account": "Ihr Konto",
+    "Change your password": "Passwort ändern",
+    "Set up two-factor login": "Zwei-Faktor-Anmeldung einrichten",
+    "Your API tokens": "Ihre API-Tokens",
+    "API tokens of the organization's users": "API-Tokens der Benutzer der Organisation",
+    "Create an API token": "API-Token erstellen",
+    "A token acts exactly as you do, for scripts and other programs.":
+        "Ein Token handelt genau wie Sie, für Skripte und andere Programme.",
+    "Expires after (days, empty: never)": "Läuft ab nach (Tagen, leer: nie)",
+    "Create": "Erstellen",
+    "Created": "Erstellt",
+    "Last used": "Zuletzt benutzt",
+    "Expires": "Läuft ab",
+    "expires": "läuft ab",
+    "User": "Benutzer",
+    "Revoke": "Widerrufen",
+    "revoked": "widerrufen",
+    "No API tokens yet.": "Noch keine API-Tokens.",
+    "Copy this token now: it is shown only this once.": "Kopieren Sie dieses Token jetzt: Es wird nur dieses eine Mal angezeigt.",
+    "Send it as the header": "Senden Sie es als Kopfzeile",
+    "The token is revoked: it no longer works.": "Das Token ist widerrufen: Es funktioniert nicht mehr.",
+    "Change the licence": "Lizenz ändern",
+    "Licensed users": "Lizenzierte Benutzer",
+    "Mailboxes per user": "Postfächer pro Benutzer",
+    "mailboxes per user": "Postfächer pro Benutzer",
+    "Storage (GB)": "Speicher (GB)",
+    "Grow storage to the next tier at 90 %": "Speicher bei 90 % auf die nächste Stufe erweitern",
+    "grows to the next tier at 90 %": "wächst bei 90 % auf die nächste Stufe",
+    "in use": "belegt",
+    "archive mailboxes in use": "belegte Archivpostfächer",
+    "Trial and renewal": "Testphase und Verlängerung",
+    "Cancel the trial": "Testphase kündigen",
+    "Let the trial expire at its end instead of becoming paid.":
+        "Die Testphase endet an ihrem Ende, statt kostenpflichtig weiterzulaufen.",
+    "Renew": "Verlängern",
+    "Make the licence paid from now on (ends a trial, undoes a cancellation).":
+        "Die Lizenz ab jetzt kostenpflichtig machen (beendet eine Testphase, hebt eine Kündigung auf).",
+    "The licence is changed; it applies at once.": "Die Lizenz ist geändert; sie gilt sofort.",
+    "The licence is renewed: it is paid from now on.": "Die Lizenz ist verlängert: Sie ist ab jetzt kostenpflichtig.",
+    "The trial is cancelled: it expires at its end instead of becoming paid.":
+        "Die Testphase ist gekündigt: Sie läuft an ihrem Ende aus, statt kostenpflichtig zu werden.",
+    "Your MSP operator changes the licence: ask your provider for more users, mailboxes or storage.":
+        "Die Lizenz ändert Ihr MSP-Betreiber: Fragen Sie Ihren Anbieter nach mehr Benutzern, Postfächern oder Speicher.",
+    "trial": "Testphase",
+    "trial ends": "Testphase endet",
+    "paid": "bezahlt",
+    "expired": "abgelaufen",
+    "cancelled": "gekündigt",
+    "paused": "pausiert",
+    "queued": "wartet",
+    "running": "läuft",
+    "paused_quota": "pausiert (Speicher voll)",
+    "done": "fertig",
+    "failed": "fehlgeschlagen",
+    "deleted": "gelöscht",
+    "Make primary": "Zur Hauptadresse machen",
+    "Make this the primary address; the current one stays as an alias":
+        "Diese Adresse zur Hauptadresse machen; die bisherige bleibt als Alias erhalten",
+    "storage is {percent} % full ({used_gb} GB used of {quota_gb} GB licensed)":
+        "Speicher zu {percent} % belegt ({used_gb} von {quota_gb} GB). Erhöhen Sie die Speicherstufe, "
+        "bevor die Archivierung pausiert.",
+    "storage is full: archiving is paused ({used_gb} GB used of {quota_gb} GB licensed)":
+        "Speicher voll: Die Archivierung ist pausiert ({used_gb} von {quota_gb} GB belegt).",
+    "all {licensed_users} licensed users are in use": "Alle {licensed_users} lizenzierten Benutzer sind vergeben.",
+    "all {mailbox_quota} licensed archive mailboxes are in use":
+        "Alle {mailbox_quota} lizenzierten Archivpostfächer sind vergeben.",
+    "the trial expires on {date}": "Die Testphase läuft am {date} aus.",
+    "the trial becomes paid on {date}": "Die Testphase wird am {date} kostenpflichtig.",
+    "storage is full ({used_gb} GB used of {quota_gb} GB licensed): archiving resumes by itself when there is room "
+    "(raise the storage tier, or delete mail or exports)":
+        "Speicher voll ({used_gb} von {quota_gb} GB belegt): Die Archivierung läuft von selbst weiter, sobald "
+        "wieder Platz ist (Speicherstufe erhöhen oder Mails bzw. Exporte löschen).",
+    "the trial of '{org}' was cancelled and has ended: archiving resumes when the MSP operator renews the licence "
+    "(mailark licence renew --org {org})":
+        "Die Testphase von '{org}' wurde gekündigt und ist beendet: Die Archivierung läuft weiter, sobald der "
+        "MSP-Betreiber die Lizenz verlängert (mailark licence renew --org {org}).",
+    "archiving is paused": "Die Archivierung ist pausiert.",
+    "paused: the storage quota of {org} ({quota_bytes} bytes) was reached after {done} of {total} items; nothing "
+    "was kept. Raise the quota or delete old exports, then resume export {export_id}":
+        "Pausiert: Das Speicherkontingent von {org} ({quota_bytes} Bytes) war nach {done} von {total} Einträgen "
+        "erreicht; nichts wurde behalten. Erhöhen Sie das Kontingent oder löschen Sie alte Exporte und setzen Sie "
+        "dann Export {export_id} fort.",
+    "interrupted: the process writing this export stopped (nothing of it was kept); resume it to run it again":
+        "Unterbrochen: Der Prozess, der diesen Export schrieb, wurde beendet (nichts davon wurde behalten); "
+        "setzen Sie ihn fort, um ihn erneut auszuführen.",
 }
 TABLES = {"de": DE}
 

@@ -31,10 +31,12 @@ from dashboards.api.models import UserIn
 from dashboards.deps import DB, SESSION_COOKIE, Ctx
 from dashboards.errors import STATUS
 from dashboards.web.i18n import LANG_COOKIE, language, translator
+from dashboards.web.notices import say
 from dashboards.web.session import Page, PageOtp, Redirect, check_form
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals["say"] = say  # the services' sentences in the reader's language: {{ say(w, _, lang) }}
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; frame-src 'self'")

@@ -1,0 +1,77 @@
+"""The licence page: what is licensed and what is in use (Admin, Auditor, the organization's operators);
+the forms to change it, cancel a trial or renew, for the MSP operators, as the licence API allows.
+
+The forms call dashboards.api.licence (control.licensing decides and audits). A refusal (shrinking
+below what is in use, an Admin trying an operator's change) shows on the page with the API's status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+
+from control.licensing import TIERS_GB
+from control.orgs import ControlError, Forbidden, NotFound
+from dashboards.api import licence as api_licence
+from dashboards.api.models import LicenceChangeIn
+from dashboards.deps import DB
+from dashboards.errors import STATUS
+from dashboards.web.pages import PageRoute, _nav, render
+from dashboards.web.session import Page, Viewer, check_form
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def _page(request: Request, org: str, v: Viewer, s: DB, status: int = 200, **kw: Any) -> HTMLResponse:
+    lic = api_licence.get(org, v.principal, s)  # Admin or Auditor, or the organization's operator
+    return render(request, "licence.html", status=status, viewer=v, nav=_nav(s, v, org), lic=lic, tiers=TIERS_GB,
+                  can_change=v.principal.is_operator, **kw)
+
+
+@router.get("/o/{org}/licence")
+def licence(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
+    return _page(request, org, v, s, done=request.query_params.get("done"))
+
+
+def _refused(request: Request, org: str, v: Viewer, s: DB, e: Exception) -> HTMLResponse:
+    s.rollback()
+    if isinstance(e, (NotFound, Forbidden)):
+        raise e  # an outsider (no such organization) or not the operator: the page route answers and audits
+    if isinstance(e, ControlError):
+        status = next((code for cls, code in STATUS if isinstance(e, cls)), 400)
+        return _page(request, org, v, s, status=status, refused=str(e))
+    first = str(e).splitlines()[0] if str(e) else ""
+    return _page(request, org, v, s, status=400, refused=f"the form is not valid: use whole numbers ({first})")
+
+
+@router.post("/o/{org}/licence")
+def change(request: Request, org: str, v: Page, s: DB, csrf: str = Form(""), users: str = Form(""),
+           mailboxes_per_user: str = Form(""), storage_gb: str = Form(""), auto_expand: bool = Form(False)) -> HTMLResponse:
+    """Users, mailboxes per user, storage tier and auto-expand at once; the licence API's rules decide."""
+    check_form(request, v, csrf)
+    try:
+        body = LicenceChangeIn(users=int(users), mailboxes_per_user=int(mailboxes_per_user), storage_gb=int(storage_gb),
+                               auto_expand=auto_expand)
+        api_licence.change(org, body, v.principal, s)
+        s.flush()
+    except (ControlError, ValidationError, ValueError) as e:
+        return _refused(request, org, v, s, e)
+    return _page(request, org, v, s, done="changed")
+
+
+@router.post("/o/{org}/licence/{action}")
+def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = Form("")) -> HTMLResponse:
+    """cancel-trial or renew."""
+    check_form(request, v, csrf)
+    fn = {"cancel-trial": api_licence.cancel_trial, "renew": api_licence.renew}.get(action)
+    if fn is None:
+        raise NotFound(f"no licence action {action!r}: use cancel-trial or renew")
+    try:
+        fn(org, v.principal, s)
+        s.flush()
+    except ControlError as e:
+        return _refused(request, org, v, s, e)
+    return _page(request, org, v, s, done=action)
