@@ -71,21 +71,14 @@ def install_pages(app: FastAPI) -> None:
 
     from fastapi.staticfiles import StaticFiles
 
+    from dashboards.web.account import router as account_pages  # tokens, password and TOTP links
     from dashboards.web.admin import router as admin_pages
+    from dashboards.web.licence import router as licence_pages
     from dashboards.web.pages import router as pages
     from dashboards.web.sources_pages import router as sources_pages
 
-    app.include_router(pages)
-    app.include_router(admin_pages)
-<<<<<<< HEAD
-    app.include_router(sources_pages)
-=======
-    from dashboards.web.account import router as account_pages  # tokens, password and TOTP links
-    from dashboards.web.licence import router as licence_pages
-
-    app.include_router(account_pages)
-    app.include_router(licence_pages)
->>>>>>> s3-account
+    for router in (pages, admin_pages, sources_pages, account_pages, licence_pages):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
 
 
