@@ -72,10 +72,12 @@ def install_pages(app: FastAPI) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from dashboards.web.admin import router as admin_pages
+    from dashboards.web.audit_pages import router as audit_pages
     from dashboards.web.pages import router as pages
 
     app.include_router(pages)
     app.include_router(admin_pages)
+    app.include_router(audit_pages)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
 
 

@@ -157,6 +157,25 @@ DE: dict[str, str] = {
     "Connection failed": "Verbindung fehlgeschlagen",
     "Two-factor login is set up: log in again with a code.":
         "Die Zwei-Faktor-Anmeldung ist eingerichtet: Melden Sie sich mit einem Code erneut an.",
+    # audit pages
+    "Deployment audit log": "Prüfprotokoll der Installation",
+    "head of the chain": "Kettenende",
+    "Action": "Aktion",
+    "Target": "Ziel",
+    "Target contains": "Ziel enthält",
+    "Outcome": "Ergebnis",
+    "any": "alle",
+    "From date": "Ab Datum",
+    "To date": "Bis Datum",
+    "Organization": "Organisation",
+    "all organizations": "alle Organisationen",
+    "Details": "Details",
+    "Download as CSV": "Als CSV herunterladen",
+    "(all events matching the filter; the download is audited)":
+        "(alle Ereignisse, die dem Filter entsprechen; der Download wird protokolliert)",
+    "No events match.": "Keine passenden Ereignisse.",
+    "Newer": "Neuere",
+    "Older": "Ältere",
 }
 TABLES = {"de": DE}
 
