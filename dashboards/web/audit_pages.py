@@ -55,7 +55,7 @@ def _form(request: Request) -> dict[str, str]:
 
 
 def _org_names(s: DB) -> dict[str, str]:
-    return dict(s.execute(select(Organization.id, Organization.name)).tuples().all())
+    return {org_id: name for org_id, name in s.execute(select(Organization.id, Organization.name))}
 
 
 def _show(request: Request, v: Viewer, s: DB, org: str | None) -> HTMLResponse:
