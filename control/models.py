@@ -459,4 +459,3 @@ Index("ix_audit_events_org_actor", AuditEvent.org_id, AuditEvent.actor_login, Au
 Index("ix_audit_events_org_outcome", AuditEvent.org_id, AuditEvent.outcome, AuditEvent.seq)
 Index("ix_audit_events_action", AuditEvent.action, AuditEvent.seq)
 Index("ix_audit_events_actor", AuditEvent.actor_login, AuditEvent.seq)
-Index("ix_audit_events_at", AuditEvent.at)

@@ -2,7 +2,9 @@
 
 Each filter an Auditor or operator uses, followed by seq, so a page is a short ordered index range
 instead of a walk through the whole log: the organization alone, its actions, its actors, its
-outcomes (the rare "denied" and "failed"), the same deployment-wide, and the time.
+outcomes (the rare "denied" and "failed"), and actions and actors deployment-wide. No index on
+`at` or for action prefixes: SQLite did not use one for a time range, and an index range sorted
+afterwards was slower than walking the events newest first (figures in BENCHMARKS.md).
 
 Revision ID: 0009
 Revises: 0008
@@ -22,7 +24,6 @@ INDEXES = {
     "ix_audit_events_org_outcome": ["org_id", "outcome", "seq"],
     "ix_audit_events_action": ["action", "seq"],
     "ix_audit_events_actor": ["actor_login", "seq"],
-    "ix_audit_events_at": ["at"],
 }
 
 
