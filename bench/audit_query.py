@@ -206,6 +206,15 @@ def main() -> None:
     export_s = time.perf_counter() - t0
 
     # The same pages without the indexes of migration 0009.
+    def appends(n: int = 500) -> float:
+        """Seconds per audit.record, each in its own transaction (as a request writes it)."""
+        t0 = time.perf_counter()
+        for i in range(n):
+            with rt.session() as s:
+                audit.record(s, p, "bench.append", org_id=big.id, target=f"append-{i}")
+        return (time.perf_counter() - t0) / n
+
+    append_ix = appends()
     m = importlib.import_module("control.migrations.versions.0009_audit_index")
     with rt.session() as s:
         for ix in m.INDEXES:
@@ -214,6 +223,7 @@ def main() -> None:
         r["noix_ms"] = best(lambda f=f: sql_page(f), a.repeat)[0] * 1000
     for r in wide_results:
         r["noix_ms"] = best(lambda f=r["f"]: wide_page(f), a.repeat)[0] * 1000
+    append_noix = appends()
 
     print(f"\nnewest-first page of 100 in 'big' ({n_big:,} of {a.events:,} events), best of {a.repeat}:\n")
     print("| filter | events on the page | SQL (0009 indexes) | SQL without 0009 indexes | old fetch-all + Python | old / SQL |")
@@ -228,6 +238,8 @@ def main() -> None:
     print(f"\nall {pages:,} pages of action = auth.login ({seen:,} events) walked with the cursor: {walk_s:.2f} s "
           f"({walk_s / pages * 1000:.1f} ms a page)")
     print(f"CSV export stream of 'big' ({exported:,} events, chunks of 1,000): {export_s:.2f} s")
+    print(f"audit.record, one transaction each: {append_ix * 1000:.2f} ms with the 0009 indexes, "
+          f"{append_noix * 1000:.2f} ms without")
     print(f"verify_chain over {a.events:,} events: {verify_s:.2f} s; bulk insert: {fill_s:.1f} s")
     print(json.dumps({"median_sql_ms": statistics.median(r["sql_ms"] for r in results),
                       "median_old_ms": statistics.median(r["old_ms"] for r in results)}))
