@@ -9,6 +9,10 @@ Anchor `head_hash` outside the database (e.g. in the operators' logs) to detect 
 whole chain.
 
 Details never hold secrets: keys that look like one are replaced by "[redacted]".
+
+Reading (`list_events`): filters and keyset paging on seq run in SQL (indexes of migration 0009),
+so a page costs the same at the top of a million events as at the bottom; the authorization is
+the Auditor role in the organization, or an operator serving every organization for the whole log.
 """
 
 from __future__ import annotations
