@@ -9,6 +9,10 @@ Anchor `head_hash` outside the database (e.g. in the operators' logs) to detect 
 whole chain.
 
 Details never hold secrets: keys that look like one are replaced by "[redacted]".
+
+Reading (`list_events`): filters and keyset paging on seq run in SQL (indexes of migration 0009),
+so a page costs the same at the top of a million events as at the bottom; the authorization is
+the Auditor role in the organization, or an operator serving every organization for the whole log.
 """
 
 from __future__ import annotations
@@ -16,15 +20,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from control.models import AuditEvent, AuditHead, Organization
-from control.principals import AUDITOR, Principal, require_role, require_unrestricted_operator
+from control.orgs import ControlError
+from control.principals import AUDITOR, Principal, require_role, require_unrestricted_operator, visible_org
 
 GENESIS = "0" * 64
 SECRET_KEY = re.compile(r"pass|secret|token|totp|otp|code|hash|key|cookie|session", re.I)
@@ -141,18 +148,193 @@ class AuditEntry:
     details: dict[str, Any]
 
 
-def list_events(
-    session: Session, principal: Principal, org: Organization | str | None, *, after_seq: int = 0, limit: int = 100
-) -> list[AuditEntry]:
-    """An organization's events (Auditor role), or the deployment's (operators serving every organization)."""
-    q = select(AuditEvent).where(AuditEvent.seq > after_seq)
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which events to list; empty fields match every event. Every field becomes SQL (no Python filtering).
+
+    action: exact (`auth.login`), or a prefix when it ends with "." or "*" (`content.`, `content.export*`);
+    actor: a login, exact (case-insensitive for lower-case logins); target: a substring, any case;
+    since/until: `at` >= since and `at` < until (UTC); org: one organization's events, by name, in the
+    deployment-wide log only.
+    """
+
+    action: str = ""
+    actor: str = ""
+    outcome: str = ""
+    target: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    org: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """The non-empty fields as text (what an export records in its audit event)."""
+        out = {k: (v.isoformat() if isinstance(v, datetime) else str(v).strip()) for k, v in self.__dict__.items() if v}
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass(frozen=True)
+class AuditPage(Sequence[AuditEntry]):
+    """One page of events plus the cursors around it (None: there is nothing more that way).
+
+    `older` is the `before_seq` of the next older page, `newer` the `after_seq` of the next newer one;
+    keyset cursors, so a page never repeats or skips an event while new ones are appended. The page is
+    also the sequence of its events (callers that want only the list iterate it).
+    """
+
+    events: list[AuditEntry]
+    older: int | None = None
+    newer: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.events[i]
+
+    def __iter__(self) -> Iterator[AuditEntry]:
+        return iter(self.events)
+
+
+MAX_LIMIT = 10_000
+
+
+def parse_time(text: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """A filter bound from `YYYY-MM-DD` or ISO 8601 (no zone = UTC); None when empty.
+
+    A date alone is the start of that day, or with `end_of_day` the start of the next (so an `until`
+    date includes the whole day). Raises ValueError saying what is expected.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is not a date: use YYYY-MM-DD or an ISO 8601 time such as "
+                         f"2026-11-27T14:30:00Z") from None
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    if end_of_day and len(text) == 10:
+        when += timedelta(days=1)
+    return when
+
+
+def _stamp(when: datetime) -> str:
+    """A bound in the stored form of `at` (ISO 8601, UTC, microseconds): text that compares in time order."""
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return when.isoformat(timespec="microseconds")
+
+
+def _conditions(f: AuditFilter) -> list[ColumnElement[bool]]:
+    c: list[ColumnElement[bool]] = []
+    action = f.action.strip()
+    if action.endswith(("*", ".")):
+        prefix = action.rstrip("*")
+        if prefix:
+            # LIKE, right under every collation. Measured (bench/audit_query.py): walking the organization's
+            # events newest first and testing the prefix beats an index range that must then be sorted.
+            c.append(AuditEvent.action.startswith(prefix, autoescape=True))
+    elif action:
+        c.append(AuditEvent.action == action)
+    actor = f.actor.strip()
+    if actor:
+        c.append(AuditEvent.actor_login.in_(sorted({actor, actor.lower()})))
+    if f.outcome.strip():
+        c.append(AuditEvent.outcome == f.outcome.strip())
+    if f.target.strip():
+        c.append(AuditEvent.target.icontains(f.target.strip(), autoescape=True))
+    if f.since is not None:
+        c.append(AuditEvent.at >= _stamp(f.since))
+    if f.until is not None:
+        c.append(AuditEvent.at < _stamp(f.until))
+    return c
+
+
+def _scope(session: Session, principal: Principal, org: Organization | str | None, f: AuditFilter,
+           doing: str = "reading") -> Organization | None:
+    """Who may read what: an organization's Auditor its events; operators serving every organization all."""
     if org is None:
-        require_unrestricted_operator(principal, "reading the deployment's audit log")
+        require_unrestricted_operator(principal, f"{doing} the deployment's audit log")
+        return visible_org(session, principal, f.org.strip()) if f.org.strip() else None
+    o = require_role(session, principal, org, (AUDITOR,), f"{doing} the audit log")
+    if f.org.strip() and f.org.strip() != o.name:
+        raise ControlError("the organization filter is for the deployment-wide audit log: "
+                           f"this is the log of {o.name!r}")
+    return o
+
+
+def list_events(
+    session: Session,
+    principal: Principal,
+    org: Organization | str | None,
+    *,
+    filters: AuditFilter | None = None,
+    after_seq: int = 0,
+    before_seq: int | None = None,
+    newest_first: bool | None = None,
+    limit: int = 100,
+) -> AuditPage:
+    """An organization's events (Auditor role), or the deployment's (operators serving every organization).
+
+    Keyset paging on seq: newest first below `before_seq` (the default when it is given), or oldest
+    first above `after_seq` (followers: pass the last seq seen). Filters and paging run in SQL.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ControlError(f"a page holds 1 to {MAX_LIMIT} events, not {limit}")
+    f = filters or AuditFilter()
+    o = _scope(session, principal, org, f)
+    conds = _conditions(f)
+    if o is not None:
+        conds.insert(0, AuditEvent.org_id == o.id)
+    window = list(conds)
+    if after_seq:
+        window.append(AuditEvent.seq > after_seq)
+    if before_seq is not None:
+        window.append(AuditEvent.seq < before_seq)
+    desc = before_seq is not None if newest_first is None else newest_first
+    q = select(AuditEvent).where(*window).order_by(AuditEvent.seq.desc() if desc else AuditEvent.seq)
+    rows = list(session.scalars(q.limit(limit + 1)))
+    more = len(rows) > limit
+    events = [AuditEntry(r.seq, r.at, r.org_id, r.actor_login, r.action, r.target, r.outcome, json.loads(r.details))
+              for r in rows[:limit]]
+
+    def any_beyond(*where: ColumnElement[bool]) -> bool:
+        return session.scalar(select(AuditEvent.seq).where(*conds, *where).limit(1)) is not None
+
+    if desc:
+        older = events[-1].seq if more else None
+        top = events[0].seq if events else (before_seq - 1 if before_seq is not None else None)
+        newer = top if before_seq is not None and top is not None and any_beyond(AuditEvent.seq > top) else None
     else:
-        o = require_role(session, principal, org, (AUDITOR,), "reading the audit log")
-        q = q.where(AuditEvent.org_id == o.id)
-    rows = session.scalars(q.order_by(AuditEvent.seq).limit(limit))
-    return [
-        AuditEntry(r.seq, r.at, r.org_id, r.actor_login, r.action, r.target, r.outcome, json.loads(r.details))
-        for r in rows
-    ]
+        newer = events[-1].seq if more else None
+        bottom = events[0].seq if events else after_seq + 1
+        older = bottom if after_seq and any_beyond(AuditEvent.seq < bottom) else None
+    return AuditPage(events, older, newer)
+
+
+def newest_seq(session: Session) -> int:
+    return int(session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0)
+
+
+def start_export(session: Session, principal: Principal, org: Organization | str | None,
+                 filters: AuditFilter | None = None) -> int:
+    """Check the reader, record `audit.export` (an export of the log is itself an event) and return the
+    newest seq it covers: the export lists the events up to it, so what it holds is fixed at this moment."""
+    f = filters or AuditFilter()
+    o = _scope(session, principal, org, f, "exporting")
+    upto = newest_seq(session)
+    record(session, principal, "audit.export", org_id=o.id if o is not None else None,
+           target=o.name if o is not None else "deployment", details={"filters": f.as_dict(), "up_to_seq": upto})
+    return upto
+
+
+def iter_events(sessions: Callable[[], AbstractContextManager[Session]], principal: Principal,
+                org: Organization | str | None, filters: AuditFilter | None, up_to_seq: int,
+                chunk: int = 1000) -> Iterator[AuditEntry]:
+    """Every matching event up to `up_to_seq`, newest first, a chunk per short session (for streaming):
+    memory stays flat however long the log, and each chunk checks the reader's role again."""
+    cursor: int | None = up_to_seq + 1
+    while cursor is not None:
+        with sessions() as s:
+            page = list_events(s, principal, org, filters=filters, before_seq=cursor, limit=chunk)
+        yield from page.events
+        cursor = page.older

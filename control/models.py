@@ -448,3 +448,14 @@ class ExportJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# ---- audit log: indexes of filtered pages (migration 0009; see control.audit.list_events) ----------
+from sqlalchemy import Index  # noqa: E402 - kept with the block it serves (models.py is shared)
+
+Index("ix_audit_events_org_seq", AuditEvent.org_id, AuditEvent.seq)
+Index("ix_audit_events_org_action", AuditEvent.org_id, AuditEvent.action, AuditEvent.seq)
+Index("ix_audit_events_org_actor", AuditEvent.org_id, AuditEvent.actor_login, AuditEvent.seq)
+Index("ix_audit_events_org_outcome", AuditEvent.org_id, AuditEvent.outcome, AuditEvent.seq)
+Index("ix_audit_events_action", AuditEvent.action, AuditEvent.seq)
+Index("ix_audit_events_actor", AuditEvent.actor_login, AuditEvent.seq)

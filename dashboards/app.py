@@ -73,11 +73,12 @@ def install_pages(app: FastAPI) -> None:
 
     from dashboards.web.account import router as account_pages  # tokens, password and TOTP links
     from dashboards.web.admin import router as admin_pages
+    from dashboards.web.audit_pages import router as audit_pages
     from dashboards.web.licence import router as licence_pages
     from dashboards.web.pages import router as pages
     from dashboards.web.sources_pages import router as sources_pages
 
-    for router in (pages, admin_pages, sources_pages, account_pages, licence_pages):
+    for router in (pages, admin_pages, sources_pages, account_pages, licence_pages, audit_pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
 

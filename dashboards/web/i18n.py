@@ -352,6 +352,25 @@ DE: dict[str, str] = {
     "interrupted: the process writing this export stopped (nothing of it was kept); resume it to run it again":
         "Unterbrochen: Der Prozess, der diesen Export schrieb, wurde beendet (nichts davon wurde behalten); "
         "setzen Sie ihn fort, um ihn erneut auszuführen.",
+    # audit pages
+    "Deployment audit log": "Prüfprotokoll der Installation",
+    "head of the chain": "Kettenende",
+    "Action": "Aktion",
+    "Target": "Ziel",
+    "Target contains": "Ziel enthält",
+    "Outcome": "Ergebnis",
+    "any": "alle",
+    "From date": "Ab Datum",
+    "To date": "Bis Datum",
+    "Organization": "Organisation",
+    "all organizations": "alle Organisationen",
+    "Details": "Details",
+    "Download as CSV": "Als CSV herunterladen",
+    "(all events matching the filter; the download is audited)":
+        "(alle Ereignisse, die dem Filter entsprechen; der Download wird protokolliert)",
+    "No events match.": "Keine passenden Ereignisse.",
+    "Newer": "Neuere",
+    "Older": "Ältere",
 }
 TABLES = {"de": DE}
 

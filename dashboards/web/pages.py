@@ -418,29 +418,6 @@ def overview(request: Request, v: Page, s: DB) -> HTMLResponse:
     return render(request, "overview.html", viewer=v, nav=None, views=views)
 
 
-# ---- auditor: the audit log ---------------------------------------------------------------------
-
-
-@router.get("/o/{org}/audit")
-def audit_log(request: Request, org: str, v: Page, s: DB, action: str = "", actor: str = "", outcome: str = "",
-              target: str = "") -> HTMLResponse:
-    """The organization's audit log, newest first, with filters, and the verdict of the hash chain (Auditor)."""
-    from control import audit as caudit
-    from control.principals import AUDITOR, require_role
-
-    require_role(s, v.principal, org, (AUDITOR,), "reading the audit log")
-    events = caudit.list_events(s, v.principal, org, after_seq=0, limit=100_000)
-
-    def keep(e: caudit.AuditEntry) -> bool:
-        return ((not action or e.action.startswith(action.strip())) and (not actor or actor.strip().lower() in (e.actor or "").lower())
-                and (not outcome or e.outcome == outcome) and (not target or target.strip() in (e.target or "")))
-
-    shown = [e for e in reversed(events) if keep(e)][:500]
-    chain = caudit.verify_chain(s)
-    return render(request, "audit.html", viewer=v, nav=_nav(s, v, org), events=shown, chain=chain,
-                  f={"action": action, "actor": actor, "outcome": outcome, "target": target})
-
-
 # ---- admin: users ----------------------------------------------------------------------------------
 
 
