@@ -10,6 +10,8 @@ line every --every batches: copies so far, copies/s of the last stretch, RSS, ca
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
 import resource
 import shutil
@@ -37,6 +39,21 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+_libc.mallinfo2.restype = _Mallinfo2
+
+
+def malloc_mb() -> tuple[float, float]:
+    """glibc's heap: bytes in use, and bytes freed but still held by the process."""
+    m = _libc.mallinfo2()
+    return (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=1_000_000)
@@ -45,6 +62,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=50, help="report every N batches")
     ap.add_argument("--compact-every", type=int, default=0,
                     help="run the nightly compaction every N batches (0: never), as maintenance would between imports")
+    ap.add_argument("--trim", action="store_true", help="return freed heap memory to the system after every batch")
     ap.add_argument("--home", help="the MAILARK_HOME to fill (wiped first); default under bench/out")
     a = ap.parse_args()
 
@@ -78,12 +96,14 @@ def main() -> None:
     total = Counts()
     start = last_t = time.perf_counter()
     last_n = nbytes = 0
-    print(f"{'copies':>10} {'copies/s':>9} {'MB/s':>6} {'RSS MB':>7} {'peak MB':>7} {'duckdb MB':>9} {'files':>6}"
-          f"  (last {a.every} batches; duckdb: what DuckDB says it holds)")
+    print(f"{'copies':>10} {'copies/s':>9} {'MB/s':>6} {'RSS MB':>7} {'peak MB':>7} {'duckdb MB':>9} {'heap MB':>7} {'free MB':>7} {'files':>6}"
+          f"  (last {a.every} batches; duckdb: what DuckDB says it holds; heap/free: glibc malloc in use/held free)")
     compactions = 0.0
     for i, batch in enumerate(batches(incoming(), rt.settings.batch_messages, rt.settings.batch_bytes), 1):
         nbytes += sum(len(x.raw) for x in batch)
         total.add(writer.write(batch, consume=True))
+        if a.trim:
+            _libc.malloc_trim(0)
         if a.compact_every and i % a.compact_every == 0:
             # In a process of its own, as the nightly maintenance flow runs: the figures here stay ingest's.
             t0 = time.perf_counter()
@@ -92,9 +112,11 @@ def main() -> None:
         if i % a.every == 0:
             now = time.perf_counter()
             files = rt.lake.execute(f"SELECT count(*) FROM {METADATA}.ducklake_data_file WHERE end_snapshot IS NULL").fetchone()[0]
+            used, free = malloc_mb()
             held = rt.lake.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] or 0
             print(f"{total.seen:>10} {(total.seen - last_n) / (now - last_t):>9.0f} {nbytes / (now - start) / 1e6:>6.1f} "
-                  f"{proc.memory_info().rss / 2**20:>7.0f} {peak_mb():>7.0f} {held / 2**20:>9.0f} {files:>6}", flush=True)
+                  f"{proc.memory_info().rss / 2**20:>7.0f} {peak_mb():>7.0f} {held / 2**20:>9.0f} {used:>7.0f} {free:>7.0f} {files:>6}",
+                  flush=True)
             last_t, last_n = now, total.seen
     seconds = time.perf_counter() - start
     ingest_peak = peak_mb()

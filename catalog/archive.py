@@ -26,7 +26,8 @@ class OrgArchive:
     org_id: str
     keys: OrgKeys
     store: ObjectStore
-    lake: duckdb.DuckDBPyConnection
+    # The catalogue connection, asked for at each use: the runtime renews it during a long ingest.
+    connection: Callable[[], duckdb.DuckDBPyConnection]
     # The organization's commit lane: check-then-append of a batch runs inside it alone.
     lane: Callable[[], AbstractContextManager[None]]
     zstd_level: int = 3
@@ -35,6 +36,10 @@ class OrgArchive:
     # writers defer everything with this reason until a later run finds it cleared.
     paused_reason: str | None = None
     _sealer: Sealer | None = field(default=None, repr=False)
+
+    @property
+    def lake(self) -> duckdb.DuckDBPyConnection:
+        return self.connection()
 
     @property
     def sealer(self) -> Sealer:

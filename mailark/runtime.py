@@ -6,8 +6,8 @@ The CLI, the flows and (later) the web app all start here, so they run the same 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import duckdb
@@ -27,6 +27,7 @@ from storage.objects import ObjectStore, open_store
 @dataclass
 class Runtime:
     settings: Settings
+    _commits: int = field(default=0, repr=False)
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -55,12 +56,24 @@ class Runtime:
             org_id=org.id,
             keys=keys,
             store=self.store,
-            lake=self.lake,
-            lane=lambda: catalog_lane(self.settings, org.id, self.lake, self.store),
+            connection=lambda: self.lake,
+            lane=lambda: self._commit_lane(org.id),
             zstd_level=self.settings.zstd_level,
             storage_quota_bytes=org.storage_quota_bytes,
             paused_reason=paused,
         )
+
+    def _commit_lane(self, org_id: str) -> AbstractContextManager[None]:
+        """The organization's commit lane; every `lake_renew_commits` commits on a fresh connection."""
+        self._commits += 1
+        if self._commits % max(1, self.settings.lake_renew_commits) == 0:
+            self.renew_lake()
+        return catalog_lane(self.settings, org_id, self.lake, self.store)
+
+    def renew_lake(self) -> None:
+        """Open the next catalogue connection on the next use. The old one is not closed here: a
+        caller may still hold it; DuckDB closes it with its last reference."""
+        self.__dict__.pop("lake", None)
 
     def org(self, name: str) -> Organization:
         with self.control() as session:

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     lake_catalog: str | None = None
     # DuckDB memory of a service process (the ingest workers); analysts' own DuckDB is theirs to size.
     lake_memory_limit: str = "256MB"
+    # A DuckDB database remembers metadata of every Parquet file it has read (its object and file
+    # caches), even of files compaction has since deleted: a long ingest renews its catalogue
+    # connection after this many commits, which keeps its memory flat (BENCHMARKS.md, issue 2).
+    lake_renew_commits: int = 50
     # Ingest batches: a batch closes at this many messages or bytes, whichever comes first.
     batch_messages: int = 2000
     batch_bytes: int = 64 * 1024 * 1024
