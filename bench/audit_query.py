@@ -15,7 +15,10 @@ For each page (newest first, 100 events, in "big") it times, in the same run and
 - old: what the page did before: every event of the organization by seq (limit 100,000), filtered
   and reversed in Python, then the first 100.
 Best of --repeat runs each. Also: walking all pages of a filter with the cursor, the CSV export
-stream, and `verify_chain` (the page shows its verdict).
+stream, and `verify_chain` (the page shows its verdict): the full walk, and the incremental one the
+pages use (a full checkpoint at the head, then --new-events appended one transaction each; its
+checkpoint is rolled back after each timing so every repeat walks the same new events), beside the
+full walk over the same, longer chain.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--orgs", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=5, help="repeat each timing, keep the best")
+    ap.add_argument("--new-events", type=int, default=1000, help="events appended after the checkpoint")
     ap.add_argument("--keep", action="store_true", help="keep bench/out/home-audit")
     a = ap.parse_args()
 
@@ -130,6 +134,7 @@ def main() -> None:
                 for i in range(a.orgs)]
         s.execute(text("DELETE FROM audit_events"))  # org.create events: the bench writes its own chain
         s.execute(text("UPDATE audit_head SET seq = 0, hash = :g"), {"g": audit.GENESIS})
+        s.execute(text("DELETE FROM audit_checkpoints"))
     fill_s = fill(rt, [o.id for o in orgs], a.events)
     big = orgs[0]
     p = Principal.deployment_operator()
@@ -205,6 +210,28 @@ def main() -> None:
     exported = sum(1 for _ in audit.iter_events(rt.control, p, big.name, AuditFilter(), a.events))
     export_s = time.perf_counter() - t0
 
+    # The chain verdict: incremental from a checkpoint (what the pages do) against the full walk.
+    with rt.session() as s:
+        assert audit.verify_chain(s, full=True).ok  # the nightly one: a full checkpoint at the head
+    t0 = time.perf_counter()
+    for i in range(a.new_events):
+        with rt.session() as s:
+            audit.record(s, p, "mail.read", org_id=big.id, target=f"new-{i}")
+    new_s = time.perf_counter() - t0
+
+    def verdict(full: bool) -> Any:
+        with rt.control() as s:  # not committed: the checkpoint it records goes, every repeat walks the same
+            return audit.verify_chain(s, full=full)
+
+    inc_s, inc = best(lambda: verdict(False), a.repeat)
+    assert inc.ok and inc.events_checked == a.new_events + 1 and inc.from_seq == a.events, inc
+    full2_s, full2 = best(lambda: verdict(True), 1)
+    assert full2.ok and full2.events_checked == a.events + a.new_events
+    with rt.session() as s:
+        assert audit.verify_chain(s, full=False).ok  # committed: now nothing is new
+    idle_s, idle = best(lambda: verdict(False), a.repeat)
+    assert idle.ok and idle.events_checked == 1
+
     # The same pages without the indexes of migration 0009.
     def appends(n: int = 500) -> float:
         """Seconds per audit.record, each in its own transaction (as a request writes it)."""
@@ -241,8 +268,17 @@ def main() -> None:
     print(f"audit.record, one transaction each: {append_ix * 1000:.2f} ms with the 0009 indexes, "
           f"{append_noix * 1000:.2f} ms without")
     print(f"verify_chain over {a.events:,} events: {verify_s:.2f} s; bulk insert: {fill_s:.1f} s")
+    print(f"\nchain verdict with a checkpoint at event {a.events:,} and {a.new_events:,} new events "
+          f"(appended in {new_s:.1f} s, one transaction each):\n")
+    print("| verification | events recomputed | time |")
+    print("|---|---|---|")
+    print(f"| full (nightly, `mailark audit verify`) | {full2.events_checked:,} | {full2_s:.2f} s |")
+    print(f"| incremental (pages, API), {a.new_events:,} new events | {inc.events_checked:,} | {inc_s * 1000:.1f} ms |")
+    print(f"| incremental, nothing new | {idle.events_checked} | {idle_s * 1000:.1f} ms |")
     print(json.dumps({"median_sql_ms": statistics.median(r["sql_ms"] for r in results),
-                      "median_old_ms": statistics.median(r["old_ms"] for r in results)}))
+                      "median_old_ms": statistics.median(r["old_ms"] for r in results),
+                      "verify_full_s": full2_s, "verify_incremental_ms": inc_s * 1000,
+                      "verify_incremental_idle_ms": idle_s * 1000}))
     rt.close()
     if not a.keep:
         shutil.rmtree(home, ignore_errors=True)

@@ -13,6 +13,24 @@ Details never hold secrets: keys that look like one are replaced by "[redacted]"
 Reading (`list_events`): filters and keyset paging on seq run in SQL (indexes of migration 0009),
 so a page costs the same at the top of a million events as at the bottom; the authorization is
 the Auditor role in the organization, or an operator serving every organization for the whole log.
+
+Verifying (`verify_chain`): a full verification recomputes every event from seq 1 (seconds at
+200,000 events), so pages and the API run the incremental one (`full=False`): it starts from the
+newest checkpoint (`audit_checkpoints`: a seq and the hash a passing verification found there),
+rechecks that event (still there, same stored hash, hash still matches its fields), then walks the
+newer events exactly as the full walk does (links, hashes, gaps, the head). A passing verification
+records a checkpoint at the head, in the caller's transaction, so it commits or rolls back with
+what that transaction saw. The nightly maintenance flow and `mailark audit verify` run the full one.
+What each catches:
+- incremental: any change, insertion or removal after the newest checkpoint, a removed tail (the
+  head, or a checkpoint beyond the head), and a change of the checkpoint's own event;
+- NOT the incremental: an edit of an event BEFORE the newest checkpoint (its own hash recomputes
+  fine and the checkpoint only vouches for the link at its seq). The next full verification
+  (nightly) finds it; pages warn when the last full one is older than two days or never ran.
+  Checkpoints are in the same database: whoever can rewrite events can rewrite them too, which
+  only the full walk and an anchor outside the database (`head_hash`) expose.
+The walk is bounded by the head read at its start: the head and the events up to it are written
+by one transaction (`record` holds the head lock), so a concurrent append is never seen half-done.
 """
 
 from __future__ import annotations
@@ -26,10 +44,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from control.models import AuditEvent, AuditHead, Organization
+from control.models import AuditCheckpoint, AuditEvent, AuditHead, Organization
 from control.orgs import ControlError
 from control.principals import AUDITOR, Principal, require_role, require_unrestricted_operator, visible_org
 
@@ -101,31 +121,91 @@ def record(
     return ev
 
 
+# Checkpoints kept: the newest incremental ones, and every full one of the last days (plus the newest full).
+KEEP_INCREMENTAL = 20
+KEEP_FULL_DAYS = 90
+FULL_STALE_AFTER = timedelta(days=2)
+
+
 @dataclass(frozen=True)
 class ChainVerdict:
+    """The verdict of one verification.
+
+    from_seq: where the walk started (1, or the checkpoint's seq); full: it walked from the genesis;
+    events_checked: events whose hash it recomputed (the checkpoint's own included); events: events
+    found intact from seq 1 (those a checkpoint vouches for included); last_full_at: the newest
+    passing full verification (this one included), None if there never was one.
+    """
+
     ok: bool
     events: int
     head_seq: int
     head_hash: str
     first_bad_seq: int | None = None
     reason: str | None = None
+    from_seq: int = 1
+    full: bool = True
+    events_checked: int = 0
+    last_full_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
+    def full_is_stale(self, now: datetime | None = None) -> bool:
+        """No full verification ever, or the last one is older than two days (pages warn)."""
+        return self.last_full_at is None or (now or datetime.now(UTC)) - self.last_full_at > FULL_STALE_AFTER
 
-def verify_chain(session: Session) -> ChainVerdict:
-    """Recompute the whole chain: any edited, deleted or inserted row shows as the first bad seq."""
+
+def _utc(when: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they were written in UTC."""
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+
+
+def last_full_verification(session: Session) -> datetime | None:
+    return _utc(session.scalar(select(func.max(AuditCheckpoint.verified_at)).where(AuditCheckpoint.full.is_(True))))
+
+
+def verify_chain(session: Session, *, full: bool = True, now: datetime | None = None) -> ChainVerdict:
+    """Check the chain: any edited, deleted or inserted row shows as the first bad seq.
+
+    full: recompute every event from seq 1. Otherwise start from the newest checkpoint (see the module
+    docstring for what that misses). A passing verification records a checkpoint at the head in the
+    caller's transaction (the caller commits it); a failing one records nothing.
+    """
+    now = now or datetime.now(UTC)
+    # The checkpoint before the head: a checkpoint committed before this read had its head committed too.
+    cp = None if full else session.execute(
+        select(AuditCheckpoint.seq, AuditCheckpoint.hash).order_by(AuditCheckpoint.seq.desc()).limit(1)).one_or_none()
     head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one_or_none()
     head_seq, head_hash = head if head else (0, GENESIS)
-    prev, expected, n = GENESIS, 1, 0
+    prev, expected, n, checked, from_seq = GENESIS, 1, 0, 0, 1
 
     def bad(seq: int, reason: str) -> ChainVerdict:
-        return ChainVerdict(False, n, head_seq, head_hash, seq, reason)
+        return ChainVerdict(False, n, head_seq, head_hash, seq, reason, from_seq, cp is None, checked,
+                            last_full_verification(session))
 
-    for ev in session.scalars(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)):
+    if cp is not None:
+        from_seq = cp.seq
+        if cp.seq > head_seq:
+            return bad(head_seq + 1, f"event {cp.seq} was verified before, but the chain's head is now {head_seq}: "
+                                     f"events were removed")
+        ev = session.scalars(select(AuditEvent).where(AuditEvent.seq == cp.seq)
+                             .execution_options(populate_existing=True)).one_or_none()
+        if ev is None:
+            return bad(cp.seq, f"event {cp.seq} was verified before and is missing now")
+        checked = 1
+        if ev.hash != cp.hash:
+            return bad(cp.seq, f"event {cp.seq} was changed since it was verified (its stored hash differs)")
+        if event_hash(_fields(ev)) != ev.hash:
+            return bad(cp.seq, f"event {cp.seq} was changed after it was written")
+        prev, expected, n = ev.hash, cp.seq + 1, cp.seq
+
+    walk = (select(AuditEvent).where(AuditEvent.seq >= expected, AuditEvent.seq <= head_seq)
+            .order_by(AuditEvent.seq).execution_options(yield_per=1000))
+    for ev in session.scalars(walk):
         if ev.seq != expected:
             return bad(expected, f"event {expected} is missing (next is {ev.seq})")
+        checked += 1
         if ev.prev_hash != prev:
             return bad(ev.seq, f"event {ev.seq} does not link to the event before it")
         if event_hash(_fields(ev)) != ev.hash:
@@ -133,7 +213,62 @@ def verify_chain(session: Session) -> ChainVerdict:
         prev, expected, n = ev.hash, expected + 1, n + 1
     if head_seq != expected - 1 or head_hash != prev:
         return bad(expected, f"the chain ends at event {expected - 1} but its head says {head_seq}: events were removed")
-    return ChainVerdict(True, n, head_seq, head_hash)
+    beyond = session.scalar(select(func.min(AuditEvent.seq)).where(AuditEvent.seq > head_seq))
+    if beyond is not None:  # appended since the head was read (read committed), or put there behind its back
+        if (session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0) < beyond:
+            return bad(beyond, f"event {beyond} lies beyond the chain's head ({head_seq}): it was inserted")
+    if head_seq and (cp is None or head_seq > cp.seq):
+        _record_checkpoint(session, head_seq, head_hash, cp is None, now)
+    return ChainVerdict(True, n, head_seq, head_hash, None, None, from_seq, cp is None, checked,
+                        last_full_verification(session))
+
+
+def _record_checkpoint(session: Session, seq: int, hash_: str, full: bool, now: datetime) -> None:
+    """Insert the checkpoint (a concurrent verification that recorded the same seq wins; a full one
+    marks it full), then prune the table to a bounded size."""
+    row = {"seq": seq, "hash": hash_, "verified_at": now, "full": full}
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(AuditCheckpoint).values(**row)
+        session.execute(ins.on_conflict_do_update(index_elements=["seq"], set_={"full": True, "verified_at": now})
+                        if full else ins.on_conflict_do_nothing(index_elements=["seq"]))
+    else:  # pragma: no cover - the control plane runs on SQLite or PostgreSQL
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with session.begin_nested():
+                session.add(AuditCheckpoint(**row))
+        except IntegrityError:
+            pass
+    oldest_kept = session.scalar(select(AuditCheckpoint.seq).where(AuditCheckpoint.full.is_(False))
+                                 .order_by(AuditCheckpoint.seq.desc()).offset(KEEP_INCREMENTAL - 1).limit(1))
+    if oldest_kept is not None:
+        session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.full.is_(False), AuditCheckpoint.seq < oldest_kept))
+    newest_full = session.scalar(select(func.max(AuditCheckpoint.seq)).where(AuditCheckpoint.full.is_(True)))
+    if newest_full is not None:
+        session.execute(delete(AuditCheckpoint).where(
+            AuditCheckpoint.full.is_(True), AuditCheckpoint.seq < newest_full,
+            AuditCheckpoint.verified_at < now - timedelta(days=KEEP_FULL_DAYS)))
+
+
+class AuditChainBroken(ControlError):
+    """The audit chain failed its check: a security event (the message names the first bad event)."""
+
+    def __init__(self, verdict: ChainVerdict) -> None:
+        super().__init__(f"the audit log's hash chain is BROKEN at event {verdict.first_bad_seq}: {verdict.reason}. "
+                         f"Treat this as a security incident: compare with a backup and the head hashes "
+                         f"recorded outside the database")
+        self.verdict = verdict
+
+
+def verify_audit_chain(sessions: Callable[[], AbstractContextManager[Session]]) -> ChainVerdict:
+    """The nightly full verification, in its own transaction (its checkpoint is committed); raises
+    AuditChainBroken when the chain fails."""
+    with sessions() as s:
+        v = verify_chain(s, full=True)
+    if not v.ok:
+        raise AuditChainBroken(v)
+    return v
 
 
 @dataclass(frozen=True)

@@ -459,3 +459,21 @@ Index("ix_audit_events_org_actor", AuditEvent.org_id, AuditEvent.actor_login, Au
 Index("ix_audit_events_org_outcome", AuditEvent.org_id, AuditEvent.outcome, AuditEvent.seq)
 Index("ix_audit_events_action", AuditEvent.action, AuditEvent.seq)
 Index("ix_audit_events_actor", AuditEvent.actor_login, AuditEvent.seq)
+
+
+# ---- audit log: verified checkpoints of the hash chain (migration 0010; see control.audit.verify_chain) -----
+
+
+class AuditCheckpoint(Base):
+    """A seq whose event (and every one before it) a verification found intact, with the hash it had.
+
+    `full`: that verification walked the chain from the genesis (the nightly one); otherwise it started
+    from an older checkpoint. Incremental verifications start from the newest row.
+    """
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    full: Mapped[bool] = mapped_column(nullable=False)

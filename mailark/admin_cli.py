@@ -491,13 +491,19 @@ def operator_remove(name: str, as_json: JsonOpt = False) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: JsonOpt = False) -> None:
+def audit_verify(
+    incremental: Annotated[bool, typer.Option("--incremental", help="Check only the events since the newest verified "
+                                                                   "checkpoint (what the pages do); default: the "
+                                                                   "whole chain from the first event.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Check the audit log's hash chain; exit 1 if any event was edited, removed or inserted."""
     from control.audit import verify_chain
 
-    v = _act(lambda s, p, rt: verify_chain(s))
+    v = _act(lambda s, p, rt: verify_chain(s, full=not incremental))
+    how = "from the first event" if v.full else f"from the checkpoint at event {v.from_seq}"
     _emit(v.as_dict(), as_json,
-          f"audit chain intact: {v.events} events, head {v.head_hash}" if v.ok
+          f"audit chain intact: {v.events} events, head {v.head_hash} ({v.events_checked} checked {how})" if v.ok
           else f"audit chain BROKEN at event {v.first_bad_seq}: {v.reason}")
     if not v.ok:
         if not as_json:

@@ -55,7 +55,8 @@ FORMAT = "mailark-backup-1"
 KEYROOM = "keyroom.sealed"
 ROWS_PER_PIECE = 100_000
 # Deployment-wide or short-lived tables that an organization's backup leaves out.
-NOT_PER_ORG = {"audit_events", "audit_head", "web_sessions", "login_failures", "operators", "operator_orgs"}
+NOT_PER_ORG = {"audit_events", "audit_head", "audit_checkpoints", "web_sessions", "login_failures", "operators",
+               "operator_orgs"}
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 
 
@@ -306,7 +307,7 @@ def restore(rt: Runtime, src: Path, passphrase: bytes) -> BackupSummary:
             if t is None:
                 raise BackupError(f"the backup has control-plane table {name!r}, which this version does not know: "
                                   f"restore with the version that made it")
-            if name == "audit_head":
+            if name in ("audit_head", "audit_checkpoints"):  # they describe the chain being restored, not this one
                 s.execute(delete(t))
             decoded = [{k: _dec(v) for k, v in r.items()} for r in rows]
             if name == "org_keys" and backup_master is not None and backup_master.key_id != rt.master_key.key_id:

@@ -261,3 +261,10 @@ class ChainOut(BaseModel):
     events: int | None = Field(default=None, description="deployment-wide figures: operators only")
     head_seq: int | None = None
     head_hash: str | None = None
+    full: bool | None = Field(default=None, description="this check walked from the first event (operators only)")
+    from_seq: int | None = Field(default=None, description="where this check started: the newest verified "
+                                                           "checkpoint, or 1 (operators only)")
+    events_checked: int | None = Field(default=None, description="events this check recomputed (operators only)")
+    last_full_at: datetime | None = Field(default=None, description="the newest full verification; none: never")
+    full_is_stale: bool = Field(default=False, description="no full verification, or the last is over 2 days old: "
+                                                           "edits before the checkpoint are not yet checked")

@@ -371,6 +371,16 @@ DE: dict[str, str] = {
     "No events match.": "Keine passenden Ereignisse.",
     "Newer": "Neuere",
     "Older": "Ältere",
+    # audit checkpoints
+    "Verified from event": "Geprüft ab Ereignis",
+    "last full verification": "letzte vollständige Prüfung",
+    "The last full verification of the hash chain is more than two days old":
+        "Die letzte vollständige Prüfung der Hash-Kette ist mehr als zwei Tage alt",
+    "The hash chain has never been verified in full": "Die Hash-Kette wurde noch nie vollständig geprüft",
+    "changes to events before the last checkpoint are found only by a full verification (the nightly maintenance, "
+    "or mailark audit verify).":
+        "Änderungen an Ereignissen vor dem letzten Prüfpunkt findet nur eine vollständige Prüfung (die nächtliche "
+        "Wartung oder mailark audit verify).",
 }
 TABLES = {"de": DE}
 

@@ -74,6 +74,17 @@ def test_audit_verify_exits_1_when_broken(cli, rt, org) -> None:  # type: ignore
     assert json.loads(r.stdout)["first_bad_seq"] == 2
 
 
+
+def test_audit_verify_full_by_default_incremental_on_request(cli, rt, org) -> None:  # type: ignore[no-untyped-def]
+    first = cli("audit", "verify", "--json")
+    assert first["full"] and first["from_seq"] == 1 and first["last_full_at"]
+    cli("group", "add", "x", "--org", "acme")
+    inc = cli("audit", "verify", "--incremental", "--json")
+    assert inc["ok"] and not inc["full"] and inc["from_seq"] == first["head_seq"] and inc["events_checked"] == 2
+    assert "from the checkpoint at event" in cli("audit", "verify", "--incremental").stdout
+    full = cli("audit", "verify", "--json")
+    assert full["full"] and full["events_checked"] == full["head_seq"] == inc["head_seq"]
+
 def test_org_mfa_and_operator(cli, rt, org) -> None:  # type: ignore[no-untyped-def]
     assert cli("org", "mfa", "--org", "acme", "--required", "--json")["mfa_required"] is True
     doc = cli("operator", "add", "tech", "--org", "acme", "--json")

@@ -70,3 +70,25 @@ def test_downgrade_to_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-unty
         counts = [conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("organizations", "mailboxes", "mailbox_addresses")]
     assert counts == [1, 1, 1]
     migrate(engine)
+
+
+def test_0010_audit_checkpoints_up_and_down(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """0010 adds the checkpoint table (a checkpoint row fits it); going back to 0009 drops it, and up again."""
+    from sqlalchemy import inspect
+
+    url = f"sqlite:///{tmp_path / 'control.sqlite'}"
+    engine = make_engine(url)
+    migrate(engine)
+    with sessionmaker(engine)() as s, s.begin():
+        audit.record(s, None, "test")
+        assert audit.verify_chain(s).ok
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT seq, full FROM audit_checkpoints")).all() == [(1, 1)]
+    cfg = _alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    assert "audit_checkpoints" not in inspect(engine).get_table_names()
+    migrate(engine)
+    assert "audit_checkpoints" in inspect(engine).get_table_names()
+    engine.dispose()

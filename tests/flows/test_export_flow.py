@@ -70,7 +70,7 @@ def test_maintenance_flow_reports_and_fails_on_a_damaged_object(prefect_api, rt,
     with pytest.raises(RuntimeError, match="failed their check"):
         maintain_archive(day=_slot_day(part, rt))
     arts = _artifacts("maintenance-report")
-    assert arts and "FAILED part" in str(arts[0].data) + str(arts[-1].data)
+    assert any("FAILED part" in str(a.data) for a in arts)  # other tests' maintenance runs report too
 
 
 def _slot_day(name: str, rt) -> int:  # type: ignore[no-untyped-def]
