@@ -43,8 +43,7 @@ def test_swap_checks_and_audit(rt) -> None:  # type: ignore[no-untyped-def]
         assert find_mailbox(s, t.org, "info@acme").id == box.id  # the old address still reaches it
         with pytest.raises(Conflict, match="already belongs"):  # uniqueness kept: neither address is free
             mbx.create_mailbox(s, t.admin, "acme", "info@acme", kind="shared")
-        events = [e for e in audit.list_events(s, Principal.deployment_operator(), "acme", limit=100_000)
-                  if e.action == "mailbox.make_primary"]
+        events = list(audit.list_events(s, Principal.deployment_operator(), "acme", filters=audit.AuditFilter(action="mailbox.make_primary")))
         assert len(events) == 1 and events[0].target == "hello@acme" and events[0].details["was"] == "info@acme"
         add_domain(s, t.admin, "acme", "elsewhere.example", "global")  # with its domain accepted it may be primary
         mbx.make_primary(s, t.admin, "acme", "info@elsewhere.example")
