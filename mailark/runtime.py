@@ -19,6 +19,7 @@ from control.db import open_control, writer
 from control.metering import archiving_paused
 from control.models import Organization
 from control.orgs import get_org, org_keys
+from mailark.memory import release_free_memory
 from mailark.settings import Settings, get_settings
 from storage.keys import MasterKey, load_master_key
 from storage.objects import ObjectStore, open_store
@@ -72,8 +73,10 @@ class Runtime:
 
     def renew_lake(self) -> None:
         """Open the next catalogue connection on the next use. The old one is not closed here: a
-        caller may still hold it; DuckDB closes it with its last reference."""
-        self.__dict__.pop("lake", None)
+        caller may still hold it; DuckDB closes it with its last reference (usually this one)."""
+        old = self.__dict__.pop("lake", None)
+        del old
+        release_free_memory()
 
     def org(self, name: str) -> Organization:
         with self.control() as session:
