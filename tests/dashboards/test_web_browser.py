@@ -187,6 +187,17 @@ def test_admin_sees_quota_warning_and_licence_refusal(page, server: Server, make
     assert "93 % full" in row.inner_text() and "2 / 2" in row.inner_text()
     shot(page, "overview", tmp_path)
 
+    page.goto(f"/o/{t.name}/licence")  # the operator raises the licence the admin ran into
+    page.fill("#lic-users", "3")
+    page.click("#lic-save")
+    assert "of 3 licensed users" in page.inner_text("#licence-users")
+    shot(page, "licence", tmp_path)
+    page.goto(f"/audit?org={t.name}&action=licence.")  # the deployment's audit log, one organization's licence events
+    events = page.inner_text("#events")
+    assert "licence.change" in events and t.name in events
+    assert "intact" in page.inner_text("#chain")
+    shot(page, "audit", tmp_path)
+
 
 def test_reader_cannot_open_a_journal_mailbox(page, server: Server, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     t = make_tenant("jrn")
