@@ -2,8 +2,8 @@
 
 The Prefect server, a process worker for the `mailark` work pool (it runs every deployment of
 prefect.yaml), the SMTP journal endpoint and the web app. Each is a child process started in its
-own process group; Ctrl-C (or SIGTERM to the supervisor) stops them in reverse order with SIGINT
-(a Prefect worker finishes on SIGINT, not SIGTERM), then SIGKILL after a grace period. A child
+own process group; Ctrl-C (or SIGTERM to the supervisor) stops them with SIGINT (a Prefect worker
+finishes on SIGINT, not SIGTERM), the Prefect server last, then SIGKILL after a grace period. A child
 that dies is restarted with a growing pause. `up.json` in db/ says what runs where, for
 `mailark status`.
 """
@@ -238,15 +238,23 @@ class Supervisor:
         self._stopping = True
 
     def stop(self) -> None:
+        """The worker, the endpoint and the web app together, then the Prefect server they report
+        to: one grace period for each of the two steps, however loaded the machine is."""
         self._stopping = True
-        for svc in reversed(self.services):
-            if svc.running:
+        running = [svc for svc in self.services if svc.running]
+        server = [svc for svc in running if svc.name == "prefect-server"]
+        for step in ([svc for svc in running if svc not in server], server):
+            for svc in step:
                 assert svc.proc is not None
                 self.say(f"stopping {svc.name}...")
                 _signal_group(svc.proc, signal.SIGINT)
+            deadline = time.monotonic() + STOP_GRACE
+            for svc in step:
+                assert svc.proc is not None
                 try:
-                    svc.proc.wait(STOP_GRACE)
+                    svc.proc.wait(max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
+                    self.say(f"{svc.name} did not stop within {STOP_GRACE:.0f} s: killed")
                     _signal_group(svc.proc, signal.SIGKILL)
                     svc.proc.wait()
         state_path(self.settings).unlink(missing_ok=True)

@@ -79,7 +79,11 @@ def test_up_runs_everything_and_stops_on_ctrl_c(tmp_path: Path, corpus: Path) ->
         pids = [s["pid"] for s in status["services"]]
     finally:
         proc.send_signal(signal.SIGINT)
-        code = proc.wait(90)
+        try:
+            code = proc.wait(90)  # two grace periods of 20 s at most, then the children are killed
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("mailark up did not stop within 90 s of Ctrl-C:\n" + log.read_text()[-3000:]) from None
     assert code == 0, log.read_text()
     assert "stopped" in log.read_text()
     for pid in pids:
