@@ -378,7 +378,9 @@ def _sync_addresses(ctx: _Ctx, mb: Mailbox, primary: str, aliases: list[str]) ->
     for row in mb.addresses:
         row.is_primary = row.address == primary
     if mb.primary_address and mb.primary_address != primary:
-        repoint_profiles(s, ctx.org, mb.primary_address, primary)
+        moved = repoint_profiles(s, ctx.org, mb.primary_address, primary)
+        if moved:  # the sources that fill the mailbox follow it to its new address
+            ctx.audit("source.repoint", primary, {"was": mb.primary_address, "profiles": moved})
     mb.primary_address = primary
     s.flush()
     return not_taken

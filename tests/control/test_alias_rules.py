@@ -260,6 +260,10 @@ def test_directory_mailboxes_read_only_and_sync_keeps_what_sources_fill(rt) -> N
         org = s.scalar(select(Organization).where(Organization.name == "contoso"))
         assert mbx.profiles_filling(s, org, f"ann.archer@{DOM}") == ["pst"]
         assert mbx.profiles_filling(s, org, f"ann.a@{DOM}") == ["old"]
+        [ev] = list(audit.list_events(s, Principal.deployment_operator(), "contoso",
+                                      filters=audit.AuditFilter(action="source.repoint")))
+        assert (ev.target, ev.details) == (f"ann.archer@{DOM}", {"directory": "tenant", "was": f"ann@{DOM}",
+                                                                  "profiles": ["pst"]})
         routes = {r.profile_name: r.mailbox for r in load_routes(s, rt.master_key, rt.settings.journal.domain).values()}
         n = _boxes(s, org.id)
     boxes = _Mailboxes(rt, rt.org("contoso"))
