@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from control import audit, identity, licensing
 from control.directory_profiles import profile_config
-from control.mailboxes import create_mailbox
+from control.mailboxes import create_mailbox, profiles_filling, repoint_profiles
 from control.models import (
     DirectoryProfile, Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization,
     RoleAssignment, User,
@@ -343,15 +343,16 @@ class _Ctx:
 def _sync_addresses(ctx: _Ctx, mb: Mailbox, primary: str, aliases: list[str]) -> list[str]:
     """Make the mailbox's addresses the directory's; returns the aliases it could not take (held elsewhere).
 
-    Addresses the directory no longer lists: a former primary address, or one added by hand before the
-    directory took over, is kept as "retained"; an alias that came from the directory is removed.
+    Addresses the directory no longer lists: a former primary address, one added by hand before the
+    directory took over, or one a journal/import source still fills the mailbox by, is kept as "retained";
+    any other alias that came from the directory is removed. Sources naming the old primary follow the new.
     """
     s = ctx.session
     desired = [primary, *aliases]
     for row in list(mb.addresses):
         if row.address in desired:
             continue
-        if row.is_primary or row.origin != "directory":
+        if row.is_primary or row.origin != "directory" or profiles_filling(s, ctx.org, row.address):
             row.is_primary, row.origin = False, "retained"
         else:
             mb.addresses.remove(row)
@@ -376,6 +377,10 @@ def _sync_addresses(ctx: _Ctx, mb: Mailbox, primary: str, aliases: list[str]) ->
         row.origin = "directory"
     for row in mb.addresses:
         row.is_primary = row.address == primary
+    if mb.primary_address and mb.primary_address != primary:
+        moved = repoint_profiles(s, ctx.org, mb.primary_address, primary)
+        if moved:  # the sources that fill the mailbox follow it to its new address
+            ctx.audit("source.repoint", primary, {"was": mb.primary_address, "profiles": moved})
     mb.primary_address = primary
     s.flush()
     return not_taken

@@ -44,6 +44,49 @@ def _refuse_synced(mb: Mailbox) -> None:
                        f"here: change them in the directory; the next sync brings them to the archive")
 
 
+def _require_org_domain(session: Session, org: Organization, address: str, what: str) -> None:
+    """Refuse an address outside the organization's domains (aliases and primary addresses must be in one)."""
+    domain = address.rsplit("@", 1)[-1]
+    if not session.scalar(select(Domain.id).where(Domain.org_id == org.id, Domain.name == domain)):
+        raise Conflict(f"{address!r} is not in a domain of organization {org.name!r}: {what} must be; add the domain "
+                       f"{domain!r} first (mailark domain add {domain} --org {org.name}, Domains on the Mailboxes "
+                       f"page, or POST /api/orgs/{org.name}/domains)")
+
+
+def profiles_filling(session: Session, org: Organization, address: str) -> list[str]:
+    """Names of the source profiles that fill the archive mailbox found by `address`.
+
+    A journal or SMTP-import profile names its mailbox in `config["mailbox"]` (without one, its own
+    receiving `address`, or the default journal@<org>.<deployment domain> / import-<name>@... form);
+    an IMAP account profile names it in `config["mailbox"]` too. Their runs look the mailbox up by that
+    address and create one if none has it, so the address must stay while a profile names it.
+    """
+    names = []
+    for p in session.scalars(select(SourceProfile).where(SourceProfile.org_id == org.id)):
+        cfg = json.loads(p.config or "{}")
+        named = cfg.get("mailbox")
+        if not named and p.kind in ("journal", "smtp-import"):
+            named = cfg.get("address")
+            if not named:
+                local = "journal" if p.kind == "journal" and p.name == "journal" else (
+                    f"journal-{p.name}" if p.kind == "journal" else f"import-{p.name}")
+                if address.startswith(f"{local}@{org.name}."):
+                    named = address
+        if isinstance(named, str) and named.strip().lower() == address:
+            names.append(p.name)
+    return sorted(names)
+
+
+def _refuse_filled(session: Session, org: Organization, address: str) -> None:
+    names = profiles_filling(session, org, address)
+    if names:
+        which = ", ".join(repr(n) for n in names)
+        raise Conflict(f"mail source(s) {which} of organization {org.name!r} still fill the archive mailbox by "
+                       f"{address!r}: removing the address would make their next run create a second mailbox for it; "
+                       f"first set the source's mailbox to another address of it (PATCH /api/orgs/{org.name}/sources/NAME) "
+                       f"or remove the source (mailark source remove NAME --org {org.name}, or the Sources page)")
+
+
 def _address_free(session: Session, org: Organization, address: str) -> None:
     if session.scalar(select(MailboxAddress.id).where(MailboxAddress.org_id == org.id, MailboxAddress.address == address)):
         raise Conflict(f"address {address!r} already belongs to an archive mailbox of organization {org.name!r}")
@@ -142,7 +185,8 @@ def add_alias(session: Session, principal: Principal, org: Organization | str, m
     _refuse_synced(mb)
     a = normalize_address(alias)
     _address_free(session, o, a)
-    session.add(MailboxAddress(org_id=o.id, mailbox_id=mb.id, address=a, is_primary=False))
+    _require_org_domain(session, o, a, "an address of an archive mailbox")
+    mb.addresses.append(MailboxAddress(org_id=o.id, address=a, is_primary=False))  # the loaded collection stays true
     session.flush()
     audit.record(session, principal, "mailbox.add_alias", org_id=o.id, target=mb.primary_address, details={"alias": a})
 
@@ -156,6 +200,7 @@ def remove_alias(session: Session, principal: Principal, org: Organization | str
     _refuse_synced(row.mailbox)
     if row.is_primary:
         raise Conflict(f"{a!r} is the primary address of its mailbox: make another address primary first")
+    _refuse_filled(session, o, a)
     primary = row.mailbox.primary_address
     session.delete(row)
     session.flush()
@@ -178,21 +223,18 @@ def make_primary(session: Session, principal: Principal, org: Organization | str
     _refuse_synced(mb)
     if row.is_primary:
         raise Conflict(f"{a!r} is already the primary address of its mailbox")
-    domain = a.rsplit("@", 1)[-1]
-    if not session.scalar(select(Domain.id).where(Domain.org_id == o.id, Domain.name == domain)):
-        raise Conflict(f"{a!r} is not in a domain of organization {o.name!r}: a primary address must be; "
-                       f"add the domain {domain!r} first (Mailboxes page, or POST .../domains)")
+    _require_org_domain(session, o, a, "a primary address")
     old = mb.primary_address
     for addr in mb.addresses:
         addr.is_primary = addr.address == a
     mb.primary_address = a
-    moved = _repoint_profiles(session, o, old, a)
+    moved = repoint_profiles(session, o, old, a)
     session.flush()
     audit.record(session, principal, "mailbox.make_primary", org_id=o.id, target=a,
                  details={"was": old, "profiles": moved} if moved else {"was": old})
 
 
-def _repoint_profiles(session: Session, org: Organization, old: str, new: str) -> list[str]:
+def repoint_profiles(session: Session, org: Organization, old: str, new: str) -> list[str]:
     """Journal and SMTP-import profiles that fill the mailbox by its old primary address now name the new one."""
     moved = []
     for p in session.scalars(select(SourceProfile).where(SourceProfile.org_id == org.id)):

@@ -512,15 +512,56 @@ def audit_verify(
         raise typer.Exit(1)
 
 
+def _when(end_of_day: bool) -> Callable[[str | None], Any]:
+    """A --since/--until value parsed as the API parses it; a bad one is wrong usage (exit 2)."""
+    def parse(text: str | None) -> Any:
+        from control.audit import parse_time
+
+        try:
+            return parse_time(text, end_of_day=end_of_day)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+    return parse
+
+
 @audit_app.command("list")
 def audit_list(
     org: Annotated[str | None, typer.Option("--org", help="Organization (default: the whole deployment).")] = None,
-    after: Annotated[int, typer.Option("--after", help="Only events after this sequence number.")] = 0,
-    limit: Annotated[int, typer.Option("--limit")] = 100,
+    action: Annotated[str, typer.Option("--action", help="Exact action, or a prefix ending in '.' or '*' "
+                                                         "(e.g. content.).")] = "",
+    actor: Annotated[str, typer.Option("--actor", help="The acting login, exact.")] = "",
+    outcome: Annotated[str, typer.Option("--outcome", help="ok, failed, denied, ...")] = "",
+    target: Annotated[str, typer.Option("--target", help="A part of the target, any case.")] = "",
+    since: Annotated[str | None, typer.Option("--since", callback=_when(False), metavar="WHEN",
+                                              help="Events at or after: YYYY-MM-DD or ISO 8601 (no zone = UTC).")] = None,
+    until: Annotated[str | None, typer.Option("--until", callback=_when(True), metavar="WHEN",
+                                              help="Events before; a date alone includes that whole day.")] = None,
+    after: Annotated[int, typer.Option("--after", min=0, help="Only events after this sequence number, oldest "
+                                                              "first (followers: the last seq seen).")] = 0,
+    before: Annotated[int | None, typer.Option("--before", min=1, help="Only events before this sequence number, "
+                                                                       "newest first (the cursor of the next "
+                                                                       "older page).")] = None,
+    newest: Annotated[bool, typer.Option("--newest", help="Newest first from the latest event (then page on "
+                                                          "with --before).")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Events per page.")] = 100,
     as_json: JsonOpt = False,
 ) -> None:
-    """List audit events."""
-    from control.audit import list_events
+    """List audit events, filtered, a page at a time (oldest first, or newest first with --before/--newest).
 
-    rows = _act(lambda s, p, rt: [asdict(e) for e in list_events(s, p, org, after_seq=after, limit=limit)])
+    When more events match, the next page's option goes to stderr ("more: --before N" or "more: --after N");
+    with --json stdout stays the list of events and stderr gets {"older": N, "newer": M} (null: none).
+    """
+    from control.audit import AuditFilter, list_events
+
+    f = AuditFilter(action=action, actor=actor, outcome=outcome, target=target, since=since,  # type: ignore[arg-type]
+                    until=until)  # type: ignore[arg-type]
+    desc = newest or before is not None
+    page = _act(lambda s, p, rt: list_events(s, p, org, filters=f, after_seq=after, before_seq=before,
+                                             newest_first=desc, limit=limit))
+    rows = [asdict(e) for e in page.events]
     _emit(rows, as_json, _table(rows, "seq", "at", "actor", "action", "target", "outcome"))
+    if as_json:
+        sys.stderr.write(json.dumps({"older": page.older, "newer": page.newer}) + "\n")
+    elif (page.older if desc else page.newer) is not None:
+        nxt = f"--before {page.older}" if desc else f"--after {page.newer}"
+        err.print(f"more: {nxt}", highlight=False, soft_wrap=True)

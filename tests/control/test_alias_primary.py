@@ -12,7 +12,7 @@ from catalog.ingest import BatchWriter, Incoming
 from catalog.search.indexer import sync_index
 from control import audit
 from control import mailboxes as mbx
-from control.identity import add_domain
+from control.identity import add_domain, remove_domain
 from control.models import Mailbox, SourceProfile
 from control.orgs import Conflict, Forbidden, NotFound, find_mailbox
 from control.principals import Principal
@@ -29,7 +29,9 @@ def test_swap_checks_and_audit(rt) -> None:  # type: ignore[no-untyped-def]
     with rt.session() as s:
         mbx.create_mailbox(s, t.admin, "acme", "info@acme", kind="shared")
         mbx.add_alias(s, t.admin, "acme", "info@acme", "hello@acme")
-        mbx.add_alias(s, t.admin, "acme", "info@acme", "info@elsewhere.example")
+        add_domain(s, t.admin, "acme", "elsewhere.example", "global")  # an alias must be in a domain of the
+        mbx.add_alias(s, t.admin, "acme", "info@acme", "info@elsewhere.example")  # organization; removing the
+        remove_domain(s, t.admin, "acme", "elsewhere.example")  # domain leaves the address, outside any domain
     with pytest.raises(NotFound), rt.session() as s:  # an outsider: the address does not exist for it
         mbx.make_primary(s, other.admin, "acme", "hello@acme")
     with pytest.raises(Conflict, match="not in a domain of organization 'acme'.*add the domain"), rt.session() as s:
