@@ -98,7 +98,7 @@ def from_query(query: Mapping[str, str]) -> Confirmation | None:
 
 def confirm(done: Confirmation | None, _: Callable[[str], str], lang: str = "en") -> Markup:
     """The sentence in the reader's language, each parameter escaped inside <strong class="value">."""
-    if done is None or done.code not in TEMPLATES:
+    if not isinstance(done, Confirmation) or done.code not in TEMPLATES:
         return Markup("")
     values = {k: VALUE.format(v) for k, v in done.params.items()}
     try:

@@ -37,6 +37,8 @@ def say(item: Mapping[str, Any] | str | None, _: Callable[[str], str], lang: str
         if found is None:
             return _(item)
         code, params, fallback = found.code, found.params, item
+        if _(notices.TEMPLATES[code]) == notices.TEMPLATES[code]:
+            return item  # no translation (English): the sentence exactly as the service said it
     try:
         return _(notices.TEMPLATES[code]).format(**{k: _(v) if k in WORDS and isinstance(v, str) else _number(v, lang)
                                                     for k, v in params.items()})

@@ -241,3 +241,13 @@ def test_refusal_sentences_are_recognized_from_the_services_own_text(server: Ser
     for code, message in cases.items():
         found = notices.recognize(message)
         assert found is not None and found.code == code, (code, message)
+
+
+def test_a_refusal_in_english_is_the_services_sentence_exactly() -> None:
+    from dashboards.web.i18n import translator
+    from dashboards.web.notices import say
+
+    text = "organization 'acme' has 1200 archive mailboxes, more than 10 x 100 = 1000: mailboxes are never deleted, " \
+           "so keep a quota of at least 1200"
+    assert notices.recognize(text) is not None and say(text, translator("en"), "en") == text
+    assert say(text, translator("de"), "de").startswith("Die Organisation 'acme' hat 1.200 Archivpostfächer")
