@@ -203,7 +203,8 @@ def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = For
         kind: str = Form(""), owner: str = Form(""), display_name: str = Form(""), mailbox: str = Form(""),
         alias: str = Form(""), who: str = Form(""), name: str = Form(""), group: str = Form(""), login: str = Form(""),
         role: str = Form(""), target: str = Form("")) -> Response:
-    """One admin form; success redirects back with what was done, a refusal shows on the same page."""
+    """One admin form; success redirects back with what was done (a confirmation's code and parameters, never a
+    sentence: dashboards.web.confirmations), a refusal shows on the same page."""
     check_form(request, v, csrf)
     values = locals()
     form = {k: values[k] for k in FIELDS}
