@@ -21,6 +21,7 @@ from dashboards.api import auth as api_auth
 from dashboards.api import tokens as api_tokens
 from dashboards.api.models import TokenIn
 from dashboards.deps import DB
+from dashboards.web.confirmations import confirmation, location
 from dashboards.web.pages import PageRoute, _nav, render
 from dashboards.web.session import Page, Viewer, check_form
 
@@ -42,7 +43,7 @@ def _page(request: Request, v: Viewer, s: DB, status: int = 200, **kw: Any) -> H
 
 @router.get("/account")
 def account(request: Request, v: Page, s: DB) -> HTMLResponse:
-    return _page(request, v, s, done=request.query_params.get("done"))
+    return _page(request, v, s)
 
 
 @router.post("/account/tokens")
@@ -73,4 +74,4 @@ def revoke_token(request: Request, token_id: str, v: Page, s: DB, csrf: str = Fo
     except NotFound as e:
         s.rollback()
         return _page(request, v, s, status=404, refused=str(e))
-    return RedirectResponse("/account?done=revoked", status_code=303)
+    return RedirectResponse(location("/account", confirmation("token_revoked")), status_code=303)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -26,34 +25,35 @@ from dashboards.api import mailboxes as api_mailboxes
 from dashboards.api import permissions as api_permissions
 from dashboards.api.models import AliasIn, GroupIn, MailboxIn, RoleIn
 from dashboards.deps import DB, Ctx
+from dashboards.web.confirmations import Confirmation, confirmation, location
 from dashboards.web.pages import PageRoute, _nav, render
 from dashboards.web.session import Page, check_form
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-def _mailbox_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _mailbox_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     body = MailboxIn(address=f.get("address", ""), kind=f.get("kind") or "shared",  # type: ignore[arg-type]
                      owner=f.get("owner") or None, display_name=f.get("display_name") or None)
-    return f"added {api_mailboxes.add(org, body, p, s).primary_address}"
+    return confirmation("mailbox_added", address=api_mailboxes.add(org, body, p, s).primary_address)
 
 
-def _domain_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _domain_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     from dashboards.api import domains as api_domains
     from dashboards.api.models import DomainIn
 
     body = DomainIn(name=f.get("name", ""), kind=f.get("kind") or "local")  # type: ignore[arg-type]
-    return f"added domain {api_domains.add(org, body, p, s).name}"
+    return confirmation("domain_added", domain=api_domains.add(org, body, p, s).name)
 
 
-def _alias_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _alias_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     api_aliases.add(org, f.get("mailbox", ""), AliasIn(alias=f.get("alias", "")), p, s)
-    return f"{f.get('alias')} now reaches {f.get('mailbox')}"
+    return confirmation("alias_added", alias=f.get("alias", "").strip(), mailbox=f.get("mailbox", "").strip())
 
 
 def _permission(grant: bool):  # type: ignore[no-untyped-def]
     """The form's "who" is "user LOGIN" or "group NAME"; one handler grants, the other revokes."""
 
-    def act(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+    def act(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
         who, box = f.get("who", "").strip(), f.get("mailbox", "")
         group = who.startswith("group ")
         name = who[6:].strip() if group else who.removeprefix("user ").strip()
@@ -61,7 +61,8 @@ def _permission(grant: bool):  # type: ignore[no-untyped-def]
             (api_permissions.grant_group if grant else api_permissions.revoke_group)(org, box, name, p, s)
         else:
             (api_permissions.grant_user if grant else api_permissions.revoke_user)(org, box, name, p, s)
-        return f"{who} may {'' if grant else 'no longer '}read {box}"
+        code = f"{'group' if group else 'user'}_may_{'' if grant else 'not_'}read"
+        return confirmation(code, mailbox=box.strip(), **{"group" if group else "login": name})
 
     return act
 
@@ -69,39 +70,45 @@ def _permission(grant: bool):  # type: ignore[no-untyped-def]
 _grant, _revoke = _permission(True), _permission(False)
 
 
-def _group_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
-    return f"added group {api_groups.add(org, GroupIn(name=f.get('name', '')), p, s).name}"
+def _group_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
+    return confirmation("group_added", group=api_groups.add(org, GroupIn(name=f.get("name", "")), p, s).name)
 
 
-def _member_add(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _member_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     api_groups.add_member(org, f.get("group", ""), f.get("login", ""), p, s)
-    return f"{f.get('login')} joined {f.get('group')}"
+    return confirmation("member_added", login=f.get("login", "").strip(), group=f.get("group", "").strip())
 
 
-def _role_assign(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _role_assign(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     target = f.get("target", "").strip()
     group, user = (target[6:].strip(), None) if target.startswith("group ") else (None, target.removeprefix("user ").strip())
     identity.assign_role(s, p, org, RoleIn(role=f.get("role", ""), group=group, user=user).role,  # type: ignore[arg-type]
                          group=group, user=user)
-    return f"{target} has the role {f.get('role')}"
+    return _role_done("assigned", group, user, f.get("role", ""))
 
 
-def _user_active(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _role_done(what: str, group: str | None, user: str | None, role: str) -> Confirmation:
+    if group is not None:
+        return confirmation(f"group_role_{what}", group=group, role=role.strip())
+    return confirmation(f"user_role_{what}", login=user or "", role=role.strip())
+
+
+def _user_active(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     active = f.get("kind") == "enable"
     identity.set_user_active(s, p, org, f.get("login", ""), active)
-    return f"{f.get('login')} is {'enabled' if active else 'disabled'}"
+    return confirmation("user_enabled" if active else "user_disabled", login=f.get("login", "").strip())
 
 
-def _user_delete(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _user_delete(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     identity.delete_user(s, p, org, f.get("login", ""))
-    return f"{f.get('login')} is deleted"
+    return confirmation("user_deleted", login=f.get("login", "").strip())
 
 
-def _user_totp_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _user_totp_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     from control import auth as cauth
 
     cauth.reset_totp(s, p, org, f.get("login", ""))
-    return f"{f.get('login')} has no TOTP now"
+    return confirmation("user_totp_reset", login=f.get("login", "").strip())
 
 
 def _user_password_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> dict[str, Any]:
@@ -109,36 +116,37 @@ def _user_password_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> dic
     from control import auth as cauth
 
     login = f.get("login", "").strip().lower()
-    return {"added": login, "one_time_password": cauth.reset_password(s, p, org, login)}
+    password = cauth.reset_password(s, p, org, login)
+    return {"reset": confirmation("user_password_reset", login=login), "one_time_password": password}
 
 
-def _member_remove(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _member_remove(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     api_groups.remove_member(org, f.get("group", ""), f.get("login", ""), p, s)
-    return f"{f.get('login')} left {f.get('group')}"
+    return confirmation("member_removed", login=f.get("login", "").strip(), group=f.get("group", "").strip())
 
 
-def _group_delete(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _group_delete(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     api_groups.delete(org, f.get("group", ""), p, s)
-    return f"deleted group {f.get('group')}"
+    return confirmation("group_deleted", group=f.get("group", "").strip())
 
 
-def _role_revoke(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _role_revoke(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     target = f.get("target", "").strip()
     group, user = (target[6:].strip(), None) if target.startswith("group ") else (None, target.removeprefix("user ").strip())
     identity.revoke_role(s, p, org, RoleIn(role=f.get("role", ""), group=group, user=user).role,  # type: ignore[arg-type]
                          group=group, user=user)
-    return f"{target} no longer has the role {f.get('role')}"
+    return _role_done("revoked", group, user, f.get("role", ""))
 
 
-def _alias_remove(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _alias_remove(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     api_aliases.remove(org, f.get("alias", ""), p, s)
-    return f"removed {f.get('alias')}"
+    return confirmation("alias_removed", alias=f.get("alias", "").strip())
 
 
-def _alias_primary(org: str, p: Any, s: Session, f: dict[str, str]) -> str:
+def _alias_primary(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     """The alias becomes the primary address; the old primary stays as an alias."""
     box = api_aliases.make_primary(org, f.get("alias", ""), p, s)
-    return f"{box.primary_address} is now the primary address ({', '.join(box.aliases)} still reach the mailbox)"
+    return confirmation("alias_primary", address=box.primary_address, aliases=", ".join(box.aliases))
 
 
 ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
@@ -178,13 +186,13 @@ PAGES = {"mailboxes": _mailboxes_page, "groups": _groups_page, "users": _users_p
 @router.get("/o/{org}/mailboxes")
 def mailboxes(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
     require_admin(s, v.principal, org, "managing mailboxes")
-    return _mailboxes_page(request, org, v, s, done=request.query_params.get("done"))
+    return _mailboxes_page(request, org, v, s)
 
 
 @router.get("/o/{org}/groups")
 def groups(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
     require_admin(s, v.principal, org, "managing groups and roles")
-    return _groups_page(request, org, v, s, done=request.query_params.get("done"))
+    return _groups_page(request, org, v, s)
 
 
 FIELDS = ("address", "kind", "owner", "display_name", "mailbox", "alias", "who", "name", "group", "login", "role", "target")
@@ -195,7 +203,8 @@ def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = For
         kind: str = Form(""), owner: str = Form(""), display_name: str = Form(""), mailbox: str = Form(""),
         alias: str = Form(""), who: str = Form(""), name: str = Form(""), group: str = Form(""), login: str = Form(""),
         role: str = Form(""), target: str = Form("")) -> Response:
-    """One admin form; success redirects back with what was done, a refusal shows on the same page."""
+    """One admin form; success redirects back with what was done (a confirmation's code and parameters, never a
+    sentence: dashboards.web.confirmations), a refusal shows on the same page."""
     check_form(request, v, csrf)
     values = locals()
     form = {k: values[k] for k in FIELDS}
@@ -203,7 +212,7 @@ def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = For
         raise NotFound(f"no such admin action {action!r}")
     fn, page = ACTIONS[action]
     try:
-        done = fn(org, v.principal, s, form)
+        done: Confirmation | dict[str, Any] = fn(org, v.principal, s, form)
         s.flush()
         if isinstance(done, dict):
             return PAGES[page](request, org, v, s, **done)
@@ -213,7 +222,7 @@ def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = For
             raise
         message = str(e) if isinstance(e, ControlError) else "the form is not valid: " + str(e).splitlines()[0]
         return PAGES[page](request, org, v, s, refused=message)
-    return RedirectResponse(f"/o/{org}/{page}?done={quote(done)}", status_code=303)
+    return RedirectResponse(location(f"/o/{org}/{page}", done), status_code=303)
 
 
 # ---- compliance: delete a message --------------------------------------------------------------

@@ -381,6 +381,182 @@ DE: dict[str, str] = {
     "or mailark audit verify).":
         "Änderungen an Ereignissen vor dem letzten Prüfpunkt findet nur eine vollständige Prüfung (die nächtliche "
         "Wartung oder mailark audit verify).",
+    # confirmations and refusals
+    "the archive mailbox {address} is added": "Das Archivpostfach {address} ist angelegt.",
+    "the domain {domain} is added": "Die Domain {domain} ist hinzugefügt.",
+    "{alias} now reaches {mailbox}": "{alias} erreicht jetzt {mailbox}.",
+    "the address {alias} is removed": "Die Adresse {alias} ist entfernt.",
+    "{address} is now the primary address ({aliases} still reach the mailbox)":
+        "{address} ist jetzt die Hauptadresse ({aliases} erreichen das Postfach weiterhin).",
+    "the user {login} may read {mailbox}": "Der Benutzer {login} darf {mailbox} lesen.",
+    "the group {group} may read {mailbox}": "Die Gruppe {group} darf {mailbox} lesen.",
+    "the user {login} may no longer read {mailbox}": "Der Benutzer {login} darf {mailbox} nicht mehr lesen.",
+    "the group {group} may no longer read {mailbox}": "Die Gruppe {group} darf {mailbox} nicht mehr lesen.",
+    "the group {group} is added": "Die Gruppe {group} ist angelegt.",
+    "the group {group} is deleted": "Die Gruppe {group} ist gelöscht.",
+    "{login} joined the group {group}": "{login} ist jetzt Mitglied der Gruppe {group}.",
+    "{login} left the group {group}": "{login} ist nicht mehr Mitglied der Gruppe {group}.",
+    "the user {login} has the role {role}": "Der Benutzer {login} hat die Rolle {role}.",
+    "the group {group} has the role {role}": "Die Gruppe {group} hat die Rolle {role}.",
+    "the user {login} no longer has the role {role}": "Der Benutzer {login} hat die Rolle {role} nicht mehr.",
+    "the group {group} no longer has the role {role}": "Die Gruppe {group} hat die Rolle {role} nicht mehr.",
+    "{login} is enabled": "{login} ist aktiviert.",
+    "{login} is disabled": "{login} ist deaktiviert.",
+    "{login} is deleted": "{login} ist gelöscht.",
+    "{login} has no TOTP now": "{login} hat jetzt kein TOTP mehr.",
+    "{login} has a new one-time password (shown once, give it to them):":
+        "{login} hat ein neues Einmalpasswort (wird nur einmal angezeigt, geben Sie es weiter):",
+    "the source {name} is saved": "Die Quelle {name} ist gespeichert.",
+    "the source {name} is enabled": "Die Quelle {name} ist aktiviert.",
+    "the source {name} is disabled": "Die Quelle {name} ist deaktiviert.",
+    "the source {name} is removed; what it archived stays archived":
+        "Die Quelle {name} ist entfernt; was sie archiviert hat, bleibt archiviert.",
+    "the directory profile {name} is added": "Das Verzeichnisprofil {name} ist angelegt.",
+    "the directory profile {name} is saved": "Das Verzeichnisprofil {name} ist gespeichert.",
+    "the directory profile {name} is enabled": "Das Verzeichnisprofil {name} ist aktiviert.",
+    "the directory profile {name} is disabled": "Das Verzeichnisprofil {name} ist deaktiviert.",
+    "the directory profile {name} is removed; the users, groups and mailboxes it synced stay":
+        "Das Verzeichnisprofil {name} ist entfernt; die Benutzer, Gruppen und Postfächer, die es abgeglichen hat, "
+        "bleiben.",
+    "organization '{org}' uses all {licensed_users} licensed users: remove a user or raise the licence (the MSP "
+    "operator raises it with: mailark licence set --org {org} --users N)":
+        "Die Organisation '{org}' nutzt alle {licensed_users} lizenzierten Benutzer: Entfernen Sie einen Benutzer "
+        "oder erweitern Sie die Lizenz (der MSP-Betreiber erweitert sie mit: mailark licence set --org {org} "
+        "--users N).",
+    "organization '{org}' has all {quota} archive mailboxes its licence allows ({licensed_users} users x "
+    "{mailboxes_per_user} mailboxes per user; shared and journal mailboxes count too): raise the licence (the MSP "
+    "operator raises it with: mailark licence set --org {org} --users N or --mailboxes-per-user N)":
+        "Die Organisation '{org}' hat alle {quota} Archivpostfächer, die ihre Lizenz erlaubt ({licensed_users} "
+        "Benutzer x {mailboxes_per_user} Postfächer pro Benutzer; geteilte und Journal-Postfächer zählen mit): "
+        "Erweitern Sie die Lizenz (der MSP-Betreiber erweitert sie mit: mailark licence set --org {org} --users N "
+        "oder --mailboxes-per-user N).",
+    "the trial of organization '{org}' was cancelled and has ended: nothing can be added until the MSP operator "
+    "renews the licence (mailark licence renew --org {org})":
+        "Die Testphase der Organisation '{org}' wurde gekündigt und ist beendet: Nichts kann hinzugefügt werden, "
+        "bis der MSP-Betreiber die Lizenz verlängert (mailark licence renew --org {org}).",
+    "organization '{org}' has {users} users: remove some before licensing only {new_users}":
+        "Die Organisation '{org}' hat {users} Benutzer: Entfernen Sie welche, bevor Sie nur {new_users} lizenzieren.",
+    "organization '{org}' has {mailboxes} archive mailboxes, more than {new_users} x {mailboxes_per_user} = "
+    "{quota}: mailboxes are never deleted, so keep a quota of at least {mailboxes}":
+        "Die Organisation '{org}' hat {mailboxes} Archivpostfächer, mehr als {new_users} x {mailboxes_per_user} = "
+        "{quota}: Postfächer werden nie gelöscht, behalten Sie also ein Kontingent von mindestens {mailboxes}.",
+    "storage of {storage_gb} GB is not a tier: choose one of {tiers} GB":
+        "{storage_gb} GB Speicher ist keine Stufe: Wählen Sie eine von {tiers} GB.",
+    "organization '{org}' is not in its trial (status {status})":
+        "Die Organisation '{org}' ist nicht in der Testphase (Status {status}).",
+    "a licence needs at least 1 user (the organization's admin is one)":
+        "Eine Lizenz braucht mindestens 1 Benutzer (der Admin der Organisation ist einer).",
+    "mailboxes per user must be at least 1": "Es muss mindestens 1 Postfach pro Benutzer sein.",
+    "user '{login}' already exists": "Den Benutzer '{login}' gibt es schon.",
+    "group '{group}' already exists": "Die Gruppe '{group}' gibt es schon.",
+    "address '{address}' already belongs to an archive mailbox of organization '{org}'":
+        "Die Adresse '{address}' gehört schon zu einem Archivpostfach der Organisation '{org}'.",
+    "'{address}' is already the primary address of its mailbox":
+        "'{address}' ist schon die Hauptadresse ihres Postfachs.",
+    "domain '{domain}' is already a domain of this organization":
+        "Die Domain '{domain}' ist schon eine Domain dieser Organisation.",
+    "domain '{domain}' is already taken on this deployment":
+        "Die Domain '{domain}' ist in dieser Installation schon vergeben.",
+    "domain '{domain}' is taken on this deployment": "Die Domain '{domain}' ist in dieser Installation vergeben.",
+    "organization '{org}' already has a source named '{name}'":
+        "Die Organisation '{org}' hat schon eine Quelle namens '{name}'.",
+    "organization '{org}' already has a directory profile named '{name}'":
+        "Die Organisation '{org}' hat schon ein Verzeichnisprofil namens '{name}'.",
+    "{doing} needs the {roles} role in organization '{org}'":
+        "Dafür ({doing}) brauchen Sie die Rolle {roles} in der Organisation '{org}'.",
+    "{doing} is for the MSP operator (ask your provider)":
+        "Das ({doing}) ist dem MSP-Betreiber vorbehalten (fragen Sie Ihren Anbieter).",
+    "{doing} is for MSP operators who serve every organization":
+        "Das ({doing}) ist MSP-Betreibern vorbehalten, die alle Organisationen betreuen.",
+    "refused: deleting group '{group}' would leave organization '{org}' without an Admin; make another user an "
+    "Admin first":
+        "Abgelehnt: Ohne die Gruppe '{group}' hätte die Organisation '{org}' keinen Admin mehr; machen Sie zuerst "
+        "einen anderen Benutzer zum Admin.",
+    "refused: removing {login} from group '{group}' would leave organization '{org}' without an Admin; make another "
+    "user an Admin first":
+        "Abgelehnt: Ohne {login} in der Gruppe '{group}' hätte die Organisation '{org}' keinen Admin mehr; machen "
+        "Sie zuerst einen anderen Benutzer zum Admin.",
+    "refused: deleting {login} would leave organization '{org}' without an Admin; make another user an Admin first":
+        "Abgelehnt: Ohne {login} hätte die Organisation '{org}' keinen Admin mehr; machen Sie zuerst einen anderen "
+        "Benutzer zum Admin.",
+    "refused: disabling {login} would leave organization '{org}' without an Admin; make another user an Admin first":
+        "Abgelehnt: Ist {login} deaktiviert, hätte die Organisation '{org}' keinen Admin mehr; machen Sie zuerst "
+        "einen anderen Benutzer zum Admin.",
+    "refused: taking the {role} role from {holder} would leave organization '{org}' without an Admin; make another "
+    "user an Admin first":
+        "Abgelehnt: Ohne die Rolle {role} für {holder} hätte die Organisation '{org}' keinen Admin mehr; machen Sie "
+        "zuerst einen anderen Benutzer zum Admin.",
+    "refused: {doing} would leave organization '{org}' without an Admin; make another user an Admin first":
+        "Abgelehnt: Danach ({doing}) hätte die Organisation '{org}' keinen Admin mehr; machen Sie zuerst einen "
+        "anderen Benutzer zum Admin.",
+    "Admin or Auditor": "Admin oder Auditor",
+    "too many failed logins for {login}: locked, try again in {minutes} minutes":
+        "Zu viele fehlgeschlagene Anmeldungen für {login}: gesperrt, versuchen Sie es in {minutes} Minuten erneut.",
+    "wrong login, password or code": "Anmeldename, Passwort oder Code ist falsch.",
+    "the login took too long: start again": "Die Anmeldung hat zu lange gedauert: Beginnen Sie neu.",
+    "the current password is wrong": "Das aktuelle Passwort ist falsch.",
+    "the password is too short: use at least {length} characters":
+        "Das Passwort ist zu kurz: Verwenden Sie mindestens {length} Zeichen.",
+    "the code does not match: check the authenticator app's clock and try the next code":
+        "Der Code stimmt nicht: Prüfen Sie die Uhr der Authenticator-App und versuchen Sie den nächsten Code.",
+    "you logged in with a one-time password: choose your own first (POST /api/auth/password with old_password "
+    "and new_password)":
+        "Sie haben sich mit einem Einmalpasswort angemeldet: Wählen Sie zuerst ein eigenes (POST /api/auth/password "
+        "mit old_password und new_password).",
+    "this form has expired or did not come from mailark: reload the page and try again":
+        "Dieses Formular ist abgelaufen oder stammt nicht von mailark: Laden Sie die Seite neu und versuchen Sie es "
+        "erneut.",
+    "this form was sent from another site: open mailark itself and try again":
+        "Dieses Formular wurde von einer anderen Website gesendet: Öffnen Sie mailark selbst und versuchen Sie es "
+        "erneut.",
+    "{what} is a whole number, not '{value}': correct it and send the form again":
+        "{what} ist eine ganze Zahl, nicht '{value}': Korrigieren Sie das und senden Sie das Formular erneut.",
+    "the port": "Der Port",
+    "the interval": "Das Intervall",
+    "the form is not valid: {field}: {problem}; correct it and send the form again":
+        "Das Formular ist nicht gültig: {field}: {problem}; korrigieren Sie das und senden Sie das Formular erneut.",
+    "the form is not valid: use whole numbers ({detail})":
+        "Das Formular ist nicht gültig: Verwenden Sie ganze Zahlen ({detail}).",
+    "the form is not valid: {detail}": "Das Formular ist nicht gültig: {detail}",
+    "the form is not valid: give the token a name (at most 100 characters) and, if it should expire, a number of "
+    "days from 1 to 3650":
+        "Das Formular ist nicht gültig: Geben Sie dem Token einen Namen (höchstens 100 Zeichen) und, wenn es ablaufen "
+        "soll, eine Zahl von Tagen von 1 bis 3650.",
+    # what was being done, in the refusals above
+    "managing mailboxes": "Postfächer verwalten",
+    "managing groups and roles": "Gruppen und Rollen verwalten",
+    "adding a user": "einen Benutzer anlegen",
+    "adding an archive mailbox": "ein Archivpostfach anlegen",
+    "adding an address": "eine Adresse hinzufügen",
+    "removing an address": "eine Adresse entfernen",
+    "changing a primary address": "eine Hauptadresse ändern",
+    "adding a domain": "eine Domain hinzufügen",
+    "adding a group": "eine Gruppe anlegen",
+    "deleting a group": "eine Gruppe löschen",
+    "changing group members": "Gruppenmitglieder ändern",
+    "assigning roles": "Rollen zuweisen",
+    "revoking roles": "Rollen entziehen",
+    "granting mailbox access": "Zugriff auf ein Postfach gewähren",
+    "revoking mailbox access": "Zugriff auf ein Postfach entziehen",
+    "disabling or enabling a user": "einen Benutzer deaktivieren oder aktivieren",
+    "deleting a user": "einen Benutzer löschen",
+    "resetting a password": "ein Passwort zurücksetzen",
+    "resetting TOTP": "TOTP zurücksetzen",
+    "listing users": "Benutzer auflisten",
+    "adding a mail source": "eine Mailquelle hinzufügen",
+    "changing a mail source": "eine Mailquelle ändern",
+    "removing a mail source": "eine Mailquelle entfernen",
+    "testing a mail source": "eine Mailquelle testen",
+    "adding a directory profile": "ein Verzeichnisprofil hinzufügen",
+    "changing a directory profile": "ein Verzeichnisprofil ändern",
+    "removing a directory profile": "ein Verzeichnisprofil entfernen",
+    "testing a directory profile": "ein Verzeichnisprofil testen",
+    "syncing a directory": "ein Verzeichnis abgleichen",
+    "reading the licence": "die Lizenz lesen",
+    "changing the licence": "die Lizenz ändern",
+    "cancelling the trial": "die Testphase kündigen",
+    "renewing the licence": "die Lizenz verlängern",
+    "deleting archived mail": "archivierte Mail löschen",
 }
 TABLES = {"de": DE}
 

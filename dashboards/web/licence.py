@@ -19,6 +19,7 @@ from dashboards.api import licence as api_licence
 from dashboards.api.models import LicenceChangeIn
 from dashboards.deps import DB
 from dashboards.errors import STATUS
+from dashboards.web.confirmations import confirmation
 from dashboards.web.pages import PageRoute, _nav, render
 from dashboards.web.session import Page, Viewer, check_form
 
@@ -33,7 +34,7 @@ def _page(request: Request, org: str, v: Viewer, s: DB, status: int = 200, **kw:
 
 @router.get("/o/{org}/licence")
 def licence(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
-    return _page(request, org, v, s, done=request.query_params.get("done"))
+    return _page(request, org, v, s)
 
 
 def _refused(request: Request, org: str, v: Viewer, s: DB, e: Exception) -> HTMLResponse:
@@ -59,14 +60,15 @@ def change(request: Request, org: str, v: Page, s: DB, csrf: str = Form(""), use
         s.flush()
     except (ControlError, ValidationError, ValueError) as e:
         return _refused(request, org, v, s, e)
-    return _page(request, org, v, s, done="changed")
+    return _page(request, org, v, s, done=confirmation("licence_changed"))
 
 
 @router.post("/o/{org}/licence/{action}")
 def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = Form("")) -> HTMLResponse:
     """cancel-trial or renew."""
     check_form(request, v, csrf)
-    fn = {"cancel-trial": api_licence.cancel_trial, "renew": api_licence.renew}.get(action)
+    fn, code = {"cancel-trial": (api_licence.cancel_trial, "trial_cancelled"),
+                "renew": (api_licence.renew, "licence_renewed")}.get(action, (None, ""))
     if fn is None:
         raise NotFound(f"no licence action {action!r}: use cancel-trial or renew")
     try:
@@ -74,4 +76,4 @@ def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = For
         s.flush()
     except ControlError as e:
         return _refused(request, org, v, s, e)
-    return _page(request, org, v, s, done=action)
+    return _page(request, org, v, s, done=confirmation(code))

@@ -19,6 +19,11 @@ def _number(v: Any, lang: str) -> Any:
     return v
 
 
+# Parameters that are English words of the services (what was being done, role lists, a licence status):
+# said through the dictionary too, so that a German sentence does not quote English.
+WORDS = frozenset({"doing", "roles", "status", "what"})
+
+
 def say(item: Mapping[str, Any] | str | None, _: Callable[[str], str], lang: str = "en") -> str:
     """`item`: a warning dict (`notice` + `params`, else its `message`) or a stored English sentence."""
     if item is None:
@@ -32,7 +37,10 @@ def say(item: Mapping[str, Any] | str | None, _: Callable[[str], str], lang: str
         if found is None:
             return _(item)
         code, params, fallback = found.code, found.params, item
+        if _(notices.TEMPLATES[code]) == notices.TEMPLATES[code]:
+            return item  # no translation (English): the sentence exactly as the service said it
     try:
-        return _(notices.TEMPLATES[code]).format(**{k: _number(v, lang) for k, v in params.items()})
+        return _(notices.TEMPLATES[code]).format(**{k: _(v) if k in WORDS and isinstance(v, str) else _number(v, lang)
+                                                    for k, v in params.items()})
     except (KeyError, IndexError, ValueError):  # a translation naming a parameter the sentence lacks
         return fallback

@@ -30,6 +30,7 @@ from dashboards.api import usage as api_usage
 from dashboards.api.models import UserIn
 from dashboards.deps import DB, SESSION_COOKIE, Ctx
 from dashboards.errors import STATUS
+from dashboards.web.confirmations import confirm, from_query
 from dashboards.web.i18n import LANG_COOKIE, language, translator
 from dashboards.web.notices import say
 from dashboards.web.session import Page, PageOtp, Redirect, check_form
@@ -37,6 +38,7 @@ from dashboards.web.session import Page, PageOtp, Redirect, check_form
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["say"] = say  # the services' sentences in the reader's language: {{ say(w, _, lang) }}
+templates.env.globals["confirm"] = confirm  # what a form did, from its code: {{ confirm(done, _, lang) }}
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; frame-src 'self'")
@@ -47,6 +49,7 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY", "
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     lang = language(request)
     context.setdefault("viewer", None)
+    context.setdefault("done", from_query(request.query_params))  # what the form before did: a code, never a sentence
     response = templates.TemplateResponse(request, name, {"_": translator(lang), "lang": lang, **context},
                                           status_code=status)
     if request.query_params.get("lang") == lang:
@@ -423,8 +426,7 @@ def overview(request: Request, v: Page, s: DB) -> HTMLResponse:
 
 @router.get("/o/{org}/users")
 def users(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
-    return render(request, "users.html", viewer=v, nav=_nav(s, v, org), users=identity.list_users(s, v.principal, org),
-                  done=request.query_params.get("done"))
+    return render(request, "users.html", viewer=v, nav=_nav(s, v, org), users=identity.list_users(s, v.principal, org))
 
 
 @router.post("/o/{org}/users")

@@ -23,6 +23,7 @@ from dashboards.api import directory as api_directory
 from dashboards.api import sources as api_sources
 from dashboards.deps import DB, Ctx
 from dashboards.errors import STATUS
+from dashboards.web.confirmations import confirmation, location
 from dashboards.web.pages import PageRoute, _nav, render
 from dashboards.web.session import Page, Viewer, check_form
 from sources.directory.presets import LDAP_PRESETS
@@ -161,8 +162,9 @@ def _admin(request: Request, v: Viewer, s: DB, org: str, token: str | None, doin
     require_admin(s, v.principal, org, doing)
 
 
-def _done(org: str, what: str, anchor: str = "") -> RedirectResponse:
-    return RedirectResponse(f"/o/{org}/sources?done={quote(what)}{anchor}", status_code=303)
+def _done(org: str, code: str, name: str, anchor: str = "") -> RedirectResponse:
+    """Back to the list, saying what was done (a code and the name: never a sentence in the URL)."""
+    return RedirectResponse(location(f"/o/{org}/sources", confirmation(code, name=name), anchor), status_code=303)
 
 
 def _sources_page(request: Request, org: str, v: Viewer, s: DB, status: int = 200, **kw: Any) -> HTMLResponse:
@@ -170,7 +172,7 @@ def _sources_page(request: Request, org: str, v: Viewer, s: DB, status: int = 20
     kw.setdefault("open_form", request.query_params.get("kind"))
     return render(request, "sources.html", status=status, viewer=v, nav=_nav(s, v, org),
                   sources=api_sources.list_(org, v.principal, s), profiles=api_directory.list_(org, v.principal, s),
-                  done=request.query_params.get("done"), presets=LDAP_PRESETS, **kw)
+                  presets=LDAP_PRESETS, **kw)
 
 
 def _refused(request: Request, org: str, v: Viewer, s: DB, e: Exception, page: str = "sources", **kw: Any
@@ -293,7 +295,7 @@ def edit_source(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx,
         if isinstance(e, NotFound) and not _source_exists(org, name, v, s):
             raise
         return _refused(request, org, v, s, e, page="source", name=name, form=_public(f))
-    return _done(org, f"saved source {name}")
+    return _done(org, "source_saved", name)
 
 
 def _source_exists(org: str, name: str, v: Viewer, s: DB) -> bool:
@@ -306,7 +308,7 @@ def enable_source(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ct
     _admin(request, v, s, org, f.get("csrf"), "changing a mail source")
     enabled = _checked(f, "enabled")
     api_sources.change(org, name, api_sources.SourcePatch(enabled=enabled), v.principal, s, ctx)
-    return _done(org, f"source {name} is {'enabled' if enabled else 'disabled'}")
+    return _done(org, "source_enabled" if enabled else "source_disabled", name)
 
 
 @router.post("/o/{org}/sources/{name}/remove")
@@ -318,7 +320,7 @@ def remove_source(request: Request, org: str, name: str, v: Page, s: DB, f: Fiel
         return render(request, "remove_confirm.html", viewer=v, nav=_nav(s, v, org), what="source", x=x,
                       action=f"/o/{org}/sources/{quote(name, safe='')}/remove")
     api_sources.remove(org, name, v.principal, s)
-    return _done(org, f"removed source {name}; what it archived stays archived")
+    return _done(org, "source_removed", name)
 
 
 @router.post("/o/{org}/sources/{name}/test")
@@ -359,7 +361,7 @@ def add_directory(request: Request, org: str, v: Page, s: DB, ctx: Ctx, f: Field
         s.flush()
     except (ControlError, ValueError) as e:
         return _refused(request, org, v, s, e, form=_public(f), open_form=which)
-    return _done(org, f"added directory profile {_text(f, 'name')}", "#directory-list")
+    return _done(org, "directory_added", _text(f, "name"), "#directory-list")
 
 
 @router.get("/o/{org}/directory/{name}")
@@ -406,7 +408,7 @@ def edit_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx: C
         if isinstance(e, NotFound) and not any(x.name == name for x in _relisted(org, v, s)):
             raise
         return _refused(request, org, v, s, e, page="directory", name=name, form=_public(f))
-    return _done(org, f"saved directory profile {name}", "#directory-list")
+    return _done(org, "directory_saved", name, "#directory-list")
 
 
 def _relisted(org: str, v: Viewer, s: DB) -> list[api_directory.DirectoryOut]:
@@ -419,7 +421,7 @@ def enable_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx:
     _admin(request, v, s, org, f.get("csrf"), "changing a directory profile")
     enabled = _checked(f, "enabled")
     api_directory.change(org, name, api_directory.ProfileChangeIn(enabled=enabled), v.principal, s, ctx)
-    return _done(org, f"directory profile {name} is {'enabled' if enabled else 'disabled'}", "#directory-list")
+    return _done(org, "directory_enabled" if enabled else "directory_disabled", name, "#directory-list")
 
 
 @router.post("/o/{org}/directory/{name}/remove")
@@ -430,8 +432,7 @@ def remove_directory(request: Request, org: str, name: str, v: Page, s: DB, f: F
         return render(request, "remove_confirm.html", viewer=v, nav=_nav(s, v, org), what="directory", x=x,
                       action=f"/o/{org}/directory/{quote(name, safe='')}/remove")
     api_directory.remove(org, name, v.principal, s)
-    return _done(org, f"removed directory profile {name}; the users, groups and mailboxes it synced stay",
-                 "#directory-list")
+    return _done(org, "directory_removed", name, "#directory-list")
 
 
 @router.post("/o/{org}/directory/{name}/test")

@@ -10,7 +10,13 @@ from dashboards.web.i18n import DE, translator
 from dashboards.web.notices import say
 
 SAMPLE = {"percent": 92, "used_gb": 46, "quota_gb": 50, "licensed_users": 5, "mailbox_quota": 10, "date": "2026-12-01",
-          "org": "acme", "quota_bytes": 50_000_000_000, "done": 1200, "total": 3400, "export_id": "x1y2"}
+          "org": "acme", "quota_bytes": 50_000_000_000, "done": 1200, "total": 3400, "export_id": "x1y2",
+          # refusals (recognized from ControlError text on the pages)
+          "quota": 30, "mailboxes_per_user": 3, "users": 12, "new_users": 8, "mailboxes": 40, "storage_gb": 26,
+          "tiers": "10, 25, 50", "status": "paid", "login": "ann@acme", "group": "legal", "address": "info@acme",
+          "domain": "acme.example", "name": "office", "doing": "adding a user", "roles": "Admin", "minutes": 15,
+          "length": 12, "what": "the port", "value": "x1", "field": "security", "problem": "Input should be 'ldaps'",
+          "detail": "users: not a number", "holder": "user ann@acme", "role": "Admin"}
 
 
 def _fields(text: str) -> set[str]:
