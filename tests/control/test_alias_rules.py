@@ -8,9 +8,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-import typer
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from control import audit
 from control import mailboxes as mbx
@@ -321,32 +319,17 @@ def test_api_status_codes(api) -> None:  # type: ignore[no-untyped-def]
     assert events == [("mailbox.add_alias", "admin@acme"), ("mailbox.remove_alias", "admin@acme")]
 
 
-@pytest.fixture
-def cli(home):  # type: ignore[no-untyped-def]
-    from mailark.admin_cli import register_admin_commands
-
-    app = typer.Typer()
-    register_admin_commands(app)
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):  # type: ignore[no-untyped-def]
-        r = runner.invoke(app, list(args))
-        assert r.exit_code == code, (r.stdout, r.stderr, r.exception)
-        return r
-    return run
-
-
-def test_cli_refusals_exit_1_with_the_message(cli, rt) -> None:  # type: ignore[no-untyped-def]
+def test_cli_refusals_exit_1_with_the_message(run_cli, rt) -> None:  # type: ignore[no-untyped-def]
     t = make_tenant(rt, "acme")
     with rt.session() as s:
         mbx.create_mailbox(s, t.admin, "acme", "info@acme", kind="shared")
         mbx.add_alias(s, t.admin, "acme", "info@acme", "hello@acme")
         add_import(s, t.admin, "acme", rt.master_key, rt.settings.journal.domain, mailbox="info@acme", name="pst")
     _point(rt, "pst", "hello@acme")
-    r = cli("alias", "add", "info@acme", "x@elsewhere.example", "--org", "acme", code=1)
+    r = run_cli("alias", "add", "info@acme", "x@elsewhere.example", "--org", "acme", code=1)
     assert FOREIGN in r.stderr and "mailark domain add elsewhere.example --org acme" in r.stderr and r.stdout == ""
-    r = cli("alias", "remove", "hello@acme", "--org", "acme", code=1)
+    r = run_cli("alias", "remove", "hello@acme", "--org", "acme", code=1)
     assert "'pst'" in r.stderr and "second mailbox" in r.stderr
-    cli("domain", "add", "elsewhere.example", "--global", "--org", "acme")
-    assert "x@elsewhere.example now reaches info@acme" in cli("alias", "add", "info@acme", "x@elsewhere.example",
+    run_cli("domain", "add", "elsewhere.example", "--global", "--org", "acme")
+    assert "x@elsewhere.example now reaches info@acme" in run_cli("alias", "add", "info@acme", "x@elsewhere.example",
                                                               "--org", "acme").stdout

@@ -6,26 +6,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from control import audit
 from control.principals import Principal
-from mailark.admin_cli import register_admin_commands
 from tests.control.conftest import make_tenant
-
-
-@pytest.fixture
-def cli(home):  # type: ignore[no-untyped-def]
-    app = typer.Typer()
-    register_admin_commands(app)
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):  # type: ignore[no-untyped-def]
-        r = runner.invoke(app, list(args))
-        assert r.exit_code == code, (r.stdout, r.stderr, r.exception)
-        return r
-    return run
 
 
 def _seqs(r) -> list[int]:  # type: ignore[no-untyped-def]
@@ -52,9 +36,9 @@ def log(rt):  # type: ignore[no-untyped-def]
     return {e.seq: e for e in every}
 
 
-def test_filters(cli, log) -> None:  # type: ignore[no-untyped-def]
+def test_filters(run_cli, log) -> None:  # type: ignore[no-untyped-def]
     def actions(*args: str) -> list[str]:
-        return [e["action"] for e in json.loads(cli("audit", "list", *args, "--json").stdout)]
+        return [e["action"] for e in json.loads(run_cli("audit", "list", *args, "--json").stdout)]
 
     assert actions("--action", "mailbox.add_alias") == ["mailbox.add_alias", "mailbox.add_alias"]
     assert actions("--action", "content.") == ["content.export", "content.read"]
@@ -67,51 +51,51 @@ def test_filters(cli, log) -> None:  # type: ignore[no-untyped-def]
     assert actions("--since", "2026-11-02", "--until", "2026-11-02") == ["mailbox.remove_alias", "content.export"]
     assert actions("--since", "2026-11-03T00:00:00+01:00", "--until", "2026-11-04", "--org", "globex") == ["content.read"]
     assert actions("--until", "2026-11-01T12:00:00", "--action", "mailbox.") == []  # until excludes its instant
-    r = cli("audit", "list", "--org", "acme", "--outcome", "denied")
+    r = run_cli("audit", "list", "--org", "acme", "--outcome", "denied")
     assert "content.export" in r.stdout and "ann@acme" in r.stdout and r.stderr == ""
 
 
-def test_paging_newest_first_with_before(cli, log) -> None:  # type: ignore[no-untyped-def]
+def test_paging_newest_first_with_before(run_cli, log) -> None:  # type: ignore[no-untyped-def]
     mine = sorted((s for s, e in log.items() if e.action.startswith("mailbox.")), reverse=True)
-    r = cli("audit", "list", "--action", "mailbox.", "--newest", "--limit", "2")
+    r = run_cli("audit", "list", "--action", "mailbox.", "--newest", "--limit", "2")
     assert r.stderr.strip() == f"more: --before {mine[1]}"
     seen, before = [], None
     while True:
         args = ["audit", "list", "--action", "mailbox.", "--limit", "2", "--json"]
         args += ["--before", str(before)] if before else ["--newest"]
-        r = cli(*args)
+        r = run_cli(*args)
         seen += _seqs(r)
         cursor = json.loads(r.stderr)
         if cursor["older"] is None:
             break
         before = cursor["older"]
     assert seen == mine  # every matching event once, newest first
-    r = cli("audit", "list", "--action", "mailbox.", "--before", str(mine[-1] + 1), "--limit", "2")
+    r = run_cli("audit", "list", "--action", "mailbox.", "--before", str(mine[-1] + 1), "--limit", "2")
     assert r.stderr == "" and "more:" not in r.stdout  # the last page says nothing more
 
 
-def test_paging_oldest_first_with_after_and_json_shape(cli, log) -> None:  # type: ignore[no-untyped-def]
+def test_paging_oldest_first_with_after_and_json_shape(run_cli, log) -> None:  # type: ignore[no-untyped-def]
     acme = sorted(s for s, e in log.items() if e.org_id == log[max(log)].org_id)
-    r = cli("audit", "list", "--org", "acme", "--limit", "3", "--json")
+    r = run_cli("audit", "list", "--org", "acme", "--limit", "3", "--json")
     doc = json.loads(r.stdout)
     assert isinstance(doc, list) and _seqs(r) == acme[:3]  # still the plain list of events
     assert set(doc[0]) == {"seq", "at", "org_id", "actor", "action", "target", "outcome", "details"}
     assert json.loads(r.stderr) == {"older": None, "newer": acme[2]}
-    r = cli("audit", "list", "--org", "acme", "--limit", "3", "--after", str(acme[2]))
+    r = run_cli("audit", "list", "--org", "acme", "--limit", "3", "--after", str(acme[2]))
     assert r.stderr.strip() == (f"more: --after {acme[5]}" if len(acme) > 6 else "")
-    r = cli("audit", "list", "--org", "acme", "--after", str(acme[2]), "--limit", "1000", "--json")
+    r = run_cli("audit", "list", "--org", "acme", "--after", str(acme[2]), "--limit", "1000", "--json")
     assert _seqs(r) == acme[3:] and json.loads(r.stderr) == {"older": acme[3], "newer": None}
 
 
-def test_bad_input_is_wrong_usage(cli, log) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_wrong_usage(run_cli, log) -> None:  # type: ignore[no-untyped-def]
     for opt in ("--since", "--until"):
-        r = cli("audit", "list", opt, "27.11.2026", code=2)
+        r = run_cli("audit", "list", opt, "27.11.2026", code=2)
         with pytest.raises(ValueError) as e:
             audit.parse_time("27.11.2026")
         expected = str(e.value)  # the API's message, word for word (the error box may wrap it)
         assert expected in " ".join(r.stderr.replace("│", " ").split()), r.stderr
         assert r.stdout == ""
-    cli("audit", "list", "--limit", "0", code=2)
-    cli("audit", "list", "--before", "0", code=2)
-    r = cli("audit", "list", "--org", "nope", code=1)
+    run_cli("audit", "list", "--limit", "0", code=2)
+    run_cli("audit", "list", "--before", "0", code=2)
+    r = run_cli("audit", "list", "--org", "nope", code=1)
     assert "no organization named 'nope'" in r.stderr
