@@ -277,6 +277,11 @@ def run_up(settings: Settings, say: Callable[[str], None]) -> None:
     """Start everything, print where it listens, keep it running until Ctrl-C or SIGTERM."""
     sup = Supervisor(settings, say)
     signal.signal(signal.SIGTERM, sup.request_stop)
+    # A process started in the background of a non-interactive shell (nohup, CI scripts) inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt. Catch it explicitly; the
+    # children then start with SIGINT at its default (a caught signal is reset on exec), so the
+    # worker can still be stopped the way it wants to be.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sup.start()
         for svc in sup.services:

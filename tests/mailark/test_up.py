@@ -49,7 +49,10 @@ def test_up_runs_everything_and_stops_on_ctrl_c(tmp_path: Path, corpus: Path) ->
     )
     log = tmp_path / "up.out"
     with log.open("wb") as out:
-        proc = subprocess.Popen([MAILARK, "up"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        # Started as `nohup mailark up &` or by a CI script: with SIGINT ignored. Ctrl-C (SIGINT)
+        # must stop it all the same.
+        proc = subprocess.Popen([MAILARK, "up"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         _wait_for(proc, log, "mailark is up", 240)
         said = log.read_text()

@@ -81,6 +81,7 @@ ADDRESSES = ["alice@acme.com", "bob@acme.com", "carol@acme.com", "dave@acme.com"
 def acme(jrt) -> Acme:  # type: ignore[no-untyped-def]
     """Organization acme: five user mailboxes (alice also as alice.smith@acme.com), a shared mailbox
     team@acme.com, and a journal address without AUTH."""
+    from control.identity import add_domain
     from control.mailboxes import add_alias, create_mailbox
     from control.orgs import create_org
     from control.principals import Principal
@@ -90,6 +91,7 @@ def acme(jrt) -> Acme:  # type: ignore[no-untyped-def]
     with jrt.session() as s:
         org, _ = create_org(s, "acme", jrt.master_key, users=10, storage_gb=10)
         ids = {a: create_mailbox(s, op, org, a).id for a in ADDRESSES}
+        add_domain(s, op, org, "acme.com")  # an alias must be in one of the organization's domains
         add_alias(s, op, org, "alice@acme.com", "alice.smith@acme.com")
         ids["team@acme.com"] = create_mailbox(s, op, org, "team@acme.com", kind="shared").id
         view, _ = add_journal(s, op, org, jrt.master_key, DOMAIN)
