@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from sqlalchemy import text
-from typer.testing import CliRunner
-
-from mailark.admin_cli import register_admin_commands
 
 
 @pytest.fixture
-def cli(home):  # type: ignore[no-untyped-def]
-    app = typer.Typer()
-    org_app = typer.Typer()
-    app.add_typer(org_app, name="org")
-    register_admin_commands(app, org_app)
-    runner = CliRunner()
-
+def cli(run_cli):  # type: ignore[no-untyped-def]
+    """`run_cli`, with the JSON of a `--json` command already parsed."""
     def run(*args: str, code: int = 0):  # type: ignore[no-untyped-def]
-        r = runner.invoke(app, list(args))
-        assert r.exit_code == code, (r.stdout, r.stderr, r.exception)
+        r = run_cli(*args, code=code)
         return json.loads(r.stdout) if "--json" in args and code == 0 else r
     return run
 
