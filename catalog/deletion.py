@@ -91,9 +91,10 @@ def delete_copies(archive: OrgArchive, item_ids: list[str]) -> DeletionResult:
     result = DeletionResult()
     if not item_ids:
         return result
-    con, org = archive.lake, archive.org_id
+    org = archive.org_id
     doomed_objects: list[str] = []
     with archive.lane():
+        con = archive.lake  # the connection the lane attached afresh
         items = _with_values(con, item_ids, f"SELECT item_id, message_key, delta_ref FROM {ALIAS}.mailbox_items "
                              f"WHERE org_id = ? AND item_id IN (SELECT v FROM _vals)", [org])
         quar = _with_values(con, item_ids, f"SELECT item_id, object_key FROM {ALIAS}.quarantine "

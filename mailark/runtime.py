@@ -6,7 +6,7 @@ The CLI, the flows and (later) the web app all start here, so they run the same 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -64,12 +64,16 @@ class Runtime:
             paused_reason=paused,
         )
 
-    def _commit_lane(self, org_id: str) -> AbstractContextManager[None]:
-        """The organization's commit lane; every `lake_renew_commits` commits on a fresh connection."""
+    @contextmanager
+    def _commit_lane(self, org_id: str) -> Iterator[None]:
+        """The organization's commit lane; after every `lake_renew_commits` of them, the next use
+        gets a fresh connection. Renewed on the way out, never inside: code that took
+        `archive.lake` before entering the lane works on the connection the lane re-attached."""
+        with catalog_lane(self.settings, org_id, self.lake, self.store):
+            yield
         self._commits += 1
         if self._commits % max(1, self.settings.lake_renew_commits) == 0:
             self.renew_lake()
-        return catalog_lane(self.settings, org_id, self.lake, self.store)
 
     def renew_lake(self) -> None:
         """Open the next catalogue connection on the next use. The old one is not closed here: a

@@ -36,3 +36,15 @@ def test_ingest_moves_to_a_fresh_connection_every_n_commits(rt, org) -> None:  #
     first = rt.lake.execute(f"SELECT item_id FROM {ALIAS}.mailbox_items WHERE source_position = '0/0'").fetchone()[0]
     row = find_copy(archive, first)
     assert row is not None and copy_bytes(archive, row) == message(0)  # written on the first connection, read on the last
+
+
+def test_the_connection_never_changes_inside_a_lane(rt, org) -> None:  # type: ignore[no-untyped-def]
+    """Code that takes `archive.lake` and then enters the lane (a compliance deletion does) must
+    work on the connection the lane re-attached: the renewal happens on the way out."""
+    rt.settings.lake_renew_commits = 1
+    archive = rt.archive_for(org)
+    before = archive.lake
+    with archive.lane():
+        assert archive.lake is before
+        before.execute(f"SELECT count(*) FROM {ALIAS}.messages").fetchone()
+    assert archive.lake is not before
