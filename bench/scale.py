@@ -74,6 +74,7 @@ def main() -> None:
     from catalog.stats import org_stats
     from control.orgs import create_org, ensure_mailbox
     from flows.importing import batches
+    from mailark.memory import release_free_memory
     from mailark.runtime import open_runtime
 
     rt = open_runtime()
@@ -103,7 +104,7 @@ def main() -> None:
         nbytes += sum(len(x.raw) for x in batch)
         total.add(writer.write(batch, consume=True))
         if a.trim:
-            _libc.malloc_trim(0)
+            release_free_memory()
         if a.compact_every and i % a.compact_every == 0:
             # In a process of its own, as the nightly maintenance flow runs: the figures here stay ingest's.
             t0 = time.perf_counter()

@@ -27,6 +27,7 @@ from dashboards.api.models import AliasIn, GroupIn, MailboxIn, RoleIn
 from dashboards.deps import DB, Ctx
 from dashboards.web.confirmations import Confirmation, confirmation, location
 from dashboards.web.pages import PageRoute, _nav, render
+from dashboards.web.refusals import refusal
 from dashboards.web.session import Page, check_form
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -220,8 +221,7 @@ def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = For
         s.rollback()
         if isinstance(e, ControlError) and isinstance(e, NotFound) and "organization" in str(e):
             raise
-        message = str(e) if isinstance(e, ControlError) else "the form is not valid: " + str(e).splitlines()[0]
-        return PAGES[page](request, org, v, s, refused=message)
+        return PAGES[page](request, org, v, s, refused=refusal(e)[0])
     return RedirectResponse(location(f"/o/{org}/{page}", done), status_code=303)
 
 

@@ -18,9 +18,9 @@ from control.orgs import ControlError, Forbidden, NotFound
 from dashboards.api import licence as api_licence
 from dashboards.api.models import LicenceChangeIn
 from dashboards.deps import DB
-from dashboards.errors import STATUS
 from dashboards.web.confirmations import confirmation
 from dashboards.web.pages import PageRoute, _nav, render
+from dashboards.web.refusals import refusal
 from dashboards.web.session import Page, Viewer, check_form
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -41,10 +41,10 @@ def _refused(request: Request, org: str, v: Viewer, s: DB, e: Exception) -> HTML
     s.rollback()
     if isinstance(e, (NotFound, Forbidden)):
         raise e  # an outsider (no such organization) or not the operator: the page route answers and audits
-    if isinstance(e, ControlError):
-        status = next((code for cls, code in STATUS if isinstance(e, cls)), 400)
-        return _page(request, org, v, s, status=status, refused=str(e))
-    first = str(e).splitlines()[0] if str(e) else ""
+    if isinstance(e, (ControlError, ValidationError)):
+        message, status = refusal(e)
+        return _page(request, org, v, s, status=status, refused=message)
+    first = str(e).splitlines()[0] if str(e) else ""  # int() of a field that is not a number
     return _page(request, org, v, s, status=400, refused=f"the form is not valid: use whole numbers ({first})")
 
 

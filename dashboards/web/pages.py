@@ -22,17 +22,17 @@ from sqlalchemy import select
 from control import auth as cauth
 from control import identity, metering
 from control.models import Organization
-from control.orgs import ControlError, Forbidden, LimitExceeded
+from control.orgs import ControlError, Forbidden
 from dashboards.api import exports as api_exports
 from dashboards.api import messages as api_messages
 from dashboards.api import search as api_search
 from dashboards.api import usage as api_usage
 from dashboards.api.models import UserIn
 from dashboards.deps import DB, SESSION_COOKIE, Ctx
-from dashboards.errors import STATUS
 from dashboards.web.confirmations import confirm, from_query
 from dashboards.web.i18n import LANG_COOKIE, language, translator
 from dashboards.web.notices import say
+from dashboards.web.refusals import refusal
 from dashboards.web.session import Page, PageOtp, Redirect, check_form
 
 HERE = Path(__file__).parent
@@ -84,8 +84,8 @@ class PageRoute(APIRoute):
                     from dashboards.errors import _audit_refusal
 
                     _audit_refusal(request, e)
-                status = next((code for cls, code in STATUS if isinstance(e, cls)), 400)
-                response = render(request, "error.html", status=status, message=str(e), status_code=status)
+                message, status = refusal(e)
+                response = render(request, "error.html", status=status, message=message, status_code=status)
             for k, v in SECURITY_HEADERS.items():
                 response.headers.setdefault(k, v)
             return response
@@ -439,10 +439,9 @@ def add_user(request: Request, org: str, v: Page, s: DB, csrf: str = Form(""), l
         n = identity.create_user(s, v.principal, org, body.login, display_name=body.display_name,
                                  with_mailbox=body.with_mailbox, roles=tuple(body.roles))
         s.flush()
-    except (LimitExceeded, ControlError, ValueError) as e:
+    except (ControlError, ValueError) as e:
         s.rollback()
-        status = 409 if isinstance(e, LimitExceeded) else 400
-        message = str(e) if isinstance(e, ControlError) else "the form is not valid: " + str(e).splitlines()[0]
+        message, status = refusal(e)
         return render(request, "users.html", status=status, viewer=v, nav=_nav(s, v, org),
                       users=identity.list_users(s, v.principal, org), refused=message, form_login=login)
     return render(request, "users.html", viewer=v, nav=_nav(s, v, org), users=identity.list_users(s, v.principal, org),

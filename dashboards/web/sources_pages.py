@@ -15,16 +15,15 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 
 from control.orgs import ControlError, Forbidden, NotFound
 from control.principals import require_admin
 from dashboards.api import directory as api_directory
 from dashboards.api import sources as api_sources
 from dashboards.deps import DB, Ctx
-from dashboards.errors import STATUS
 from dashboards.web.confirmations import confirmation, location
 from dashboards.web.pages import PageRoute, _nav, render
+from dashboards.web.refusals import refusal
 from dashboards.web.session import Page, Viewer, check_form
 from sources.directory.presets import LDAP_PRESETS
 
@@ -140,17 +139,6 @@ def _policies(f: dict[str, str]) -> dict[str, Any]:
 # ---- refusals ---------------------------------------------------------------------------------------
 
 
-def _refusal(e: Exception) -> tuple[str, int]:
-    """The sentence and status of a refused form (a schema mismatch names the field, in words)."""
-    if isinstance(e, ControlError):
-        return str(e), next((code for cls, code in STATUS if isinstance(e, cls)), 400)
-    if isinstance(e, ValidationError):
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]).replace("_", " ") or "a field"
-        return f"the form is not valid: {field}: {err['msg']}; correct it and send the form again", 400
-    return f"the form is not valid: {str(e).splitlines()[0] if str(e) else type(e).__name__}", 400
-
-
 def _public(f: dict[str, str]) -> dict[str, str]:
     """What the admin typed, without the secrets, to fill the form again."""
     return {k: v for k, v in f.items() if k not in SECRET_FIELDS}
@@ -180,7 +168,7 @@ def _refused(request: Request, org: str, v: Viewer, s: DB, e: Exception, page: s
     s.rollback()
     if isinstance(e, Forbidden):
         raise e
-    message, status = _refusal(e)
+    message, status = refusal(e)
     if page == "sources":
         return _sources_page(request, org, v, s, status=status, refused=message, **kw)
     return _edit_page(request, org, v, s, page, status=status, refused=message, **kw)
