@@ -43,8 +43,8 @@ def fill(rt: Any, org_ids: list[str], n: int, seed: int = 7) -> float:
     """n events in one chain, bulk-inserted in batches; returns the seconds it took."""
     from sqlalchemy import insert, update
 
-    from control import audit
-    from control.models import AuditEvent, AuditHead
+    from mailark.control import audit
+    from mailark.control.models import AuditEvent, AuditHead
 
     rnd = random.Random(seed)
     start = datetime(2026, 11, 26, tzinfo=UTC)
@@ -87,8 +87,8 @@ def old_page(s: Any, org: Any, keep: Callable[[Any], bool]) -> list[Any]:
     """The page before this change: fetch every event of the organization, filter in Python."""
     from sqlalchemy import select
 
-    from control.audit import AuditEntry
-    from control.models import AuditEvent
+    from mailark.control.audit import AuditEntry
+    from mailark.control.models import AuditEvent
 
     rows = s.scalars(select(AuditEvent).where(AuditEvent.seq > 0, AuditEvent.org_id == org.id)
                      .order_by(AuditEvent.seq).limit(100_000))
@@ -120,12 +120,12 @@ def main() -> None:
     os.environ["MAILARK_HOME"] = str(home)
     from sqlalchemy import text
 
-    from control import audit
-    from control.audit import AuditFilter
-    from control.orgs import create_org
-    from control.principals import Principal
+    from mailark.control import audit
+    from mailark.control.audit import AuditFilter
+    from mailark.control.orgs import create_org
+    from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
-    from mailark.settings import reset_settings_cache
+    from mailark.config.settings import reset_settings_cache
 
     reset_settings_cache()
     rt = open_runtime()
@@ -242,7 +242,7 @@ def main() -> None:
         return (time.perf_counter() - t0) / n
 
     append_ix = appends()
-    m = importlib.import_module("control.migrations.versions.0009_audit_index")
+    m = importlib.import_module("mailark.control.migrations.versions.0009_audit_index")
     with rt.session() as s:
         for ix in m.INDEXES:
             s.execute(text(f"DROP INDEX {ix}"))

@@ -43,10 +43,10 @@ def main() -> None:
     import pyarrow as pa
 
     from bench.generate import generate_org_mail
-    from catalog.ingest import BatchWriter, Incoming, _query_with
-    from catalog.maintenance import compact, live_files
-    from control.orgs import create_org, ensure_mailbox
-    from flows.importing import batches
+    from mailark.catalog.ingest import BatchWriter, Incoming, _query_with
+    from mailark.catalog.maintenance import compact, live_files
+    from mailark.control.orgs import create_org, ensure_mailbox
+    from mailark.sources.files.importing import batches
     from mailark.runtime import open_runtime
 
     rt = open_runtime()

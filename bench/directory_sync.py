@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["MAILARK_HOME"] = str(tmp / "home")
     import ldap3
 
-    from control.directory_profiles import create_profile, get_profile
-    from control.directory_run import SYSTEM, run_named
-    from control.orgs import create_org
-    from mailark.settings import Settings, reset_settings_cache
+    from mailark.control.directory_profiles import create_profile, get_profile
+    from mailark.sources.directory.sync import SYSTEM, run_named
+    from mailark.control.orgs import create_org
+    from mailark.config.settings import Settings, reset_settings_cache
     from mailark.runtime import open_runtime
     from tests.peers.openldap import BASE, ROOT_DN, ROOT_PW, SYNC_DN, SYNC_PW, start_openldap
 

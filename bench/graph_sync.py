@@ -44,11 +44,11 @@ def load_tenant(tree: Path):  # type: ignore[no-untyped-def]
 
 def child(config_json: str, secret: str) -> None:
     pin_one_core()
-    from control import sources
-    from control.orgs import create_org
-    from control.principals import Principal
+    from mailark.control import sources
+    from mailark.control.orgs import create_org
+    from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
-    from sources.graph.sync import sync_profile
+    from mailark.sources.graph.sync import sync_profile
 
     rt = open_runtime()
     with rt.session() as s:

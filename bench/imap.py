@@ -7,8 +7,8 @@ Generated organization mail (bench/generate.py: the first N copies) is APPENDed 
 Dovecot (tests/peers/dovecot.py, one account per archive mailbox, Inbox -> INBOX, Sent -> Sent)
 and written as files with the same bytes. Two child processes, each pinned to one core with a
 fresh mailark home, after their imports and catalogue start-up:
-- file import: `flows.importing.run_import` per mailbox (what `mailark import` runs);
-- IMAP: one whole-server profile (Dovecot master user) run by `flows.imap_syncing.sync_profile`
+- file import: `mailark.sources.files.importing.run_import` per mailbox (what `mailark import` runs);
+- IMAP: one whole-server profile (Dovecot master user) run by `mailark.sources.imap.sync.sync_profile`
   (what the imap-sync flow runs), then a second run with nothing new (the incremental cost).
 Dovecot runs beside them on the machine's other core.
 """
@@ -84,7 +84,7 @@ def child(kind: str, arg: dict) -> None:  # type: ignore[type-arg]
     pin_one_core()
     import pyarrow as pa
 
-    from control.orgs import create_org
+    from mailark.control.orgs import create_org
     from mailark.runtime import open_runtime
 
     rt = open_runtime()
@@ -96,7 +96,7 @@ def child(kind: str, arg: dict) -> None:  # type: ignore[type-arg]
     rt.lake.unregister("_warm")
     doc: dict[str, object] = {}
     if kind == "files":
-        from flows.importing import run_import
+        from mailark.sources.files.importing import run_import
 
         tree = Path(arg["tree"])
         seen = nbytes = 0
@@ -107,10 +107,10 @@ def child(kind: str, arg: dict) -> None:  # type: ignore[type-arg]
         seconds = time.perf_counter() - t
         doc = {"messages": seen, "bytes": nbytes, "seconds": seconds}
     else:
-        from control.principals import Principal
-        from control.sources import create_source
-        from flows.imap_syncing import sync_profile
-        from sources.imap import probe
+        from mailark.control.principals import Principal
+        from mailark.control.sources import create_source
+        from mailark.sources.imap.sync import sync_profile
+        from mailark.sources.imap import probe
 
         cfg = {"host": "127.0.0.1", "port": arg["port"], "security": "ssl", "ca_file": arg["cert"],
                "username": arg["master"], "mode": "server", "accounts": arg["accounts"]}

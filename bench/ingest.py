@@ -67,9 +67,9 @@ def run_ingest_child(tree: Path, home: Path, per_mailbox: bool) -> dict[str, obj
 
 def child(tree: Path, per_mailbox: bool) -> None:
     pin_one_core()
-    from catalog.stats import org_stats
-    from control.orgs import create_org
-    from flows.importing import run_import
+    from mailark.catalog.stats import org_stats
+    from mailark.control.orgs import create_org
+    from mailark.sources.files.importing import run_import
     from mailark.runtime import open_runtime
 
     rt = open_runtime()

@@ -62,12 +62,12 @@ def env_for(home: Path) -> dict[str, str]:
 
 
 def child(mode: str, arg: str | None) -> None:
-    from control.orgs import create_org
+    from mailark.control.orgs import create_org
     from mailark.runtime import open_runtime
 
     rt = open_runtime()
     if mode == "import":
-        from flows.importing import run_import
+        from mailark.sources.files.importing import run_import
 
         with rt.session() as s:
             create_org(s, "bench", rt.master_key, users=10_000, storage_gb=1000)
@@ -76,9 +76,9 @@ def child(mode: str, arg: str | None) -> None:
         r = run_import(rt, "bench", "archive@bench", [Path(arg or "")])
         json.dump({"seconds": time.perf_counter() - t, **r.counts.as_dict()}, sys.stdout)
     elif mode == "serve":
-        from control.principals import Principal
-        from sources.journal.endpoint import JournalEndpoint
-        from sources.journal.profiles import add_journal
+        from mailark.control.principals import Principal
+        from mailark.sources.journal.endpoint import JournalEndpoint
+        from mailark.sources.journal.profiles import add_journal
 
         with rt.session() as s:
             org, _ = create_org(s, "bench", rt.master_key, users=10_000, storage_gb=1000)
@@ -89,7 +89,7 @@ def child(mode: str, arg: str | None) -> None:
         sys.stdin.read()  # until the parent closes our stdin
         ep.stop()
     elif mode == "drain":
-        from sources.journal.drain import drain_all
+        from mailark.sources.journal.drain import drain_all
 
         rt.archive_for(rt.org("bench"))  # steady state: catalogue and keys open before the clock starts
         t = time.perf_counter()

@@ -36,7 +36,7 @@ OUT = Path(__file__).resolve().parent / "out"
 
 def append_batch(rt, org_id: str, batch_no: int, first: int, n: int) -> None:  # type: ignore[no-untyped-def]
     """One ingest-sized commit of synthetic rows (messages first..first+n)."""
-    from catalog.lake import catalog_lane
+    from mailark.catalog.lake import catalog_lane
 
     con = rt.lake
     batch = f"b{batch_no:08d}"
@@ -86,12 +86,12 @@ def main() -> None:
     home = OUT / "home-metering"
     shutil.rmtree(home, ignore_errors=True)
     os.environ["MAILARK_HOME"] = str(home)
-    from catalog import usage as cat
-    from catalog.lake import METADATA, catalog_lane
-    from control.orgs import create_org
-    from flows.metering_run import meter_org
+    from mailark.catalog import usage as cat
+    from mailark.catalog.lake import METADATA, catalog_lane
+    from mailark.control.orgs import create_org
+    from mailark.runtime.metering import meter_org
     from mailark.runtime import open_runtime
-    from mailark.settings import reset_settings_cache
+    from mailark.config.settings import reset_settings_cache
 
     reset_settings_cache()
     rt = open_runtime()
@@ -163,7 +163,7 @@ def main() -> None:
     results["speedup_incremental_vs_full"] = round(float(first_run["seconds"]) / max(float(inc["seconds"]), 1e-6), 1)  # type: ignore[arg-type]
     results["read_speedup_changes_vs_full"] = round(t_full / max(t_changes, 1e-6), 1)
     with rt.session() as s:
-        from control.models import MeteringState
+        from mailark.control.models import MeteringState
 
         st = s.get(MeteringState, org.id)
         results["totals"] = {"messages": st.messages, "copies": st.copies, "object_bytes": st.object_bytes,

@@ -28,7 +28,7 @@ OUT = Path(__file__).resolve().parent / "out"
 COMPACT = """
 import sys
 from datetime import UTC, datetime, timedelta
-from catalog.maintenance import compact
+from mailark.catalog.maintenance import compact
 from mailark.runtime import open_runtime
 rt = open_runtime()
 print(compact(rt.settings, rt.lake, rt.store, [sys.argv[1]], now=datetime.now(UTC), retention=timedelta(0)), flush=True)
@@ -69,12 +69,12 @@ def main() -> None:
     home = Path(a.home) if a.home else OUT / ("home-scale-compact" if a.compact_every else "home-scale")
     shutil.rmtree(home, ignore_errors=True)
     os.environ["MAILARK_HOME"] = str(home)
-    from catalog.ingest import BatchWriter, Counts, Incoming
-    from catalog.lake import METADATA
-    from catalog.stats import org_stats
-    from control.orgs import create_org, ensure_mailbox
-    from flows.importing import batches
-    from mailark.memory import release_free_memory
+    from mailark.catalog.ingest import BatchWriter, Counts, Incoming
+    from mailark.catalog.lake import METADATA
+    from mailark.catalog.stats import org_stats
+    from mailark.control.orgs import create_org, ensure_mailbox
+    from mailark.sources.files.importing import batches
+    from mailark.runtime.memory import release_free_memory
     from mailark.runtime import open_runtime
 
     rt = open_runtime()

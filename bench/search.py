@@ -31,10 +31,10 @@ from pathlib import Path
 import tantivy
 
 from bench.generate import generate_org_mail
-from catalog.search.documents import folder_terms
-from catalog.search.index import IndexState, index_dir, open_index, read_state, write_state
-from catalog.search.searcher import IndexCache, search
-from catalog.search.text import message_text
+from mailark.catalog.search.documents import folder_terms
+from mailark.catalog.search.index import IndexState, index_dir, open_index, read_state, write_state
+from mailark.catalog.search.searcher import IndexCache, search
+from mailark.catalog.search.text import message_text
 
 
 def dir_bytes(path: Path) -> int:
@@ -160,11 +160,11 @@ def measure(db: Path, path: Path, texts: list, docs: int, queries: int, sample: 
 
 def e2e(messages: int, work: Path) -> dict[str, object]:
     os.environ["MAILARK_HOME"] = str(work / "home")
-    from catalog.ingest import BatchWriter, Incoming, storage_used
-    from catalog.search.indexer import sync_index
-    from control.orgs import create_org, ensure_mailbox
+    from mailark.catalog.ingest import BatchWriter, Incoming, storage_used
+    from mailark.catalog.search.indexer import sync_index
+    from mailark.control.orgs import create_org, ensure_mailbox
     from mailark.runtime import open_runtime
-    from mailark.settings import Settings
+    from mailark.config.settings import Settings
 
     rt = open_runtime(Settings(home=work / "home"))
     with rt.session() as s:

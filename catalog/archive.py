@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from storage.crypto import IntegrityError, Sealer
-from storage.keys import OrgKeys
-from storage.mime import Splitter, rebuild
-from storage.objects import ObjectStore
-from storage.packs import PackReader
+from mailark.storage.crypto import IntegrityError, Sealer
+from mailark.storage.keys import OrgKeys
+from mailark.storage.mime import Splitter, rebuild
+from mailark.storage.objects import ObjectStore
+from mailark.storage.packs import PackReader
 
 
 def object_name(org_id: str, digest: bytes) -> str:

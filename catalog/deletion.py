@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from ulid import ULID
 
-from catalog.archive import OrgArchive
-from catalog.lake import ALIAS
-from storage.packs import EntryRef, PackReader, PackWriter, pack_name
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.lake import ALIAS
+from mailark.storage.packs import EntryRef, PackReader, PackWriter, pack_name
 
 
 @dataclass

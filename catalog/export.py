@@ -24,8 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from catalog.archive import OrgArchive
-from catalog.lake import ALIAS
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.lake import ALIAS
 
 _UNSAFE = re.compile(r"[\x00-\x1f\\:*?\"<>|]")
 

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from ulid import ULID
 
-from catalog.archive import OrgArchive
-from catalog.ingest import _insert, _query_with
-from catalog.lake import ALIAS, LakeError
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.ingest import _insert, _query_with
+from mailark.catalog.lake import ALIAS, LakeError
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ import duckdb
 import pyarrow as pa
 from ulid import ULID
 
-from catalog.archive import OrgArchive
-from catalog.lake import ALIAS, LakeError
-from storage.metadata import MessageMeta, extract
-from storage.mime import NotAMessage, Part, Split
-from storage.packs import PackWriter
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.lake import ALIAS, LakeError
+from mailark.storage.metadata import MessageMeta, extract
+from mailark.storage.mime import NotAMessage, Part, Split
+from mailark.storage.packs import PackWriter
 
 # Objects above this size are looked up before sealing: skipping a known attachment saves
 # compressing, encrypting and uploading it again.
@@ -383,7 +383,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, obj
 def storage_used(archive: OrgArchive) -> int:
     """Bytes the organization occupies: its objects plus its Parquet files (as metering counts them:
     catalog.usage.lake_bytes, without the meter's own `usage` rows)."""
-    from catalog.usage import lake_bytes
+    from mailark.catalog.usage import lake_bytes
 
     row = archive.lake.execute(
         f"SELECT coalesce(sum(stored_size), 0) FROM {ALIAS}.objects WHERE org_id = ?", [archive.org_id]

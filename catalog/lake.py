@@ -18,10 +18,10 @@ from pathlib import Path
 
 import duckdb
 
-from catalog.lanes import advisory_lane, file_lane
-from catalog.schema import TABLES
-from mailark.settings import Settings
-from storage.objects import ObjectStore
+from mailark.catalog.lanes import advisory_lane, file_lane
+from mailark.catalog.schema import TABLES
+from mailark.config.settings import Settings
+from mailark.storage.objects import ObjectStore
 
 ALIAS = "lake"
 METADATA = f"__ducklake_metadata_{ALIAS}"

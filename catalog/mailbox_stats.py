@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from catalog.archive import OrgArchive
-from catalog.lake import ALIAS
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.lake import ALIAS
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 
 import nh3
 
-from catalog.search.text import attachment_name, is_attachment, parse, part_text
+from mailark.catalog.search.text import attachment_name, is_attachment, parse, part_text
 
 _LINK_SCHEMES = ("http:", "https:", "mailto:")
 _URL_ATTRS = {"href", "src", "cite", "longdesc", "background", "poster", "action", "formaction", "srcset"}

@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from catalog.archive import OrgArchive
-from catalog.lake import ALIAS, METADATA, POSTGRES, catalog_lane
-from mailark.settings import Settings
-from storage.crypto import IntegrityError
-from storage.objects import ObjectStore, ObjectStoreError
-from storage.packs import EntryRef, pack_name
-from storage.streams import open_sealed_stream
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.lake import ALIAS, METADATA, POSTGRES, catalog_lane
+from mailark.config.settings import Settings
+from mailark.storage.crypto import IntegrityError
+from mailark.storage.objects import ObjectStore, ObjectStoreError
+from mailark.storage.packs import EntryRef, pack_name
+from mailark.storage.streams import open_sealed_stream
 
 # ---- compaction -----------------------------------------------------------------------------------
 

@@ -11,9 +11,9 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from catalog.archive import OrgArchive
-from catalog.lake import ALIAS
-from catalog.search.documents import ITEM_COLUMNS, ItemRow
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.lake import ALIAS
+from mailark.catalog.search.documents import ITEM_COLUMNS, ItemRow
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from catalog.archive import OrgArchive
-from catalog.ingest import storage_used
-from catalog.lake import ALIAS, org_lake_bytes
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.ingest import storage_used
+from mailark.catalog.lake import ALIAS, org_lake_bytes
 
 
 def org_stats(archive: OrgArchive) -> dict[str, int | float]:

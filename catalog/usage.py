@@ -25,7 +25,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from catalog.lake import ALIAS, METADATA
+from mailark.catalog.lake import ALIAS, METADATA
 
 EXPORT_KIND = "export"
 

@@ -49,9 +49,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from control.models import AuditCheckpoint, AuditEvent, AuditHead, Organization
-from control.orgs import ControlError
-from control.principals import AUDITOR, Principal, require_role, require_unrestricted_operator, visible_org
+from mailark.control.models import AuditCheckpoint, AuditEvent, AuditHead, Organization
+from mailark.control.orgs import ControlError
+from mailark.control.principals import AUDITOR, Principal, require_role, require_unrestricted_operator, visible_org
 
 GENESIS = "0" * 64
 SECRET_KEY = re.compile(r"pass|secret|token|totp|otp|code|hash|key|cookie|session", re.I)

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -31,17 +32,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from control import audit
-from control.models import ApiToken, LoginFailure, Operator, OperatorOrg, Organization, User, WebSession
-from control.orgs import AuthFailed, Conflict, ControlError, Forbidden, NotFound, new_id
-from control.principals import (
+from mailark.control import audit
+from mailark.control.models import ApiToken, LoginFailure, Operator, OperatorOrg, Organization, User, WebSession
+from mailark.control.orgs import AuthFailed, Conflict, ControlError, Forbidden, NotFound, new_id
+from mailark.control.principals import (
     Principal,
     operator_principal,
     require_admin,
     require_unrestricted_operator,
     user_principal,
 )
-from storage.keys import MasterKey
+from mailark.storage.keys import MasterKey
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
@@ -207,11 +208,23 @@ def _totp_ok(session: Session, master: MasterKey, acct: Account, code: str | Non
     return False
 
 
+class DirectoryUnavailable(ControlError):
+    """The directory that checks this user's password cannot be asked right now."""
+
+
+# (session, synced user, password) -> (accepted, reason for the audit log when not). The directory's
+# own check (an LDAP bind) is a source's work, so the front ends pass it in:
+# mailark.sources.directory.login.check_directory_password.
+DirectoryCheck = Callable[[Session, User, str], tuple[bool, str]]
+
+
 def login(
     session: Session, master: MasterKey, login: str, password: str, totp_code: str | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, directory_check: DirectoryCheck | None = None,
 ) -> AuthResult:
-    """Check a login (`name@domain` for users, a bare name for MSP operators). Commit even on failure."""
+    """Check a login (`name@domain` for users, a bare name for MSP operators). Commit even on failure.
+
+    A user synced from a directory is checked by `directory_check` (without one, refused)."""
     now = now or datetime.now(UTC)
     login = login.strip().lower()
     acct = _find_account(session, login)
@@ -221,10 +234,10 @@ def login(
         return _fail(session, login, acct, "locked", now, count=False)
     if isinstance(acct, User) and acct.directory_profile_id:
         # A synced user's password is the directory's (an LDAP bind); the local hash is never used.
-        from control.directory_login import DirectoryUnavailable, check_directory_password
-
         try:
-            ok, reason = check_directory_password(session, acct, password)
+            if directory_check is None:
+                raise DirectoryUnavailable("directory logins are not available here: sign in through the web app or API")
+            ok, reason = directory_check(session, acct, password)
         except DirectoryUnavailable as e:  # not the user's fault: not counted for throttling, but audited
             return _fail(session, login, acct, "directory unavailable", now, count=False, message=str(e))
         if not ok:
@@ -283,7 +296,7 @@ def reset_password(session: Session, principal: Principal, org: Organization | s
     user = session.scalar(select(User).where(User.org_id == o.id, User.login == login.strip().lower()))
     if user is None:
         raise NotFound(f"organization {o.name!r} has no user {login!r}")
-    from control.identity import refuse_synced
+    from mailark.control.identity import refuse_synced
 
     refuse_synced(session, user, f"the password of {user.login}")
     password = one_time_password()

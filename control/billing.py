@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from control import licensing
-from control.models import AuditEvent, BillingRecord, Licence, Organization
-from control.orgs import ControlError, NotFound
-from control.principals import ADMIN, AUDITOR, Principal, require_role
+from mailark.control import licensing
+from mailark.control.models import AuditEvent, BillingRecord, Licence, Organization
+from mailark.control.orgs import ControlError, NotFound
+from mailark.control.principals import ADMIN, AUDITOR, Principal, require_role
 
 LICENCE_ACTIONS = ("org.create", "licence.change", "licence.auto_expand", "licence.cancel_trial", "licence.renew")
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from control import audit
-from control.models import Organization
-from control.orgs import ControlError
-from control.principals import COMPLIANCE, Principal, require_role
+from mailark.control import audit
+from mailark.control.models import Organization
+from mailark.control.orgs import ControlError
+from mailark.control.principals import COMPLIANCE, Principal, require_role
 
 MIN_REASON = 5
 MAX_ITEMS = 10_000

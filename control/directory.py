@@ -40,16 +40,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from control import audit, identity, licensing
-from control.directory_profiles import profile_config
-from control.mailboxes import create_mailbox, profiles_filling, repoint_profiles
-from control.models import (
+from mailark.control import audit, identity, licensing
+from mailark.control.directory_profiles import profile_config
+from mailark.control.mailboxes import create_mailbox, profiles_filling, repoint_profiles
+from mailark.control.models import (
     DirectoryProfile, Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization,
     RoleAssignment, User,
 )
-from control.orgs import Conflict, ControlError, LimitExceeded, find_mailbox, new_id, normalize_address
-from control.principals import Principal
-from sources.directory.records import DirectorySnapshot, DirectoryUser
+from mailark.control.orgs import Conflict, ControlError, LimitExceeded, find_mailbox, new_id, normalize_address
+from mailark.control.principals import Principal
+from mailark.control.directory_records import DirectorySnapshot, DirectoryUser
 
 GROUP_BAD = re.compile(r"[^A-Za-z0-9 ._-]+")
 

@@ -4,7 +4,7 @@ A profile is an LDAP/Active Directory server (`ldap`) or a Microsoft 365 tenant 
 the mail domains whose users it manages: a domain is synced from at most one directory
 (`Domain.directory_profile_id`), and a claimed domain cannot be removed while the profile exists.
 Its `config` (JSON, no secrets) holds the connection, the attribute mapping (a preset with
-overrides, see sources.directory.presets) and the policies:
+overrides, see mailark.control.directory_presets) and the policies:
 
 - `deleted_users` / `disabled_users`: "remove" (the user is deleted: the licence is freed; the
   archive mailbox stays) or "keep" (the user stays, disabled: no login, mailbox readable as before);
@@ -26,14 +26,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from control import audit
-from control.auth import decrypt_secret, encrypt_secret
-from control.identity import add_domain, validate_domain
-from control.models import DirectoryProfile, Domain, Group, Mailbox, MailboxAddress, Organization, User
-from control.orgs import Conflict, ControlError, NotFound, new_id
-from control.principals import ROLES, Principal, require_admin
-from sources.directory.presets import LDAP_PRESETS, SECURITY, ldap_config
-from storage.keys import MasterKey
+from mailark.control import audit
+from mailark.control.auth import decrypt_secret, encrypt_secret
+from mailark.control.identity import add_domain, validate_domain
+from mailark.control.models import DirectoryProfile, Domain, Group, Mailbox, MailboxAddress, Organization, User
+from mailark.control.orgs import Conflict, ControlError, NotFound, new_id
+from mailark.control.principals import ROLES, Principal, require_admin
+from mailark.control.directory_presets import LDAP_PRESETS, SECURITY, ldap_config
+from mailark.storage.keys import MasterKey
 
 KINDS = ("ldap", "m365")
 POLICIES = ("remove", "keep")

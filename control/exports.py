@@ -12,7 +12,7 @@ get NotFound. Rules:
   a full export, with the monthly rule);
 - any other selection (mailboxes, folder, dates) any time.
 
-The work (writing the zip, storing it, the quota) is in flows/exporting.py; this module only
+The work (writing the zip, storing it, the quota) is in runtime/exports.py; this module only
 changes job rows, so it is testable without a catalogue.
 """
 
@@ -26,11 +26,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from control import audit, licensing, notices
-from control.mailboxes import readable_mailbox_ids
-from control.models import ExportJob, Mailbox, Organization
-from control.orgs import Conflict, ControlError, Forbidden, LimitExceeded, NotFound, find_mailbox, new_id, normalize_address
-from control.principals import ADMIN, COMPLIANCE, Principal, roles_in, visible_org
+from mailark.control import audit, licensing, notices
+from mailark.control.mailboxes import readable_mailbox_ids
+from mailark.control.models import ExportJob, Mailbox, Organization
+from mailark.control.orgs import Conflict, ControlError, Forbidden, LimitExceeded, NotFound, find_mailbox, new_id, normalize_address
+from mailark.control.principals import ADMIN, COMPLIANCE, Principal, roles_in, visible_org
 
 FULL, INCREMENTAL, SELECTION = "full", "incremental", "selection"
 QUEUED, RUNNING, PAUSED_QUOTA, DONE, FAILED, EXPIRED, DELETED = (

@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from control import audit, licensing
-from control.auth import end_all_sessions, hash_password, one_time_password
-from control.models import Domain, Group, GroupMember, Mailbox, Organization, RoleAssignment, User
-from control.orgs import Conflict, ControlError, NotFound, new_id
-from control.principals import ADMIN, ROLES, Principal, require_admin, user_roles
-from control.sources import remove_domain_sources
+from mailark.control import audit, licensing
+from mailark.control.auth import end_all_sessions, hash_password, one_time_password
+from mailark.control.models import Domain, Group, GroupMember, Mailbox, Organization, RoleAssignment, User
+from mailark.control.orgs import Conflict, ControlError, NotFound, new_id
+from mailark.control.principals import ADMIN, ROLES, Principal, require_admin, user_roles
+from mailark.control.sources import remove_domain_sources
 
 LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9_])?$")
@@ -97,7 +97,7 @@ def refuse_synced(session: Session, obj: User | Group | Domain, what: str) -> No
     """Refuse a hand edit of a user, group or domain that a directory profile manages (control.directory)."""
     profile_id = getattr(obj, "directory_profile_id", None)
     if profile_id:
-        from control.models import DirectoryProfile
+        from mailark.control.models import DirectoryProfile
 
         p = session.get(DirectoryProfile, profile_id)
         raise Conflict(f"{what} is synced from the directory {p.name if p else '?'!r} and is read-only here: "
@@ -213,7 +213,7 @@ def create_user(
                          details={"roles": list(roles), "with_mailbox": with_mailbox})
         mb = None
         if with_mailbox:
-            from control.mailboxes import create_mailbox
+            from mailark.control.mailboxes import create_mailbox
 
             mb = create_mailbox(session, principal, o, lg, kind="user", owner=lg, display_name=display_name)
     return NewUser(user, generated, mb)

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from control import audit, notices
-from control.models import GB, Licence, Mailbox, Organization, User
-from control.orgs import ControlError, LimitExceeded, NotFound
-from control.principals import ADMIN, AUDITOR, Principal, require_operator, require_role
+from mailark.control import audit, notices
+from mailark.control.models import GB, Licence, Mailbox, Organization, User
+from mailark.control.orgs import ControlError, LimitExceeded, NotFound
+from mailark.control.principals import ADMIN, AUDITOR, Principal, require_operator, require_role
 
 TIERS_GB = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000)
 TRIAL_DAYS = 30

@@ -21,12 +21,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from control import audit, licensing
-from control.models import (
+from mailark.control import audit, licensing
+from mailark.control.models import (
     Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization, SourceProfile, User,
 )
-from control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_id, normalize_address
-from control.principals import ADMIN, COMPLIANCE, Principal, can_see_org, require_admin, roles_in, visible_org
+from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_id, normalize_address
+from mailark.control.principals import ADMIN, COMPLIANCE, Principal, can_see_org, require_admin, roles_in, visible_org
 
 KINDS = ("user", "shared", "journal")
 

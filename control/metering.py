@@ -29,10 +29,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from control import audit, licensing, notices
-from control.models import GB, Licence, MeteringState, Organization, SourceProfile
-from control.orgs import Forbidden
-from control.principals import ADMIN, AUDITOR, Principal, can_see_org, require_role
+from mailark.control import audit, licensing, notices
+from mailark.control.models import GB, Licence, MeteringState, Organization, SourceProfile
+from mailark.control.orgs import Forbidden
+from mailark.control.principals import ADMIN, AUDITOR, Principal, can_see_org, require_role
 
 SYSTEM = Principal("system", "metering", "metering")
 LEASE = timedelta(minutes=30)

@@ -35,7 +35,7 @@ TEMPLATES: dict[str, str] = {
     "paused_trial_ended": ("the trial of '{org}' was cancelled and has ended: archiving resumes when the MSP operator "
                            "renews the licence (mailark licence renew --org {org})"),
     "paused": "archiving is paused",
-    # export jobs (flows.exporting, control.exports)
+    # export jobs (mailark.runtime.exports, control.exports)
     "export_paused_quota": ("paused: the storage quota of {org} ({quota_bytes} bytes) was reached after {done} of "
                             "{total} items; nothing was kept. Raise the quota or delete old exports, then resume "
                             "export {export_id}"),

@@ -15,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from control.models import Domain, Mailbox, MailboxAddress, Organization, OrgKey
-from storage.keys import MasterKey, OrgKeys, WrappedKey, new_org_keys, unwrap_org_keys
+from mailark.control.models import Domain, Mailbox, MailboxAddress, Organization, OrgKey
+from mailark.storage.keys import MasterKey, OrgKeys, WrappedKey, new_org_keys, unwrap_org_keys
 
 if TYPE_CHECKING:  # control.principals imports this module's errors
-    from control.principals import Principal
+    from mailark.control.principals import Principal
 
 ORG_NAME = re.compile(r"^[a-z0-9_-]{1,63}$")
 
@@ -101,8 +101,8 @@ def create_org(
     Without licence figures it starts a 30-day trial with the small default licence; with them it
     is paid unless `trial` is set. Only operators serving every organization may create one.
     """
-    from control import audit, identity, licensing
-    from control.principals import ADMIN, Principal, require_unrestricted_operator
+    from mailark.control import audit, identity, licensing
+    from mailark.control.principals import ADMIN, Principal, require_unrestricted_operator
 
     actor = actor or Principal.deployment_operator()
     require_unrestricted_operator(actor, "creating an organization")

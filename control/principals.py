@@ -13,8 +13,8 @@ from typing import Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from control.models import GroupMember, Operator, OperatorOrg, Organization, RoleAssignment, User
-from control.orgs import Forbidden, NotFound
+from mailark.control.models import GroupMember, Operator, OperatorOrg, Organization, RoleAssignment, User
+from mailark.control.orgs import Forbidden, NotFound
 
 ADMIN, READER, COMPLIANCE, AUDITOR = "Admin", "Reader", "Compliance", "Auditor"
 ROLES = (ADMIN, READER, COMPLIANCE, AUDITOR)

@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from control import audit
-from control.mailboxes import readable_mailbox_ids
-from control.models import Organization
-from control.orgs import NotFound
-from control.principals import COMPLIANCE, Principal, can_see_org, roles_in, visible_org
+from mailark.control import audit
+from mailark.control.mailboxes import readable_mailbox_ids
+from mailark.control.models import Organization
+from mailark.control.orgs import NotFound
+from mailark.control.principals import COMPLIANCE, Principal, can_see_org, roles_in, visible_org
 
 READ = "content.read"
 SEARCH = "content.search"

@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from control import audit
-from control.auth import decrypt_secret, encrypt_secret
-from control.models import Domain, Organization, SourceCursor, SourceProfile
-from control.orgs import Conflict, ControlError, NotFound, new_id
-from control.principals import Principal, require_admin
-from storage.keys import MasterKey
+from mailark.control import audit
+from mailark.control.auth import decrypt_secret, encrypt_secret
+from mailark.control.models import Domain, Organization, SourceCursor, SourceProfile
+from mailark.control.orgs import Conflict, ControlError, NotFound, new_id
+from mailark.control.principals import Principal, require_admin
+from mailark.storage.keys import MasterKey
 
 KINDS = ("imap", "graph", "journal", "smtp-import")
 STATUSES = ("ok", "failed", "paused", "partial")

@@ -29,10 +29,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from control.licensing import count_mailboxes, count_users, utc
-from control.metering import whole_gb
-from control.models import GB, MeteringState, Organization, UsageReport
-from control.orgs import new_id
+from mailark.control.licensing import count_mailboxes, count_users, utc
+from mailark.control.metering import whole_gb
+from mailark.control.models import GB, MeteringState, Organization, UsageReport
+from mailark.control.orgs import new_id
 
 log = logging.getLogger(__name__)
 CLAIM = timedelta(minutes=5)

@@ -11,12 +11,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from control.models import Organization
-from dashboards.api import routers
-from dashboards.deps import AppContext, lake_storage_used
-from dashboards.errors import install_error_handlers
+from mailark.control.models import Organization
+from mailark.dashboards.api import routers
+from mailark.dashboards.deps import AppContext, lake_storage_used
+from mailark.dashboards.errors import install_error_handlers
 from mailark.runtime import open_runtime
-from mailark.settings import Settings
+from mailark.config.settings import Settings
 
 DESCRIPTION = """\
 The REST API of mailark, a multi-tenant email archive.
@@ -71,12 +71,12 @@ def install_pages(app: FastAPI) -> None:
 
     from fastapi.staticfiles import StaticFiles
 
-    from dashboards.web.account import router as account_pages  # tokens, password and TOTP links
-    from dashboards.web.admin import router as admin_pages
-    from dashboards.web.audit_pages import router as audit_pages
-    from dashboards.web.licence import router as licence_pages
-    from dashboards.web.pages import router as pages
-    from dashboards.web.sources_pages import router as sources_pages
+    from mailark.dashboards.web.account import router as account_pages  # tokens, password and TOTP links
+    from mailark.dashboards.web.admin import router as admin_pages
+    from mailark.dashboards.web.audit_pages import router as audit_pages
+    from mailark.dashboards.web.licence import router as licence_pages
+    from mailark.dashboards.web.pages import router as pages
+    from mailark.dashboards.web.sources_pages import router as sources_pages
 
     for router in (pages, admin_pages, sources_pages, account_pages, licence_pages, audit_pages):
         app.include_router(router)

@@ -23,10 +23,10 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy.orm import Session
 
-from control.auth import authenticate_token, must_change_password, resume_session
-from control.models import Organization
-from control.orgs import AuthFailed, Forbidden
-from control.principals import Principal
+from mailark.control.auth import authenticate_token, must_change_password, resume_session
+from mailark.control.models import Organization
+from mailark.control.orgs import AuthFailed, Forbidden
+from mailark.control.principals import Principal
 from mailark.runtime import Runtime
 
 SESSION_COOKIE = "mailark_session"
@@ -37,7 +37,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def lake_storage_used(ctx: AppContext, org: Organization) -> int:
     """Bytes the organization occupies, as ingest counts them (read from the catalogue)."""
-    from catalog.ingest import storage_used
+    from mailark.catalog.ingest import storage_used
 
     with ctx.lake_lock:  # the runtime's one DuckDB connection; requests run on many threads
         return storage_used(ctx.runtime.archive_for(org))

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from control.orgs import AuthFailed, Conflict, ControlError, Forbidden, LimitExceeded, NotFound
+from mailark.control.orgs import AuthFailed, Conflict, ControlError, Forbidden, LimitExceeded, NotFound
 
 STATUS: tuple[tuple[type[ControlError], int], ...] = (
     (NotFound, 404),
@@ -76,7 +76,7 @@ def _audit_refusal(request: Request, exc: Forbidden) -> None:
 
     The request's own transaction is rolled back with the error, so this writes in one of its own.
     """
-    from control import audit
+    from mailark.control import audit
 
     principal = getattr(request.state, "principal", None)
     if principal is None:

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from control.directory_run import SYSTEM, due_profile_ids, run_sync
+from mailark.sources.directory.sync import SYSTEM, due_profile_ids, run_sync
 from mailark.runtime import Runtime, open_runtime
 
 

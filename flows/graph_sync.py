@@ -13,13 +13,13 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from catalog.ingest import BatchWriter, Counts
-from control import sources as control_sources
-from control.models import Organization
-from control.principals import Principal
+from mailark.catalog.ingest import BatchWriter, Counts
+from mailark.control import sources as control_sources
+from mailark.control.models import Organization
+from mailark.control.principals import Principal
 from mailark.runtime import open_runtime
-from sources.errors import SourceError
-from sources.graph.sync import KIND, Batch, sync_profile
+from mailark.sources.errors import SourceError
+from mailark.sources.graph.sync import KIND, Batch, sync_profile
 
 
 # A batch is idempotent (put-if-absent objects, a catalogue commit that checks what exists): retry it.

@@ -2,7 +2,7 @@
 
 Each profile runs as a subflow named for it ("imap <profile> (<org>)"), its archive batches as
 tasks ("archive <account> <folder> #n"), submitted so that the next batch downloads while one is
-archived; the work is the plain code of flows/imap_syncing.py.
+archived; the work is the plain code of sources/imap/sync.py.
 Task parameters and results hold no message content: batches are opaque, results are counts.
 A failed profile fails its own subflow with the reason (also in the ledger and on the profile);
 the other profiles still run.
@@ -15,11 +15,11 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from catalog.ingest import BatchWriter, Counts
-from control import sources as control_sources
-from flows.imap_syncing import ImapBatch, sync_profile
+from mailark.catalog.ingest import BatchWriter, Counts
+from mailark.control import sources as control_sources
+from mailark.sources.imap.sync import ImapBatch, sync_profile
 from mailark.runtime import open_runtime
-from sources.errors import SourceError
+from mailark.sources.errors import SourceError
 
 
 # A batch write is idempotent (put-if-absent objects, check-then-append in the commit lane): retry it.
@@ -65,7 +65,7 @@ def imap_sync() -> dict[str, Any]:
     rt = open_runtime()
     try:
         with rt.session() as s:
-            from control.models import Organization
+            from mailark.control.models import Organization
 
             due = [(p.id, p.name, s.get(Organization, p.org_id).name)  # type: ignore[union-attr]
                    for p in control_sources.due_sources(s, "imap")]

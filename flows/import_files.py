@@ -1,4 +1,4 @@
-"""The `import-files` flow: the plain import of flows/importing.py, one Prefect task per batch.
+"""The `import-files` flow: the plain import of sources/files/importing.py, one Prefect task per batch.
 
 Task parameters and results never hold message content: the batch object is opaque to Prefect
 and results are counts.
@@ -11,8 +11,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from catalog.ingest import BatchWriter, Counts
-from flows.importing import Batch, run_import
+from mailark.catalog.ingest import BatchWriter, Counts
+from mailark.sources.files.importing import Batch, run_import
 from mailark.runtime import open_runtime
 
 

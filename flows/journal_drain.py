@@ -9,9 +9,9 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from catalog.ingest import BatchWriter, Counts
+from mailark.catalog.ingest import BatchWriter, Counts
 from mailark.runtime import open_runtime
-from sources.journal.drain import Batch, drain_org, orgs_with_drops
+from mailark.sources.journal.drain import Batch, drain_org, orgs_with_drops
 
 
 @task(name="archive-drops", cache_policy=NO_CACHE, task_run_name="archive {batch.source} drops, batch {batch.number}")

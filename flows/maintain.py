@@ -16,8 +16,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from control import audit
-from flows import maintaining as m
+from mailark.control import audit
+from mailark.runtime import maintenance as m
 from mailark.runtime import Runtime, open_runtime
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from catalog.search.indexer import IndexOptions, IndexRun, rebuild_index, sync_index
-from control.models import Organization
+from mailark.catalog.search.indexer import IndexOptions, IndexRun, rebuild_index, sync_index
+from mailark.control.models import Organization
 from mailark.runtime import Runtime, open_runtime
 
 

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from mailark.settings import get_settings
+from mailark.config.settings import get_settings
 
 err = Console(stderr=True)
 out = Console()
@@ -75,8 +75,8 @@ def _default(o: Any) -> Any:
 
 def _act(work: Callable[[Session, Any, Any], Any]) -> Any:
     """Run `work(session, operator principal, runtime)` in one transaction; refusals exit 1."""
-    from control.orgs import ControlError
-    from control.principals import Principal
+    from mailark.control.orgs import ControlError
+    from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
 
     rt = open_runtime(get_settings())
@@ -117,7 +117,7 @@ def domain_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a domain (it belongs to this organization only)."""
-    from control.identity import add_domain
+    from mailark.control.identity import add_domain
 
     d = _act(lambda s, p, rt: add_domain(s, p, org, domain, "global" if global_ else "local"))
     _emit({"domain": d.name, "kind": d.kind}, as_json, f"added {d.kind} domain {d.name} to {org}")
@@ -126,7 +126,7 @@ def domain_add(
 @domain_app.command("list")
 def domain_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """List an organization's domains."""
-    from control.identity import list_domains
+    from mailark.control.identity import list_domains
 
     rows = _act(lambda s, p, rt: [{"domain": d.name, "kind": d.kind, "default": d.is_default}
                                   for d in list_domains(s, p, org)])
@@ -136,7 +136,7 @@ def domain_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
 @domain_app.command("remove")
 def domain_remove(domain: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Remove a domain (no user may log in with it); another organization may take it afterwards."""
-    from control.identity import remove_domain
+    from mailark.control.identity import remove_domain
 
     _act(lambda s, p, rt: remove_domain(s, p, org, domain))
     _emit({"removed": domain}, as_json, f"removed domain {domain} from {org}")
@@ -155,7 +155,7 @@ def user_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user with a one-time password (printed once; the user changes it at first login)."""
-    from control.identity import create_user
+    from mailark.control.identity import create_user
 
     def work(s, p, rt):  # type: ignore[no-untyped-def]
         n = create_user(s, p, org, login, display_name=name, with_mailbox=mailbox, roles=tuple(role or ()))
@@ -170,8 +170,8 @@ def user_add(
 @user_app.command("list")
 def user_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """List users with their roles."""
-    from control.identity import list_users
-    from control.principals import user_roles
+    from mailark.control.identity import list_users
+    from mailark.control.principals import user_roles
 
     rows = _act(lambda s, p, rt: [{"login": u.login, "name": u.display_name, "active": u.active,
                                    "mfa": u.totp_enabled, "roles": sorted(user_roles(s, u.id))}
@@ -182,7 +182,7 @@ def user_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
 @user_app.command("remove")
 def user_remove(login: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Delete a user (frees the licence; the user's archive mailboxes stay)."""
-    from control.identity import delete_user
+    from mailark.control.identity import delete_user
 
     _act(lambda s, p, rt: delete_user(s, p, org, login))
     _emit({"removed": login}, as_json, f"removed user {login}; their archive mailboxes stay")
@@ -191,7 +191,7 @@ def user_remove(login: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @user_app.command("disable")
 def user_disable(login: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Stop a user from logging in (sessions and tokens end now)."""
-    from control.identity import set_user_active
+    from mailark.control.identity import set_user_active
 
     _act(lambda s, p, rt: set_user_active(s, p, org, login, False))
     _emit({"disabled": login}, as_json, f"disabled {login}")
@@ -200,7 +200,7 @@ def user_disable(login: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @user_app.command("enable")
 def user_enable(login: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Let a disabled user log in again."""
-    from control.identity import set_user_active
+    from mailark.control.identity import set_user_active
 
     _act(lambda s, p, rt: set_user_active(s, p, org, login, True))
     _emit({"enabled": login}, as_json, f"enabled {login}")
@@ -209,7 +209,7 @@ def user_enable(login: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @user_app.command("reset-password")
 def user_reset_password(login: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Give a user a new one-time password (printed once)."""
-    from control.auth import reset_password
+    from mailark.control.auth import reset_password
 
     pw = _act(lambda s, p, rt: reset_password(s, p, org, login))
     _emit({"login": login, "one_time_password": pw}, as_json, f"one-time password for {login}: {pw}")
@@ -218,7 +218,7 @@ def user_reset_password(login: str, org: OrgOpt, as_json: JsonOpt = False) -> No
 @user_app.command("reset-mfa")
 def user_reset_mfa(login: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Remove a user's TOTP (they enrol again at next login)."""
-    from control.auth import reset_totp
+    from mailark.control.auth import reset_totp
 
     _act(lambda s, p, rt: reset_totp(s, p, org, login))
     _emit({"login": login, "mfa": False}, as_json, f"TOTP removed for {login}")
@@ -230,7 +230,7 @@ def org_mfa(
     as_json: JsonOpt = False,
 ) -> None:
     """Require (or stop requiring) TOTP for every user of an organization."""
-    from control.auth import set_mfa_required
+    from mailark.control.auth import set_mfa_required
 
     _act(lambda s, p, rt: set_mfa_required(s, p, org, required))
     _emit({"org": org, "mfa_required": required}, as_json, f"TOTP is {'required' if required else 'optional'} in {org}")
@@ -242,7 +242,7 @@ def org_mfa(
 @group_app.command("add")
 def group_add(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Add a group."""
-    from control.identity import create_group
+    from mailark.control.identity import create_group
 
     _act(lambda s, p, rt: create_group(s, p, org, name))
     _emit({"group": name}, as_json, f"added group {name}")
@@ -251,7 +251,7 @@ def group_add(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @group_app.command("remove")
 def group_remove(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Delete a group (refused if it would leave no Admin)."""
-    from control.identity import delete_group
+    from mailark.control.identity import delete_group
 
     _act(lambda s, p, rt: delete_group(s, p, org, name))
     _emit({"removed": name}, as_json, f"removed group {name}")
@@ -260,7 +260,7 @@ def group_remove(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @group_app.command("list")
 def group_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """List groups, their members and roles."""
-    from control.identity import list_groups
+    from mailark.control.identity import list_groups
 
     rows = _act(lambda s, p, rt: [{"group": g.name, "members": m, "roles": r} for g, m, r in list_groups(s, p, org)])
     _emit(rows, as_json, _table(rows, "group", "members", "roles"))
@@ -269,7 +269,7 @@ def group_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
 @group_app.command("add-member")
 def group_add_member(group: str, login: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Put a user into a group."""
-    from control.identity import add_member
+    from mailark.control.identity import add_member
 
     _act(lambda s, p, rt: add_member(s, p, org, group, login))
     _emit({"group": group, "added": login}, as_json, f"{login} is in group {group}")
@@ -278,7 +278,7 @@ def group_add_member(group: str, login: str, org: OrgOpt, as_json: JsonOpt = Fal
 @group_app.command("remove-member")
 def group_remove_member(group: str, login: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Take a user out of a group (refused if it would leave no Admin)."""
-    from control.identity import remove_member
+    from mailark.control.identity import remove_member
 
     _act(lambda s, p, rt: remove_member(s, p, org, group, login))
     _emit({"group": group, "removed": login}, as_json, f"{login} left group {group}")
@@ -287,7 +287,7 @@ def group_remove_member(group: str, login: str, org: OrgOpt, as_json: JsonOpt = 
 @role_app.command("assign")
 def role_assign(role: str, org: OrgOpt, group: GroupOpt = None, user: UserOpt = None, as_json: JsonOpt = False) -> None:
     """Give a role to a group (or directly to a user)."""
-    from control.identity import assign_role
+    from mailark.control.identity import assign_role
 
     _act(lambda s, p, rt: assign_role(s, p, org, role, group=group, user=user))
     _emit({"role": role, "group": group, "user": user}, as_json, f"{group or user} has the {role} role")
@@ -296,7 +296,7 @@ def role_assign(role: str, org: OrgOpt, group: GroupOpt = None, user: UserOpt = 
 @role_app.command("revoke")
 def role_revoke(role: str, org: OrgOpt, group: GroupOpt = None, user: UserOpt = None, as_json: JsonOpt = False) -> None:
     """Take a role from a group or user (refused if it would leave no Admin)."""
-    from control.identity import revoke_role
+    from mailark.control.identity import revoke_role
 
     _act(lambda s, p, rt: revoke_role(s, p, org, role, group=group, user=user))
     _emit({"role": role, "group": group, "user": user}, as_json, f"{group or user} no longer has the {role} role")
@@ -314,7 +314,7 @@ def mailbox_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add an archive mailbox (within the licence's mailbox quota)."""
-    from control.mailboxes import create_mailbox
+    from mailark.control.mailboxes import create_mailbox
 
     mb = _act(lambda s, p, rt: create_mailbox(s, p, org, address, kind=kind, owner=owner, display_name=name))
     _emit({"id": mb.id, "address": mb.primary_address, "kind": mb.kind}, as_json,
@@ -324,7 +324,7 @@ def mailbox_add(
 @mailbox_app.command("list")
 def mailbox_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """List archive mailboxes with their aliases and owners."""
-    from control.mailboxes import list_mailboxes
+    from mailark.control.mailboxes import list_mailboxes
 
     rows = _act(lambda s, p, rt: [asdict(m) for m in list_mailboxes(s, p, org)])
     _emit(rows, as_json, _table(rows, "primary_address", "kind", "aliases", "owner"))
@@ -333,7 +333,7 @@ def mailbox_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
 @alias_app.command("add")
 def alias_add(mailbox: str, alias: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Add a secondary address to MAILBOX (unique within the organization)."""
-    from control.mailboxes import add_alias
+    from mailark.control.mailboxes import add_alias
 
     _act(lambda s, p, rt: add_alias(s, p, org, mailbox, alias))
     _emit({"mailbox": mailbox, "alias": alias}, as_json, f"{alias} now reaches {mailbox}")
@@ -342,7 +342,7 @@ def alias_add(mailbox: str, alias: str, org: OrgOpt, as_json: JsonOpt = False) -
 @alias_app.command("remove")
 def alias_remove(alias: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Remove a secondary address."""
-    from control.mailboxes import remove_alias
+    from mailark.control.mailboxes import remove_alias
 
     _act(lambda s, p, rt: remove_alias(s, p, org, alias))
     _emit({"removed": alias}, as_json, f"removed address {alias}")
@@ -351,7 +351,7 @@ def alias_remove(alias: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @alias_app.command("make-primary")
 def alias_make_primary(address: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Make a secondary address its mailbox's primary address."""
-    from control.mailboxes import make_primary
+    from mailark.control.mailboxes import make_primary
 
     _act(lambda s, p, rt: make_primary(s, p, org, address))
     _emit({"primary": address}, as_json, f"{address} is now primary")
@@ -360,7 +360,7 @@ def alias_make_primary(address: str, org: OrgOpt, as_json: JsonOpt = False) -> N
 @perm_app.command("grant")
 def perm_grant(mailbox: str, org: OrgOpt, user: UserOpt = None, group: GroupOpt = None, as_json: JsonOpt = False) -> None:
     """Let a user or group read an archive mailbox."""
-    from control.mailboxes import grant_read
+    from mailark.control.mailboxes import grant_read
 
     _act(lambda s, p, rt: grant_read(s, p, org, mailbox, user=user, group=group))
     _emit({"mailbox": mailbox, "user": user, "group": group}, as_json, f"{user or group} may read {mailbox}")
@@ -369,7 +369,7 @@ def perm_grant(mailbox: str, org: OrgOpt, user: UserOpt = None, group: GroupOpt 
 @perm_app.command("revoke")
 def perm_revoke(mailbox: str, org: OrgOpt, user: UserOpt = None, group: GroupOpt = None, as_json: JsonOpt = False) -> None:
     """Take away a user's or group's read access."""
-    from control.mailboxes import revoke_read
+    from mailark.control.mailboxes import revoke_read
 
     _act(lambda s, p, rt: revoke_read(s, p, org, mailbox, user=user, group=group))
     _emit({"mailbox": mailbox, "user": user, "group": group}, as_json, f"{user or group} may no longer read {mailbox}")
@@ -378,7 +378,7 @@ def perm_revoke(mailbox: str, org: OrgOpt, user: UserOpt = None, group: GroupOpt
 @perm_app.command("list")
 def perm_list(mailbox: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Who may read an archive mailbox (besides the Compliance role)."""
-    from control.mailboxes import list_permissions
+    from mailark.control.mailboxes import list_permissions
 
     rows = _act(lambda s, p, rt: list_permissions(s, p, org, mailbox))
     _emit(rows, as_json, "\n".join(rows) or "no permissions (only Compliance reads it)")
@@ -394,7 +394,7 @@ def _licence_text(v: Any) -> Callable[[], None]:
 @licence_app.command("show")
 def licence_show(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """The licence and what is in use."""
-    from control.licensing import get_licence
+    from mailark.control.licensing import get_licence
 
     v = _act(lambda s, p, rt: get_licence(s, p, org))
     _emit(v.as_dict(), as_json, _licence_text(v))
@@ -410,7 +410,7 @@ def licence_set(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a licence; it takes effect at once."""
-    from control.licensing import change_licence
+    from mailark.control.licensing import change_licence
 
     v = _act(lambda s, p, rt: change_licence(s, p, org, users=users, mailboxes_per_user=per_user,
                                              storage_gb=storage_gb, auto_expand=auto_expand))
@@ -420,7 +420,7 @@ def licence_set(
 @licence_app.command("cancel-trial")
 def licence_cancel_trial(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Let the trial expire at its end instead of becoming paid."""
-    from control.licensing import cancel_trial
+    from mailark.control.licensing import cancel_trial
 
     v = _act(lambda s, p, rt: cancel_trial(s, p, org))
     _emit(v.as_dict(), as_json, f"the trial of {org} ends on {v.trial_ends_at:%Y-%m-%d} and will not become paid")
@@ -429,7 +429,7 @@ def licence_cancel_trial(org: OrgOpt, as_json: JsonOpt = False) -> None:
 @licence_app.command("renew")
 def licence_renew(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Make the licence paid from now on (ends a trial, undoes a cancellation)."""
-    from control.licensing import renew
+    from mailark.control.licensing import renew
 
     v = _act(lambda s, p, rt: renew(s, p, org))
     _emit(v.as_dict(), as_json, f"the licence of {org} is {v.status}")
@@ -442,14 +442,14 @@ def licence_warnings_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Storage at 90 %, users or mailboxes at quota, a trial about to end."""
-    from control.licensing import licence_warnings
-    from control.principals import visible_org
+    from mailark.control.licensing import licence_warnings
+    from mailark.control.principals import visible_org
 
     def work(s, p, rt):  # type: ignore[no-untyped-def]
         o = visible_org(s, p, org)
         used = used_bytes
         if used is None:  # what ingest compares with the quota
-            from catalog.ingest import storage_used
+            from mailark.catalog.ingest import storage_used
 
             used = storage_used(rt.archive_for(o))
         return [asdict(w) for w in licence_warnings(s, o, used)]
@@ -468,7 +468,7 @@ def operator_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add an MSP operator account (all organizations unless limited); prints a one-time password."""
-    from control.auth import create_operator
+    from mailark.control.auth import create_operator
 
     def work(s, p, rt):  # type: ignore[no-untyped-def]
         op, pw = create_operator(s, p, name, orgs=org or None)
@@ -481,7 +481,7 @@ def operator_add(
 @operator_app.command("remove")
 def operator_remove(name: str, as_json: JsonOpt = False) -> None:
     """Delete an operator account."""
-    from control.auth import delete_operator
+    from mailark.control.auth import delete_operator
 
     _act(lambda s, p, rt: delete_operator(s, p, name))
     _emit({"removed": name}, as_json, f"removed operator {name}")
@@ -498,7 +498,7 @@ def audit_verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Check the audit log's hash chain; exit 1 if any event was edited, removed or inserted."""
-    from control.audit import verify_chain
+    from mailark.control.audit import verify_chain
 
     v = _act(lambda s, p, rt: verify_chain(s, full=not incremental))
     how = "from the first event" if v.full else f"from the checkpoint at event {v.from_seq}"
@@ -515,7 +515,7 @@ def audit_verify(
 def _when(end_of_day: bool) -> Callable[[str | None], Any]:
     """A --since/--until value parsed as the API parses it; a bad one is wrong usage (exit 2)."""
     def parse(text: str | None) -> Any:
-        from control.audit import parse_time
+        from mailark.control.audit import parse_time
 
         try:
             return parse_time(text, end_of_day=end_of_day)
@@ -551,7 +551,7 @@ def audit_list(
     When more events match, the next page's option goes to stderr ("more: --before N" or "more: --after N");
     with --json stdout stays the list of events and stderr gets {"older": N, "newer": M} (null: none).
     """
-    from control.audit import AuditFilter, list_events
+    from mailark.control.audit import AuditFilter, list_events
 
     f = AuditFilter(action=action, actor=actor, outcome=outcome, target=target, since=since,  # type: ignore[arg-type]
                     until=until)  # type: ignore[arg-type]

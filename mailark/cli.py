@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from mailark.settings import get_settings
+from mailark.config.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailark: multi-tenant email archive.")
 org_app = typer.Typer(no_args_is_help=True, help="Organizations (tenants).")
@@ -57,11 +57,11 @@ def _print_json(doc: Any) -> None:
 
 def _guard(fn: Callable[[], T]) -> T:
     """Turn the errors we expect into a clear message and exit status 1."""
-    from catalog.lake import LakeError
-    from control.orgs import ControlError
-    from storage.crypto import IntegrityError
-    from storage.keys import KeyUnavailable
-    from storage.objects import ObjectStoreError
+    from mailark.catalog.lake import LakeError
+    from mailark.control.orgs import ControlError
+    from mailark.storage.crypto import IntegrityError
+    from mailark.storage.keys import KeyUnavailable
+    from mailark.storage.objects import ObjectStoreError
 
     try:
         return fn()
@@ -76,7 +76,7 @@ def _runtime():  # type: ignore[no-untyped-def]
 
 
 def _prefect_running() -> bool:
-    from mailark.prefect_server import is_up, prefect_env
+    from mailark.runtime.prefect_server import is_up, prefect_env
 
     settings = get_settings()
     if not is_up(settings.prefect_api_url):
@@ -100,8 +100,8 @@ def org_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an organization, its keys, licence and first admin (admin@NAME, one-time password printed once)."""
-    from control.licensing import view
-    from control.orgs import create_org
+    from mailark.control.licensing import view
+    from mailark.control.orgs import create_org
 
     rt = _runtime()
 
@@ -127,7 +127,7 @@ def org_create(
 @org_app.command("list")
 def org_list(as_json: JsonOpt = False) -> None:
     """List organizations."""
-    from control.orgs import list_orgs
+    from mailark.control.orgs import list_orgs
 
     rt = _runtime()
     with rt.control() as s:
@@ -153,13 +153,13 @@ def import_(
     as_json: JsonOpt = False,
 ) -> None:
     """Archive mail files into an archive mailbox."""
-    from flows.importing import run_import, source_bytes
+    from mailark.sources.files.importing import run_import, source_bytes
 
     missing = [str(s) for s in sources if not s.exists()]
     if missing:
         _fail(f"nothing imported: no such file or directory: {', '.join(missing)}")
     if _prefect_running():
-        from flows.import_files import import_files
+        from mailark.flows.import_files import import_files
 
         _guard(lambda: _runtime().org(org))  # a clear refusal, not a failed flow run, for a typo
 
@@ -200,10 +200,10 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export archived mail as a zip of .eml files with a manifest."""
-    from catalog.export import export_zip
-    from control import audit
-    from control.orgs import NotFound, find_mailbox
-    from control.principals import Principal
+    from mailark.catalog.export import export_zip
+    from mailark.control import audit
+    from mailark.control.orgs import NotFound, find_mailbox
+    from mailark.control.principals import Principal
 
     rt = _runtime()
 
@@ -234,7 +234,7 @@ def export(
 @app.command("stats")
 def stats(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Messages, copies and bytes of an organization's archive."""
-    from catalog.stats import org_stats
+    from mailark.catalog.stats import org_stats
 
     rt = _runtime()
     doc = _guard(lambda: org_stats(rt.archive_for(rt.org(org))))
@@ -258,8 +258,8 @@ def sql(
     """Run a read-only query over all organizations' catalogue (an operator tool)."""
     import duckdb
 
-    from catalog.lake import analyst_script, connect, location
-    from storage.objects import open_store
+    from mailark.catalog.lake import analyst_script, connect, location
+    from mailark.storage.objects import open_store
 
     settings = get_settings()
     loc = location(settings, open_store(settings))
@@ -297,8 +297,8 @@ def demo(
     no_server: Annotated[bool, typer.Option("--no-server", help="Do not start a Prefect server.")] = False,
 ) -> None:
     """Start the embedded default, archive sample mail through the import flow, and say where to look."""
-    from control.orgs import Conflict, create_org
-    from mailark import prefect_server
+    from mailark.control.orgs import Conflict, create_org
+    from mailark.runtime import prefect_server
 
     settings = get_settings()
     settings.ensure_dirs()
@@ -321,15 +321,15 @@ def demo(
     mailbox = f"archive@{org}"
     rt.close()
     if not no_server and _prefect_running():
-        from flows.import_files import import_files
+        from mailark.flows.import_files import import_files
 
         doc = _guard(lambda: import_files(org, mailbox, [str(corpus.resolve())], None))
     else:
-        from flows.importing import run_import
+        from mailark.sources.files.importing import run_import
 
         doc = _guard(lambda: run_import(rt, org, mailbox, [corpus], None)).as_dict()
-    from catalog.lake import analyst_script, location
-    from catalog.stats import org_stats
+    from mailark.catalog.lake import analyst_script, location
+    from mailark.catalog.stats import org_stats
 
     rt = _runtime()
     st = org_stats(rt.archive_for(rt.org(org)))
@@ -363,7 +363,7 @@ def web(
     port: Annotated[int | None, typer.Option(help="Port (default: settings web_port, 8080).")] = None,
 ) -> None:
     """Serve the REST API (OpenAPI at /openapi.json) in the foreground until Ctrl-C."""
-    from dashboards.app import serve
+    from mailark.dashboards.app import serve
 
     serve(get_settings(), host, port)
 
@@ -410,7 +410,7 @@ app.add_typer(server_app, name="server")
 @server_app.command("start")
 def server_start() -> None:
     """Start the Prefect server in the background (db/prefect, logs/prefect-server.log)."""
-    from mailark import prefect_server
+    from mailark.runtime import prefect_server
 
     settings = get_settings()
     try:
@@ -423,7 +423,7 @@ def server_start() -> None:
 @server_app.command("stop")
 def server_stop() -> None:
     """Stop the background Prefect server started by mailark."""
-    from mailark import prefect_server
+    from mailark.runtime import prefect_server
 
     stopped = prefect_server.stop_background(get_settings())
     out.print("stopped" if stopped else "no server started by mailark is running")

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from mailark.admin_cli import JsonOpt, OrgOpt, _emit, _fail, err
-from mailark.settings import get_settings
+from mailark.config.settings import get_settings
 
 
 def register_compliance_commands(app: typer.Typer) -> None:
@@ -28,11 +28,11 @@ def delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete archived copies for good, and whatever only they used (bodies, attachments, headers)."""
-    from catalog.deletion import delete_copies, find_copies
-    from control.compliance import authorize_deletion, record_deletion
-    from control.mailboxes import require_readable
-    from control.orgs import ControlError
-    from control.principals import Principal
+    from mailark.catalog.deletion import delete_copies, find_copies
+    from mailark.control.compliance import authorize_deletion, record_deletion
+    from mailark.control.mailboxes import require_readable
+    from mailark.control.orgs import ControlError
+    from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
 
     if not item and not (mailbox and message_id):

@@ -107,7 +107,7 @@ def add_ldap(
     as_json: JsonOpt = False,
 ) -> None:
     """Add an LDAP / Active Directory server whose users, groups and roles are synced."""
-    from control.directory_profiles import create_profile
+    from mailark.control.directory_profiles import create_profile
 
     password = _secret(bind_password_stdin, BIND_ENV, "Bind password")
     attrs = {k: v for k, v in (("login", login_attr), ("aliases", alias_attr)) if v}
@@ -141,7 +141,7 @@ def add_m365(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a Microsoft 365 tenant (Graph, app-only) whose users, shared mailboxes and groups are synced."""
-    from control.directory_profiles import create_profile
+    from mailark.control.directory_profiles import create_profile
 
     secret = _secret(client_secret_stdin, SECRET_ENV, "Client secret")
     settings = {"tenant_id": tenant_id, "client_id": client_id, "include_shared_mailboxes": shared_mailboxes,
@@ -155,7 +155,7 @@ def add_m365(
 @directory_app.command("list")
 def list_(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """The organization's directory profiles and how their last sync went."""
-    from control.directory_profiles import list_profiles
+    from mailark.control.directory_profiles import list_profiles
 
     rows = _act(lambda s, p, rt: [v.as_dict() for v in list_profiles(s, p, org)])
     for r in rows:
@@ -166,7 +166,7 @@ def list_(org: OrgOpt, as_json: JsonOpt = False) -> None:
 @directory_app.command("show")
 def show(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """One profile: connection, mapping, policies and the last sync (never its secret)."""
-    from control.directory_profiles import get_profile
+    from mailark.control.directory_profiles import get_profile
 
     v = _act(lambda s, p, rt: get_profile(s, p, org, name).as_dict())
     _emit(v, as_json, _view_text(v))
@@ -175,7 +175,7 @@ def show(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @directory_app.command("remove")
 def remove(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Remove a profile; what it synced stays, as ordinary archive users, groups and mailboxes."""
-    from control.directory_profiles import remove_profile
+    from mailark.control.directory_profiles import remove_profile
 
     released = _act(lambda s, p, rt: remove_profile(s, p, org, name))
     _emit({"removed": name, "released": released}, as_json,
@@ -186,7 +186,7 @@ def remove(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @directory_app.command("test")
 def test(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Connect and read the directory without changing anything."""
-    from control.directory_run import probe_profile
+    from mailark.sources.directory.sync import probe_profile
 
     doc = _act(lambda s, p, rt: probe_profile(rt, p, org, name))
     if not doc["ok"]:
@@ -206,7 +206,7 @@ def sync(
     as_json: JsonOpt = False,
 ) -> None:
     """Sync now (also runs on its schedule). With --dry-run: the plan, and what would be refused."""
-    from control.directory_run import run_named
+    from mailark.sources.directory.sync import run_named
 
     report = _act(lambda s, p, rt: run_named(rt, p, org, name, dry_run=dry_run))
     doc = report.as_dict()

@@ -15,7 +15,7 @@ import typer
 
 
 def _doc(j: Any) -> dict[str, object]:
-    from dashboards.api.exports import out
+    from mailark.dashboards.api.exports import out
 
     return out(j).model_dump(mode="json")
 
@@ -25,18 +25,18 @@ def register(app: typer.Typer) -> None:
 
     exports_app = typer.Typer(no_args_is_help=True, help="Export jobs kept in the organization's storage.")
     app.add_typer(exports_app, name="exports")
-    from control import exports as cx
-    from control.principals import Principal
-    from mailark.searching import matching_copies
+    from mailark.control import exports as cx
+    from mailark.control.principals import Principal
+    from mailark.runtime.searching import matching_copies
 
     op = Principal.deployment_operator()
 
     def run(rt: Any, export_id: str) -> dict[str, object]:
         if _prefect_running():
-            from flows.export import export_mail
+            from mailark.flows.export import export_mail
 
             return export_mail(export_id)
-        from flows.exporting import run_export
+        from mailark.runtime.exports import run_export
 
         return run_export(rt, export_id).as_dict()
 
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
     def download(org: OrgOpt, export_id: str, out_file: Annotated[Path, typer.Option("--out", help="The zip to write.")],
                  as_json: JsonOpt = False) -> None:
         """Write a finished export's zip (decrypted as it streams) to a local file."""
-        from flows.exporting import open_download
+        from mailark.runtime.exports import open_download
 
         rt = _runtime()
 
@@ -138,7 +138,7 @@ def register(app: typer.Typer) -> None:
     @exports_app.command("delete")
     def delete(org: OrgOpt, export_id: str, as_json: JsonOpt = False) -> None:
         """Delete an export's file now (it stops counting against the quota)."""
-        from flows.exporting import remove_file
+        from mailark.runtime.exports import remove_file
 
         rt = _runtime()
 

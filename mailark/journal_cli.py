@@ -33,8 +33,8 @@ def serve(
     """Run the SMTP journal endpoint in the foreground until Ctrl-C or SIGTERM."""
     import logging
 
-    from mailark.settings import get_settings
-    from sources.journal.endpoint import EndpointError, JournalEndpoint
+    from mailark.config.settings import get_settings
+    from mailark.sources.journal.endpoint import EndpointError, JournalEndpoint
 
     cli = _cli()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -62,8 +62,8 @@ def add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a journal address (and its journal archive mailbox) for an organization."""
-    from control.principals import Principal
-    from sources.journal.profiles import add_journal
+    from mailark.control.principals import Principal
+    from mailark.sources.journal.profiles import add_journal
 
     cli = _cli()
     rt = cli._runtime()
@@ -88,8 +88,8 @@ def add_import_(
     as_json: JsonOpt = False,
 ) -> None:
     """Add an SMTP import address (SMTP AUTH required) that fills one archive mailbox."""
-    from control.principals import Principal
-    from sources.journal.profiles import add_import
+    from mailark.control.principals import Principal
+    from mailark.sources.journal.profiles import add_import
 
     cli = _cli()
     rt = cli._runtime()
@@ -119,8 +119,8 @@ def list_(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """The organization's journal and import addresses (never their passwords)."""
     from rich.table import Table
 
-    from control.principals import Principal
-    from control.sources import list_sources
+    from mailark.control.principals import Principal
+    from mailark.control.sources import list_sources
 
     cli = _cli()
     rt = cli._runtime()
@@ -149,7 +149,7 @@ def drain(
     as_json: JsonOpt = False,
 ) -> None:
     """Archive the accepted journal and import mail now (the journal-drain flow does it every minute)."""
-    from sources.journal.drain import drain_all, drain_org
+    from mailark.sources.journal.drain import drain_all, drain_org
 
     cli = _cli()
     rt = cli._runtime()

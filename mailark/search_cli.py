@@ -24,8 +24,8 @@ def index(org: OrgOpt, rebuild: Annotated[bool, typer.Option("--rebuild", help="
                                                                              "and objects.")] = False,
           as_json: JsonOpt = False) -> None:
     """Bring the organization's index up to its catalogue (what the index-mail flow does every minute)."""
-    from catalog.search.indexer import IndexOptions, rebuild_index, sync_index
-    from control.orgs import ControlError
+    from mailark.catalog.search.indexer import IndexOptions, rebuild_index, sync_index
+    from mailark.control.orgs import ControlError
     from mailark.runtime import open_runtime
 
     rt = open_runtime()
@@ -48,11 +48,11 @@ def query(org: OrgOpt, text: Annotated[str, typer.Argument(help='e.g. \'from:ann
     """Search every mailbox of the organization (as the deployment operator; audited)."""
     from dataclasses import asdict
 
-    from catalog.search.query import QueryError
-    from catalog.search.searcher import search
-    from control.orgs import ControlError, find_mailbox
-    from control.principals import Principal
-    from control.reading import readable, record_search
+    from mailark.catalog.search.query import QueryError
+    from mailark.catalog.search.searcher import search
+    from mailark.control.orgs import ControlError, find_mailbox
+    from mailark.control.principals import Principal
+    from mailark.control.reading import readable, record_search
     from mailark.runtime import open_runtime
 
     rt = open_runtime()

@@ -32,7 +32,7 @@ def _row(v: Any) -> dict[str, Any]:
 @source_app.command("list")
 def source_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """The organization's mail sources and how their last run went."""
-    from control.sources import list_sources
+    from mailark.control.sources import list_sources
 
     rows = [_row(v) for v in _act(lambda s, p, rt: list_sources(s, p, org))]
     _emit(rows, as_json, _table(rows, "name", "kind", "enabled", "last_status", "last_run_at", "paused_reason", "last_error"))
@@ -41,14 +41,14 @@ def source_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
 @source_app.command("show")
 def source_show(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """One source: its settings (never its credentials), schedule and last run."""
-    from control.sources import get_source
+    from mailark.control.sources import get_source
 
     row = _row(_act(lambda s, p, rt: get_source(s, p, org, name)))
     _emit(row, as_json, "\n".join(f"[bold]{k}[/] {'' if v is None else v}" for k, v in row.items()))
 
 
 def _set_enabled(name: str, org: str, enabled: bool, as_json: bool) -> None:
-    from control.sources import update_source
+    from mailark.control.sources import update_source
 
     row = _row(_act(lambda s, p, rt: update_source(s, p, org, name, rt.master_key, enabled=enabled)))
     _emit(row, as_json, f"source {name} {'enabled' if enabled else 'disabled'}")
@@ -69,7 +69,7 @@ def source_disable(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @source_app.command("remove")
 def source_remove(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Remove the source and where it left off; what it archived stays archived."""
-    from control.sources import remove_source
+    from mailark.control.sources import remove_source
 
     _act(lambda s, p, rt: remove_source(s, p, org, name))
     _emit({"removed": name}, as_json, f"source {name} removed (its archived mail stays)")
@@ -78,7 +78,7 @@ def source_remove(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
 @source_app.command("test")
 def source_test(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Connect and log in as a run would, and say what answered."""
-    from sources.kinds import test_source
+    from mailark.sources.kinds import test_source
 
     ok, message = _act(lambda s, p, rt: test_source(s, p, org, name, rt.master_key))
     if not ok:

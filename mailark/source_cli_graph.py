@@ -19,7 +19,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from mailark.settings import get_settings
+from mailark.config.settings import get_settings
 
 err = Console(stderr=True)
 out = Console()
@@ -48,9 +48,9 @@ def _print_json(doc: Any) -> None:
 
 
 def _guard(fn: Callable[[], T]) -> T:
-    from catalog.lake import LakeError
-    from control.orgs import ControlError
-    from sources.errors import SourceError
+    from mailark.catalog.lake import LakeError
+    from mailark.control.orgs import ControlError
+    from mailark.sources.errors import SourceError
 
     try:
         return fn()
@@ -95,10 +95,10 @@ def add_m365(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a Microsoft 365 tenant as a mail source (app-only Graph access; the secret is stored encrypted)."""
-    from control import sources
-    from control.principals import Principal
+    from mailark.control import sources
+    from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
-    from sources.graph.probe import probe
+    from mailark.sources.graph.probe import probe
 
     secret = {"client_secret": _read_secret(secret_env, secret_stdin)}
     config = {"tenant_id": tenant_id, "client_id": client_id, "authority_url": authority_url, "graph_url": graph_url}
@@ -124,14 +124,14 @@ def add_m365(
 def sync_m365(name: Annotated[str, typer.Argument(help="The source's name.")], org: OrgOpt,
               as_json: JsonOpt = False) -> None:
     """Run a Microsoft 365 source now (as the m365-sync flow when a Prefect server is up)."""
-    from control import sources
-    from control.principals import Principal
+    from mailark.control import sources
+    from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
 
     rt = open_runtime(get_settings())
 
     def find() -> str:
-        from control import audit
+        from mailark.control import audit
 
         with rt.session(write=True) as s:
             v = sources.get_source(s, Principal.deployment_operator(), org, name)
@@ -143,11 +143,11 @@ def sync_m365(name: Annotated[str, typer.Argument(help="The source's name.")], o
 
     pid = _guard(find)
     if _prefect_running():
-        from flows.graph_sync import m365_sync
+        from mailark.flows.graph_sync import m365_sync
 
         doc = _guard(lambda: m365_sync(org=org, profile=name))[0]
     else:
-        from sources.graph.sync import sync_profile
+        from mailark.sources.graph.sync import sync_profile
 
         doc = _guard(lambda: sync_profile(rt, pid)).as_dict()
     rt.close()
@@ -164,7 +164,7 @@ def sync_m365(name: Annotated[str, typer.Argument(help="The source's name.")], o
 
 
 def _prefect_running() -> bool:
-    from mailark.prefect_server import is_up, prefect_env
+    from mailark.runtime.prefect_server import is_up, prefect_env
 
     settings = get_settings()
     if not is_up(settings.prefect_api_url):

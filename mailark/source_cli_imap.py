@@ -16,7 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from mailark.settings import get_settings
+from mailark.config.settings import get_settings
 
 err = Console(stderr=True)
 out = Console()
@@ -77,12 +77,12 @@ def add_imap(
     as_json: JsonOpt = False,
 ) -> None:
     """Add an IMAP source: one account, or a whole server through a master user."""
-    from control.orgs import ControlError
-    from control.principals import Principal
-    from control.sources import create_source
+    from mailark.control.orgs import ControlError
+    from mailark.control.principals import Principal
+    from mailark.control.sources import create_source
     from mailark.runtime import open_runtime
-    from sources.errors import SourceError
-    from sources.imap import ImapConfig, ImapSecret, probe
+    from mailark.sources.errors import SourceError
+    from mailark.sources.imap import ImapConfig, ImapSecret, probe
 
     raw: dict[str, Any] = {
         "host": host, "port": port, "security": security, "verify_cert": verify_cert, "ca_file": ca_file,
@@ -123,11 +123,11 @@ def sync_imap(
     as_json: JsonOpt = False,
 ) -> None:
     """Run an IMAP source now (as a flow when a Prefect server is up, else directly)."""
-    from control import audit
-    from control.orgs import ControlError
-    from control.principals import Principal
-    from control.sources import get_source
-    from mailark.prefect_server import is_up, prefect_env
+    from mailark.control import audit
+    from mailark.control.orgs import ControlError
+    from mailark.control.principals import Principal
+    from mailark.control.sources import get_source
+    from mailark.runtime.prefect_server import is_up, prefect_env
     from mailark.runtime import open_runtime
 
     settings = get_settings()
@@ -147,15 +147,15 @@ def sync_imap(
         settings.ensure_dirs()
         settings.prefect_home.mkdir(parents=True, exist_ok=True)
         os.environ.update(prefect_env(settings))
-        from flows.imap_sync import imap_profile
-        from sources.errors import SourceError
+        from mailark.flows.imap_sync import imap_profile
+        from mailark.sources.errors import SourceError
 
         try:
             doc = imap_profile(v.id, name, org)
         except SourceError as e:
             _fail(str(e))
     else:
-        from flows.imap_syncing import sync_profile
+        from mailark.sources.imap.sync import sync_profile
 
         try:
             result = sync_profile(rt, v.id)

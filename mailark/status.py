@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from mailark import prefect_server
-from mailark.settings import Settings
+from mailark.runtime import prefect_server
+from mailark.config.settings import Settings
 from mailark.supervisor import state_path
 
 

@@ -25,8 +25,8 @@ from urllib.parse import urlparse
 
 import httpx
 
-from mailark import prefect_server
-from mailark.settings import Settings
+from mailark.runtime import prefect_server
+from mailark.config.settings import Settings
 
 WORK_POOL = "mailark"
 STOP_GRACE = 20.0
@@ -35,7 +35,7 @@ MAX_RESTART_PAUSE = 30.0
 
 def source_dir() -> Path:
     """Where `flows/` lives (a checkout or site-packages): the working directory of flow runs."""
-    import flows
+    from mailark import flows
 
     return Path(flows.__file__).resolve().parent.parent
 
@@ -99,7 +99,7 @@ def child_env(settings: Settings) -> dict[str, str]:
 def journal_available() -> bool:
     """The SMTP journal endpoint ships with the sources; `up` starts it when it is installed."""
     try:
-        import sources.journal  # noqa: F401
+        import mailark.sources.journal  # noqa: F401
     except ImportError:
         return False
     return True

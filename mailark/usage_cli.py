@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mailark.settings import get_settings
+from mailark.config.settings import get_settings
 
 err = Console(stderr=True)
 out = Console()
@@ -61,9 +61,9 @@ def _gb(n: int) -> str:
 
 def usage(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
     """Storage, users and archive mailboxes against the licence, as last metered, with warnings."""
-    from control import metering
-    from control.orgs import ControlError
-    from control.principals import Principal
+    from mailark.control import metering
+    from mailark.control.orgs import ControlError
+    from mailark.control.principals import Principal
 
     rt = _runtime()
     try:
@@ -99,10 +99,10 @@ def billing_cmd(
     """Billing records of a calendar month: licensed users and the highest storage quota held, trial marked."""
     from sqlalchemy import select
 
-    from control import billing
-    from control.models import Organization
-    from control.orgs import ControlError
-    from control.principals import Principal
+    from mailark.control import billing
+    from mailark.control.models import Organization
+    from mailark.control.orgs import ControlError
+    from mailark.control.principals import Principal
 
     month = month or datetime.now(UTC).strftime("%Y-%m")
     rt = _runtime()
@@ -131,13 +131,13 @@ def meter(
     as_json: JsonOpt = False,
 ) -> None:
     """Meter now (as the meter-usage flow does every 15 minutes); runs as that flow when a Prefect server is up."""
-    from catalog.lake import LakeError
-    from control.orgs import ControlError
+    from mailark.catalog.lake import LakeError
+    from mailark.control.orgs import ControlError
     from mailark.cli import _prefect_running
 
     try:
         if _prefect_running():
-            from flows.metering import meter_usage
+            from mailark.flows.metering import meter_usage
 
             if org:  # a clear refusal, not a failed (and retried) flow run, for a typo
                 rt = _runtime()
@@ -148,7 +148,7 @@ def meter(
 
             docs = meter_usage(org or "all", full)
         else:
-            from flows.metering_run import meter_all
+            from mailark.runtime.metering import meter_all
 
             rt = _runtime()
             try:

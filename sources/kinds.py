@@ -11,14 +11,14 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from control import audit
-from control.models import Organization
-from control.principals import Principal
-from control.sources import get_source, profile_by_id, source_secret
-from sources.errors import SourceError
-from storage.keys import MasterKey
+from mailark.control import audit
+from mailark.control.models import Organization
+from mailark.control.principals import Principal
+from mailark.control.sources import get_source, profile_by_id, source_secret
+from mailark.sources.errors import SourceError
+from mailark.storage.keys import MasterKey
 
-PACKAGES = {"imap": "sources.imap", "graph": "sources.graph.probe"}
+PACKAGES = {"imap": "mailark.sources.imap", "graph": "mailark.sources.graph.probe"}
 
 
 def probe(kind: str, config: dict[str, Any], secret: dict[str, Any]) -> str:
@@ -54,7 +54,7 @@ def validate_config(kind: str, config: dict[str, Any]) -> None:
     """Refuse settings a run could not use, when they are saved rather than at the first run."""
     try:
         if kind == "imap":
-            from sources.imap.config import ImapConfig
+            from mailark.sources.imap.config import ImapConfig
 
             ImapConfig.model_validate(config)
         elif kind == "graph":

@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from storage.crypto import DataKey
+from mailark.storage.crypto import DataKey
 
 KEY_BYTES = 32
 

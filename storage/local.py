@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from storage.objects import (
+from mailark.storage.objects import (
     TEMP_PREFIX,
     ObjectInfo,
     ObjectNotFound,

@@ -16,7 +16,7 @@ import email.utils
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from storage.mime import Leaf, field_name, field_value
+from mailark.storage.mime import Leaf, field_name, field_value
 
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 

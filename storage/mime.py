@@ -521,7 +521,7 @@ class Splitter:
         return self._make_part(decoded, recipe, len(body), ctype, header)
 
     def _make_part(self, content: bytes, recipe: Recipe, encoded_size: int, ctype: bytes, header: bytes) -> Part:
-        from storage.metadata import part_filename  # local: keeps this module free of email.* cost
+        from mailark.storage.metadata import part_filename  # local: keeps this module free of email.* cost
 
         filename = part_filename(header) if header else None
         lower = header.lower()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # storage imports none of the other packages at run time
-    from mailark.settings import Settings
+    from mailark.config.settings import Settings
 
 __all__ = [
     "TEMP_PREFIX",
@@ -158,7 +158,7 @@ class ObjectStore(ABC):
 def open_store(settings: Settings) -> ObjectStore:
     """The object store the settings name: a local directory or an S3 bucket."""
     if settings.object_store == "s3":
-        from storage.s3 import S3ObjectStore
+        from mailark.storage.s3 import S3ObjectStore
 
         s3 = settings.s3
         return S3ObjectStore(
@@ -171,7 +171,7 @@ def open_store(settings: Settings) -> ObjectStore:
             cert_check=s3.cert_check,
         )
     if settings.object_store == "local":
-        from storage.local import LocalObjectStore
+        from mailark.storage.local import LocalObjectStore
 
         return LocalObjectStore(settings.objects_dir)
     raise ObjectStoreError(

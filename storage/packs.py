@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from storage.crypto import Sealer
-from storage.objects import ObjectStore
+from mailark.storage.crypto import Sealer
+from mailark.storage.objects import ObjectStore
 
 BLOCK_TARGET = 256 * 1024
 

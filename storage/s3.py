@@ -50,7 +50,7 @@ from minio import Minio
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from storage.objects import (
+from mailark.storage.objects import (
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,

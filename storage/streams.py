@@ -18,7 +18,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
-from storage.crypto import IntegrityError, Sealer
+from mailark.storage.crypto import IntegrityError, Sealer
 
 MAGIC = b"MASEALED1\n"
 BLOCK_SIZE = 1 << 20

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailark.settings import Settings, reset_settings_cache
+from mailark.config.settings import Settings, reset_settings_cache
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("MAILARK_TEST_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -45,7 +45,7 @@ def rt(home: Settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def org(rt):  # type: ignore[no-untyped-def]
-    from control.orgs import create_org
+    from mailark.control.orgs import create_org
 
     with rt.session() as s:
         o, _ = create_org(s, "acme", rt.master_key)

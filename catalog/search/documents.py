@@ -16,9 +16,9 @@ from datetime import datetime
 import pyarrow as pa
 import tantivy
 
-from catalog.archive import CopyReader, OrgArchive
-from catalog.lake import ALIAS
-from catalog.search.text import MessageText, message_text
+from mailark.catalog.archive import CopyReader, OrgArchive
+from mailark.catalog.lake import ALIAS
+from mailark.catalog.search.text import MessageText, message_text
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import tantivy
 from tantivy import Filter, TextAnalyzerBuilder, Tokenizer
 
-from catalog.lanes import file_lane
+from mailark.catalog.lanes import file_lane
 
 SCHEMA_VERSION = 1
 STATE_FILE = "state.json"

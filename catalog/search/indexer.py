@@ -23,10 +23,10 @@ from pathlib import Path
 import duckdb
 from ulid import ULID
 
-from catalog.archive import OrgArchive
-from catalog.lake import ALIAS, METADATA
-from catalog.search.documents import DocumentBuilder, item_rows
-from catalog.search.index import (
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.lake import ALIAS, METADATA
+from mailark.catalog.search.documents import DocumentBuilder, item_rows
+from mailark.catalog.search.index import (
     SCHEMA_VERSION, IndexState, exists, index_dir, open_index, read_state, write_state, writing,
 )
 

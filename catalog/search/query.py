@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import tantivy
 from tantivy import Occur, Query
 
-from catalog.search.index import KEYWORD, MAIL, SCHEMA, TEXT_FIELDS
+from mailark.catalog.search.index import KEYWORD, MAIL, SCHEMA, TEXT_FIELDS
 
 MAX_QUERY_CHARS = 1000
 MAX_CLAUSES = 64

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import tantivy
 
-from catalog.search.index import exists, index_dir, open_index, read_state
-from catalog.search.query import MailboxResolver, QueryError, compile_query
+from mailark.catalog.search.index import exists, index_dir, open_index, read_state
+from mailark.catalog.search.query import MailboxResolver, QueryError, compile_query
 
 SORTS = ("newest", "oldest", "relevance")
 MAX_PER_PAGE = 100

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from dashboards.api import (
+    from mailark.dashboards.api import (
         aliases, audit, auth, deletions, directory, domains, exports, groups, licence, mailboxes, messages, orgs,
         permissions, roles, search, sources, tokens, usage, users, warnings,
     )

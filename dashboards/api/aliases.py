@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from control import mailboxes as cmb
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.api.mailboxes import out
-from dashboards.api.models import AliasIn, MailboxOut, OkOut
-from dashboards.deps import DB, Acting
+from mailark.control import mailboxes as cmb
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.api.mailboxes import out
+from mailark.dashboards.api.models import AliasIn, MailboxOut, OkOut
+from mailark.dashboards.deps import DB, Acting
 
 router = APIRouter(prefix=ORG_PATH, tags=["aliases"])
 

@@ -14,11 +14,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BeforeValidator
 
-from control import audit as caudit
-from control.principals import AUDITOR, require_role, require_unrestricted_operator
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.api.models import AuditEntryOut, ChainOut
-from dashboards.deps import DB, Acting
+from mailark.control import audit as caudit
+from mailark.control.principals import AUDITOR, require_role, require_unrestricted_operator
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.api.models import AuditEntryOut, ChainOut
+from mailark.dashboards.deps import DB, Acting
 
 router = APIRouter(tags=["audit"])
 After = Query(0, ge=0, description="only events after this sequence number, oldest first (followers: the last seq seen)")

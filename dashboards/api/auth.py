@@ -11,15 +11,16 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 
-from control import auth as cauth
-from control.models import Organization
-from control.orgs import NotFound
-from control.principals import Principal
-from dashboards.api.common import ERRORS
-from dashboards.api.models import (
+from mailark.control import auth as cauth
+from mailark.control.models import Organization
+from mailark.control.orgs import NotFound
+from mailark.control.principals import Principal
+from mailark.dashboards.api.common import ERRORS
+from mailark.dashboards.api.models import (
     LoginIn, LoginOut, MeOut, NewTokenOut, OkOut, PasswordChangeIn, TokenIn, TokenOut, TotpBeginOut, TotpConfirmIn,
 )
-from dashboards.deps import DB, SESSION_COOKIE, Acting, AnyCaller, Ctx, check_csrf
+from mailark.dashboards.deps import DB, SESSION_COOKIE, Acting, AnyCaller, Ctx, check_csrf
+from mailark.sources.directory.login import check_directory_password
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 AUTH_ERRORS = {**ERRORS, 429: {**ERRORS[401], "description": "too many failed logins: wait Retry-After seconds"}}
@@ -35,7 +36,8 @@ def _me(s: DB, p: Principal, via: str, pending: bool = False) -> MeOut:
              summary="Log in; sets the session cookie (needs X-Requested-With: mailark)")
 def login(body: LoginIn, request: Request, response: Response, s: DB, ctx: Ctx) -> LoginOut:
     check_csrf(request)
-    result = cauth.login(s, ctx.runtime.master_key, body.login, body.password, body.totp)
+    result = cauth.login(s, ctx.runtime.master_key, body.login, body.password, body.totp,
+                         directory_check=check_directory_password)
     if not result.ok:
         s.commit()  # throttling row and audit event stay, though the login is refused
         result.require()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.api.models import ErrorOut, OrgOut
+from mailark.dashboards.api.models import ErrorOut, OrgOut
 
 _E = {"model": ErrorOut}
 ERRORS: dict[int | str, dict[str, Any]] = {

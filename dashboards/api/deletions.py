@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from catalog.deletion import delete_copies, find_copies
-from control.compliance import authorize_deletion, record_deletion
-from control.mailboxes import require_readable
-from control.orgs import ControlError
-from control.principals import COMPLIANCE, require_role
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.deps import DB, Acting, Ctx
+from mailark.catalog.deletion import delete_copies, find_copies
+from mailark.control.compliance import authorize_deletion, record_deletion
+from mailark.control.mailboxes import require_readable
+from mailark.control.orgs import ControlError
+from mailark.control.principals import COMPLIANCE, require_role
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.deps import DB, Acting, Ctx
 
 router = APIRouter(prefix=ORG_PATH + "/deletions", tags=["compliance"])
 

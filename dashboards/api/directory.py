@@ -12,12 +12,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
-from control import directory_profiles as dp
-from control.directory_run import probe_profile, run_named
-from control.orgs import ControlError
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.api.models import OkOut, Role, Strict, Utc
-from dashboards.deps import DB, Acting, Ctx
+from mailark.control import directory_profiles as dp
+from mailark.sources.directory.sync import probe_profile, run_named
+from mailark.control.orgs import ControlError
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.api.models import OkOut, Role, Strict, Utc
+from mailark.dashboards.deps import DB, Acting, Ctx
 
 router = APIRouter(prefix=ORG_PATH + "/directory", tags=["directory"])
 

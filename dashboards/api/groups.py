@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from control import identity
-from control.orgs import NotFound
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.api.models import GroupIn, GroupOut, OkOut
-from dashboards.deps import DB, Acting
+from mailark.control import identity
+from mailark.control.orgs import NotFound
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.api.models import GroupIn, GroupOut, OkOut
+from mailark.dashboards.deps import DB, Acting
 
 router = APIRouter(prefix=ORG_PATH + "/groups", tags=["groups"])
 

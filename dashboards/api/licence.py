@@ -6,10 +6,10 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from control import licensing
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.api.models import LicenceChangeIn, LicenceOut
-from dashboards.deps import DB, Acting
+from mailark.control import licensing
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.api.models import LicenceChangeIn, LicenceOut
+from mailark.dashboards.deps import DB, Acting
 
 router = APIRouter(prefix=ORG_PATH + "/licence", tags=["licence"])
 

@@ -17,13 +17,13 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from catalog.mailview import attachment, view
-from catalog.reading import copy_bytes, find_copy, folder_counts, list_copies
-from control.models import Mailbox, Organization
-from control.orgs import ControlError, NotFound, find_mailbox
-from control.reading import readable, record_read, require_copy_readable
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.deps import DB, Acting, AppContext, Ctx
+from mailark.catalog.mailview import attachment, view
+from mailark.catalog.reading import copy_bytes, find_copy, folder_counts, list_copies
+from mailark.control.models import Mailbox, Organization
+from mailark.control.orgs import ControlError, NotFound, find_mailbox
+from mailark.control.reading import readable, record_read, require_copy_readable
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.deps import DB, Acting, AppContext, Ctx
 
 router = APIRouter(prefix=ORG_PATH, tags=["reading"])
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from control.audit import AuditEntry
+from mailark.control.audit import AuditEntry
 
 
 def _utc(d: datetime) -> datetime:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from control import auth as cauth
-from control.orgs import create_org, list_orgs
-from control.principals import can_see_org, visible_org
-from dashboards.api.common import ERRORS, ORG_PATH, org_out
-from dashboards.api.models import CreatedOrgOut, MfaIn, OrgIn, OrgOut
-from dashboards.deps import DB, Acting, Ctx
+from mailark.control import auth as cauth
+from mailark.control.orgs import create_org, list_orgs
+from mailark.control.principals import can_see_org, visible_org
+from mailark.dashboards.api.common import ERRORS, ORG_PATH, org_out
+from mailark.dashboards.api.models import CreatedOrgOut, MfaIn, OrgIn, OrgOut
+from mailark.dashboards.deps import DB, Acting, Ctx
 
 router = APIRouter(tags=["orgs"])
 

@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from catalog.search.query import QueryError
-from catalog.search.searcher import search as run_search
-from control.orgs import ControlError, NotFound, find_mailbox
-from control.reading import readable, reads_every_mailbox, record_search
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.deps import DB, Acting, Ctx
-from mailark.searching import mailbox_resolver
+from mailark.catalog.search.query import QueryError
+from mailark.catalog.search.searcher import search as run_search
+from mailark.control.orgs import ControlError, NotFound, find_mailbox
+from mailark.control.reading import readable, reads_every_mailbox, record_search
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.deps import DB, Acting, Ctx
+from mailark.runtime.searching import mailbox_resolver
 
 router = APIRouter(prefix=ORG_PATH, tags=["reading"])
 

@@ -8,15 +8,15 @@ from typing import Any
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
-from control import notices
-from control import sources as src
-from control.orgs import ControlError
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.api.models import OkOut
-from dashboards.deps import DB, Acting, Ctx
-from sources import kinds
-from sources.errors import SourceError
-from sources.journal.profiles import DEFAULT_IMPORT_FOLDER, IMPORT, JOURNAL, add_import, add_journal
+from mailark.control import notices
+from mailark.control import sources as src
+from mailark.control.orgs import ControlError
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.api.models import OkOut
+from mailark.dashboards.deps import DB, Acting, Ctx
+from mailark.sources import kinds
+from mailark.sources.errors import SourceError
+from mailark.sources.journal.profiles import DEFAULT_IMPORT_FOLDER, IMPORT, JOURNAL, add_import, add_journal
 
 router = APIRouter(prefix=ORG_PATH + "/sources", tags=["sources"])
 

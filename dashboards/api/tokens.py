@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from control import auth as cauth
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.api.models import TokenOut
-from dashboards.deps import DB, Acting
+from mailark.control import auth as cauth
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.api.models import TokenOut
+from mailark.dashboards.deps import DB, Acting
 
 router = APIRouter(prefix=ORG_PATH, tags=["auth"])
 

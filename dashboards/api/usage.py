@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from control import billing, metering
-from control.principals import ADMIN, AUDITOR, require_role
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.api.models import WarningOut
-from dashboards.deps import DB, Acting, Ctx
+from mailark.control import billing, metering
+from mailark.control.principals import ADMIN, AUDITOR, require_role
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.api.models import WarningOut
+from mailark.dashboards.deps import DB, Acting, Ctx
 
 router = APIRouter(tags=["usage"])
 
@@ -80,7 +80,7 @@ def current(org: str, p: Acting, s: DB) -> UsageOut:
             summary="Metered figures over time, oldest first: every run for 2 days, hourly up to 14, then daily (Admin or Auditor)")
 def history(org: str, p: Acting, s: DB, ctx: Ctx,
             days: int = Query(30, ge=1, le=400, description="how many days back")) -> list[UsagePointOut]:
-    from catalog.usage import usage_history
+    from mailark.catalog.usage import usage_history
 
     o = require_role(s, p, org, (ADMIN, AUDITOR), "reading usage history")
     since = datetime.now(UTC) - timedelta(days=days)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy.orm import object_session
 
-from control import auth as cauth
-from control import identity
-from control.models import User
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.api.models import ActiveIn, NewUserOut, OkOut, PasswordResetOut, RolesOut, UserIn, UserOut
-from dashboards.deps import DB, Acting
+from mailark.control import auth as cauth
+from mailark.control import identity
+from mailark.control.models import User
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.api.models import ActiveIn, NewUserOut, OkOut, PasswordResetOut, RolesOut, UserIn, UserOut
+from mailark.dashboards.deps import DB, Acting
 
 router = APIRouter(prefix=ORG_PATH + "/users", tags=["users"])
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix=ORG_PATH + "/users", tags=["users"])
 def _out(u: User) -> UserOut:
     directory = None
     if u.directory_profile_id:
-        from control.models import DirectoryProfile
+        from mailark.control.models import DirectoryProfile
 
         p = object_session(u).get(DirectoryProfile, u.directory_profile_id)  # type: ignore[union-attr]
         directory = p.name if p else None

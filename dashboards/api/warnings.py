@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from control import licensing
-from control.principals import visible_org
-from dashboards.api.common import ERRORS, ORG_PATH
-from dashboards.api.models import WarningOut
-from dashboards.deps import DB, Acting, Ctx
+from mailark.control import licensing
+from mailark.control.principals import visible_org
+from mailark.dashboards.api.common import ERRORS, ORG_PATH
+from mailark.dashboards.api.models import WarningOut
+from mailark.dashboards.deps import DB, Acting, Ctx
 
 router = APIRouter(prefix=ORG_PATH, tags=["warnings"])
 

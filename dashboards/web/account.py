@@ -14,16 +14,16 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from control.models import Organization
-from control.orgs import ControlError, NotFound
-from control.principals import ADMIN, roles_in
-from dashboards.api import auth as api_auth
-from dashboards.api import tokens as api_tokens
-from dashboards.api.models import TokenIn
-from dashboards.deps import DB
-from dashboards.web.confirmations import confirmation, location
-from dashboards.web.pages import PageRoute, _nav, render
-from dashboards.web.session import Page, Viewer, check_form
+from mailark.control.models import Organization
+from mailark.control.orgs import ControlError, NotFound
+from mailark.control.principals import ADMIN, roles_in
+from mailark.dashboards.api import auth as api_auth
+from mailark.dashboards.api import tokens as api_tokens
+from mailark.dashboards.api.models import TokenIn
+from mailark.dashboards.deps import DB
+from mailark.dashboards.web.confirmations import confirmation, location
+from mailark.dashboards.web.pages import PageRoute, _nav, render
+from mailark.dashboards.web.session import Page, Viewer, check_form
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

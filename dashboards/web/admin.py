@@ -14,21 +14,21 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from control import identity
-from control import mailboxes as cmb
-from control.orgs import ControlError, NotFound
-from control.principals import COMPLIANCE, require_admin, require_role
-from dashboards.api import aliases as api_aliases
-from dashboards.api import deletions as api_deletions
-from dashboards.api import groups as api_groups
-from dashboards.api import mailboxes as api_mailboxes
-from dashboards.api import permissions as api_permissions
-from dashboards.api.models import AliasIn, GroupIn, MailboxIn, RoleIn
-from dashboards.deps import DB, Ctx
-from dashboards.web.confirmations import Confirmation, confirmation, location
-from dashboards.web.pages import PageRoute, _nav, render
-from dashboards.web.refusals import refusal
-from dashboards.web.session import Page, check_form
+from mailark.control import identity
+from mailark.control import mailboxes as cmb
+from mailark.control.orgs import ControlError, NotFound
+from mailark.control.principals import COMPLIANCE, require_admin, require_role
+from mailark.dashboards.api import aliases as api_aliases
+from mailark.dashboards.api import deletions as api_deletions
+from mailark.dashboards.api import groups as api_groups
+from mailark.dashboards.api import mailboxes as api_mailboxes
+from mailark.dashboards.api import permissions as api_permissions
+from mailark.dashboards.api.models import AliasIn, GroupIn, MailboxIn, RoleIn
+from mailark.dashboards.deps import DB, Ctx
+from mailark.dashboards.web.confirmations import Confirmation, confirmation, location
+from mailark.dashboards.web.pages import PageRoute, _nav, render
+from mailark.dashboards.web.refusals import refusal
+from mailark.dashboards.web.session import Page, check_form
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -39,8 +39,8 @@ def _mailbox_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmatio
 
 
 def _domain_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
-    from dashboards.api import domains as api_domains
-    from dashboards.api.models import DomainIn
+    from mailark.dashboards.api import domains as api_domains
+    from mailark.dashboards.api.models import DomainIn
 
     body = DomainIn(name=f.get("name", ""), kind=f.get("kind") or "local")  # type: ignore[arg-type]
     return confirmation("domain_added", domain=api_domains.add(org, body, p, s).name)
@@ -106,7 +106,7 @@ def _user_delete(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmatio
 
 
 def _user_totp_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
-    from control import auth as cauth
+    from mailark.control import auth as cauth
 
     cauth.reset_totp(s, p, org, f.get("login", ""))
     return confirmation("user_totp_reset", login=f.get("login", "").strip())
@@ -114,7 +114,7 @@ def _user_totp_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirm
 
 def _user_password_reset(org: str, p: Any, s: Session, f: dict[str, str]) -> dict[str, Any]:
     """Shown on the page itself, never put into a redirect URL (URLs end up in logs)."""
-    from control import auth as cauth
+    from mailark.control import auth as cauth
 
     login = f.get("login", "").strip().lower()
     password = cauth.reset_password(s, p, org, login)
@@ -164,8 +164,8 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
 
 def _mailboxes_page(request: Request, org: str, v: Any, s: Session, **kw: Any) -> HTMLResponse:
     boxes = api_mailboxes.list_(org, v.principal, s)
-    from dashboards.api import domains as api_domains
-    from dashboards.api import licence as api_licence
+    from mailark.dashboards.api import domains as api_domains
+    from mailark.dashboards.api import licence as api_licence
 
     readers = {b.primary_address: cmb.list_permissions(s, v.principal, org, b.primary_address) for b in boxes}
     return render(request, "mailboxes.html", viewer=v, nav=_nav(s, v, org), boxes=boxes, readers=readers,
@@ -240,8 +240,8 @@ def delete_message(request: Request, org: str, item_id: str, v: Page, s: DB, ctx
 
 
 def can_delete(s: Session, v: Any, org: str) -> bool:
-    from control.principals import roles_in
-    from control.reading import readable
+    from mailark.control.principals import roles_in
+    from mailark.control.reading import readable
 
     o, _ = readable(s, v.principal, org)
     return COMPLIANCE in roles_in(s, v.principal, o)

@@ -21,12 +21,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import select
 
-from control import audit as caudit
-from control.models import Organization
-from control.orgs import ControlError
-from dashboards.deps import DB, Ctx
-from dashboards.web.pages import PageRoute, _nav, render
-from dashboards.web.session import Page, Viewer
+from mailark.control import audit as caudit
+from mailark.control.models import Organization
+from mailark.control.orgs import ControlError
+from mailark.dashboards.deps import DB, Ctx
+from mailark.dashboards.web.pages import PageRoute, _nav, render
+from mailark.dashboards.web.session import Page, Viewer
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 100

@@ -13,15 +13,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from control.licensing import TIERS_GB
-from control.orgs import ControlError, Forbidden, NotFound
-from dashboards.api import licence as api_licence
-from dashboards.api.models import LicenceChangeIn
-from dashboards.deps import DB
-from dashboards.web.confirmations import confirmation
-from dashboards.web.pages import PageRoute, _nav, render
-from dashboards.web.refusals import refusal
-from dashboards.web.session import Page, Viewer, check_form
+from mailark.control.licensing import TIERS_GB
+from mailark.control.orgs import ControlError, Forbidden, NotFound
+from mailark.dashboards.api import licence as api_licence
+from mailark.dashboards.api.models import LicenceChangeIn
+from mailark.dashboards.deps import DB
+from mailark.dashboards.web.confirmations import confirmation
+from mailark.dashboards.web.pages import PageRoute, _nav, render
+from mailark.dashboards.web.refusals import refusal
+from mailark.dashboards.web.session import Page, Viewer, check_form
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

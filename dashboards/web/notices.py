@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from control import notices
+from mailark.control import notices
 
 
 def _number(v: Any, lang: str) -> Any:

@@ -19,21 +19,22 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from control import auth as cauth
-from control import identity, metering
-from control.models import Organization
-from control.orgs import ControlError, Forbidden
-from dashboards.api import exports as api_exports
-from dashboards.api import messages as api_messages
-from dashboards.api import search as api_search
-from dashboards.api import usage as api_usage
-from dashboards.api.models import UserIn
-from dashboards.deps import DB, SESSION_COOKIE, Ctx
-from dashboards.web.confirmations import confirm, from_query
-from dashboards.web.i18n import LANG_COOKIE, language, translator
-from dashboards.web.notices import say
-from dashboards.web.refusals import refusal
-from dashboards.web.session import Page, PageOtp, Redirect, check_form
+from mailark.control import auth as cauth
+from mailark.control import identity, metering
+from mailark.control.models import Organization
+from mailark.control.orgs import ControlError, Forbidden
+from mailark.dashboards.api import exports as api_exports
+from mailark.dashboards.api import messages as api_messages
+from mailark.dashboards.api import search as api_search
+from mailark.dashboards.api import usage as api_usage
+from mailark.dashboards.api.models import UserIn
+from mailark.dashboards.deps import DB, SESSION_COOKIE, Ctx
+from mailark.dashboards.web.confirmations import confirm, from_query
+from mailark.dashboards.web.i18n import LANG_COOKIE, language, translator
+from mailark.dashboards.web.notices import say
+from mailark.dashboards.web.refusals import refusal
+from mailark.dashboards.web.session import Page, PageOtp, Redirect, check_form
+from mailark.sources.directory.login import check_directory_password
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -81,7 +82,7 @@ class PageRoute(APIRoute):
                 response = RedirectResponse(r.location, status_code=303)
             except ControlError as e:
                 if isinstance(e, Forbidden):
-                    from dashboards.errors import _audit_refusal
+                    from mailark.dashboards.errors import _audit_refusal
 
                     _audit_refusal(request, e)
                 message, status = refusal(e)
@@ -153,7 +154,8 @@ def login_submit(request: Request, s: DB, ctx: Ctx, login: str = Form(""), passw
         if first is None:
             return render(request, "login.html", status=401, error="the login took too long: start again", next=back)
         login, password = first
-    result = cauth.login(s, ctx.runtime.master_key, login, password, totp.strip() or None)
+    result = cauth.login(s, ctx.runtime.master_key, login, password, totp.strip() or None,
+                         directory_check=check_directory_password)
     if not result.ok:
         s.commit()  # the throttling row and the audit event stay
         if result.totp_needed:
@@ -233,7 +235,7 @@ def home(v: Page, s: DB) -> Response:
 
 def _nav(s: DB, v: Any, org: str) -> dict[str, Any]:
     """What the navigation may offer (links only; every page checks again)."""
-    from control.principals import ADMIN, AUDITOR, roles_in
+    from mailark.control.principals import ADMIN, AUDITOR, roles_in
 
     o = s.scalar(select(Organization).where(Organization.name == org))
     roles = roles_in(s, v.principal, o) if o is not None else set()
@@ -286,7 +288,7 @@ def mail(request: Request, org: str, v: Page, s: DB, ctx: Ctx, mailbox: str | No
 
 @router.get("/o/{org}/m/{item_id}")
 def message(request: Request, org: str, item_id: str, v: Page, s: DB, ctx: Ctx) -> HTMLResponse:
-    from dashboards.web.admin import can_delete
+    from mailark.dashboards.web.admin import can_delete
 
     m = api_messages.read_message(org, item_id, v.principal, s, ctx)  # audited as content.read
     return render(request, "message.html", viewer=v, nav=_nav(s, v, org), m=m, can_delete=can_delete(s, v, org))
@@ -311,8 +313,8 @@ def start_export(request: Request, org: str, v: Page, s: DB, ctx: Ctx, csrf: str
         raise ControlError("an export from this page needs a search: search first, then export")
     tasks = BackgroundTasks()
     if scope == "selected":
-        from control import exports as cx
-        from mailark.searching import matching_copies
+        from mailark.control import exports as cx
+        from mailark.runtime.searching import matching_copies
 
         matching = set(matching_copies(s, v.principal, org, ctx.runtime.settings, q))
         chosen = sorted(i for i in set(item) if i in matching)  # only what this search matched and you may read
@@ -398,8 +400,8 @@ def projection(points: list[api_usage.UsagePointOut]) -> datetime | None:
 
 @router.get("/o/{org}/usage")
 def usage(request: Request, org: str, v: Page, s: DB, ctx: Ctx) -> HTMLResponse:
-    from catalog.mailbox_stats import archived_per_day, mailbox_totals
-    from control.principals import visible_org
+    from mailark.catalog.mailbox_stats import archived_per_day, mailbox_totals
+    from mailark.control.principals import visible_org
 
     u = metering.get_usage(s, v.principal, org)  # Admin or Auditor (or its operator)
     points = api_usage.history(org, v.principal, s, ctx, days=90)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from control.orgs import ControlError
-from dashboards.errors import STATUS
+from mailark.control.orgs import ControlError
+from mailark.dashboards.errors import STATUS
 
 
 def refusal(e: Exception) -> tuple[str, int]:

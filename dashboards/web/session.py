@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from control.auth import must_change_password, resume_session
-from control.orgs import Forbidden
-from control.principals import Principal
-from dashboards.deps import SESSION_COOKIE, Ctx
+from mailark.control.auth import must_change_password, resume_session
+from mailark.control.orgs import Forbidden
+from mailark.control.principals import Principal
+from mailark.dashboards.deps import SESSION_COOKIE, Ctx
 
 
 class Redirect(Exception):

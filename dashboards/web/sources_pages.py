@@ -16,16 +16,16 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from control.orgs import ControlError, Forbidden, NotFound
-from control.principals import require_admin
-from dashboards.api import directory as api_directory
-from dashboards.api import sources as api_sources
-from dashboards.deps import DB, Ctx
-from dashboards.web.confirmations import confirmation, location
-from dashboards.web.pages import PageRoute, _nav, render
-from dashboards.web.refusals import refusal
-from dashboards.web.session import Page, Viewer, check_form
-from sources.directory.presets import LDAP_PRESETS
+from mailark.control.orgs import ControlError, Forbidden, NotFound
+from mailark.control.principals import require_admin
+from mailark.dashboards.api import directory as api_directory
+from mailark.dashboards.api import sources as api_sources
+from mailark.dashboards.deps import DB, Ctx
+from mailark.dashboards.web.confirmations import confirmation, location
+from mailark.dashboards.web.pages import PageRoute, _nav, render
+from mailark.dashboards.web.refusals import refusal
+from mailark.dashboards.web.session import Page, Viewer, check_form
+from mailark.control.directory_presets import LDAP_PRESETS
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -158,7 +158,7 @@ def _done(org: str, code: str, name: str, anchor: str = "") -> RedirectResponse:
 def _sources_page(request: Request, org: str, v: Viewer, s: DB, status: int = 200, **kw: Any) -> HTMLResponse:
     kw.setdefault("form", {})
     kw.setdefault("open_form", request.query_params.get("kind"))
-    return render(request, "sources.html", status=status, viewer=v, nav=_nav(s, v, org),
+    return render(request, "mailark.sources.html", status=status, viewer=v, nav=_nav(s, v, org),
                   sources=api_sources.list_(org, v.principal, s), profiles=api_directory.list_(org, v.principal, s),
                   presets=LDAP_PRESETS, **kw)
 

@@ -21,8 +21,8 @@ import ldap3
 from ldap3.core import exceptions as lx
 from ldap3.utils.dn import safe_dn
 
-from sources.directory.records import DirectoryGroup, DirectorySnapshot, DirectoryUser
-from sources.errors import SourceError
+from mailark.control.directory_records import DirectoryGroup, DirectorySnapshot, DirectoryUser
+from mailark.sources.errors import SourceError
 
 DEFAULT_TIMEOUT = 10
 

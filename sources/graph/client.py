@@ -21,8 +21,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from mailark.settings import GraphSettings
-from sources.errors import SourceError
+from mailark.config.settings import GraphSettings
+from mailark.sources.errors import SourceError
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 DEFAULT_GRAPH = "https://graph.microsoft.com/v1.0"

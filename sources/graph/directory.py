@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailark.settings import GraphSettings, get_settings
-from sources.directory.records import DirectoryGroup, DirectorySnapshot, DirectoryUser
-from sources.graph import tenant
-from sources.graph.client import GraphClient, seg
+from mailark.config.settings import GraphSettings, get_settings
+from mailark.control.directory_records import DirectoryGroup, DirectorySnapshot, DirectoryUser
+from mailark.sources.graph import tenant
+from mailark.sources.graph.client import GraphClient, seg
 
 
 def read_directory(config: dict[str, Any], secret: dict[str, Any], settings: GraphSettings | None = None) -> DirectorySnapshot:

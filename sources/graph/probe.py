@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailark.settings import GraphSettings, get_settings
-from sources.graph import tenant
-from sources.graph.client import GraphClient, seg
+from mailark.config.settings import GraphSettings, get_settings
+from mailark.sources.graph import tenant
+from mailark.sources.graph.client import GraphClient, seg
 
 
 def probe(config: dict[str, Any], secret: dict[str, Any], settings: GraphSettings | None = None) -> str:

@@ -33,17 +33,17 @@ from typing import Any
 
 from ulid import ULID
 
-from catalog.ingest import BatchWriter, Counts, Incoming
-from catalog.lake import ALIAS
-from control import sources as control_sources
-from control.mailboxes import ensure_archive_mailbox
-from control.models import Organization
-from control.orgs import LimitExceeded, find_mailbox
-from control.principals import Principal
+from mailark.catalog.ingest import BatchWriter, Counts, Incoming
+from mailark.catalog.lake import ALIAS
+from mailark.control import sources as control_sources
+from mailark.control.mailboxes import ensure_archive_mailbox
+from mailark.control.models import Organization
+from mailark.control.orgs import LimitExceeded, find_mailbox
+from mailark.control.principals import Principal
 from mailark.runtime import Runtime
-from sources.errors import SourceError
-from sources.graph import tenant
-from sources.graph.client import DeltaExpired, GraphClient, GraphDenied, GraphHTTPError, seg
+from mailark.sources.errors import SourceError
+from mailark.sources.graph import tenant
+from mailark.sources.graph.client import DeltaExpired, GraphClient, GraphDenied, GraphHTTPError, seg
 
 SOURCE = "graph"
 KIND = "graph"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sources.graph.client import GraphClient, GraphHTTPError, seg
+from mailark.sources.graph.client import GraphClient, GraphHTTPError, seg
 
 USER_FIELDS = "id,displayName,userPrincipalName,mail,proxyAddresses,accountEnabled,userType"
 ARCHIVED_PURPOSES = {"user": "user", "shared": "shared", "linked": "user", "others": "user"}

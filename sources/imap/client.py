@@ -25,8 +25,8 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from sources.errors import SourceError
-from sources.imap.config import ImapConfig, ImapSecret
+from mailark.sources.errors import SourceError
+from mailark.sources.imap.config import ImapConfig, ImapSecret
 
 _UNFOLD = re.compile(rb"\r?\n[ \t]+")
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog.folders import ArchivedItem
-from sources.imap.client import FolderStatus, MessageInfo
+from mailark.catalog.folders import ArchivedItem
+from mailark.sources.imap.client import FolderStatus, MessageInfo
 
 
 def position(uidvalidity: int, uid: int, email_id: str | None, header_key: str | None) -> str:

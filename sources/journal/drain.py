@@ -27,20 +27,20 @@ import pyarrow as pa
 from sqlalchemy import select
 from ulid import ULID
 
-from catalog.archive import OrgArchive
-from catalog.ingest import BatchWriter, Counts, Incoming
-from catalog.lake import ALIAS
-from control.mailboxes import ensure_archive_mailbox
-from control.models import Mailbox, MailboxAddress, Organization
-from control.orgs import ControlError, list_orgs
-from control.principals import Principal
-from control.sources import finish_run, profile_by_id
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.ingest import BatchWriter, Counts, Incoming
+from mailark.catalog.lake import ALIAS
+from mailark.control.mailboxes import ensure_archive_mailbox
+from mailark.control.models import Mailbox, MailboxAddress, Organization
+from mailark.control.orgs import ControlError, list_orgs
+from mailark.control.principals import Principal
+from mailark.control.sources import finish_run, profile_by_id
 from mailark.runtime import Runtime
-from sources.journal import drops
-from sources.journal.profiles import IMPORT, JOURNAL
-from sources.journal.report import MalformedReport, is_journal_report, unwrap
-from storage.crypto import IntegrityError
-from storage.mime import field_name, field_value, header_fields, split_header
+from mailark.sources.journal import drops
+from mailark.sources.journal.profiles import IMPORT, JOURNAL
+from mailark.sources.journal.report import MalformedReport, is_journal_report, unwrap
+from mailark.storage.crypto import IntegrityError
+from mailark.storage.mime import field_name, field_value, header_fields, split_header
 
 SOURCES = {JOURNAL: "journal", IMPORT: "smtp-import"}
 ADDRESS_FIELDS = frozenset({b"from", b"sender", b"to", b"cc", b"bcc", b"resent-from", b"resent-sender",
@@ -202,7 +202,7 @@ def _batches(rt: Runtime, org: Organization, archive: OrgArchive, names: list[st
 
 
 def _fallback_journal(rt: Runtime, org: Organization) -> str:
-    from sources.journal.profiles import default_address
+    from mailark.sources.journal.profiles import default_address
 
     return default_address(JOURNAL, org.name, "journal", rt.settings.journal.domain)
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from ulid import ULID
 
-from storage.crypto import Sealer
-from storage.objects import ObjectInfo, ObjectStore
+from mailark.storage.crypto import Sealer
+from mailark.storage.objects import ObjectInfo, ObjectStore
 
 MAGIC = b"MJD1\n"
 AREAS = {"journal": "journal", "smtp-import": "import"}

@@ -29,15 +29,15 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from catalog.archive import OrgArchive
-from catalog.ingest import storage_used
-from control.models import Organization
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.ingest import storage_used
+from mailark.control.models import Organization
 from mailark.runtime import Runtime, open_runtime
-from mailark.settings import Settings, get_settings
-from sources.journal import drops
-from sources.journal.profiles import Route, load_routes
-from sources.journal.quota import QuotaGate
-from storage.crypto import Sealer
+from mailark.config.settings import Settings, get_settings
+from mailark.sources.journal import drops
+from mailark.sources.journal.profiles import Route, load_routes
+from mailark.sources.journal.quota import QuotaGate
+from mailark.storage.crypto import Sealer
 
 log = logging.getLogger("mailark.journal")
 # aiosmtpd itself sets the deprecated Session.login_data on every successful AUTH and warns about it.

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from control.mailboxes import ensure_archive_mailbox
-from control.models import Organization, SourceProfile
-from control.orgs import Conflict, ControlError, normalize_address
-from control.principals import Principal, require_admin
-from control.sources import SourceView, create_source, source_secret
-from storage.keys import MasterKey
+from mailark.control.mailboxes import ensure_archive_mailbox
+from mailark.control.models import Organization, SourceProfile
+from mailark.control.orgs import Conflict, ControlError, normalize_address
+from mailark.control.principals import Principal, require_admin
+from mailark.control.sources import SourceView, create_source, source_secret
+from mailark.storage.keys import MasterKey
 
 JOURNAL = "journal"
 IMPORT = "smtp-import"

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 
-from storage.mime import _BOUNDARY, _delimiters, field_name, field_value, header_fields, split_header
+from mailark.storage.mime import _BOUNDARY, _delimiters, field_name, field_value, header_fields, split_header
 
 REPORT_FIELD = b"x-ms-journal-report"
 RECIPIENT_KINDS = {"to": "To", "cc": "Cc", "bcc": "Bcc", "recipient": "Recipient"}

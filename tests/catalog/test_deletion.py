@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from catalog.deletion import delete_copies, find_copies
-from catalog.ingest import BatchWriter, Incoming
-from catalog.lake import ALIAS
-from catalog.stats import org_stats
-from control.orgs import ensure_mailbox
+from mailark.catalog.deletion import delete_copies, find_copies
+from mailark.catalog.ingest import BatchWriter, Incoming
+from mailark.catalog.lake import ALIAS
+from mailark.catalog.stats import org_stats
+from mailark.control.orgs import ensure_mailbox
 from tests.catalog.test_ingest import mail
 
 

@@ -26,8 +26,8 @@ def unique_counts(rt, org_id: str) -> tuple[int, int]:  # type: ignore[no-untype
 
 def reference_copies(rt, corpus_part: Path) -> int:  # type: ignore[no-untyped-def]
     """How many distinct copies one undisturbed import archives, in a fresh organization."""
-    from control.orgs import create_org
-    from flows.importing import run_import
+    from mailark.control.orgs import create_org
+    from mailark.sources.files.importing import run_import
 
     with rt.session() as s:
         create_org(s, "reference", rt.master_key)
@@ -75,7 +75,7 @@ def test_killed_import_then_rerun_archives_everything_once(home, rt, org, corpus
     msgs = rt.lake.execute("SELECT count(*), count(DISTINCT message_key) FROM lake.messages WHERE org_id = ?", [org.id]).fetchone()
     assert msgs[0] == msgs[1]
     # Everything reads back byte-exact after the crash.
-    from catalog.export import export_zip
+    from mailark.catalog.export import export_zip
 
     res = export_zip(rt.archive_for(org), Path(home.home) / "after-kill.zip")
     assert res.messages == distinct

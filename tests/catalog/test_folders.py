@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from catalog import folders
-from catalog.ingest import BatchWriter, Incoming
+from mailark.catalog import folders
+from mailark.catalog.ingest import BatchWriter, Incoming
 
 
 def _archive(rt, org, corpus: Path):  # type: ignore[no-untyped-def]
@@ -44,7 +44,7 @@ def test_rename_and_move(rt, org, corpus: Path) -> None:  # type: ignore[no-unty
 
 
 def test_existing_catalogue_gains_item_moves(rt, org, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from catalog import lake, schema
+    from mailark.catalog import lake, schema
 
     old = {k: v for k, v in schema.TABLES.items() if k != "item_moves"}
     rt.close()

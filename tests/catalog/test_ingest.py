@@ -7,12 +7,12 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
-from catalog.export import export_zip
-from catalog.ingest import BatchWriter, Incoming
-from catalog.stats import org_stats
-from control.orgs import create_org, ensure_mailbox
-from storage.crypto import IntegrityError
-from storage.mime import encode_base64
+from mailark.catalog.export import export_zip
+from mailark.catalog.ingest import BatchWriter, Incoming
+from mailark.catalog.stats import org_stats
+from mailark.control.orgs import create_org, ensure_mailbox
+from mailark.storage.crypto import IntegrityError
+from mailark.storage.mime import encode_base64
 
 
 def mail(n: int, attachment: bytes, *, transport: bytes = b"", line_len: int = 76) -> bytes:
@@ -142,14 +142,14 @@ def test_tampered_object_is_detected_on_read(rt, org) -> None:  # type: ignore[n
 
 
 def test_zip_paths_are_safe() -> None:
-    from catalog.export import zip_folder
+    from mailark.catalog.export import zip_folder
 
     assert zip_folder("a@b", "../../etc/x") == "a@b/etc/x"
     assert zip_folder("a@b", "") == "a@b"
 
 
 def test_a_50_mb_message_archives_and_rebuilds(rt, org, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.importing import run_import
+    from mailark.sources.files.importing import run_import
 
     big = mail(50, os.urandom(37 * 2**20))
     assert len(big) > 50 * 2**20
@@ -164,8 +164,8 @@ def test_a_50_mb_message_archives_and_rebuilds(rt, org, tmp_path: Path) -> None:
 
 
 def test_failed_run_leaves_a_ledger_row_with_its_reason(rt, org) -> None:  # type: ignore[no-untyped-def]
-    from catalog.ingest import BatchWriter
-    from catalog.lake import ALIAS
+    from mailark.catalog.ingest import BatchWriter
+    from mailark.catalog.lake import ALIAS
 
     archive = rt.archive_for(org)
     BatchWriter(archive, "run-x", source="imap").record_failure("login refused: wrong password", mailbox="a@acme")
@@ -178,7 +178,7 @@ def test_failed_run_leaves_a_ledger_row_with_its_reason(rt, org) -> None:  # typ
 def test_a_consumed_batch_frees_its_messages_and_cannot_be_written_again(rt, org) -> None:  # type: ignore[no-untyped-def]
     import pytest
 
-    from catalog.ingest import BatchWriter, Incoming
+    from mailark.catalog.ingest import BatchWriter, Incoming
 
     with rt.session() as s:
         mb, _ = ensure_mailbox(s, org, "ann@acme")

@@ -3,10 +3,10 @@ database keeps metadata of every Parquet file it has read), without losing or re
 
 from __future__ import annotations
 
-from catalog.ingest import BatchWriter, Incoming
-from catalog.lake import ALIAS
-from catalog.reading import copy_bytes, find_copy
-from control.orgs import ensure_mailbox
+from mailark.catalog.ingest import BatchWriter, Incoming
+from mailark.catalog.lake import ALIAS
+from mailark.catalog.reading import copy_bytes, find_copy
+from mailark.control.orgs import ensure_mailbox
 from tests.search.mails import message
 
 

@@ -11,7 +11,7 @@ TABLES = ("messages", "mailbox_items", "parts", "objects", "quarantine", "ingest
 
 
 def small_batches(rt, corpus: Path, n: int = 3) -> None:  # type: ignore[no-untyped-def]
-    from flows.importing import run_import
+    from mailark.sources.files.importing import run_import
 
     rt.settings.batch_messages = n
     run_import(rt, "acme", "ann@acme", [corpus / "cpython-test_email"])
@@ -26,9 +26,9 @@ def parquet_files(rt) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_compaction_merges_small_files_and_keeps_every_row(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from catalog.export import export_zip
-    from catalog.maintenance import live_files
-    from flows.maintaining import compact_catalogue
+    from mailark.catalog.export import export_zip
+    from mailark.catalog.maintenance import live_files
+    from mailark.runtime.maintenance import compact_catalogue
 
     small_batches(rt, corpus)
     before_rows = table_rows(rt)
@@ -46,7 +46,7 @@ def test_compaction_merges_small_files_and_keeps_every_row(rt, org, corpus: Path
 
 
 def test_scrub_covers_everything_over_the_period_and_finds_tampering(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from catalog.maintenance import scrub
+    from mailark.catalog.maintenance import scrub
 
     small_batches(rt, corpus, n=20)
     arch = rt.archive_for(org)
@@ -70,7 +70,7 @@ def test_scrub_covers_everything_over_the_period_and_finds_tampering(rt, org, co
 
 
 def test_orphans_and_unknown_organizations_are_reported_not_deleted(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.maintaining import run_maintenance
+    from mailark.runtime.maintenance import run_maintenance
 
     small_batches(rt, corpus, n=50)
     planted = f"orgs/{org.id}/objects/ab/{'ab' * 32}"

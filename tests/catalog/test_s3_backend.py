@@ -6,9 +6,9 @@ import zipfile
 from pathlib import Path
 
 from mailark.runtime import open_runtime
-from control.orgs import create_org
-from flows.importing import run_import
-from sources.files import iter_source
+from mailark.control.orgs import create_org
+from mailark.sources.files.importing import run_import
+from mailark.sources.files import iter_source
 
 
 def test_import_export_on_s3(s3_home, corpus: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -29,7 +29,7 @@ def test_import_export_on_s3(s3_home, corpus: Path, tmp_path: Path) -> None:  # 
         assert needle in b"".join(p.read_bytes() for p in src.iterdir())
         for n in names:
             assert needle not in rt.store.get(n), n
-        from catalog.export import export_zip
+        from mailark.catalog.export import export_zip
 
         out = tmp_path / "s3.zip"
         res = export_zip(rt.archive_for(rt.org("acme")), out)

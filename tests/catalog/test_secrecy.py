@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flows.importing import run_import
+from mailark.sources.files.importing import run_import
 
 
 def _needles(rt, org) -> tuple[list[bytes], list[bytes]]:  # type: ignore[no-untyped-def]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from control.orgs import create_org
-from control.principals import Principal, user_principal
+from mailark.control.orgs import create_org
+from mailark.control.principals import Principal, user_principal
 
 
 @dataclass
@@ -23,12 +23,12 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Production argon2 costs ~0.1 s a hash by design; tests hash a lot, so they use tiny parameters."""
     from argon2 import PasswordHasher
 
-    import control.auth
+    from mailark.control import auth as control_auth
 
-    monkeypatch.setattr(control.auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-    control.auth._dummy_hash.cache_clear()
+    monkeypatch.setattr(control_auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+    control_auth._dummy_hash.cache_clear()
     yield
-    control.auth._dummy_hash.cache_clear()
+    control_auth._dummy_hash.cache_clear()
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def other(rt):  # type: ignore[no-untyped-def]
 
 
 def make_tenant(rt, name: str, **licence) -> Tenant:  # type: ignore[no-untyped-def]
-    from control.models import User
+    from mailark.control.models import User
     from sqlalchemy import select
 
     with rt.session() as s:

@@ -8,18 +8,18 @@ import json
 import pytest
 from sqlalchemy import select
 
-from catalog.ingest import BatchWriter, Incoming
-from catalog.search.indexer import sync_index
-from control import audit
-from control import mailboxes as mbx
-from control.identity import add_domain, remove_domain
-from control.models import Mailbox, SourceProfile
-from control.orgs import Conflict, Forbidden, NotFound, find_mailbox
-from control.principals import Principal
-from mailark.searching import matching_copies
-from sources.journal import drops
-from sources.journal.drain import _Mailboxes, copies
-from sources.journal.profiles import add_journal
+from mailark.catalog.ingest import BatchWriter, Incoming
+from mailark.catalog.search.indexer import sync_index
+from mailark.control import audit
+from mailark.control import mailboxes as mbx
+from mailark.control.identity import add_domain, remove_domain
+from mailark.control.models import Mailbox, SourceProfile
+from mailark.control.orgs import Conflict, Forbidden, NotFound, find_mailbox
+from mailark.control.principals import Principal
+from mailark.runtime.searching import matching_copies
+from mailark.sources.journal import drops
+from mailark.sources.journal.drain import _Mailboxes, copies
+from mailark.sources.journal.profiles import add_journal
 from tests.control.conftest import make_tenant
 from tests.search.mails import message
 
@@ -53,14 +53,14 @@ def test_swap_checks_and_audit(rt) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_reader_may_not_swap(rt) -> None:  # type: ignore[no-untyped-def]
-    from control import identity
+    from mailark.control import identity
 
     t = make_tenant(rt, "acme")
     with rt.session() as s:
         mbx.create_mailbox(s, t.admin, "acme", "info@acme", kind="shared")
         mbx.add_alias(s, t.admin, "acme", "info@acme", "hello@acme")
         rita = identity.create_user(s, t.admin, "acme", "rita@acme", roles=("Reader",)).user
-        from control.principals import user_principal
+        from mailark.control.principals import user_principal
 
         reader = user_principal(rita)
     with pytest.raises(Forbidden), rt.session() as s:

@@ -10,15 +10,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from control import audit
-from control import mailboxes as mbx
-from control.identity import add_domain, remove_domain
-from control.models import Mailbox, Organization, SourceProfile
-from control.orgs import Conflict, ControlError, NotFound
-from control.principals import Principal
-from control.sources import create_source, update_source
-from sources.journal.drain import _Mailboxes
-from sources.journal.profiles import add_import, add_journal, load_routes
+from mailark.control import audit
+from mailark.control import mailboxes as mbx
+from mailark.control.identity import add_domain, remove_domain
+from mailark.control.models import Mailbox, Organization, SourceProfile
+from mailark.control.orgs import Conflict, ControlError, NotFound
+from mailark.control.principals import Principal
+from mailark.control.sources import create_source, update_source
+from mailark.sources.journal.drain import _Mailboxes
+from mailark.sources.journal.profiles import add_import, add_journal, load_routes
 from tests.control.conftest import make_tenant
 
 FOREIGN = "not in a domain of organization 'acme'"
@@ -206,7 +206,7 @@ class _Tenant:
     """A Microsoft 365 directory reader returning what the test puts in it (as tests/directory do)."""
 
     def __init__(self) -> None:
-        from sources.directory.records import DirectorySnapshot
+        from mailark.control.directory_records import DirectorySnapshot
 
         self.snapshot = DirectorySnapshot()
 
@@ -215,16 +215,16 @@ class _Tenant:
 
 
 def _user(gid: str, name: str, primary: str, aliases: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    from sources.directory.records import DirectoryUser
+    from mailark.control.directory_records import DirectoryUser
 
     return DirectoryUser(external_id=gid, login=f"{name}@{DOM}", primary_address=primary, aliases=aliases,
                          display_name=name.title(), enabled=True, kind="user")
 
 
 def test_directory_mailboxes_read_only_and_sync_keeps_what_sources_fill(rt) -> None:  # type: ignore[no-untyped-def]
-    from control.directory_profiles import create_profile
-    from control.directory_run import run_named
-    from sources.directory.records import DirectorySnapshot
+    from mailark.control.directory_profiles import create_profile
+    from mailark.sources.directory.sync import run_named
+    from mailark.control.directory_records import DirectorySnapshot
 
     t = make_tenant(rt, "contoso", users=4, storage_gb=10)
     with rt.session() as s:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from control import audit
-from control import identity as idn
-from control.models import AuditEvent
-from control.orgs import Forbidden, NotFound
-from control.principals import AUDITOR
+from mailark.control import audit
+from mailark.control import identity as idn
+from mailark.control.models import AuditEvent
+from mailark.control.orgs import Forbidden, NotFound
+from mailark.control.principals import AUDITOR
 
 
 @pytest.fixture
@@ -81,8 +81,8 @@ def test_inserted_row_detected(rt, busy) -> None:  # type: ignore[no-untyped-def
 def test_auditors_read_their_org_only(rt, busy, other) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import select as sel
 
-    from control.models import User
-    from control.principals import user_principal
+    from mailark.control.models import User
+    from mailark.control.principals import user_principal
 
     with rt.session() as s:
         idn.add_member(s, busy.admin, "acme", "audit", "ann@acme.com")

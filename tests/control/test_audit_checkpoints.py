@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from control import audit
-from control.models import AuditCheckpoint, AuditEvent
+from mailark.control import audit
+from mailark.control.models import AuditCheckpoint, AuditEvent
 
 
 def _grow(rt, tenant, n: int) -> None:  # type: ignore[no-untyped-def]

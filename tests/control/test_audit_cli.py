@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from control import audit
-from control.principals import Principal
+from mailark.control import audit
+from mailark.control.principals import Principal
 from tests.control.conftest import make_tenant
 
 

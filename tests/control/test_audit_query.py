@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from control import audit
-from control import identity as idn
-from control.audit import AuditFilter
-from control.models import AuditEvent, User
-from control.orgs import ControlError, Forbidden, NotFound
-from control.principals import AUDITOR, Principal, user_principal
+from mailark.control import audit
+from mailark.control import identity as idn
+from mailark.control.audit import AuditFilter
+from mailark.control.models import AuditEvent, User
+from mailark.control.orgs import ControlError, Forbidden, NotFound
+from mailark.control.principals import AUDITOR, Principal, user_principal
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -8,11 +8,11 @@ import pyotp
 import pytest
 from sqlalchemy import select, text
 
-from control import auth
-from control import identity as idn
-from control.models import AuditEvent, Operator, User
-from control.orgs import AuthFailed, Forbidden, NotFound
-from control.principals import ADMIN, Principal
+from mailark.control import auth
+from mailark.control import identity as idn
+from mailark.control.models import AuditEvent, Operator, User
+from mailark.control.orgs import AuthFailed, Forbidden, NotFound
+from mailark.control.principals import ADMIN, Principal
 
 PW = "correct horse battery staple"
 
@@ -32,11 +32,11 @@ def _login(rt, login, password, code=None, now=None):  # type: ignore[no-untyped
 def test_production_hasher_is_argon2id_with_real_cost() -> None:
     from argon2 import Type
 
-    import control.auth
+    from mailark.control import auth as control_auth
 
-    h = control.auth.production_hasher()  # what control.auth uses outside the tests (a fixture swaps it)
+    h = control_auth.production_hasher()  # what control.auth uses outside the tests (a fixture swaps it)
     assert (h.type, h.time_cost, h.memory_cost) == (Type.ID, 3, 65536)
-    assert control.auth.verify_password(h.hash("a long password"), "a long password")
+    assert control_auth.verify_password(h.hash("a long password"), "a long password")
 
 
 def test_password_stored_as_argon2_and_login(rt, ann) -> None:  # type: ignore[no-untyped-def]

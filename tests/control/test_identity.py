@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from control import audit, auth, licensing, mailboxes
-from control import identity as idn
-from control.models import Mailbox, User
-from control.orgs import Conflict, ControlError, Forbidden, NotFound
-from control.principals import ADMIN, AUDITOR, COMPLIANCE, READER, user_principal, user_roles
+from mailark.control import audit, auth, licensing, mailboxes
+from mailark.control import identity as idn
+from mailark.control.models import Mailbox, User
+from mailark.control.orgs import Conflict, ControlError, Forbidden, NotFound
+from mailark.control.principals import ADMIN, AUDITOR, COMPLIANCE, READER, user_principal, user_roles
 
 
 def _p(s, login):  # type: ignore[no-untyped-def]
@@ -177,7 +177,7 @@ def test_reader_and_auditor_cannot_administer(rt, tenant) -> None:  # type: igno
 
 
 def test_org_name_cannot_take_another_orgs_domain(rt, tenant) -> None:  # type: ignore[no-untyped-def]
-    from control.orgs import create_org
+    from mailark.control.orgs import create_org
 
     with rt.session() as s:
         idn.add_domain(s, tenant.admin, "acme", "beta", "local")
@@ -186,8 +186,8 @@ def test_org_name_cannot_take_another_orgs_domain(rt, tenant) -> None:  # type: 
 
 
 def test_only_unrestricted_operators_create_orgs(rt, tenant) -> None:  # type: ignore[no-untyped-def]
-    from control.orgs import create_org
-    from control.principals import Principal
+    from mailark.control.orgs import create_org
+    from mailark.control.principals import Principal
 
     tech = Principal("operator", "t", "tech", org_ids=frozenset({tenant.org.id}))
     for actor in (tenant.admin, tech):

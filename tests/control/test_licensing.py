@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from control import identity as idn
-from control import licensing as lic
-from control import mailboxes as mbx
-from control.models import GB, Organization
-from control.orgs import ControlError, Forbidden, LimitExceeded, create_org
+from mailark.control import identity as idn
+from mailark.control import licensing as lic
+from mailark.control import mailboxes as mbx
+from mailark.control.models import GB, Organization
+from mailark.control.orgs import ControlError, Forbidden, LimitExceeded, create_org
 from tests.control.conftest import make_tenant
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from control import identity as idn
-from control import mailboxes as mbx
-from control.models import User
-from control.orgs import Conflict, ControlError, Forbidden, NotFound, ensure_mailbox, find_mailbox
-from control.principals import COMPLIANCE, READER, Principal, user_principal
+from mailark.control import identity as idn
+from mailark.control import mailboxes as mbx
+from mailark.control.models import User
+from mailark.control.orgs import Conflict, ControlError, Forbidden, NotFound, ensure_mailbox, find_mailbox
+from mailark.control.principals import COMPLIANCE, READER, Principal, user_principal
 
 
 def _p(s, login):  # type: ignore[no-untyped-def]

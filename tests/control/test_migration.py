@@ -8,9 +8,9 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
-from control import audit, licensing
-from control.db import _alembic_config, make_engine, migrate
-from control.models import GB, Organization
+from mailark.control import audit, licensing
+from mailark.control.db import _alembic_config, make_engine, migrate
+from mailark.control.models import GB, Organization
 
 
 def assert_upgrade_from_0001_keeps_rows(url: str) -> None:
@@ -46,17 +46,17 @@ def assert_upgrade_from_0001_keeps_rows(url: str) -> None:
 
 
 def test_upgrade_from_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    assert_upgrade_from_0001_keeps_rows(f"sqlite:///{tmp_path / 'control.sqlite'}")
+    assert_upgrade_from_0001_keeps_rows(f"sqlite:///{tmp_path / 'mailark.control.sqlite'}")
 
 
 def test_downgrade_to_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A table rebuild would cascade-delete mailboxes through the foreign keys: the downgrade must not."""
     import os
 
-    from control.orgs import create_org, ensure_mailbox
-    from storage.keys import MasterKey
+    from mailark.control.orgs import create_org, ensure_mailbox
+    from mailark.storage.keys import MasterKey
 
-    url = f"sqlite:///{tmp_path / 'control.sqlite'}"
+    url = f"sqlite:///{tmp_path / 'mailark.control.sqlite'}"
     engine = make_engine(url)
     migrate(engine)
     with sessionmaker(engine, expire_on_commit=False)() as s, s.begin():
@@ -76,7 +76,7 @@ def test_0010_audit_checkpoints_up_and_down(tmp_path) -> None:  # type: ignore[n
     """0010 adds the checkpoint table (a checkpoint row fits it); going back to 0009 drops it, and up again."""
     from sqlalchemy import inspect
 
-    url = f"sqlite:///{tmp_path / 'control.sqlite'}"
+    url = f"sqlite:///{tmp_path / 'mailark.control.sqlite'}"
     engine = make_engine(url)
     migrate(engine)
     with sessionmaker(engine)() as s, s.begin():

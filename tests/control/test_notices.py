@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import string
 
-from control import notices
-from dashboards.web.i18n import DE, translator
-from dashboards.web.notices import say
+from mailark.control import notices
+from mailark.dashboards.web.i18n import DE, translator
+from mailark.dashboards.web.notices import say
 
 SAMPLE = {"percent": 92, "used_gb": 46, "quota_gb": 50, "licensed_users": 5, "mailbox_quota": 10, "date": "2026-12-01",
           "org": "acme", "quota_bytes": 50_000_000_000, "done": 1200, "total": 3400, "export_id": "x1y2",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import control.orgs as orgs
-from control.orgs import Conflict, ControlError, create_org, ensure_mailbox, get_org, org_keys
+import mailark.control.orgs as orgs
+from mailark.control.orgs import Conflict, ControlError, create_org, ensure_mailbox, get_org, org_keys
 
 
 @pytest.mark.parametrize("name", ["acme", "a-b_c", "x1"])

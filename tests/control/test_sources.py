@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from control import sources
-from control.audit import list_events
-from control.models import SourceProfile
-from control.orgs import Conflict, ControlError, Forbidden, NotFound
-from control.principals import Principal
+from mailark.control import sources
+from mailark.control.audit import list_events
+from mailark.control.models import SourceProfile
+from mailark.control.orgs import Conflict, ControlError, Forbidden, NotFound
+from mailark.control.principals import Principal
 from tests.control.conftest import make_tenant
 
 
@@ -70,7 +70,7 @@ def test_runs_schedule_and_cursors(rt, tenant) -> None:  # type: ignore[no-untyp
 
 
 def test_removing_a_domain_removes_its_sources(rt, tenant) -> None:  # type: ignore[no-untyped-def]
-    from control.identity import add_domain, remove_domain
+    from mailark.control.identity import add_domain, remove_domain
 
     with rt.session() as s:
         add_domain(s, tenant.admin, "acme", "acme.example", "global")

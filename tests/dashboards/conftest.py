@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from mailark.runtime import Runtime, open_runtime
-from mailark.settings import Settings
+from mailark.config.settings import Settings
 from tests.peers import free_port  # noqa: F401 - also imported from here by tests
 
 CSRF = {"X-Requested-With": "mailark"}
@@ -34,7 +34,7 @@ class Server:
 
 
 def start_server(home: Path, **app_kw: object) -> Server:
-    from dashboards.app import create_app
+    from mailark.dashboards.app import create_app
 
     settings = Settings(home=home, object_store="local", control_url=None, master_key=None, master_key_file=None,
                         prefect_api_url="http://127.0.0.1:9/api")
@@ -64,14 +64,14 @@ def cheap_argon2() -> Iterator[None]:
     """Production argon2 costs ~0.1 s a hash by design; tests hash a lot, so they use tiny parameters."""
     from argon2 import PasswordHasher
 
-    import control.auth
+    from mailark.control import auth as control_auth
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(control.auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-    control.auth._dummy_hash.cache_clear()
+    mp.setattr(control_auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+    control_auth._dummy_hash.cache_clear()
     yield
     mp.undo()
-    control.auth._dummy_hash.cache_clear()
+    control_auth._dummy_hash.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -87,8 +87,8 @@ OPERATOR_PASSWORD = "operator-password-1"
 @pytest.fixture(scope="session")
 def operator_token(server: Server) -> str:
     """An MSP operator serving every organization, with an API token."""
-    from control.auth import create_operator
-    from control.principals import Principal
+    from mailark.control.auth import create_operator
+    from mailark.control.principals import Principal
 
     with server.rt.session() as s:
         create_operator(s, Principal.deployment_operator(), "msp", password=OPERATOR_PASSWORD)

@@ -122,8 +122,8 @@ def test_operator_logs_in_by_name_and_limited_operator_sees_only_its_orgs(server
     with client(server, operator_token) as c:
         names = {o["name"] for o in c.get("/api/orgs").json()}
         assert {a.name, b.name} <= names
-    from control.auth import create_operator
-    from control.principals import Principal
+    from mailark.control.auth import create_operator
+    from mailark.control.principals import Principal
 
     with server.rt.session() as s:
         create_operator(s, Principal.deployment_operator(), f"tech-{a.name}", password="technician-pw1", orgs=[a.name])
@@ -138,10 +138,10 @@ def test_operator_logs_in_by_name_and_limited_operator_sees_only_its_orgs(server
 
 def test_secure_cookie_by_default_and_storage_in_use_from_the_catalogue(tmp_path, cheap_argon2) -> None:  # type: ignore[no-untyped-def]
     """A server configured as in production sets Secure cookies; the default meter reads the (empty) catalogue."""
-    from control.auth import create_operator
-    from control.orgs import create_org
-    from control.principals import Principal
-    from dashboards.deps import AppContext, lake_storage_used
+    from mailark.control.auth import create_operator
+    from mailark.control.orgs import create_org
+    from mailark.control.principals import Principal
+    from mailark.dashboards.deps import AppContext, lake_storage_used
     from tests.dashboards.conftest import start_server
 
     srv = start_server(tmp_path / "home")  # secure_cookies not given: the default (Secure) applies

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from catalog.ingest import BatchWriter, Incoming
-from catalog.lake import ALIAS
+from mailark.catalog.ingest import BatchWriter, Incoming
+from mailark.catalog.lake import ALIAS
 from tests.catalog.test_ingest import mail
 from tests.dashboards.conftest import Server, add_user, client
 
 
 def _archive(server: Server, org_name: str, address: str, n: int) -> list[str]:
-    from control.mailboxes import find_mailbox
+    from mailark.control.mailboxes import find_mailbox
 
     rt = server.rt
     org = rt.org(org_name)

@@ -13,7 +13,7 @@ from tests.dashboards.conftest import Server, add_user, client
 
 
 def originals(src: Path) -> set[str]:
-    from sources.files import iter_source
+    from mailark.sources.files import iter_source
 
     return {hashlib.sha256(m.raw).hexdigest() for m in iter_source(src, None)}
 
@@ -29,7 +29,7 @@ def wait_done(c, url: str, timeout: float = 60) -> dict:  # type: ignore[no-unty
 
 
 def test_export_over_the_api(server: Server, make_tenant, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.importing import run_import
+    from mailark.sources.files.importing import run_import
 
     t = make_tenant("exp")
     rita, rita_token = add_user(server, t, "rita", with_mailbox=True)  # a Reader of her own mailbox only
@@ -89,8 +89,8 @@ def test_export_over_the_api(server: Server, make_tenant, corpus: Path) -> None:
         r = carl.get(f"{base}/{full_id}/download")
         assert r.status_code == 409 and "deleted" in r.json()["error"]
 
-    from control.audit import list_events
-    from control.principals import Principal
+    from mailark.control.audit import list_events
+    from mailark.control.principals import Principal
 
     with server.rt.control() as s:
         actions = [e.action for e in list_events(s, Principal.deployment_operator(), t.name, limit=1000)]

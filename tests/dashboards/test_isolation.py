@@ -111,8 +111,8 @@ def snapshot(server: Server, token: str, org: str) -> dict[str, Any]:
 
 
 def test_every_org_route_is_404_for_another_orgs_principals(server: Server, make_tenant, victim, operator_token) -> None:  # type: ignore[no-untyped-def]
-    from control.auth import create_operator
-    from control.principals import Principal
+    from mailark.control.auth import create_operator
+    from mailark.control.principals import Principal
 
     a = make_tenant("intruder")
     b, params = victim

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from catalog.ingest import BatchWriter, Incoming
-from catalog.lake import ALIAS
-from catalog.search.indexer import sync_index
+from mailark.catalog.ingest import BatchWriter, Incoming
+from mailark.catalog.lake import ALIAS
+from mailark.catalog.search.indexer import sync_index
 from tests.dashboards.conftest import Server, add_user, client
 from tests.search.mails import PDF, message, pdf_with
 
@@ -24,7 +24,7 @@ HOSTILE_HTML = """<html><head><link rel="stylesheet" href="https://evil.example/
 
 
 def _archive(server: Server, org_name: str, address: str, raws: list[bytes], folder: str = "INBOX") -> list[str]:
-    from control.mailboxes import find_mailbox
+    from mailark.control.mailboxes import find_mailbox
 
     rt = server.rt
     org = rt.org(org_name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flows.metering_run import meter_org
+from mailark.runtime.metering import meter_org
 from tests.dashboards.conftest import Server, add_user, client
 from tests.metering.conftest import add_object
 
@@ -43,8 +43,8 @@ def test_admin_and_auditor_read_usage_history_and_billing(server: Server, make_t
 
 
 def test_operator_overview_lists_only_the_organizations_served(server: Server, make_tenant, operator_token) -> None:  # type: ignore[no-untyped-def]
-    from control.auth import create_operator
-    from control.principals import Principal
+    from mailark.control.auth import create_operator
+    from mailark.control.principals import Principal
     from tests.dashboards.conftest import login_token
 
     a, b = make_tenant("ova"), make_tenant("ovb")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from control import audit
-from control.principals import Principal
+from mailark.control import audit
+from mailark.control.principals import Principal
 from tests.dashboards.conftest import OPERATOR_PASSWORD, Server, add_user, client
 from tests.dashboards.test_reading_api import _archive
 from tests.dashboards.web_helpers import form_token, page_client
@@ -141,15 +141,15 @@ def test_make_primary_button_swaps_and_search_finds_either_address(server: Serve
 
 
 def _measured(n_bytes: int):  # type: ignore[no-untyped-def]
-    from control.metering import Measurement
+    from mailark.control.metering import Measurement
 
     return Measurement(snapshot_id=1, object_bytes=n_bytes, export_bytes=0, lake_bytes=0, messages=1, copies=1,
                        raw_bytes=n_bytes, full_count=True)
 
 
 def test_warnings_and_pause_reason_in_german_and_english(server: Server, make_tenant, operator_token) -> None:  # type: ignore[no-untyped-def]
-    from control import metering
-    from control.models import GB
+    from mailark.control import metering
+    from mailark.control.models import GB
 
     t = make_tenant("warn", users=1, storage_gb=50)  # its admin uses the one licensed user
     org = server.rt.org(t.name)

@@ -33,9 +33,9 @@ def _seed(server: Server, t: Tenant, n: int) -> list[int]:
     """n events of t: every 3rd a failed login of eve, the rest mail reads, one a day apart from the rest."""
     from sqlalchemy import select
 
-    from control import audit
-    from control.models import Organization
-    from control.principals import Principal
+    from mailark.control import audit
+    from mailark.control.models import Organization
+    from mailark.control.principals import Principal
 
     seqs = []
     with server.rt.session() as s:
@@ -51,8 +51,8 @@ def _seed(server: Server, t: Tenant, n: int) -> list[int]:
 
 
 def _org_events(server: Server, org: str | None) -> list[Any]:
-    from control import audit
-    from control.principals import Principal
+    from mailark.control import audit
+    from mailark.control.principals import Principal
 
     with server.rt.control() as s:
         return list(audit.list_events(s, Principal.deployment_operator(), org, newest_first=True, limit=10_000))
@@ -164,9 +164,9 @@ def test_csv_download_has_the_filtered_rows_and_is_audited(server: Server, make_
     _seed(server, t, 1600)  # more than one chunk (1,000) of the stream
     from sqlalchemy import select
 
-    from control import audit
-    from control.models import Organization
-    from control.principals import Principal
+    from mailark.control import audit
+    from mailark.control.models import Organization
+    from mailark.control.principals import Principal
 
     with server.rt.session() as s:
         org_id = s.scalar(select(Organization.id).where(Organization.name == t.name))

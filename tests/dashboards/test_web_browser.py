@@ -129,8 +129,8 @@ def test_totp_login_search_read_download_and_export(page, server: Server, make_t
         assert len(jobs) == 1 and jobs[0]["messages"] == 1 and jobs[0]["requested_by"] == mia
         audit = c.get(f"/api/orgs/{t.name}/audit")  # a Reader may not read the audit log
         assert audit.status_code == 403
-    from control.audit import list_events
-    from control.principals import Principal
+    from mailark.control.audit import list_events
+    from mailark.control.principals import Principal
 
     with server.rt.session() as s:
         reads = [e for e in list_events(s, Principal.deployment_operator(), t.name, after_seq=0, limit=1000)
@@ -142,7 +142,7 @@ def test_totp_login_search_read_download_and_export(page, server: Server, make_t
 
 
 def test_admin_sees_quota_warning_and_licence_refusal(page, server: Server, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.metering_run import meter_org
+    from mailark.runtime.metering import meter_org
     from tests.metering.conftest import add_object
 
     t = make_tenant("quota", users=2, storage_gb=10)

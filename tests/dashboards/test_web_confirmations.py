@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from markupsafe import Markup, escape
 
-from control import notices
-from dashboards.web.confirmations import NAMES, TEMPLATES, VALUE
-from dashboards.web.i18n import DE
+from mailark.control import notices
+from mailark.dashboards.web.confirmations import NAMES, TEMPLATES, VALUE
+from mailark.dashboards.web.i18n import DE
 from tests.dashboards.conftest import OPERATOR_PASSWORD, Server, add_user, client
 from tests.dashboards.web_helpers import form_token, page_client
 
@@ -244,8 +244,8 @@ def test_refusal_sentences_are_recognized_from_the_services_own_text(server: Ser
 
 
 def test_a_refusal_in_english_is_the_services_sentence_exactly() -> None:
-    from dashboards.web.i18n import translator
-    from dashboards.web.notices import say
+    from mailark.dashboards.web.i18n import translator
+    from mailark.dashboards.web.notices import say
 
     text = "organization 'acme' has 1200 archive mailboxes, more than 10 x 100 = 1000: mailboxes are never deleted, " \
            "so keep a quota of at least 1200"

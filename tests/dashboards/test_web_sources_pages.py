@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mailark.settings import reset_settings_cache
+from mailark.config.settings import reset_settings_cache
 from tests.dashboards.conftest import Server, add_user, client
 from tests.dashboards.web_helpers import form_token, page_client
 from tests.directory.conftest import BASE, Directory, ldap_server  # noqa: F401 - the fixture is used here
@@ -23,12 +23,12 @@ from tests.peers.openldap import SYNC_DN, SYNC_PW
 from tests.sources.imap.conftest import dovecot, new_user  # noqa: F401 - the fixture is used here
 
 TEMPLATES = Path(__file__).parents[2] / "dashboards" / "web" / "templates"
-MINE = ("sources.html", "source_fields.html", "source_edit.html", "directory_edit.html", "remove_confirm.html")
+MINE = ("mailark.sources.html", "source_fields.html", "source_edit.html", "directory_edit.html", "remove_confirm.html")
 
 
 def audit_actions(server: Server, org: str) -> list[tuple[str, str, str]]:
     """(action, target, outcome) of the organization's audit events, oldest first."""
-    from control.models import AuditEvent, Organization
+    from mailark.control.models import AuditEvent, Organization
 
     with server.rt.session() as s:
         org_id = s.scalar(select(Organization.id).where(Organization.name == org))
@@ -216,8 +216,8 @@ def test_smtp_import_and_journal_passwords_are_shown_once(server: Server, make_t
         row = c.get(f"/o/{t.name}/sources").text.split('data-source="exchange"')[1].split("</tr>")[0]
         assert "Test connection" not in row
         # a source paused by its last run says why, in the list and on its page
-        from control.models import Organization, SourceProfile
-        from control.sources import finish_run
+        from mailark.control.models import Organization, SourceProfile
+        from mailark.control.sources import finish_run
 
         with server.rt.session(write=True) as s:
             org_id = s.scalar(select(Organization.id).where(Organization.name == t.name))
@@ -322,7 +322,7 @@ def test_readers_outsiders_and_forged_forms_are_refused(server: Server, make_ten
 
 
 def test_german_labels_and_every_label_translated(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
-    from dashboards.web.i18n import DE
+    from mailark.dashboards.web.i18n import DE
 
     labels = set()
     for name in MINE:

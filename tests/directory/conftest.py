@@ -94,7 +94,7 @@ def ldap_settings(srv: LdapServer, preset: str = "ad", **extra: Any) -> dict[str
 
 def add_profile(rt, principal, srv: LdapServer, name: str = "corp", *, org: str = "acme", preset: str = "ad",  # type: ignore[no-untyped-def]
                 domains: tuple[str, ...] = (DOMAIN,), password: str = SYNC_PW, **extra: Any):
-    from control.directory_profiles import create_profile
+    from mailark.control.directory_profiles import create_profile
 
     with rt.session() as s:
         return create_profile(s, principal, org, "ldap", name, ldap_settings(srv, preset, **extra),
@@ -102,6 +102,6 @@ def add_profile(rt, principal, srv: LdapServer, name: str = "corp", *, org: str 
 
 
 def sync(rt, principal=None, name: str = "corp", org: str = "acme", dry_run: bool = False, reader=None):  # type: ignore[no-untyped-def]
-    from control.directory_run import SYSTEM, run_named
+    from mailark.sources.directory.sync import SYSTEM, run_named
 
     return run_named(rt, principal or SYSTEM, org, name, dry_run=dry_run, reader=reader)

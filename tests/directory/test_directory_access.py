@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from control import auth, identity, mailboxes
-from control.models import AuditEvent, User
-from control.orgs import Conflict
+from mailark.control import auth, identity, mailboxes
+from mailark.control.models import AuditEvent, User
+from mailark.control.orgs import Conflict
 from tests.directory.conftest import DOMAIN, PEOPLE, add_profile, make_tenant, sync
 from tests.peers.openldap import SYNC_DN
+from mailark.sources.directory.login import check_directory_password
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def tenant(rt):  # type: ignore[no-untyped-def]
 
 def _login(rt, login: str, password: str):  # type: ignore[no-untyped-def]
     with rt.session() as s:
-        return auth.login(s, rt.master_key, login, password)
+        return auth.login(s, rt.master_key, login, password, directory_check=check_directory_password)
 
 
 def test_directory_login_right_and_wrong_password(rt, tenant, directory) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +108,7 @@ def test_synced_objects_are_read_only(rt, tenant, directory) -> None:  # type: i
 
 
 def test_wrong_bind_password_and_server_down_fail_the_run_clearly(rt, tenant, directory) -> None:  # type: ignore[no-untyped-def]
-    from control.directory_profiles import get_profile
+    from mailark.control.directory_profiles import get_profile
 
     add_profile(rt, tenant.admin, directory.srv, password="not-the-password")
     directory.ad_user("ann")
@@ -151,7 +152,7 @@ def test_generic_ldap_preset_with_alias_attribute_and_groups(rt, tenant, directo
     add_profile(rt, tenant.admin, srv, preset="ldap", role_map={"compliance": "Compliance"})
     r = sync(rt)
     assert r.status == "ok", r.message()
-    from control.principals import user_roles
+    from mailark.control.principals import user_roles
 
     with rt.session() as s:
         eve = s.scalar(select(User).where(User.login == f"eve@{DOMAIN}"))
@@ -165,7 +166,7 @@ def test_generic_ldap_preset_with_alias_attribute_and_groups(rt, tenant, directo
 
 
 def test_profiles_one_directory_per_domain_and_secret_never_shown(rt, tenant, directory, other_tenant=None) -> None:  # type: ignore[no-untyped-def]
-    from control.directory_profiles import list_profiles, remove_profile
+    from mailark.control.directory_profiles import list_profiles, remove_profile
 
     v = add_profile(rt, tenant.admin, directory.srv)
     assert v.has_secret and v.domains == [DOMAIN] and "sync-secret-pw" not in repr(v.as_dict())
@@ -174,7 +175,7 @@ def test_profiles_one_directory_per_domain_and_secret_never_shown(rt, tenant, di
     globex = make_tenant(rt, "globex")
     with pytest.raises(Conflict, match="taken"):
         add_profile(rt, globex.admin, directory.srv, name="x", org="globex")
-    from control.orgs import NotFound
+    from mailark.control.orgs import NotFound
 
     with rt.session() as s, pytest.raises(NotFound):  # outsiders see nothing
         list_profiles(s, globex.admin, "acme")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from catalog.export import export_zip
-from catalog.ingest import BatchWriter, Incoming
-from control.models import Mailbox, User
-from control.principals import Principal
+from mailark.catalog.export import export_zip
+from mailark.catalog.ingest import BatchWriter, Incoming
+from mailark.control.models import Mailbox, User
+from mailark.control.principals import Principal
 from tests.directory.conftest import DOMAIN, add_profile, make_tenant, sync
 
 
@@ -39,7 +39,7 @@ def test_deleting_a_user_in_the_directory_keeps_the_mailbox_and_its_mail(rt, dir
         mb = s.get(Mailbox, mailbox_id)
         assert mb is not None and mb.owner_user_id is None
         assert {a.address for a in mb.addresses} == {address, "a.smith@example.test"}
-        from control.mailboxes import readable_mailbox_ids
+        from mailark.control.mailboxes import readable_mailbox_ids
 
         assert mailbox_id in readable_mailbox_ids(s, Principal.deployment_operator(), "acme")
     n = rt.lake.execute("SELECT count(*) FROM lake.mailbox_items WHERE mailbox_id = ?", [mailbox_id]).fetchone()[0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from control.models import Group, GroupMember, Mailbox, MailboxPermission, User
-from control.principals import user_principal
+from mailark.control.models import Group, GroupMember, Mailbox, MailboxPermission, User
+from mailark.control.principals import user_principal
 from tests.directory.conftest import DOMAIN, add_profile, make_tenant, sync
 
 
@@ -53,7 +53,7 @@ def test_create_users_groups_mailboxes_and_roles(rt, tenant, directory) -> None:
         members = set(s.scalars(select(User.login).join(GroupMember, GroupMember.user_id == User.id)
                                 .where(GroupMember.group_id == groups["sales"].id)))
         assert members == {f"ann@{DOMAIN}", f"bob@{DOMAIN}"}
-        from control.principals import user_roles
+        from mailark.control.principals import user_roles
 
         assert "Compliance" in user_roles(s, ann.id)
         bob = s.scalar(select(User).where(User.login == f"bob@{DOMAIN}"))
@@ -118,7 +118,7 @@ def test_group_membership_changes_and_group_deletion(rt, tenant, directory) -> N
     assert report.status == "ok", report.message()
     assert sorted((c.action, c.details.get("user")) for c in report.changes) == [
         ("group.remove", None), ("member.add", f"bob@{DOMAIN}"), ("member.remove", f"ann@{DOMAIN}")]
-    from control.principals import user_roles
+    from mailark.control.principals import user_roles
 
     with rt.session() as s:
         names = set(s.scalars(select(Group.name)))
@@ -128,7 +128,7 @@ def test_group_membership_changes_and_group_deletion(rt, tenant, directory) -> N
 
 
 def test_deleted_and_disabled_users_removed_or_kept(rt, tenant, directory) -> None:  # type: ignore[no-untyped-def]
-    from control.directory_profiles import update_profile
+    from mailark.control.directory_profiles import update_profile
 
     add_profile(rt, tenant.admin, directory.srv, deleted_users="remove", disabled_users="keep")
     for n in ("ann", "bob", "carl", "dora"):
@@ -166,7 +166,7 @@ def test_deleted_and_disabled_users_removed_or_kept(rt, tenant, directory) -> No
 
 
 def test_never_removes_the_last_admin(rt, tenant, directory) -> None:  # type: ignore[no-untyped-def]
-    from control import identity
+    from mailark.control import identity
 
     add_profile(rt, tenant.admin, directory.srv, role_map={"archive-admins": "Admin"})
     directory.ad_user("ann")
@@ -199,7 +199,7 @@ def test_licence_overflow_adds_what_fits_and_reports_the_rest(rt, directory) -> 
         logins = set(s.scalars(select(User.login).where(User.directory_profile_id.is_not(None))))
         assert logins == {f"ann@{DOMAIN}", f"bob@{DOMAIN}"}
         # never half a user: no mailbox, address or membership of the users not added
-        from control.models import MailboxAddress
+        from mailark.control.models import MailboxAddress
 
         assert s.scalar(select(MailboxAddress.id).where(MailboxAddress.address.like("carl%"))) is None
         assert s.scalar(select(Mailbox.id).where(Mailbox.primary_address.like("dora%"))) is None
@@ -208,7 +208,7 @@ def test_licence_overflow_adds_what_fits_and_reports_the_rest(rt, directory) -> 
 
 
 def test_dry_run_changes_nothing_and_shows_the_plan(rt, tenant, directory) -> None:  # type: ignore[no-untyped-def]
-    from control.models import AuditEvent
+    from mailark.control.models import AuditEvent
 
     add_profile(rt, tenant.admin, directory.srv)
     directory.ad_user("ann")
@@ -225,7 +225,7 @@ def test_dry_run_changes_nothing_and_shows_the_plan(rt, tenant, directory) -> No
 
 
 def test_sync_audited_with_the_acting_principal(rt, tenant, directory) -> None:  # type: ignore[no-untyped-def]
-    from control.models import AuditEvent
+    from mailark.control.models import AuditEvent
 
     add_profile(rt, tenant.admin, directory.srv)
     directory.ad_user("ann")

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from control.directory_profiles import create_profile
-from control.directory_run import run_named
-from control.models import Mailbox, User
-from control.orgs import ControlError
-from sources.directory.records import DirectoryGroup, DirectorySnapshot, DirectoryUser
+from mailark.control.directory_profiles import create_profile
+from mailark.sources.directory.sync import run_named
+from mailark.control.models import Mailbox, User
+from mailark.control.orgs import ControlError
+from mailark.control.directory_records import DirectoryGroup, DirectorySnapshot, DirectoryUser
 from tests.directory.conftest import make_tenant
+from mailark.sources.directory.login import check_directory_password
 
 DOM = "contoso.example"
 
@@ -56,16 +57,16 @@ def test_m365_users_shared_mailboxes_groups_and_roles(rt, tenant) -> None:  # ty
         assert info.kind == "shared" and info.owner_user_id is None
         assert {a.address for a in info.addresses} == {f"info@{DOM}", f"hello@{DOM}"}
         assert s.scalar(select(User.id).where(User.login == f"info@{DOM}")) is None  # no licence, no login
-        from control.principals import user_roles
+        from mailark.control.principals import user_roles
 
         ann = s.scalar(select(User).where(User.login == f"ann@{DOM}"))
         assert "Compliance" in user_roles(s, ann.id)
         assert ann.directory_dn is None
     # Microsoft 365 profiles cannot check passwords: a synced user cannot log in with one.
-    from control import auth
+    from mailark.control import auth
 
     with rt.session() as s:
-        assert not auth.login(s, rt.master_key, f"ann@{DOM}", "anything-at-all").ok
+        assert not auth.login(s, rt.master_key, f"ann@{DOM}", "anything-at-all", directory_check=check_directory_password).ok
 
     # Rename (same Graph id), alias change, shared mailbox alias change, group emptied, user deleted.
     m365.snapshot = DirectorySnapshot(
@@ -84,7 +85,7 @@ def test_m365_users_shared_mailboxes_groups_and_roles(rt, tenant) -> None:  # ty
         assert {a.address for a in info.addresses} == {f"info@{DOM}"}
         assert s.scalar(select(User.id).where(User.external_id == "g-bob")) is None  # deleted -> removed (default)
         assert s.scalar(select(Mailbox.id).where(Mailbox.external_id == "g-bob")) is not None  # mailbox stays
-        from control.principals import user_roles
+        from mailark.control.principals import user_roles
 
         assert "Compliance" not in user_roles(s, ann.id)
 
@@ -99,7 +100,7 @@ def test_m365_licence_counts_users_not_shared_mailboxes(rt, tenant) -> None:  # 
 
 
 def test_m365_shared_mailboxes_can_be_left_out(rt, tenant) -> None:  # type: ignore[no-untyped-def]
-    from control.directory_profiles import update_profile
+    from mailark.control.directory_profiles import update_profile
 
     with rt.session() as s:
         update_profile(s, tenant.admin, "contoso", "tenant", rt.master_key, settings={"include_shared_mailboxes": False})
@@ -132,13 +133,13 @@ def test_m365_reader_is_imported_lazily_and_its_absence_is_clear(rt, tenant, mon
     import sys
     import types
 
-    from control.directory_run import reader_for
+    from mailark.sources.directory.sync import reader_for
 
-    fake = types.ModuleType("sources.graph.directory")
+    fake = types.ModuleType("mailark.sources.graph.directory")
     fake.read_directory = lambda config, secret: DirectorySnapshot()  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sources.graph.directory", fake)
+    monkeypatch.setitem(sys.modules, "mailark.sources.graph.directory", fake)
     assert reader_for("m365") is fake.read_directory
-    monkeypatch.setitem(sys.modules, "sources.graph.directory", None)  # not installed
+    monkeypatch.setitem(sys.modules, "mailark.sources.graph.directory", None)  # not installed
     r = run_named(rt, tenant.admin, "contoso", "tenant")
     assert r.status == "failed" and "Microsoft 365 directory reader" in r.error
 
@@ -156,7 +157,7 @@ def test_a_reader_that_breaks_fails_the_run_and_changes_nothing(rt, tenant) -> N
 
     r = run_named(rt, tenant.admin, "contoso", "tenant", reader=broken)
     assert r.status == "failed" and "failed unexpectedly (KeyError" in r.error
-    from control.directory_profiles import get_profile
+    from mailark.control.directory_profiles import get_profile
 
     with rt.session() as s:
         assert get_profile(s, tenant.admin, "contoso", "tenant").last_status == "failed"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from control.models import User
+from mailark.control.models import User
 from tests.directory.conftest import DOMAIN, Directory, add_profile, cheap_argon2, ldap_server, make_tenant  # noqa: F401
 
 
 def test_flow_syncs_due_profiles_and_dry_run_changes_nothing(prefect_api, rt, ldap_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    from flows.directory_sync import directory_sync
+    from mailark.flows.directory_sync import directory_sync
 
     d = Directory(ldap_server)
     t = make_tenant(rt, "acme", users=10, storage_gb=10)

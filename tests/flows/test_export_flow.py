@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from control import exports as cx
-from control.principals import Principal
+from mailark.control import exports as cx
+from mailark.control.principals import Principal
 from tests.flows.test_exporting import check_zip, corpus_hashes, download, export_objects, import_into
 
 OP = Principal.deployment_operator()
@@ -26,10 +26,10 @@ def _artifacts(key: str) -> list:  # type: ignore[type-arg]
 
 
 def test_export_flow_pauses_at_quota_and_resumes(prefect_api, rt, org, corpus: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from catalog.ingest import storage_used
-    from control.models import Organization
-    from flows.export import export_mail
-    from mailark.settings import reset_settings_cache
+    from mailark.catalog.ingest import storage_used
+    from mailark.control.models import Organization
+    from mailark.flows.export import export_mail
+    from mailark.config.settings import reset_settings_cache
 
     monkeypatch.setenv("MAILARK_EXPORT_BLOCK_BYTES", str(64 * 1024))
     monkeypatch.setenv("MAILARK_EXPORT_PROGRESS_EVERY", "5")
@@ -58,7 +58,7 @@ def test_export_flow_pauses_at_quota_and_resumes(prefect_api, rt, org, corpus: P
 
 
 def test_maintenance_flow_reports_and_fails_on_a_damaged_object(prefect_api, rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.maintain import maintain_archive
+    from mailark.flows.maintain import maintain_archive
 
     import_into(rt, "ann@acme", corpus / "cpython-test_email")
     doc = maintain_archive(day=0)
@@ -74,6 +74,6 @@ def test_maintenance_flow_reports_and_fails_on_a_damaged_object(prefect_api, rt,
 
 
 def _slot_day(name: str, rt) -> int:  # type: ignore[no-untyped-def]
-    from catalog.maintenance import scrub_slot
+    from mailark.catalog.maintenance import scrub_slot
 
     return scrub_slot(name, rt.settings.scrub_period_days)

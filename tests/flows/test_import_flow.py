@@ -26,10 +26,10 @@ def _flow_runs(name: str) -> list:  # type: ignore[type-arg]
 
 
 def test_flow_archives_in_batches_without_content_in_prefect(prefect_api, rt, org, corpus: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from flows.import_files import import_files
+    from mailark.flows.import_files import import_files
 
     monkeypatch.setenv("MAILARK_BATCH_MESSAGES", "10")
-    from mailark.settings import reset_settings_cache
+    from mailark.config.settings import reset_settings_cache
 
     reset_settings_cache()
     src = corpus / "cpython-test_email"

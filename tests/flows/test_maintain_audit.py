@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from control import audit
+from mailark.control import audit
 from tests.flows.test_export_flow import _artifacts
 
 
 def test_maintenance_verifies_the_audit_chain_and_fails_when_broken(prefect_api, rt, org) -> None:  # type: ignore[no-untyped-def]
-    from flows.maintain import maintain_archive
+    from mailark.flows.maintain import maintain_archive
 
     with rt.session() as s:
         for i in range(3):

@@ -15,20 +15,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mailark.settings import Settings, reset_settings_cache
+from mailark.config.settings import Settings, reset_settings_cache
 
 PASS = b"correct horse battery staple"
 
 
 def originals(*dirs: Path) -> set[str]:
-    from sources.files import iter_source
+    from mailark.sources.files import iter_source
 
     return {hashlib.sha256(m.raw).hexdigest() for d in dirs for m in iter_source(d, None)}
 
 
 def exported(rt, org_name: str, path: Path) -> Counter[str]:  # type: ignore[no-untyped-def]
     """SHA-256 of every .eml of a full export of the organization."""
-    from catalog.export import export_zip
+    from mailark.catalog.export import export_zip
 
     export_zip(rt.archive_for(rt.org(org_name)), path)
     with zipfile.ZipFile(path) as zf:
@@ -43,11 +43,11 @@ def fresh_home(path: Path, **kw: object) -> Settings:
 @pytest.fixture
 def source(rt, corpus: Path):  # type: ignore[no-untyped-def]
     """Two organizations with mail, an export file and a few control-plane things."""
-    from control import exports as cx
-    from control.orgs import create_org
-    from control.principals import Principal
-    from flows.exporting import run_export
-    from flows.importing import run_import
+    from mailark.control import exports as cx
+    from mailark.control.orgs import create_org
+    from mailark.control.principals import Principal
+    from mailark.runtime.exports import run_export
+    from mailark.sources.files.importing import run_import
 
     with rt.session() as s:
         create_org(s, "acme", rt.master_key)
@@ -62,7 +62,7 @@ def source(rt, corpus: Path):  # type: ignore[no-untyped-def]
 
 
 def test_whole_deployment_restores_into_an_empty_home(source, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.backup import BackupError, backup, restore
+    from mailark.runtime.backup import BackupError, backup, restore
     from mailark.runtime import open_runtime
 
     rt = source
@@ -88,15 +88,15 @@ def test_whole_deployment_restores_into_an_empty_home(source, tmp_path: Path, co
         for o in ("acme", "globex"):
             assert exported(target, o, tmp_path / f"{o}-after.zip") == before[o]
         # the export file came along and still opens
-        from control.models import ExportJob
-        from flows.exporting import open_download
+        from mailark.control.models import ExportJob
+        from mailark.runtime.exports import open_download
 
         with target.control() as s:
             job = s.query(ExportJob).one()
         zf = zipfile.ZipFile(io.BytesIO(b"".join(open_download(target, job))))
         assert "manifest.csv" in zf.namelist()
         # and the audit chain is whole
-        from control.audit import verify_chain
+        from mailark.control.audit import verify_chain
 
         with target.control() as s:
             assert verify_chain(s).ok
@@ -151,7 +151,7 @@ def test_one_organization_restores_via_the_cli(source, tmp_path: Path, corpus: P
 
 
 def test_restore_without_the_master_key_needs_the_same_one(source, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.backup import BackupError, backup, restore
+    from mailark.runtime.backup import BackupError, backup, restore
     from mailark.runtime import open_runtime
 
     backup(source, tmp_path / "bk", PASS, org_name="globex")
@@ -160,7 +160,7 @@ def test_restore_without_the_master_key_needs_the_same_one(source, tmp_path: Pat
         with pytest.raises(BackupError, match="wrapped by master key .* MAILARK_MASTER_KEY"):
             restore(target, tmp_path / "bk", PASS)
         with target.control() as s:
-            from control.orgs import list_orgs
+            from mailark.control.orgs import list_orgs
 
             assert list_orgs(s) == []  # nothing half-restored
     finally:
@@ -168,7 +168,7 @@ def test_restore_without_the_master_key_needs_the_same_one(source, tmp_path: Pat
 
 
 def test_a_damaged_backup_restores_nothing(source, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.backup import BackupError, backup, restore
+    from mailark.runtime.backup import BackupError, backup, restore
     from mailark.cli import app
     from mailark.runtime import open_runtime
 
@@ -183,7 +183,7 @@ def test_a_damaged_backup_restores_nothing(source, tmp_path: Path) -> None:  # t
         with pytest.raises(BackupError, match="missing or damaged"):
             restore(target, dest, PASS)
         with target.control() as s:
-            from control.orgs import list_orgs
+            from mailark.control.orgs import list_orgs
 
             assert list_orgs(s) == []
         assert list(target.store.list("orgs/")) == []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.files import SourceMessage, iter_source
+from mailark.sources.files import SourceMessage, iter_source
 
 MAILARK = str(Path(sys.executable).parent / "mailark")
 
@@ -58,8 +58,8 @@ def test_corpus_import_export_byte_exact_and_idempotent(home, corpus: Path, tmp_
     assert kinds == {"message": first["archived"], "quarantined": first["quarantined"]}
 
     # The export read message content: it is in the audit log, and the chain holds.
-    from control.audit import list_events
-    from control.principals import Principal
+    from mailark.control.audit import list_events
+    from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
 
     with open_runtime(home).control() as s:

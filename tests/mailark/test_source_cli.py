@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from control.principals import Principal
-from control.sources import create_source
+from mailark.control.principals import Principal
+from mailark.control.sources import create_source
 from tests.mailark.test_cli import run
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from ulid import ULID
 
-from catalog.lake import catalog_lane
+from mailark.catalog.lake import catalog_lane
 from tests.control.conftest import cheap_argon2  # noqa: F401  (autouse: tests that create users stay fast)
 
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from control import billing, licensing
-from control.models import AuditEvent, BillingRecord, Licence
-from control.principals import Principal
-from flows.metering_run import close_billing, meter_org
+from mailark.control import billing, licensing
+from mailark.control.models import AuditEvent, BillingRecord, Licence
+from mailark.control.principals import Principal
+from mailark.runtime.metering import close_billing, meter_org
 from tests.control.conftest import make_tenant
 from tests.metering.conftest import add_object
 
@@ -46,7 +46,7 @@ def test_highest_quota_and_users_held_during_the_month(rt) -> None:  # type: ign
 
 
 def test_auto_expand_counts_as_the_months_maximum(rt) -> None:  # type: ignore[no-untyped-def]
-    from control.models import GB
+    from mailark.control.models import GB
 
     make_tenant(rt, "acme", users=5, storage_gb=10, auto_expand=True)
     add_object(rt, rt.org("acme").id, int(9.5 * GB))
@@ -99,7 +99,7 @@ def test_cancelled_trial_expires_not_billed_and_pauses_archiving(rt) -> None:  #
 def test_bad_month_is_a_clear_error(rt) -> None:  # type: ignore[no-untyped-def]
     import pytest
 
-    from control.orgs import ControlError
+    from mailark.control.orgs import ControlError
 
     t = make_tenant(rt, "acme")
     with rt.session() as s, pytest.raises(ControlError, match="YYYY-MM"):

@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from control.models import GB
+from mailark.control.models import GB
 from tests.control.conftest import make_tenant
 from tests.metering.conftest import add_object
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-from control.models import GB
-from mailark.settings import reset_settings_cache
+from mailark.control.models import GB
+from mailark.config.settings import reset_settings_cache
 from tests.control.conftest import make_tenant
 from tests.metering.conftest import add_object, delete_object
 from tests.peers.usage_portal import run_portal
@@ -26,7 +26,7 @@ def _runs(name: str) -> list:  # type: ignore[type-arg]
 
 
 def test_meter_usage_flow_pauses_at_100_and_resumes(prefect_api, rt) -> None:  # type: ignore[no-untyped-def]
-    from flows.metering import close_billing_flow, meter_usage
+    from mailark.flows.metering import close_billing_flow, meter_usage
 
     a = make_tenant(rt, "acme", users=5, storage_gb=10)
     make_tenant(rt, "globex", users=5, storage_gb=10)
@@ -47,7 +47,7 @@ def test_meter_usage_flow_pauses_at_100_and_resumes(prefect_api, rt) -> None:  #
 
 
 def test_report_usage_flow_delivers_through_the_outbox(prefect_api, rt, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from flows.usage_report import report_usage_flow
+    from mailark.flows.usage_report import report_usage_flow
 
     make_tenant(rt, "acme")
     with run_portal(tmp_path) as portal:

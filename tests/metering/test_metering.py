@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from control import licensing, metering
-from control.models import GB, AuditEvent, MeteringState, Organization
-from control.principals import Principal
-from control.sources import create_source, get_source
-from flows.metering_run import meter_org
+from mailark.control import licensing, metering
+from mailark.control.models import GB, AuditEvent, MeteringState, Organization
+from mailark.control.principals import Principal
+from mailark.control.sources import create_source, get_source
+from mailark.runtime.metering import meter_org
 from tests.metering.conftest import add_object, delete_object
 
 OP = Principal.deployment_operator()
@@ -30,7 +30,7 @@ def _full(rt, org_id):  # type: ignore[no-untyped-def]
 
 
 def test_first_run_counts_in_full_then_only_what_changed(rt, tenant, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.importing import run_import
+    from mailark.sources.files.importing import run_import
 
     org = tenant.org
     run_import(rt, "acme", "ann@acme", [corpus / "letters"])
@@ -61,7 +61,7 @@ def test_first_run_counts_in_full_then_only_what_changed(rt, tenant, corpus: Pat
     check = meter_org(rt, "acme", full=True)
     assert check.mode == "full" and _state(rt, org.id).object_bytes == st.object_bytes
     # ingest's quota check counts exactly what metering counts
-    from catalog.ingest import storage_used
+    from mailark.catalog.ingest import storage_used
 
     with rt.session() as s:
         o = s.get(Organization, org.id)
@@ -188,7 +188,7 @@ def test_usage_rows_are_written_to_the_catalogue(rt, tenant) -> None:  # type: i
 
 
 def test_compaction_changes_nothing_and_expired_snapshots_fall_back_to_a_full_count(rt, tenant) -> None:  # type: ignore[no-untyped-def]
-    from catalog.lake import catalog_lane
+    from mailark.catalog.lake import catalog_lane
 
     org = tenant.org
     keys = [add_object(rt, org.id, 1000 + i) for i in range(5)]
@@ -208,7 +208,7 @@ def test_compaction_changes_nothing_and_expired_snapshots_fall_back_to_a_full_co
 
 
 def test_user_and_mailbox_quota_warnings(rt) -> None:  # type: ignore[no-untyped-def]
-    from control.mailboxes import create_mailbox
+    from mailark.control.mailboxes import create_mailbox
     from tests.control.conftest import make_tenant
 
     t = make_tenant(rt, "tiny", users=1, storage_gb=10, mailboxes_per_user=1)  # its admin is the one user
@@ -225,9 +225,9 @@ def test_user_and_mailbox_quota_warnings(rt) -> None:  # type: ignore[no-untyped
 
 def test_a_paused_organization_defers_what_comes_in(rt, org) -> None:  # type: ignore[no-untyped-def]
     """While metering has paused archiving (here: set directly), writers defer with the reason."""
-    from catalog.ingest import BatchWriter, Incoming
-    from control.metering import get_state
-    from control.orgs import ensure_mailbox
+    from mailark.catalog.ingest import BatchWriter, Incoming
+    from mailark.control.metering import get_state
+    from mailark.control.orgs import ensure_mailbox
     from tests.catalog.test_ingest import mail
 
     with rt.session() as s:

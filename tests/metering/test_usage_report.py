@@ -12,11 +12,11 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from control.models import UsageReport
+from mailark.control.models import UsageReport
 
-from control.usage_report import PortalConfig, PortalNotConfigured, outbox
-from flows.metering_run import meter_org, report_usage
-from mailark.settings import UsagePortalSettings
+from mailark.control.usage_report import PortalConfig, PortalNotConfigured, outbox
+from mailark.runtime.metering import meter_org, report_usage
+from mailark.config.settings import UsagePortalSettings
 from tests.control.conftest import make_tenant
 from tests.metering.conftest import add_object
 from tests.peers.usage_portal import run_portal

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mailark.settings import Settings, reset_settings_cache
+from mailark.config.settings import Settings, reset_settings_cache
 from tests.peers.postgres import PostgresServer, find_bindir, start_postgres
 
 

@@ -52,7 +52,7 @@ def suite_db(pg_server: PostgresServer) -> Iterator[tuple[str, dict[str, bytes]]
     create and migrate; emptying one and restoring the seed rows costs a few ms."""
     import psycopg
 
-    from control.db import make_engine, migrate
+    from mailark.control.db import make_engine, migrate
 
     name = pg_server.create_database(f"control_suite_{uuid.uuid4().hex[:10]}")
     engine = make_engine(pg_server.url(name))

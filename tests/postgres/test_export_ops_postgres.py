@@ -9,8 +9,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from control import exports as cx
-from control.principals import Principal
+from mailark.control import exports as cx
+from mailark.control.principals import Principal
 from tests.flows.test_exporting import check_zip, corpus_hashes, download, import_into
 from tests.mailark.test_backup import PASS, fresh_home
 
@@ -21,10 +21,10 @@ def eml_hashes(path: Path) -> Counter[str]:
 
 
 def test_export_compaction_and_backup_to_sqlite(home, rt, org, corpus: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from catalog.export import export_zip
-    from flows.exporting import run_export
-    from flows.maintaining import compact_catalogue
-    from mailark.backup import backup, restore
+    from mailark.catalog.export import export_zip
+    from mailark.runtime.exports import run_export
+    from mailark.runtime.maintenance import compact_catalogue
+    from mailark.runtime.backup import backup, restore
     from mailark.runtime import open_runtime
 
     rt.settings.batch_messages = 10

@@ -23,9 +23,9 @@ import psycopg
 import pytest
 from sqlalchemy import inspect, select
 
-from catalog.lanes import advisory_key
-from control.db import make_engine, migrate, open_control
-from mailark.settings import Settings
+from mailark.catalog.lanes import advisory_key
+from mailark.control.db import make_engine, migrate, open_control
+from mailark.config.settings import Settings
 
 MAILARK = str(Path(sys.executable).parent / "mailark")
 
@@ -35,10 +35,10 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """As in tests/control: production argon2 parameters cost ~0.1 s a hash by design."""
     from argon2 import PasswordHasher
 
-    import control.auth
+    from mailark.control import auth as control_auth
 
-    monkeypatch.setattr(control.auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-    control.auth._dummy_hash.cache_clear()
+    monkeypatch.setattr(control_auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+    control_auth._dummy_hash.cache_clear()
 
 
 def pg(home: Settings, which: str) -> psycopg.Connection:
@@ -53,11 +53,11 @@ def pg(home: Settings, which: str) -> psycopg.Connection:
 
 
 def test_control_plane_migrates_and_works_on_postgres(home, rt) -> None:  # type: ignore[no-untyped-def]
-    from control import identity as idn
-    from control import mailboxes as mbx
-    from control.models import Mailbox, Organization, User
-    from control.orgs import Conflict, LimitExceeded, create_org, ensure_mailbox, get_org
-    from control.principals import user_principal
+    from mailark.control import identity as idn
+    from mailark.control import mailboxes as mbx
+    from mailark.control.models import Mailbox, Organization, User
+    from mailark.control.orgs import Conflict, LimitExceeded, create_org, ensure_mailbox, get_org
+    from mailark.control.principals import user_principal
 
     assert home.resolved_control_url.startswith("postgresql+psycopg://")
     with rt.session() as s:
@@ -69,10 +69,10 @@ def test_control_plane_migrates_and_works_on_postgres(home, rt) -> None:  # type
         (rev,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     from alembic.script import ScriptDirectory
 
-    from control.db import _alembic_config
+    from mailark.control.db import _alembic_config
 
     assert rev == ScriptDirectory.from_config(_alembic_config(home.resolved_control_url)).get_current_head()
-    assert not (home.db_dir / "control.sqlite").exists()
+    assert not (home.db_dir / "mailark.control.sqlite").exists()
     # Opening again is cheap and changes nothing.
     open_control(home.resolved_control_url)
 
@@ -124,11 +124,11 @@ def test_processes_opening_a_fresh_database_at_once_migrate_once(home, pg_server
 
 
 def test_import_reimport_export_stats_on_postgres(home, rt, org, corpus: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from catalog.export import export_zip
-    from catalog.lake import analyst_script, location
-    from catalog.stats import org_stats
-    from flows.importing import run_import
-    from sources.files import iter_source
+    from mailark.catalog.export import export_zip
+    from mailark.catalog.lake import analyst_script, location
+    from mailark.catalog.stats import org_stats
+    from mailark.sources.files.importing import run_import
+    from mailark.sources.files import iter_source
 
     src = corpus / "cpython-test_email"
     first = run_import(rt, "acme", "a@acme", [src])
@@ -195,7 +195,7 @@ def _watch_lane(conninfo: str, key: int, stop: threading.Event, seen: dict[str, 
 
 
 def test_two_imports_at_once_archive_each_copy_once(home, rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.importing import run_import
+    from mailark.sources.files.importing import run_import
 
     src = corpus / "cpython-test_email"
     env = {**os.environ, "MAILARK_BATCH_MESSAGES": "5"}
@@ -239,7 +239,7 @@ def test_two_imports_at_once_archive_each_copy_once(home, rt, org, corpus: Path)
     q = rt.lake.execute("SELECT count(*), count(DISTINCT (mailbox_id, folder, copy_sha256)) FROM lake.quarantine").fetchone()
     assert q[0] == q[1]
     # The same as one undisturbed import into a fresh organization of the same catalog.
-    from control.orgs import create_org
+    from mailark.control.orgs import create_org
 
     with rt.session() as s:
         create_org(s, "reference", rt.master_key)
@@ -251,7 +251,7 @@ def test_two_imports_at_once_archive_each_copy_once(home, rt, org, corpus: Path)
 
 def test_two_organizations_commit_side_by_side(home, rt, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     """Per-organization lanes let two organizations commit to one catalog at the same time."""
-    from control.orgs import create_org
+    from mailark.control.orgs import create_org
 
     src = corpus / "cpython-test_email"
     with rt.session() as s:
@@ -290,7 +290,7 @@ def test_upgrade_from_0001_and_downgrade_keep_rows_on_postgres(home, pg_server) 
     from alembic import command
     from sqlalchemy import text
 
-    from control.db import _alembic_config
+    from mailark.control.db import _alembic_config
     from tests.control.test_migration import assert_upgrade_from_0001_keeps_rows
 
     url = pg_server.url(pg_server.create_database("from_0001"))

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from catalog.archive import OrgArchive
-from catalog.ingest import BatchWriter, Incoming
-from catalog.lake import ALIAS
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.ingest import BatchWriter, Incoming
+from mailark.catalog.lake import ALIAS
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Archive:
 
 @pytest.fixture
 def arc(rt, org) -> Archive:  # type: ignore[no-untyped-def]
-    from control.orgs import ensure_mailbox
+    from mailark.control.orgs import ensure_mailbox
 
     with rt.session() as s:
         ann, _ = ensure_mailbox(s, org, "ann@acme.example")

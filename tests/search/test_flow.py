@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 
-from catalog.deletion import delete_copies
-from catalog.search.index import index_dir
-from catalog.search.indexer import documents_in
+from mailark.catalog.deletion import delete_copies
+from mailark.catalog.search.index import index_dir
+from mailark.catalog.search.indexer import documents_in
 from tests.search.conftest import Archive
 from tests.search.mails import message
 
 
 def test_index_mail_follows_ingest_and_deletions(prefect_api, arc: Archive) -> None:  # type: ignore[no-untyped-def]
-    from flows.search_index import index_mail
+    from mailark.flows.search_index import index_mail
     from tests.flows.test_import_flow import _flow_runs
 
     items = arc.put(arc.ann, [message(i, subject=f"flow {i}") for i in range(3)])

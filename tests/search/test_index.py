@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from catalog.search.index import index_dir, read_state
-from catalog.search.indexer import sync_index
-from catalog.search.searcher import IndexCache, search
+from mailark.catalog.search.index import index_dir, read_state
+from mailark.catalog.search.indexer import sync_index
+from mailark.catalog.search.searcher import IndexCache, search
 from tests.search.conftest import Archive
 from tests.search.mails import DOCX, PDF, XLSX, docx_with, message, pdf_with, xlsx_with
 
@@ -119,8 +119,8 @@ def test_no_index_yet_is_an_empty_page(arc: Archive) -> None:
 
 
 def test_every_match_of_a_search_for_an_export(indexed: Archive) -> None:
-    from catalog.search.query import QueryError
-    from catalog.search.searcher import matching_item_ids
+    from mailark.catalog.search.query import QueryError
+    from mailark.catalog.search.searcher import matching_item_ids
 
     a = indexed
     both = {a.ann.id, a.info.id}
@@ -144,9 +144,9 @@ def test_whole_organization_readers_need_no_mailbox_clause(indexed: Archive) -> 
 
 
 def test_who_reads_every_mailbox_by_rule(rt, org) -> None:  # type: ignore[no-untyped-def]
-    from control.identity import create_user
-    from control.principals import Principal, user_principal
-    from control.reading import reads_every_mailbox
+    from mailark.control.identity import create_user
+    from mailark.control.principals import Principal, user_principal
+    from mailark.control.reading import reads_every_mailbox
 
     op = Principal.deployment_operator()
     with rt.session() as s:

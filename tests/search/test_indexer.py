@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from catalog.deletion import delete_copies
-from catalog.search.index import drop_index, index_dir, read_state
-from catalog.search.indexer import documents_in, rebuild_index, sync_index
-from catalog.search.searcher import IndexCache, search
+from mailark.catalog.deletion import delete_copies
+from mailark.catalog.search.index import drop_index, index_dir, read_state
+from mailark.catalog.search.indexer import documents_in, rebuild_index, sync_index
+from mailark.catalog.search.searcher import IndexCache, search
 from tests.search.conftest import Archive
 from tests.search.mails import message
 
@@ -49,7 +49,7 @@ def test_rerunning_a_range_changes_nothing(arc: Archive) -> None:
     arc.put(arc.ann, [message(5)])
     sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
     # as if the index had committed but state.json had not been written (a crash in between)
-    from catalog.search.index import write_state
+    from mailark.catalog.search.index import write_state
 
     write_state(path, state)  # type: ignore[arg-type]
     sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]

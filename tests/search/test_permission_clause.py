@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from catalog.search.index import index_dir, read_state, write_state
-from catalog.search.indexer import rebuild_index, sync_index
-from catalog.search.searcher import IndexCache, search
-from control.orgs import ensure_mailbox
+from mailark.catalog.search.index import index_dir, read_state, write_state
+from mailark.catalog.search.indexer import rebuild_index, sync_index
+from mailark.catalog.search.searcher import IndexCache, search
+from mailark.control.orgs import ensure_mailbox
 from tests.search.conftest import Archive, Box
 from tests.search.mails import message
 
@@ -64,7 +64,7 @@ def test_excluding_what_may_not_be_read_finds_the_same_copies(arc: Archive, rt, 
 def test_a_new_mailbox_is_recorded_before_its_documents_are_committed(arc: Archive, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Readers take their searcher, then read state.json: a mailbox must be listed there before
     a commit makes its documents visible, or a clause excluding the unreadable would miss it."""
-    import catalog.search.indexer as indexer
+    import mailark.catalog.search.indexer as indexer
 
     arc.put(arc.ann, [message(1)])
     sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]

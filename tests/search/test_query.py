@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.search.query import QueryError, compile_query, parse, tokenize
+from mailark.catalog.search.query import QueryError, compile_query, parse, tokenize
 
 
 def test_tokens_fields_phrases_and_operators() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from catalog.search import text
+from mailark.catalog.search import text
 from tests.search.mails import PDF, message, pdf_with
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from sources.files import SourceMessage, SourceProblem, detect_format, iter_source
-from sources.files.mbox import iter_mbox
-from sources.files.outlook_mime import Kind, convert_item
+from mailark.sources.files import SourceMessage, SourceProblem, detect_format, iter_source
+from mailark.sources.files.mbox import iter_mbox
+from mailark.sources.files.outlook_mime import Kind, convert_item
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = Path(os.environ.get("MAILARK_TEST_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -156,7 +156,7 @@ def test_mbox_tolerates_missing_blank_line_before_a_real_separator(tmp_path: Pat
 
 
 def test_mbox_lines_longer_than_the_read_buffer(tmp_path: Path) -> None:
-    from sources.files.mbox import MAX_PIECE
+    from mailark.sources.files.mbox import MAX_PIECE
 
     # a 3 MB line whose second piece starts with something that looks like a separator
     long_line = b"x" * MAX_PIECE + b"From a@example.org Mon Jan  1 00:00:00 2024 " + b"y" * (2 * MAX_PIECE) + b"\n"
@@ -337,7 +337,7 @@ def test_outlook_conversion_is_identical_in_another_process() -> None:
 
 
 def test_transport_headers_lose_only_the_mime_structure_fields() -> None:
-    from sources.files.outlook_mime import transport_header_fields
+    from mailark.sources.files.outlook_mime import transport_header_fields
 
     text = (
         "Microsoft Mail Internet Headers Version 2.0\r\n"

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from storage.crypto import DataKey, IntegrityError, Sealer
-from storage.keys import KeyUnavailable, MasterKey, load_master_key, new_org_keys, unwrap_org_keys
-from storage.local import LocalObjectStore
-from storage.packs import EntryRef, PackReader, PackWriter
+from mailark.storage.crypto import DataKey, IntegrityError, Sealer
+from mailark.storage.keys import KeyUnavailable, MasterKey, load_master_key, new_org_keys, unwrap_org_keys
+from mailark.storage.local import LocalObjectStore
+from mailark.storage.packs import EntryRef, PackReader, PackWriter
 
 
 def sealer(org: str = "o1", key: DataKey | None = None) -> Sealer:

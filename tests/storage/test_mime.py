@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from storage.mime import PART_MIN_BASE64, NotAMessage, Splitter, encode_base64, rebuild, skeleton_refs
+from mailark.storage.mime import PART_MIN_BASE64, NotAMessage, Splitter, encode_base64, rebuild, skeleton_refs
 
 KEY = os.urandom(32)
 
@@ -116,7 +116,7 @@ def test_encode_base64_matches_stdlib() -> None:
 
 
 def test_blanks_before_the_first_field_are_tolerated() -> None:
-    from storage.metadata import extract
+    from mailark.storage.metadata import extract
 
     raw = b" From: Ann <ann@example.org>\r\nSubject: plain\r\n\r\nhello\r\n"
     s = splitter().split(raw)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.local import LocalObjectStore
-from storage.objects import (
+from mailark.storage.local import LocalObjectStore
+from mailark.storage.objects import (
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
@@ -25,7 +25,7 @@ from storage.objects import (
     open_store,
     validate_name,
 )
-from storage.s3 import S3ObjectStore
+from mailark.storage.s3 import S3ObjectStore
 from tests.peers.moto_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -267,7 +267,7 @@ def test_local_flush_syncs_exactly_what_was_written(
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fsync(fd)
 
-    monkeypatch.setattr("storage.local.os.fsync", spy)
+    monkeypatch.setattr("mailark.storage.local.os.fsync", spy)
     store.put_if_absent("orgs/1/objects/ab/one", b"1")
     store.put_if_absent("orgs/1/objects/ab/two", b"2")
     store.put("orgs/1/packs/p1", b"3")
@@ -370,7 +370,7 @@ def test_s3_missing_bucket_without_create(moto_endpoint: str) -> None:
 
 # ---- open_store -----------------------------------------------------------------------------
 def test_open_store_from_settings(tmp_path: Path, moto_endpoint: str) -> None:
-    from mailark.settings import Settings
+    from mailark.config.settings import Settings
 
     local = open_store(Settings(home=tmp_path, object_store="local"))
     assert isinstance(local, LocalObjectStore)

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from storage.crypto import DataKey, IntegrityError, Sealer
-from storage.streams import MAGIC, SealedStreamWriter, open_sealed_stream
+from mailark.storage.crypto import DataKey, IntegrityError, Sealer
+from mailark.storage.streams import MAGIC, SealedStreamWriter, open_sealed_stream
 
 
 def sealer() -> Sealer:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailark.settings import Settings, reset_settings_cache
+from mailark.config.settings import Settings, reset_settings_cache
 from tests.peers.graph_server import GraphServer, Tenant
 
 
@@ -52,8 +52,8 @@ def rt(graph_settings: Settings):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def profile(rt, org, graph: GraphServer, tenant: Tenant) -> str:  # type: ignore[no-untyped-def]
     """A "graph" profile of organization acme pointing at the test server; returns its id."""
-    from control import sources
-    from control.principals import Principal
+    from mailark.control import sources
+    from mailark.control.principals import Principal
 
     with rt.session(write=True) as s:
         v = sources.create_source(s, Principal.deployment_operator(), "acme", "graph", "m365", graph.profile_config(),

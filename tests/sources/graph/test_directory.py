@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mailark.settings import GraphSettings
-from sources.directory.records import DirectoryGroup, DirectoryUser
-from sources.errors import SourceError
-from sources.graph.directory import read_directory
+from mailark.config.settings import GraphSettings
+from mailark.control.directory_records import DirectoryGroup, DirectoryUser
+from mailark.sources.errors import SourceError
+from mailark.sources.graph.directory import read_directory
 from tests.peers.graph_server import GraphServer, Tenant
 
 

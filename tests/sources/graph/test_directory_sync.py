@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from control.directory_profiles import create_profile
-from control.directory_run import run_named
-from control.models import Mailbox, User
-from control.principals import user_roles
+from mailark.control.directory_profiles import create_profile
+from mailark.sources.directory.sync import run_named
+from mailark.control.models import Mailbox, User
+from mailark.control.principals import user_roles
 from tests.directory.conftest import make_tenant
 from tests.peers.graph_server import GraphServer, Tenant
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from catalog.ingest import storage_used
-from control import sources
-from control.models import Organization
-from control.principals import Principal
-from mailark.settings import GraphSettings
-from sources.errors import SourceError
-from sources.graph.client import GraphClient
-from sources.graph.probe import probe
-from sources.graph.sync import sync_profile
+from mailark.catalog.ingest import storage_used
+from mailark.control import sources
+from mailark.control.models import Organization
+from mailark.control.principals import Principal
+from mailark.config.settings import GraphSettings
+from mailark.sources.errors import SourceError
+from mailark.sources.graph.client import GraphClient
+from mailark.sources.graph.probe import probe
+from mailark.sources.graph.sync import sync_profile
 from tests.peers.graph_server import GraphServer, Tenant
 from tests.sources.graph.helpers import corpus_messages, items, ledger
 

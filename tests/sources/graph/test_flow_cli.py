@@ -9,10 +9,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from control import sources
-from control.principals import Principal
+from mailark.control import sources
+from mailark.control.principals import Principal
 from mailark.source_cli_graph import register
-from sources.errors import SourceError
+from mailark.sources.errors import SourceError
 from tests.peers.graph_server import GraphServer, Tenant
 from tests.sources.graph.helpers import corpus_messages, items, ledger
 
@@ -34,7 +34,7 @@ def _flow_runs(name: str) -> list:  # type: ignore[type-arg]
 
 def test_flow_runs_due_profiles_with_a_task_per_batch_and_fails_with_the_reason(
         prefect_api, rt, org, graph: GraphServer, tenant: Tenant, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.graph_sync import m365_sync
+    from mailark.flows.graph_sync import m365_sync
 
     ann = tenant.add_user("ann")
     for raw in corpus_messages(corpus, 6):
@@ -101,7 +101,7 @@ def test_cli_adds_with_a_tested_connection_and_syncs(rt, org, graph: GraphServer
     assert doc["kind"] == "graph" and doc["has_secret"] and tenant.client_secret not in r.output
     assert doc["tested"].startswith("connected to Microsoft 365 tenant")
     with rt.session() as s:
-        from control.audit import list_events
+        from mailark.control.audit import list_events
 
         events = [e for e in list_events(s, Principal.deployment_operator(), None) if e.action == "source.create"]
         assert len(events) == 1 and tenant.client_secret not in str(events[0])
@@ -111,7 +111,7 @@ def test_cli_adds_with_a_tested_connection_and_syncs(rt, org, graph: GraphServer
     doc = json.loads(r.stdout.strip().splitlines()[-1])
     assert (doc["status"], doc["archived"], doc["mailboxes"]) == ("ok", 3, 1)
     with rt.session() as s:
-        from control.audit import list_events
+        from mailark.control.audit import list_events
 
         assert [e.target for e in list_events(s, Principal.deployment_operator(), None) if e.action == "source.run"] == ["m365"]
     assert len(items(rt)) == 3

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from control import sources
-from control.models import Mailbox
-from sources.graph.sync import sync_profile
+from mailark.control import sources
+from mailark.control.models import Mailbox
+from mailark.sources.graph.sync import sync_profile
 from tests.peers.graph_server import GraphServer, Tenant
 from tests.sources.graph.helpers import corpus_messages, items, ledger
 
@@ -152,9 +152,9 @@ def test_throttling_429_and_503_wait_retry_after_and_lose_nothing(rt, org, graph
 
 def test_licence_refusing_a_mailbox_is_reported_and_the_others_go_on(rt, graph: GraphServer, tenant: Tenant,
                                                                      corpus: Path) -> None:
-    from control import sources as cs
-    from control.orgs import create_org
-    from control.principals import Principal
+    from mailark.control import sources as cs
+    from mailark.control.orgs import create_org
+    from mailark.control.principals import Principal
 
     with rt.session() as s:
         create_org(s, "acme", rt.master_key, users=1, mailboxes_per_user=2)

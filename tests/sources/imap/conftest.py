@@ -84,8 +84,8 @@ def append(server: DovecotServer, user: str, folder: str, raws: list[bytes]) -> 
 
 def make_source(rt, name: str, config: dict[str, Any], secret: dict[str, Any] | None) -> str:  # type: ignore[no-untyped-def]
     """A profile of organization acme as its admin would add it; returns its id."""
-    from control.principals import Principal
-    from control.sources import create_source
+    from mailark.control.principals import Principal
+    from mailark.control.sources import create_source
 
     with rt.session(write=True) as s:
         v = create_source(s, Principal.deployment_operator(), "acme", "imap", name, config, secret, rt.master_key,

@@ -8,12 +8,12 @@ import ssl
 
 import pytest
 
-from catalog.ingest import storage_used
-from control import sources as control_sources
-from flows.imap_syncing import sync_profile
-from sources.errors import SourceError
-from sources.imap.client import connect, probe
-from sources.imap.config import ImapConfig, ImapSecret
+from mailark.catalog.ingest import storage_used
+from mailark.control import sources as control_sources
+from mailark.sources.imap.sync import sync_profile
+from mailark.sources.errors import SourceError
+from mailark.sources.imap.client import connect, probe
+from mailark.sources.imap.config import ImapConfig, ImapSecret
 from tests.sources.imap.conftest import (
     account_config, append, archived_shas, items, make_source, new_user, server_shas,
 )
@@ -41,7 +41,7 @@ def test_wrong_password_fails_then_fixed_credentials_catch_up(rt, org, dovecot, 
     assert status == "failed" and "refused the login" in error
     assert len(_failures(rt)) == 1 and "refused the login" in _failures(rt)[0]
     assert "not-the-password" not in error
-    from control.principals import Principal
+    from mailark.control.principals import Principal
 
     with rt.session(write=True) as s:
         control_sources.update_source(s, Principal.deployment_operator(), "acme", "wrongpw", rt.master_key,
@@ -110,7 +110,7 @@ def test_folder_gone_while_running_is_a_clear_error(dovecot, imap_user) -> None:
 
 
 def test_storage_full_pauses_then_resumes(rt, org, account, dovecot, messages) -> None:  # type: ignore[no-untyped-def]
-    from control.models import Organization
+    from mailark.control.models import Organization
 
     pid, user = account
     append(dovecot, user, "INBOX", messages[:3])
@@ -169,7 +169,7 @@ def test_connection_lost_mid_run_then_caught_up_without_doubles(rt, org, own_dov
 
 
 def test_killed_before_the_cursor_moved_stores_nothing_twice(rt, org, account, dovecot, messages, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from control import sources as cs
+    from mailark.control import sources as cs
 
     pid, user = account
     append(dovecot, user, "INBOX", messages[:30])  # two of them cannot be parsed: quarantined
@@ -224,7 +224,7 @@ def test_xoauth2_login(rt, org, dovecot, imap_user, messages) -> None:  # type: 
 
 
 def test_folder_gone_fails_the_run_and_the_next_goes_on(rt, org, account, dovecot, messages, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from sources.imap.client import ImapSession
+    from mailark.sources.imap.client import ImapSession
 
     pid, user = account
     append(dovecot, user, "INBOX", messages[:3])

@@ -36,7 +36,7 @@ def _task_names(flow_run_id) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_imap_sync_runs_due_profiles_as_subflows(prefect_api, rt, org, dovecot, messages) -> None:  # type: ignore[no-untyped-def]
-    from flows.imap_sync import imap_sync
+    from mailark.flows.imap_sync import imap_sync
 
     good, bad = new_user(dovecot), new_user(dovecot)
     append(dovecot, good, "INBOX", messages[:9])

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from flows.imap_syncing import sync_profile
+from mailark.sources.imap.sync import sync_profile
 from tests.sources.imap.conftest import account_config, append, items, make_source
 
 MODES = ["auto", "off"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from catalog.folders import ArchivedItem
-from sources.imap.client import FolderStatus, MessageInfo, _message_id
-from sources.imap.config import ImapConfig
-from sources.imap.plan import batches, cursor_value, plan_chunk, position, reconcile
+from mailark.catalog.folders import ArchivedItem
+from mailark.sources.imap.client import FolderStatus, MessageInfo, _message_id
+from mailark.sources.imap.config import ImapConfig
+from mailark.sources.imap.plan import batches, cursor_value, plan_chunk, position, reconcile
 
 
 def st(name: str, v: int, nxt: int = 10, fid: str | None = None) -> FolderStatus:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from control.principals import Principal
-from flows.imap_syncing import sync_profile
-from sources.imap.client import probe
+from mailark.control.principals import Principal
+from mailark.sources.imap.sync import sync_profile
+from mailark.sources.imap.client import probe
 from tests.peers.dovecot import MASTER_PASSWORD, MASTER_USER
 from tests.sources.imap.conftest import append, make_source, new_user
 
@@ -33,7 +33,7 @@ def test_master_user_archives_listed_mailboxes(rt, org, dovecot, messages) -> No
     assert r.accounts == 2 and r.fetched == 9
     assert _per_mailbox(rt) == {ann: 4, bob: 5}
     # Each account's archive mailbox was created, with the account's address.
-    from control.orgs import find_mailbox
+    from mailark.control.orgs import find_mailbox
 
     with rt.session() as s:
         assert find_mailbox(s, org, ann) is not None and find_mailbox(s, org, bob) is not None
@@ -43,7 +43,7 @@ def test_master_user_archives_listed_mailboxes(rt, org, dovecot, messages) -> No
 
 
 def test_every_user_mailbox_and_a_refused_account(rt, org, dovecot, messages) -> None:  # type: ignore[no-untyped-def]
-    from control.mailboxes import create_mailbox
+    from mailark.control.mailboxes import create_mailbox
 
     carl = new_user(dovecot)
     append(dovecot, carl, "INBOX", messages[:2])

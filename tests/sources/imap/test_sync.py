@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flows.imap_syncing import sync_profile
+from mailark.sources.imap.sync import sync_profile
 from tests.sources.imap.conftest import append, items
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailark.settings import Settings, reset_settings_cache
+from mailark.config.settings import Settings, reset_settings_cache
 from tests.control.conftest import cheap_argon2  # noqa: F401 - autouse: organizations' first admins are hashed cheaply
 
 DOMAIN = "journal.localhost"
@@ -81,11 +81,11 @@ ADDRESSES = ["alice@acme.com", "bob@acme.com", "carol@acme.com", "dave@acme.com"
 def acme(jrt) -> Acme:  # type: ignore[no-untyped-def]
     """Organization acme: five user mailboxes (alice also as alice.smith@acme.com), a shared mailbox
     team@acme.com, and a journal address without AUTH."""
-    from control.identity import add_domain
-    from control.mailboxes import add_alias, create_mailbox
-    from control.orgs import create_org
-    from control.principals import Principal
-    from sources.journal.profiles import add_journal
+    from mailark.control.identity import add_domain
+    from mailark.control.mailboxes import add_alias, create_mailbox
+    from mailark.control.orgs import create_org
+    from mailark.control.principals import Principal
+    from mailark.sources.journal.profiles import add_journal
 
     op = Principal.deployment_operator()
     with jrt.session() as s:
@@ -101,7 +101,7 @@ def acme(jrt) -> Acme:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def endpoint(jrt, acme) -> Iterator[tuple[str, int]]:  # type: ignore[no-untyped-def]
-    from sources.journal.endpoint import JournalEndpoint
+    from mailark.sources.journal.endpoint import JournalEndpoint
 
     ep = JournalEndpoint(jrt.settings, host="127.0.0.1", port=0, runtime=jrt)
     host, port = ep.start()

@@ -6,7 +6,7 @@ import smtplib
 from pathlib import Path
 
 
-from sources.journal import drops
+from mailark.sources.journal import drops
 from tests.sources.journal.conftest import JOURNAL, archived
 from tests.sources.journal.reports import corpus_message, make_report
 
@@ -17,7 +17,7 @@ def test_drain_flow_archives_drops_without_content_in_prefect(prefect_api, jrt, 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
-    from flows.journal_drain import journal_drain
+    from mailark.flows.journal_drain import journal_drain
 
     original = corpus_message(corpus, "cpython-test_email/msg_07.txt")
     report = make_report(original, ["Sender: bob@acme.com", "Subject: s", "Message-Id: <x@y>", "To: carol@acme.com"])

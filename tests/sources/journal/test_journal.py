@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sources.journal import drops
-from sources.journal.drain import drain_all, drain_org
+from mailark.sources.journal import drops
+from mailark.sources.journal.drain import drain_all, drain_org
 from tests.sources.journal.conftest import JOURNAL, archived, client_tls, quarantined
 from tests.sources.journal.reports import corpus_message, make_report
 
@@ -115,7 +115,7 @@ def test_long_lines_are_mail_not_errors(jrt, acme, endpoint) -> None:  # type: i
 
 
 def test_storage_full_452_then_accepted_after_room(jrt, acme, endpoint, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from control.models import Organization
+    from mailark.control.models import Organization
 
     with jrt.session() as s:
         s.get(Organization, acme.org.id).storage_quota_bytes = 1000
@@ -134,7 +134,7 @@ def test_storage_full_452_then_accepted_after_room(jrt, acme, endpoint, corpus: 
 
 
 def test_drain_defers_while_full_and_keeps_the_drop(jrt, acme, endpoint, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from control.models import Organization, SourceProfile
+    from mailark.control.models import Organization, SourceProfile
     from sqlalchemy import select
 
     raw = corpus_message(corpus, "cpython-test_email/msg_07.txt")
@@ -184,8 +184,8 @@ def test_malformed_report_quarantined_with_bytes_and_reason(jrt, acme, endpoint)
 
 
 def test_starttls_auth_required_address(jrt, acme, endpoint) -> None:  # type: ignore[no-untyped-def]
-    from control.principals import Principal
-    from sources.journal.profiles import add_journal
+    from mailark.control.principals import Principal
+    from mailark.sources.journal.profiles import add_journal
 
     with jrt.session() as s:
         view, pw = add_journal(s, Principal.deployment_operator(), "acme", jrt.master_key, "journal.localhost",
@@ -223,8 +223,8 @@ def test_starttls_auth_required_address(jrt, acme, endpoint) -> None:  # type: i
 
 
 def test_password_guessing_is_throttled(jrt, acme, endpoint) -> None:  # type: ignore[no-untyped-def]
-    from control.principals import Principal
-    from sources.journal.profiles import add_journal
+    from mailark.control.principals import Principal
+    from mailark.sources.journal.profiles import add_journal
 
     with jrt.session() as s:
         view, pw = add_journal(s, Principal.deployment_operator(), "acme", jrt.master_key, "journal.localhost",
@@ -248,7 +248,7 @@ def test_password_guessing_is_throttled(jrt, acme, endpoint) -> None:  # type: i
 
 
 def test_require_tls_refuses_mail_before_starttls(jrt, acme) -> None:  # type: ignore[no-untyped-def]
-    from sources.journal.endpoint import JournalEndpoint
+    from mailark.sources.journal.endpoint import JournalEndpoint
 
     s = jrt.settings.model_copy(update={"journal": jrt.settings.journal.model_copy(update={"require_tls": True})})
     with JournalEndpoint(s, host="127.0.0.1", port=0, runtime=jrt) as ep:
@@ -264,9 +264,9 @@ def test_require_tls_refuses_mail_before_starttls(jrt, acme) -> None:  # type: i
 def test_profile_from_the_generic_sources_api_gets_default_address_and_journal_mailbox(jrt, acme, endpoint) -> None:  # type: ignore[no-untyped-def]
     """A journal profile made with control.sources alone (no address, no mailbox): the endpoint gives it
     the default address and the drain creates its journal mailbox (kind journal)."""
-    from control.models import Mailbox
-    from control.principals import Principal
-    from control.sources import create_source
+    from mailark.control.models import Mailbox
+    from mailark.control.principals import Principal
+    from mailark.control.sources import create_source
     from sqlalchemy import select
 
     with jrt.session() as s:

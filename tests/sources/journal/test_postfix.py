@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sources.journal import drops
-from sources.journal.drain import drain_all
+from mailark.sources.journal import drops
+from mailark.sources.journal.drain import drain_all
 from tests.sources.journal.conftest import DOMAIN, archived
 from tests.sources.journal.postfix import Postfix, PostfixUnavailable, start_postfix
 from tests.sources.journal.reports import corpus_message, make_report
@@ -20,8 +20,8 @@ from tests.sources.journal.reports import corpus_message, make_report
 
 @pytest.fixture
 def secure_address(jrt, acme) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    from control.principals import Principal
-    from sources.journal.profiles import add_journal
+    from mailark.control.principals import Principal
+    from mailark.sources.journal.profiles import add_journal
 
     with jrt.session() as s:
         view, pw = add_journal(s, Principal.deployment_operator(), "acme", jrt.master_key, DOMAIN,
@@ -52,7 +52,7 @@ def wait_for(check, timeout: float = 30.0, what: str = "", log=lambda: "") -> No
 
 
 def test_postfix_relays_over_tls_with_auth_and_retries_452(jrt, acme, secure_address, postfix, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from control.models import Organization
+    from mailark.control.models import Organization
 
     addr, _ = secure_address
     original = corpus_message(corpus, "cpython-test_email/msg_07.txt")

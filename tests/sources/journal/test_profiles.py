@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from control.orgs import Conflict, ControlError, NotFound
-from sources.journal.profiles import add_import, add_journal, load_routes
+from mailark.control.orgs import Conflict, ControlError, NotFound
+from mailark.sources.journal.profiles import add_import, add_journal, load_routes
 from tests.control.conftest import make_tenant
 from tests.sources.journal.conftest import DOMAIN
 
 
 def test_addresses_unique_admin_only_and_secret(jrt) -> None:  # type: ignore[no-untyped-def]
-    from control.models import AuditEvent, SourceProfile
+    from mailark.control.models import AuditEvent, SourceProfile
     from sqlalchemy import select
 
     acme, globex = make_tenant(jrt, "acme"), make_tenant(jrt, "globex")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.journal.report import MalformedReport, is_journal_report, parse_body, unwrap
+from mailark.sources.journal.report import MalformedReport, is_journal_report, parse_body, unwrap
 from tests.sources.journal.reports import corpus_message, make_report
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailark.settings import Settings, reset_settings_cache
+from mailark.config.settings import Settings, reset_settings_cache
 from tests.sources.journal.conftest import DOMAIN, archived
 from tests.sources.journal.reports import corpus_message, make_report
 
@@ -30,13 +30,13 @@ def s3_rt(jhome: Settings, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_drops_on_s3(s3_rt, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from control.mailboxes import create_mailbox
-    from control.orgs import create_org
-    from control.principals import Principal
-    from sources.journal import drops
-    from sources.journal.drain import drain_all
-    from sources.journal.endpoint import JournalEndpoint
-    from sources.journal.profiles import add_journal
+    from mailark.control.mailboxes import create_mailbox
+    from mailark.control.orgs import create_org
+    from mailark.control.principals import Principal
+    from mailark.sources.journal import drops
+    from mailark.sources.journal.drain import drain_all
+    from mailark.sources.journal.endpoint import JournalEndpoint
+    from mailark.sources.journal.profiles import add_journal
 
     rt = s3_rt
     op = Principal.deployment_operator()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.journal.drain import drain_all
+from mailark.sources.journal.drain import drain_all
 from tests.sources.journal.conftest import archived, client_tls, quarantined
 from tests.sources.journal.reports import corpus_message, make_report
 
@@ -67,7 +67,7 @@ def test_kill_9_right_after_250_loses_nothing(jrt, served, corpus: Path) -> None
     proc.wait()
     c.close()
     org = jrt.org("acme")
-    from sources.journal import drops
+    from mailark.sources.journal import drops
 
     names = [o.name for o in drops.pending(jrt.store, org.id)]
     assert len(names) == len(sent)
@@ -157,7 +157,7 @@ def test_drain_killed_midway_then_run_again(jrt, served, corpus: Path) -> None: 
     drain ends in the same state as an uninterrupted one, every message taken once, no drop left."""
     import time
 
-    from sources.journal import drops
+    from mailark.sources.journal import drops
 
     _, port, doc = served
     sent = sorted({corpus_message(corpus, f"cpython-test_email/{f.name}")

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from mailark.settings import Settings
+from mailark.config.settings import Settings
 
 
 def prefect_env(settings: Settings) -> dict[str, str]:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from ulid import ULID
 
-from catalog.ingest import BatchWriter, Counts, Incoming
-from control.mailboxes import ensure_archive_mailbox
-from control.orgs import ControlError
-from control.principals import Principal
+from mailark.catalog.ingest import BatchWriter, Counts, Incoming
+from mailark.control.mailboxes import ensure_archive_mailbox
+from mailark.control.orgs import ControlError
+from mailark.control.principals import Principal
 from mailark.runtime import Runtime
-from sources.files import SourceProblem, iter_source
+from mailark.sources.files import SourceProblem, iter_source
 
 
 class ImportRefused(ControlError):

@@ -40,16 +40,16 @@ import pyarrow.parquet as pq
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
-from catalog.lake import ALIAS, catalog_lane
-from catalog.schema import TABLES
-from control import audit
-from control.models import Base, Organization
-from control.orgs import Conflict, ControlError
-from control.principals import Principal
+from mailark.catalog.lake import ALIAS, catalog_lane
+from mailark.catalog.schema import TABLES
+from mailark.control import audit
+from mailark.control.models import Base, Organization
+from mailark.control.orgs import Conflict, ControlError
+from mailark.control.principals import Principal
 from mailark.runtime import Runtime
-from storage.crypto import DataKey, IntegrityError, Sealer
-from storage.keys import MasterKey, WrappedKey
-from storage.streams import SealedStreamWriter, open_sealed_stream
+from mailark.storage.crypto import DataKey, IntegrityError, Sealer
+from mailark.storage.keys import MasterKey, WrappedKey
+from mailark.storage.streams import SealedStreamWriter, open_sealed_stream
 
 FORMAT = "mailark-backup-1"
 KEYROOM = "keyroom.sealed"

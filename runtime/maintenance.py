@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from catalog.maintenance import CompactionReport, ScrubReport, compact, find_orphans, scrub, unknown_org_prefixes
-from control.orgs import list_orgs
-from flows.exporting import expire_exports
+from mailark.catalog.maintenance import CompactionReport, ScrubReport, compact, find_orphans, scrub, unknown_org_prefixes
+from mailark.control.orgs import list_orgs
+from mailark.runtime.exports import expire_exports
 from mailark.runtime import Runtime
 
 log = logging.getLogger("mailark.maintenance")

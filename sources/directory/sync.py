@@ -19,16 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from control import audit
-from control.db import writer
-from control.directory import SyncReport, sync_snapshot
-from control.directory_profiles import due_profiles, finish_sync, profile_config, profile_row, profile_secret
-from control.models import DirectoryProfile, Organization
-from control.orgs import NotFound
-from control.principals import Principal
-from sources.directory.records import DirectorySnapshot
-from sources.errors import SourceError
-from storage.keys import MasterKey
+from mailark.control import audit
+from mailark.control.db import writer
+from mailark.control.directory import SyncReport, sync_snapshot
+from mailark.control.directory_profiles import due_profiles, finish_sync, profile_config, profile_row, profile_secret
+from mailark.control.models import DirectoryProfile, Organization
+from mailark.control.orgs import NotFound
+from mailark.control.principals import Principal
+from mailark.control.directory_records import DirectorySnapshot
+from mailark.sources.errors import SourceError
+from mailark.storage.keys import MasterKey
 
 # The actor of scheduled syncs in the audit log.
 SYSTEM = Principal("system", "directory-sync", "directory-sync")
@@ -49,12 +49,12 @@ class RuntimeLike(Protocol):
 
 def reader_for(kind: str) -> DirectoryReader:
     if kind == "ldap":
-        from sources.directory.ldap import read_directory
+        from mailark.sources.directory.ldap import read_directory
 
         return read_directory
     if kind == "m365":
         try:
-            from sources.graph.directory import read_directory as read_m365  # type: ignore[import-not-found]
+            from mailark.sources.graph.directory import read_directory as read_m365  # type: ignore[import-not-found]
         except ImportError as e:
             raise SourceError(f"this mailark has no Microsoft 365 directory reader ({e}): update mailark",
                               retryable=False) from None

@@ -1,6 +1,6 @@
 """Directory logins: a synced user's password is checked by the directory (an LDAP bind as the user's DN).
 
-Called by control.auth.login for users a directory profile manages, so throttling, lockout, TOTP and
+Passed to control.auth.login (by the web app and the API) for users a directory profile manages, so throttling, lockout, TOTP and
 the audit log apply exactly as for local passwords. The local password hash of a synced user is
 never used. A directory that cannot be reached gives a clear error (and is not counted as a failed
 guess); a profile that does not allow directory logins refuses every password.
@@ -12,12 +12,10 @@ import json
 
 from sqlalchemy.orm import Session
 
-from control.models import DirectoryProfile, User
-from control.orgs import ControlError
-
-
-class DirectoryUnavailable(ControlError):
-    """The directory that checks this user's password cannot be asked right now."""
+from mailark.control.auth import DirectoryUnavailable
+from mailark.control.models import DirectoryProfile, User
+from mailark.sources.directory.ldap import check_password
+from mailark.sources.errors import SourceError
 
 
 def check_directory_password(session: Session, user: User, password: str) -> tuple[bool, str]:
@@ -30,9 +28,6 @@ def check_directory_password(session: Session, user: User, password: str) -> tup
         return False, f"directory logins are off for directory profile {p.name!r}"
     if not user.directory_dn:
         return False, "no directory entry known for this user yet (sync the directory)"
-    from sources.directory.ldap import check_password
-    from sources.errors import SourceError
-
     try:
         ok = check_password(config, user.directory_dn, password)
     except SourceError:

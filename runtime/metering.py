@@ -1,6 +1,6 @@
 """Metering, billing close and usage reporting: the plain code the flows (and the CLI) run.
 
-No Prefect here (like flows/importing.py): flows/metering.py and flows/usage_report.py wrap these
+No Prefect here (like sources/files/importing.py): flows/metering.py and flows/usage_report.py wrap these
 functions as tasks; `mailark meter` calls them directly when no Prefect server is up.
 
 One metering run of one organization:
@@ -23,15 +23,15 @@ from typing import Any
 from sqlalchemy import select
 from ulid import ULID
 
-from catalog import usage as cat
-from catalog.lake import catalog_lane
-from control import billing, metering
-from control.licensing import utc as metering_utc
-from control.models import MeteringState, Organization
-from control.orgs import get_org
-from control.usage_report import Delivery, PortalConfig, deliver_due, enqueue_daily
+from mailark.catalog import usage as cat
+from mailark.catalog.lake import catalog_lane
+from mailark.control import billing, metering
+from mailark.control.licensing import utc as metering_utc
+from mailark.control.models import MeteringState, Organization
+from mailark.control.orgs import get_org
+from mailark.control.usage_report import Delivery, PortalConfig, deliver_due, enqueue_daily
 from mailark.runtime import Runtime
-from mailark.settings import Settings
+from mailark.config.settings import Settings
 
 
 @dataclass

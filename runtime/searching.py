@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from catalog.search.query import QueryError
-from catalog.search.searcher import matching_item_ids
-from control.models import Organization
-from control.orgs import ControlError, find_mailbox
-from control.principals import Principal
-from control.reading import readable, reads_every_mailbox
-from mailark.settings import Settings
+from mailark.catalog.search.query import QueryError
+from mailark.catalog.search.searcher import matching_item_ids
+from mailark.control.models import Organization
+from mailark.control.orgs import ControlError, find_mailbox
+from mailark.control.principals import Principal
+from mailark.control.reading import readable, reads_every_mailbox
+from mailark.config.settings import Settings
 
 
 def mailbox_resolver(session: Session, org: Organization) -> Callable[[str], set[str]]:

@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from catalog.export import Selection, count_selected, write_zip
-from catalog.ingest import _insert, storage_used
-from catalog.lake import ALIAS
-from control import exports as cx
-from control import notices
-from control.models import ExportJob, Organization
-from control.orgs import org_keys
+from mailark.catalog.export import Selection, count_selected, write_zip
+from mailark.catalog.ingest import _insert, storage_used
+from mailark.catalog.lake import ALIAS
+from mailark.control import exports as cx
+from mailark.control import notices
+from mailark.control.models import ExportJob, Organization
+from mailark.control.orgs import org_keys
 from mailark.runtime import Runtime
-from storage.crypto import Sealer
-from storage.streams import SealedStreamWriter, open_sealed_stream
+from mailark.storage.crypto import Sealer
+from mailark.storage.streams import SealedStreamWriter, open_sealed_stream
 
 log = logging.getLogger("mailark.export")
 
@@ -189,7 +189,7 @@ def open_download(rt: Runtime, job: ExportJob, chunk_size: int = 1 << 20) -> Ite
 def remove_file(rt: Runtime, org_id: str, object_name: str) -> None:
     """Delete an export file and its `objects` row (it no longer counts against the quota)."""
     rt.store.delete(object_name)
-    from catalog.lake import catalog_lane
+    from mailark.catalog.lake import catalog_lane
 
     with catalog_lane(rt.settings, org_id, rt.lake, rt.store):
         rt.lake.execute(f"DELETE FROM {ALIAS}.objects WHERE org_id = ? AND object_key = ? AND kind = 'export'",
@@ -219,7 +219,7 @@ def launch(rt: Runtime, export_id: str) -> str:
 
     Returns "prefect" or "thread". The thread opens a runtime of its own (its own DuckDB connection).
     """
-    from mailark.prefect_server import is_up
+    from mailark.runtime.prefect_server import is_up
 
     if is_up(rt.settings.prefect_api_url):
         try:

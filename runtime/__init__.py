@@ -13,16 +13,16 @@ from functools import cached_property
 import duckdb
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.archive import OrgArchive
-from catalog.lake import catalog_lane, open_lake
-from control.db import open_control, writer
-from control.metering import archiving_paused
-from control.models import Organization
-from control.orgs import get_org, org_keys
-from mailark.memory import release_free_memory
-from mailark.settings import Settings, get_settings
-from storage.keys import MasterKey, load_master_key
-from storage.objects import ObjectStore, open_store
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.lake import catalog_lane, open_lake
+from mailark.control.db import open_control, writer
+from mailark.control.metering import archiving_paused
+from mailark.control.models import Organization
+from mailark.control.orgs import get_org, org_keys
+from mailark.runtime.memory import release_free_memory
+from mailark.config.settings import Settings, get_settings
+from mailark.storage.keys import MasterKey, load_master_key
+from mailark.storage.objects import ObjectStore, open_store
 
 
 @dataclass

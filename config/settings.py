@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     usage_portal: UsagePortalSettings = Field(default_factory=UsagePortalSettings)
     metering_lease_seconds: int = 1800
 
-    # ---- export, maintenance, backup (catalog/export.py, flows/exporting.py, catalog/maintenance.py) ----
+    # ---- export, maintenance, backup (catalog/export.py, runtime/exports.py, catalog/maintenance.py) ----
     # Export files are kept this many days, then the nightly maintenance deletes them.
     export_expiry_days: int = 7
     # Export files are sealed in independent blocks of this many bytes (memory per export ~ one block).
@@ -184,7 +184,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_control_url(self) -> str:
-        return self.control_url or f"sqlite:///{self.db_dir / 'control.sqlite'}"
+        return self.control_url or f"sqlite:///{self.db_dir / 'mailark.control.sqlite'}"
 
     @property
     def resolved_lake_catalog(self) -> str:

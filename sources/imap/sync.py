@@ -22,21 +22,21 @@ from typing import Any, Protocol
 
 from ulid import ULID
 
-from catalog import folders as catalog_folders
-from catalog.archive import OrgArchive
-from catalog.ingest import BatchWriter, Counts, Incoming
-from control import sources as control_sources
-from control.mailboxes import ensure_archive_mailbox
-from control.models import Mailbox, Organization, SourceProfile
-from control.orgs import ControlError, NotFound
-from control.principals import Principal
+from mailark.catalog import folders as catalog_folders
+from mailark.catalog.archive import OrgArchive
+from mailark.catalog.ingest import BatchWriter, Counts, Incoming
+from mailark.control import sources as control_sources
+from mailark.control.mailboxes import ensure_archive_mailbox
+from mailark.control.models import Mailbox, Organization, SourceProfile
+from mailark.control.orgs import ControlError, NotFound
+from mailark.control.principals import Principal
 from mailark.runtime import Runtime
-from sources.errors import SourceError
-from sources.imap.client import (
+from mailark.sources.errors import SourceError
+from mailark.sources.imap.client import (
     FolderStatus, ImapSession, MessageInfo, ServerUnavailable, connect, header_key, header_of,
 )
-from sources.imap.config import ImapConfig, ImapSecret
-from sources.imap.plan import (
+from mailark.sources.imap.config import ImapConfig, ImapSecret
+from mailark.sources.imap.plan import (
     FolderWork, batches, cursor_value, parse_position, plan_chunk, position, reconcile,
 )
 
