@@ -59,14 +59,10 @@ def make_tenant(rt, name: str, **licence) -> Tenant:  # type: ignore[no-untyped-
 @pytest.fixture
 def run_cli(home):  # type: ignore[no-untyped-def]
     """The admin CLI in-process: run_cli("alias", "add", ..., code=1) -> the click Result."""
-    import typer
     from typer.testing import CliRunner
 
-    from mailark.admin_cli import register_admin_commands
+    from mailark.cli import app
 
-    app, org_app = typer.Typer(), typer.Typer()
-    app.add_typer(org_app, name="org")
-    register_admin_commands(app, org_app)
     runner = CliRunner()
 
     def run(*args: str, code: int = 0):  # type: ignore[no-untyped-def]

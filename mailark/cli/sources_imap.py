@@ -27,12 +27,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 OrgOpt = Annotated[str, typer.Option("--org", help="Organization name.")]
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
-def _emit(doc: Any, as_json: bool, text: str) -> None:
+def emit(doc: Any, as_json: bool, text: str) -> None:
     if as_json:
         sys.stdout.write(json.dumps(doc, default=str, ensure_ascii=False) + "\n")
     else:
@@ -48,9 +48,9 @@ def _read_secret(password_stdin: bool, auth: str) -> str:
     elif sys.stdin.isatty():
         value = typer.prompt(f"IMAP {what}", hide_input=True)
     else:
-        _fail(f"no {what} given: use --password-stdin, ${PASSWORD_ENV} or a terminal prompt (never the command line)")
+        fail(f"no {what} given: use --password-stdin, ${PASSWORD_ENV} or a terminal prompt (never the command line)")
     if not value:
-        _fail(f"the {what} is empty")
+        fail(f"the {what} is empty")
     return value
 
 
@@ -93,7 +93,7 @@ def add_imap(
     try:
         config = ImapConfig.model_validate({k: v for k, v in raw.items() if v is not None})
     except ValueError as e:
-        _fail(f"invalid IMAP source: {e}")
+        fail(f"invalid IMAP source: {e}")
     value = _read_secret(password_stdin, config.auth)
     secret = ImapSecret(token=value) if config.auth == "xoauth2" else ImapSecret(password=value)
     tested = None
@@ -101,19 +101,19 @@ def add_imap(
         try:
             tested = probe(config, secret)
         except SourceError as e:
-            _fail(f"not saved: {e} (use --no-test to save it anyway)")
+            fail(f"not saved: {e} (use --no-test to save it anyway)")
     rt = open_runtime(get_settings())
     try:
         with rt.session(write=True) as s:
             v = create_source(s, Principal.deployment_operator(), org, "imap", name, config.public(),
                               secret.stored(), rt.master_key, interval_seconds=interval)
     except ControlError as e:
-        _fail(str(e))
+        fail(str(e))
     finally:
         rt.close()
     doc = {"name": v.name, "id": v.id, "org": org, "kind": "imap", "config": v.config,
            "interval_seconds": v.interval_seconds, "test": tested}
-    _emit(doc, as_json, f"added IMAP source {v.name} to {org} ({config.endpoint}, every {interval} s)"
+    emit(doc, as_json, f"added IMAP source {v.name} to {org} ({config.endpoint}, every {interval} s)"
           + (f"\n{tested}" if tested else ""))
 
 
@@ -141,7 +141,7 @@ def sync_imap(
                          details={"kind": "imap"})
     except ControlError as e:
         rt.close()
-        _fail(str(e))
+        fail(str(e))
     if is_up(settings.prefect_api_url):
         rt.close()
         settings.ensure_dirs()
@@ -153,14 +153,14 @@ def sync_imap(
         try:
             doc = imap_profile(v.id, name, org)
         except SourceError as e:
-            _fail(str(e))
+            fail(str(e))
     else:
         from mailark.sources.imap.sync import sync_profile
 
         try:
             result = sync_profile(rt, v.id)
         except ControlError as e:
-            _fail(str(e))
+            fail(str(e))
         finally:
             rt.close()
         doc = result.as_dict()
@@ -169,7 +169,7 @@ def sync_imap(
             f"{doc['deferred']} deferred, {doc['moved']} moved, {doc['renamed']} folder(s) renamed ({doc['seconds']} s)")
     if doc.get("paused_reason"):
         text += f"\npaused: {doc['paused_reason']}"
-    _emit(doc, as_json, text)
+    emit(doc, as_json, text)
     if doc["status"] in ("failed", "partial"):
         err.print(f"[bold red]error:[/] {doc['error']}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)

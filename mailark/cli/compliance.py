@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
-from mailark.admin_cli import JsonOpt, OrgOpt, _emit, _fail, err
+from mailark.cli.common import JsonOpt, OrgOpt, emit, fail, err
 from mailark.config.settings import get_settings
 
 
-def register_compliance_commands(app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     app.command("delete")(delete)
 
 
@@ -36,7 +36,7 @@ def delete(
     from mailark.runtime import open_runtime
 
     if not item and not (mailbox and message_id):
-        _fail("name the copies: --item ID (repeatable), or --mailbox ADDRESS with --message-id ID")
+        fail("name the copies: --item ID (repeatable), or --mailbox ADDRESS with --message-id ID")
     p = Principal.deployment_operator()
     rt = open_runtime(get_settings())
     try:
@@ -56,9 +56,9 @@ def delete(
                                                "message_id": c.message_id} for c in copies])
             result = delete_copies(archive, [c.item_id for c in copies])
     except ControlError as e:
-        _fail(str(e))
+        fail(str(e))
     finally:
         rt.close()
-    _emit({**result.as_dict(), "item_ids": result.item_ids}, as_json,
+    emit({**result.as_dict(), "item_ids": result.item_ids}, as_json,
           f"deleted {result.copies} archived copies ({result.messages} messages no copy uses any more); "
           f"{result.bytes_freed:,} stored bytes freed")

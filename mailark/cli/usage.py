@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
     app.command("meter")(meter)
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
@@ -45,11 +45,11 @@ def _default(o: Any) -> Any:
     return str(o)
 
 
-def _emit(doc: Any) -> None:
+def emit(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, default=_default, ensure_ascii=False) + "\n")
 
 
-def _runtime():  # type: ignore[no-untyped-def]
+def cli_runtime():  # type: ignore[no-untyped-def]
     from mailark.runtime import open_runtime
 
     return open_runtime(get_settings())
@@ -65,17 +65,17 @@ def usage(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
     from mailark.control.orgs import ControlError
     from mailark.control.principals import Principal
 
-    rt = _runtime()
+    rt = cli_runtime()
     try:
         with rt.session() as s:
             p = Principal.deployment_operator()
             views = [metering.get_usage(s, p, org)] if org else metering.overview(s, p)
     except ControlError as e:
-        _fail(str(e))
+        fail(str(e))
     finally:
         rt.close()
     if as_json:
-        _emit([v.as_dict() for v in views] if not org else views[0].as_dict())
+        emit([v.as_dict() for v in views] if not org else views[0].as_dict())
         return
     t = Table("organization", "storage GB (used/quota)", "%", "users", "mailboxes", "licence", "archiving", "metered")
     for v in views:
@@ -105,18 +105,18 @@ def billing_cmd(
     from mailark.control.principals import Principal
 
     month = month or datetime.now(UTC).strftime("%Y-%m")
-    rt = _runtime()
+    rt = cli_runtime()
     try:
         with rt.session() as s:
             p = Principal.deployment_operator()
             names = [org] if org else list(s.scalars(select(Organization.name).order_by(Organization.name)))
             recs = [r for n in names for r in billing.billing_records(s, p, n, month)]
     except ControlError as e:
-        _fail(str(e))
+        fail(str(e))
     finally:
         rt.close()
     if as_json:
-        _emit([r.as_dict() for r in recs])
+        emit([r.as_dict() for r in recs])
         return
     t = Table("organization", "month", "licensed users", "storage GB", "trial", "billable", "status at end", "final")
     for r in recs:
@@ -133,14 +133,14 @@ def meter(
     """Meter now (as the meter-usage flow does every 15 minutes); runs as that flow when a Prefect server is up."""
     from mailark.catalog.lake import LakeError
     from mailark.control.orgs import ControlError
-    from mailark.cli import _prefect_running
+    from mailark.cli.common import prefect_running
 
     try:
-        if _prefect_running():
+        if prefect_running():
             from mailark.flows.metering import meter_usage
 
             if org:  # a clear refusal, not a failed (and retried) flow run, for a typo
-                rt = _runtime()
+                rt = cli_runtime()
                 try:
                     rt.org(org)
                 finally:
@@ -150,15 +150,15 @@ def meter(
         else:
             from mailark.runtime.metering import meter_all
 
-            rt = _runtime()
+            rt = cli_runtime()
             try:
                 docs = [r.as_dict() for r in meter_all(rt, org, full=full)]
             finally:
                 rt.close()
     except (ControlError, LakeError) as e:
-        _fail(str(e))
+        fail(str(e))
     if as_json:
-        _emit(docs)
+        emit(docs)
         return
     for d in docs:
         if d["mode"] == "skipped":

@@ -21,7 +21,7 @@ def _doc(j: Any) -> dict[str, object]:
 
 
 def register(app: typer.Typer) -> None:
-    from mailark.cli import JsonOpt, OrgOpt, _guard, _prefect_running, _print_json, _runtime, err, out
+    from mailark.cli.common import JsonOpt, OrgOpt, guard, prefect_running, print_json, cli_runtime, err, out
 
     exports_app = typer.Typer(no_args_is_help=True, help="Export jobs kept in the organization's storage.")
     app.add_typer(exports_app, name="exports")
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
     op = Principal.deployment_operator()
 
     def run(rt: Any, export_id: str) -> dict[str, object]:
-        if _prefect_running():
+        if prefect_running():
             from mailark.flows.export import export_mail
 
             return export_mail(export_id)
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
     def show(doc: dict[str, object], as_json: bool) -> None:
         if as_json:
-            _print_json(doc)
+            print_json(doc)
         else:
             out.print(f"export {doc['id']} ({doc['kind']}): {doc['status']}, {doc['messages']} messages, "
                       f"{doc['quarantined']} quarantined, {doc['stored_bytes']:,} bytes stored"
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         """Start an export job and run it to its end (full archive: once a calendar month)."""
         from datetime import UTC
 
-        rt = _runtime()
+        rt = cli_runtime()
         utc = lambda d: d.replace(tzinfo=UTC) if d and d.tzinfo is None else d  # noqa: E731
 
         def go() -> dict[str, object]:
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
             with rt.control() as s:
                 return _doc(cx.get_export(s, op, org, export_id))
 
-        doc = _guard(go)
+        doc = guard(go)
         show(doc, as_json)
         if doc["status"] != "done":
             raise typer.Exit(1)
@@ -84,11 +84,11 @@ def register(app: typer.Typer) -> None:
     @exports_app.command("list")
     def list_(org: OrgOpt, as_json: JsonOpt = False) -> None:
         """The organization's export jobs, newest first."""
-        rt = _runtime()
+        rt = cli_runtime()
         with rt.control() as s:
-            docs = _guard(lambda: [_doc(j) for j in cx.list_exports(s, op, org)])
+            docs = guard(lambda: [_doc(j) for j in cx.list_exports(s, op, org)])
         if as_json:
-            _print_json(docs)
+            print_json(docs)
             return
         for d in docs:
             show(d, False)
@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
         """Write a finished export's zip (decrypted as it streams) to a local file."""
         from mailark.runtime.exports import open_download
 
-        rt = _runtime()
+        rt = cli_runtime()
 
         def go() -> dict[str, object]:
             with rt.session(write=True) as s:
@@ -112,16 +112,16 @@ def register(app: typer.Typer) -> None:
             tmp.replace(out_file)
             return {"id": export_id, "path": str(out_file), "bytes": out_file.stat().st_size}
 
-        doc = _guard(go)
+        doc = guard(go)
         if as_json:
-            _print_json(doc)
+            print_json(doc)
         else:
             out.print(f"wrote {doc['path']} ({doc['bytes']:,} bytes)")
 
     @exports_app.command("resume")
     def resume(org: OrgOpt, export_id: str, as_json: JsonOpt = False) -> None:
         """Run a paused (storage quota) or failed export again."""
-        rt = _runtime()
+        rt = cli_runtime()
 
         def go() -> dict[str, object]:
             with rt.session(write=True) as s:
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
             with rt.control() as s:
                 return _doc(cx.get_export(s, op, org, export_id))
 
-        doc = _guard(go)
+        doc = guard(go)
         show(doc, as_json)
         if doc["status"] != "done":
             raise typer.Exit(1)
@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
         """Delete an export's file now (it stops counting against the quota)."""
         from mailark.runtime.exports import remove_file
 
-        rt = _runtime()
+        rt = cli_runtime()
 
         def go() -> dict[str, object]:
             with rt.session(write=True) as s:
@@ -150,4 +150,4 @@ def register(app: typer.Typer) -> None:
             with rt.control() as s:
                 return _doc(cx.get_export(s, op, org, export_id))
 
-        show(_guard(go), as_json)
+        show(guard(go), as_json)

@@ -10,12 +10,12 @@ from typing import Annotated
 
 import typer
 
-from mailark.admin_cli import JsonOpt, OrgOpt, _emit, _fail
+from mailark.cli.common import JsonOpt, OrgOpt, emit, fail
 
 search_app = typer.Typer(no_args_is_help=True, help="Full-text search: index, rebuild, query.")
 
 
-def register_search_commands(app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     app.add_typer(search_app, name="search")
 
 
@@ -35,10 +35,10 @@ def index(org: OrgOpt, rebuild: Annotated[bool, typer.Option("--rebuild", help="
         opts = IndexOptions(heap_bytes=s.writer_heap_mb * 1024 * 1024, threads=s.threads)
         run = (rebuild_index if rebuild else sync_index)(rt.archive_for(o), rt.settings.db_dir, opts)
     except ControlError as e:
-        _fail(str(e))
+        fail(str(e))
     finally:
         rt.close()
-    _emit(run.as_dict(), as_json, f"{org}: {run.mode}, catalogue snapshot {run.snapshot}: {run.indexed} copies indexed, "
+    emit(run.as_dict(), as_json, f"{org}: {run.mode}, catalogue snapshot {run.snapshot}: {run.indexed} copies indexed, "
                                   f"{run.deleted} removed in {run.seconds:.1f} s")
 
 
@@ -71,13 +71,13 @@ def query(org: OrgOpt, text: Annotated[str, typer.Argument(help='e.g. \'from:ann
                             resolve_mailbox=resolve, every_mailbox=True)
             record_search(s, p, o, text, result.total)
     except (ControlError, QueryError) as e:
-        _fail(f"the search query cannot be read: {e}" if isinstance(e, QueryError) else str(e))
+        fail(f"the search query cannot be read: {e}" if isinstance(e, QueryError) else str(e))
     finally:
         rt.close()
     doc = {"total": result.total, "page": page, "ready": result.ready, "hits": [asdict(h) for h in result.hits]}
 
     def show() -> None:
-        from mailark.admin_cli import out
+        from mailark.cli.common import out
 
         if not result.ready:
             out.print("no index yet: run `mailark search index --org ORG` (or wait for the index-mail flow)")
@@ -85,4 +85,4 @@ def query(org: OrgOpt, text: Annotated[str, typer.Argument(help='e.g. \'from:ann
         for h in result.hits:
             out.print(f"{h.date:%Y-%m-%d} {h.item_id} {h.mailbox}/{h.folder}  {h.sender}  {h.subject}", highlight=False)
 
-    _emit(doc, as_json, show)
+    emit(doc, as_json, show)

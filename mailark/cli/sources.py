@@ -1,7 +1,7 @@
 """`mailark source ...`: the mail source profiles every kind shares (list, show, enable, test, remove).
 
-Each kind adds its own `add-<kind>` and `sync-<kind>` commands (mailark/source_cli_<kind>.py,
-wired in `register_source_commands`). The CLI acts as the deployment operator, audited.
+Each kind adds its own `add-<kind>` and `sync-<kind>` commands (mailark/cli/sources_<kind>.py,
+wired in `register`). The CLI acts as the deployment operator, audited.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from typing import Any
 
 import typer
 
-from mailark.admin_cli import JsonOpt, OrgOpt, _act, _emit, _fail, _table
+from mailark.cli.common import JsonOpt, OrgOpt, act, emit, fail, table
 
 source_app = typer.Typer(no_args_is_help=True, help="Mail sources (IMAP, Microsoft 365, SMTP journal, SMTP import).")
 
 
-def register_source_commands(app: typer.Typer) -> None:
-    from mailark import source_cli_graph, source_cli_imap
+def register(app: typer.Typer) -> None:
+    from mailark.cli import sources_graph, sources_imap
 
-    for kind in (source_cli_imap, source_cli_graph):
+    for kind in (sources_imap, sources_graph):
         kind.register(source_app)
     app.add_typer(source_app, name="source")
 
@@ -34,8 +34,8 @@ def source_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """The organization's mail sources and how their last run went."""
     from mailark.control.sources import list_sources
 
-    rows = [_row(v) for v in _act(lambda s, p, rt: list_sources(s, p, org))]
-    _emit(rows, as_json, _table(rows, "name", "kind", "enabled", "last_status", "last_run_at", "paused_reason", "last_error"))
+    rows = [_row(v) for v in act(lambda s, p, rt: list_sources(s, p, org))]
+    emit(rows, as_json, table(rows, "name", "kind", "enabled", "last_status", "last_run_at", "paused_reason", "last_error"))
 
 
 @source_app.command("show")
@@ -43,15 +43,15 @@ def source_show(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """One source: its settings (never its credentials), schedule and last run."""
     from mailark.control.sources import get_source
 
-    row = _row(_act(lambda s, p, rt: get_source(s, p, org, name)))
-    _emit(row, as_json, "\n".join(f"[bold]{k}[/] {'' if v is None else v}" for k, v in row.items()))
+    row = _row(act(lambda s, p, rt: get_source(s, p, org, name)))
+    emit(row, as_json, "\n".join(f"[bold]{k}[/] {'' if v is None else v}" for k, v in row.items()))
 
 
 def _set_enabled(name: str, org: str, enabled: bool, as_json: bool) -> None:
     from mailark.control.sources import update_source
 
-    row = _row(_act(lambda s, p, rt: update_source(s, p, org, name, rt.master_key, enabled=enabled)))
-    _emit(row, as_json, f"source {name} {'enabled' if enabled else 'disabled'}")
+    row = _row(act(lambda s, p, rt: update_source(s, p, org, name, rt.master_key, enabled=enabled)))
+    emit(row, as_json, f"source {name} {'enabled' if enabled else 'disabled'}")
 
 
 @source_app.command("enable")
@@ -71,8 +71,8 @@ def source_remove(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Remove the source and where it left off; what it archived stays archived."""
     from mailark.control.sources import remove_source
 
-    _act(lambda s, p, rt: remove_source(s, p, org, name))
-    _emit({"removed": name}, as_json, f"source {name} removed (its archived mail stays)")
+    act(lambda s, p, rt: remove_source(s, p, org, name))
+    emit({"removed": name}, as_json, f"source {name} removed (its archived mail stays)")
 
 
 @source_app.command("test")
@@ -80,7 +80,7 @@ def source_test(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Connect and log in as a run would, and say what answered."""
     from mailark.sources.kinds import test_source
 
-    ok, message = _act(lambda s, p, rt: test_source(s, p, org, name, rt.master_key))
+    ok, message = act(lambda s, p, rt: test_source(s, p, org, name, rt.master_key))
     if not ok:
-        _fail(f"source {name}: {message}")
-    _emit({"ok": True, "message": message}, as_json, f"source {name}: {message}")
+        fail(f"source {name}: {message}")
+    emit({"ok": True, "message": message}, as_json, f"source {name}: {message}")

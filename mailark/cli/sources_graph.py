@@ -35,19 +35,19 @@ def register(source_app: typer.Typer) -> None:
     source_app.command("sync-m365")(sync_m365)
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
-def _print_json(doc: Any) -> None:
+def print_json(doc: Any) -> None:
     def default(o: Any) -> Any:
         return o.isoformat() if isinstance(o, datetime | date) else str(o)
 
     sys.stdout.write(json.dumps(doc, default=default, ensure_ascii=False) + "\n")
 
 
-def _guard(fn: Callable[[], T]) -> T:
+def guard(fn: Callable[[], T]) -> T:
     from mailark.catalog.lake import LakeError
     from mailark.control.orgs import ControlError
     from mailark.sources.errors import SourceError
@@ -55,26 +55,26 @@ def _guard(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except (ControlError, LakeError, SourceError) as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 def _read_secret(secret_env: str | None, secret_stdin: bool) -> str:
     if secret_env and secret_stdin:
-        _fail("give the client secret one way: --secret-env or --secret-stdin")
+        fail("give the client secret one way: --secret-env or --secret-stdin")
     if secret_stdin:
         value = sys.stdin.readline().strip()
     elif secret_env:
         value = os.environ.get(secret_env, "").strip()
         if not value:
-            _fail(f"environment variable {secret_env} is empty or not set")
+            fail(f"environment variable {secret_env} is empty or not set")
     elif os.environ.get(SECRET_ENV):
         value = os.environ[SECRET_ENV].strip()
     elif sys.stdin.isatty():
         value = typer.prompt("Client secret of the app registration", hide_input=True).strip()
     else:
-        _fail(f"no client secret: set {SECRET_ENV}, or use --secret-env VAR or --secret-stdin")
+        fail(f"no client secret: set {SECRET_ENV}, or use --secret-env VAR or --secret-stdin")
     if not value:
-        _fail("the client secret is empty")
+        fail("the client secret is empty")
     return value
 
 
@@ -103,8 +103,8 @@ def add_m365(
     secret = {"client_secret": _read_secret(secret_env, secret_stdin)}
     config = {"tenant_id": tenant_id, "client_id": client_id, "authority_url": authority_url, "graph_url": graph_url}
     rt = open_runtime(get_settings())
-    _guard(lambda: rt.org(org))
-    tested = _guard(lambda: probe(config, secret, rt.settings.graph)) if test else None
+    guard(lambda: rt.org(org))
+    tested = guard(lambda: probe(config, secret, rt.settings.graph)) if test else None
     if tested:
         err.print(tested, highlight=False)
 
@@ -113,10 +113,10 @@ def add_m365(
             return sources.create_source(s, Principal.deployment_operator(), org, "graph", name, config, secret,
                                          rt.master_key, interval_seconds=interval).as_dict()
 
-    doc = _guard(create)
+    doc = guard(create)
     doc["tested"] = tested
     if as_json:
-        _print_json(doc)
+        print_json(doc)
     else:
         out.print(f"added Microsoft 365 source {name} to {org}: tenant {tenant_id}, every {interval} s", highlight=False)
 
@@ -136,34 +136,34 @@ def sync_m365(name: Annotated[str, typer.Argument(help="The source's name.")], o
         with rt.session(write=True) as s:
             v = sources.get_source(s, Principal.deployment_operator(), org, name)
             if v.kind != "graph":
-                _fail(f"source {name!r} is a {v.kind} source: use its own sync command")
+                fail(f"source {name!r} is a {v.kind} source: use its own sync command")
             audit.record(s, Principal.deployment_operator(), "source.run", org_id=v.org_id, target=name,
                          details={"kind": v.kind, "on_demand": True})
         return v.id
 
-    pid = _guard(find)
-    if _prefect_running():
+    pid = guard(find)
+    if prefect_running():
         from mailark.flows.graph_sync import m365_sync
 
-        doc = _guard(lambda: m365_sync(org=org, profile=name))[0]
+        doc = guard(lambda: m365_sync(org=org, profile=name))[0]
     else:
         from mailark.sources.graph.sync import sync_profile
 
-        doc = _guard(lambda: sync_profile(rt, pid)).as_dict()
+        doc = guard(lambda: sync_profile(rt, pid)).as_dict()
     rt.close()
     if as_json:
-        _print_json(doc)
+        print_json(doc)
     else:
         out.print(f"{name} ({org}): {doc['status']}: {doc['mailboxes']} mailboxes, {doc['folders']} folders; "
                   f"{doc['seen']} seen, {doc['archived']} archived, {doc['duplicates']} duplicates, "
                   f"{doc['quarantined']} quarantined, {doc['deferred']} deferred ({doc['seconds']} s)", highlight=False)
     if doc["status"] == "failed":
-        _fail(doc["error"])
+        fail(doc["error"])
     if doc.get("error"):
         err.print(f"[yellow]warning:[/] {doc['error']}", highlight=False, soft_wrap=True)
 
 
-def _prefect_running() -> bool:
+def prefect_running() -> bool:
     from mailark.runtime.prefect_server import is_up, prefect_env
 
     settings = get_settings()

@@ -20,9 +20,9 @@ def _passphrase(path: Path | None) -> bytes:
         return data
     configured = get_settings().backup_passphrase
     if configured is None or not configured.get_secret_value():
-        from mailark.cli import _fail
+        from mailark.cli.common import fail
 
-        _fail("the key-room part of a backup is encrypted: give a passphrase with --passphrase-file FILE "
+        fail("the key-room part of a backup is encrypted: give a passphrase with --passphrase-file FILE "
               "or MAILARK_BACKUP_PASSPHRASE")
     return configured.get_secret_value().encode()  # type: ignore[union-attr]
 
@@ -32,7 +32,7 @@ PassOpt = Annotated[Path | None, typer.Option("--passphrase-file", help="File ho
 
 
 def register(app: typer.Typer) -> None:
-    from mailark.cli import JsonOpt, _guard, _print_json, _runtime, out
+    from mailark.cli.common import JsonOpt, guard, print_json, cli_runtime, out
 
     @app.command("backup")
     def backup_cmd(
@@ -47,10 +47,10 @@ def register(app: typer.Typer) -> None:
         from mailark.runtime.backup import backup
 
         secret = _passphrase(passphrase_file)
-        rt = _runtime()
-        summary = _guard(lambda: backup(rt, dest, secret, org_name=org, with_master_key=with_master_key))
+        rt = cli_runtime()
+        summary = guard(lambda: backup(rt, dest, secret, org_name=org, with_master_key=with_master_key))
         if as_json:
-            _print_json(summary.as_dict())
+            print_json(summary.as_dict())
         else:
             out.print(f"backed up {summary.scope} into {dest}: {summary.organizations} organizations, "
                       f"{summary.control_rows} control-plane rows, {summary.catalogue_rows} catalogue rows, "
@@ -66,10 +66,10 @@ def register(app: typer.Typer) -> None:
         from mailark.runtime.backup import restore
 
         secret = _passphrase(passphrase_file)
-        rt = _runtime()
-        summary = _guard(lambda: restore(rt, src, secret))
+        rt = cli_runtime()
+        summary = guard(lambda: restore(rt, src, secret))
         if as_json:
-            _print_json(summary.as_dict())
+            print_json(summary.as_dict())
         else:
             out.print(f"restored {summary.organizations} organizations from {src}: {summary.control_rows} control-plane "
                       f"rows, {summary.catalogue_rows} catalogue rows, {summary.objects} objects")

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from mailark.cli import common as cli
+
 journal_app = typer.Typer(no_args_is_help=True, help="SMTP journaling and SMTP import (the journal endpoint).")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -19,10 +21,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(journal_app, name="journal")
 
 
-def _cli():  # type: ignore[no-untyped-def]
-    from mailark import cli
-
-    return cli
 
 
 @journal_app.command("serve")
@@ -35,14 +33,12 @@ def serve(
 
     from mailark.config.settings import get_settings
     from mailark.sources.journal.endpoint import EndpointError, JournalEndpoint
-
-    cli = _cli()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ep = JournalEndpoint(get_settings(), host=host, port=port)
     try:
         h, p = ep.start()
     except EndpointError as e:
-        cli._fail(str(e))
+        cli.fail(str(e))
     # One line on stdout that supervisors and tests read; logs go to stderr.
     sys.stdout.write(f"journal endpoint listening on {h}:{p}\n")
     sys.stdout.flush()
@@ -64,9 +60,7 @@ def add(
     """Add a journal address (and its journal archive mailbox) for an organization."""
     from mailark.control.principals import Principal
     from mailark.sources.journal.profiles import add_journal
-
-    cli = _cli()
-    rt = cli._runtime()
+    rt = cli.cli_runtime()
 
     def run() -> dict[str, Any]:
         with rt.session(write=True) as s:
@@ -74,7 +68,7 @@ def add(
                                    rt.settings.journal.domain, name=name, address=address, auth_required=auth)
             return {"name": view.name, **view.config, "password": pw}
 
-    doc = cli._guard(run)
+    doc = cli.guard(run)
     _show(doc, as_json, "journal")
 
 
@@ -90,9 +84,7 @@ def add_import_(
     """Add an SMTP import address (SMTP AUTH required) that fills one archive mailbox."""
     from mailark.control.principals import Principal
     from mailark.sources.journal.profiles import add_import
-
-    cli = _cli()
-    rt = cli._runtime()
+    rt = cli.cli_runtime()
 
     def run() -> dict[str, Any]:
         with rt.session(write=True) as s:
@@ -100,14 +92,13 @@ def add_import_(
                                   mailbox=mailbox, name=name, address=address, folder=folder)
             return {"name": view.name, **view.config, "auth_required": True, "password": pw}
 
-    doc = cli._guard(run)
+    doc = cli.guard(run)
     _show(doc, as_json, "SMTP import")
 
 
 def _show(doc: dict[str, Any], as_json: bool, what: str) -> None:
-    cli = _cli()
     if as_json:
-        cli._print_json(doc)
+        cli.print_json(doc)
         return
     cli.out.print(f"{what} address [bold]{doc['address']}[/] -> archive mailbox {doc['mailbox']}", highlight=False)
     if doc.get("password"):
@@ -121,9 +112,7 @@ def list_(org: OrgOpt, as_json: JsonOpt = False) -> None:
 
     from mailark.control.principals import Principal
     from mailark.control.sources import list_sources
-
-    cli = _cli()
-    rt = cli._runtime()
+    rt = cli.cli_runtime()
 
     def run() -> list[dict[str, Any]]:
         with rt.session() as s:
@@ -131,9 +120,9 @@ def list_(org: OrgOpt, as_json: JsonOpt = False) -> None:
                      "paused_reason": v.paused_reason, "last_counts": v.last_counts}
                     for v in list_sources(s, Principal.deployment_operator(), org) if v.kind in ("journal", "smtp-import")]
 
-    rows = cli._guard(run)
+    rows = cli.guard(run)
     if as_json:
-        cli._print_json(rows)
+        cli.print_json(rows)
         return
     t = Table("name", "kind", "address", "mailbox", "AUTH", "last drain")
     for r in rows:
@@ -150,17 +139,15 @@ def drain(
 ) -> None:
     """Archive the accepted journal and import mail now (the journal-drain flow does it every minute)."""
     from mailark.sources.journal.drain import drain_all, drain_org
-
-    cli = _cli()
-    rt = cli._runtime()
+    rt = cli.cli_runtime()
 
     def run() -> list[dict[str, Any]]:
         results = [drain_org(rt, rt.org(org))] if org else drain_all(rt)
         return [r.as_dict() for r in results]
 
-    docs = cli._guard(run)
+    docs = cli.guard(run)
     if as_json:
-        cli._print_json(docs)
+        cli.print_json(docs)
         return
     if not docs:
         cli.out.print("no drops waiting")

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mailark.admin_cli import JsonOpt, OrgOpt, _act, _emit, _fail, _table, err
+from mailark.cli.common import JsonOpt, OrgOpt, act, emit, fail, table, err
 
 directory_app = typer.Typer(no_args_is_help=True, help="Directory synchronization (LDAP / Active Directory, Microsoft 365).")
 
@@ -42,9 +42,9 @@ def _secret(from_stdin: bool, env: str, prompt: str) -> str:
     elif sys.stdin.isatty():
         value = typer.prompt(prompt, hide_input=True)
     else:
-        _fail(f"no {prompt.lower()}: pipe it with the --*-stdin option, set {env}, or run in a terminal to be asked")
+        fail(f"no {prompt.lower()}: pipe it with the --*-stdin option, set {env}, or run in a terminal to be asked")
     if not value:
-        _fail(f"the {prompt.lower()} is empty")
+        fail(f"the {prompt.lower()} is empty")
     return value
 
 
@@ -55,7 +55,7 @@ def _roles(pairs: list[str] | None) -> dict[str, str] | None:
     for p in pairs:
         group, sep, role = p.rpartition("=")
         if not sep or not group.strip() or not role.strip():
-            _fail(f"--role {p!r}: write GROUP=ROLE, e.g. archive-compliance=Compliance")
+            fail(f"--role {p!r}: write GROUP=ROLE, e.g. archive-compliance=Compliance")
         out[group.strip()] = role.strip()
     return out
 
@@ -116,9 +116,9 @@ def add_ldap(
                 "attributes": attrs or None, "login_domain": login_domain, "directory_login": directory_login,
                 "aliases_style": ("proxy" if alias_attr.lower() == "proxyaddresses" else "plain") if alias_attr else None,
                 **_policies(deleted_users, disabled_users, deleted_groups, role)}
-    v = _act(lambda s, p, rt: create_profile(s, p, org, "ldap", name, settings, {"bind_password": password},
+    v = act(lambda s, p, rt: create_profile(s, p, org, "ldap", name, settings, {"bind_password": password},
                                              rt.master_key, domains=domain, interval_seconds=interval).as_dict())
-    _emit(v, as_json, f"added directory {name} to {org}; check it with: mailark directory test {name} --org {org}")
+    emit(v, as_json, f"added directory {name} to {org}; check it with: mailark directory test {name} --org {org}")
 
 
 @directory_app.command("add-m365")
@@ -147,9 +147,9 @@ def add_m365(
     settings = {"tenant_id": tenant_id, "client_id": client_id, "include_shared_mailboxes": shared_mailboxes,
                 "graph_url": graph_url, "authority_url": authority_url,
                 **_policies(deleted_users, disabled_users, deleted_groups, role)}
-    v = _act(lambda s, p, rt: create_profile(s, p, org, "m365", name, settings, {"client_secret": secret},
+    v = act(lambda s, p, rt: create_profile(s, p, org, "m365", name, settings, {"client_secret": secret},
                                              rt.master_key, domains=domain, interval_seconds=interval).as_dict())
-    _emit(v, as_json, f"added Microsoft 365 tenant {name} to {org}")
+    emit(v, as_json, f"added Microsoft 365 tenant {name} to {org}")
 
 
 @directory_app.command("list")
@@ -157,10 +157,10 @@ def list_(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """The organization's directory profiles and how their last sync went."""
     from mailark.control.directory_profiles import list_profiles
 
-    rows = _act(lambda s, p, rt: [v.as_dict() for v in list_profiles(s, p, org)])
+    rows = act(lambda s, p, rt: [v.as_dict() for v in list_profiles(s, p, org)])
     for r in rows:
         r["domains_text"] = ", ".join(r["domains"])
-    _emit(rows, as_json, _table(rows, "name", "kind", "domains_text", "enabled", "last_run_at", "last_status"))
+    emit(rows, as_json, table(rows, "name", "kind", "domains_text", "enabled", "last_run_at", "last_status"))
 
 
 @directory_app.command("show")
@@ -168,8 +168,8 @@ def show(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """One profile: connection, mapping, policies and the last sync (never its secret)."""
     from mailark.control.directory_profiles import get_profile
 
-    v = _act(lambda s, p, rt: get_profile(s, p, org, name).as_dict())
-    _emit(v, as_json, _view_text(v))
+    v = act(lambda s, p, rt: get_profile(s, p, org, name).as_dict())
+    emit(v, as_json, _view_text(v))
 
 
 @directory_app.command("remove")
@@ -177,8 +177,8 @@ def remove(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Remove a profile; what it synced stays, as ordinary archive users, groups and mailboxes."""
     from mailark.control.directory_profiles import remove_profile
 
-    released = _act(lambda s, p, rt: remove_profile(s, p, org, name))
-    _emit({"removed": name, "released": released}, as_json,
+    released = act(lambda s, p, rt: remove_profile(s, p, org, name))
+    emit({"removed": name, "released": released}, as_json,
           f"removed directory {name}; {released['users']} user(s) are local now (give them a password with "
           f"mailark user reset-password)")
 
@@ -188,12 +188,12 @@ def test(name: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Connect and read the directory without changing anything."""
     from mailark.sources.directory.sync import probe_profile
 
-    doc = _act(lambda s, p, rt: probe_profile(rt, p, org, name))
+    doc = act(lambda s, p, rt: probe_profile(rt, p, org, name))
     if not doc["ok"]:
         if as_json:
-            _emit(doc, True, "")
-        _fail(doc["error"])
-    _emit(doc, as_json, f"ok: {doc['users']} users and {doc['groups']} groups found "
+            emit(doc, True, "")
+        fail(doc["error"])
+    emit(doc, as_json, f"ok: {doc['users']} users and {doc['groups']} groups found "
                         f"(e.g. {', '.join(doc['sample_users']) or '-'})"
                         + (f"; {len(doc['problems'])} entries left out: {doc['problems'][:3]}" if doc["problems"] else ""))
 
@@ -208,15 +208,15 @@ def sync(
     """Sync now (also runs on its schedule). With --dry-run: the plan, and what would be refused."""
     from mailark.sources.directory.sync import run_named
 
-    report = _act(lambda s, p, rt: run_named(rt, p, org, name, dry_run=dry_run))
+    report = act(lambda s, p, rt: run_named(rt, p, org, name, dry_run=dry_run))
     doc = report.as_dict()
     if report.status == "failed":
         if as_json:
-            _emit(doc, True, "")
-        _fail(report.message())
+            emit(doc, True, "")
+        fail(report.message())
 
     def text() -> None:
-        from mailark.admin_cli import out
+        from mailark.cli.common import out
 
         for c in report.changes:
             mark = {"done": "would" if dry_run else "done", "refused": "REFUSED", "skipped": "skipped"}[c.status]
@@ -224,7 +224,7 @@ def sync(
             out.print(f"{mark:8} {c.action:18} {c.target}{extra}", highlight=False, soft_wrap=True)
         out.print(report.message(), highlight=False, soft_wrap=True)
 
-    _emit(doc, as_json, text)
+    emit(doc, as_json, text)
     if report.status == "partial":
         err.print(f"[yellow]warning:[/] {len(report.refused)} change(s) refused, {len(report.problems)} "
                   f"entr(y/ies) left out: see above", highlight=False)

@@ -1,0 +1,36 @@
+"""The `mailark` command: one module per command group, each registering its commands here.
+
+Exit status: 0 on success (quarantined messages included), 1 on failure, 2 on wrong usage.
+Errors go to stderr in words a person understands; with --json, stdout holds exactly one JSON
+document and progress goes to stderr. Without a running Prefect server the commands run the
+plain code (no temporary server is started); with one, work runs as a flow and shows in its UI.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mailark.cli import (
+    archive, audit, backup, compliance, directory, exports, identity, journal, licence, mailboxes, orgs, search, server,
+    sources, usage,
+)
+from mailark.cli.common import err
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailark: multi-tenant email archive.")
+for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
+              search, exports, backup):
+    group.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m mailark.cli`: what `mailark` runs."""
+
+from mailark.cli import main
+
+main()

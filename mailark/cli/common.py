@@ -1,0 +1,123 @@
+"""What every command shares: the output contract, the options and the runtime.
+
+Exit status 0 on success, 1 on a refusal or failure (the message on stderr in words that say what
+to do), 2 on wrong usage; with `--json`, stdout holds exactly one JSON document. The CLI on the
+server acts as the deployment operator; every change is audited like one made through the API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from mailark.config.settings import get_settings
+
+err = Console(stderr=True)
+out = Console()
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+OrgOpt = Annotated[str, typer.Option("--org", help="Organization name.")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="A user's login (name@domain).")]
+GroupOpt = Annotated[str | None, typer.Option("--group", help="A group's name.")]
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def json_default(o: Any) -> Any:
+    if isinstance(o, datetime | date):
+        return o.isoformat()
+    if isinstance(o, Decimal):
+        return float(o)
+    if isinstance(o, bytes):
+        return o.hex()
+    if is_dataclass(o) and not isinstance(o, type):
+        return asdict(o)
+    if isinstance(o, set | frozenset):
+        return sorted(o)
+    return str(o)
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, default=json_default, ensure_ascii=False) + "\n")
+
+
+def guard(fn: Callable[[], T]) -> T:
+    """Turn the errors we expect into a clear message and exit status 1."""
+    from mailark.catalog.lake import LakeError
+    from mailark.control.orgs import ControlError
+    from mailark.storage.crypto import IntegrityError
+    from mailark.storage.keys import KeyUnavailable
+    from mailark.storage.objects import ObjectStoreError
+
+    try:
+        return fn()
+    except (ControlError, LakeError, ObjectStoreError, KeyUnavailable, IntegrityError) as e:
+        fail(str(e))
+
+
+def cli_runtime():  # type: ignore[no-untyped-def]
+    from mailark.runtime import open_runtime
+
+    return open_runtime(get_settings())
+
+
+def prefect_running() -> bool:
+    """Is this deployment's Prefect server up? If so, point Prefect's client at it."""
+    from mailark.runtime.prefect_server import is_up, prefect_env
+
+    settings = get_settings()
+    if not is_up(settings.prefect_api_url):
+        return False
+    settings.ensure_dirs()
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(prefect_env(settings))
+    return True
+
+
+def act(work: Callable[[Session, Any, Any], Any]) -> Any:
+    """Run `work(session, operator principal, runtime)` in one transaction; refusals exit 1."""
+    from mailark.control.orgs import ControlError
+    from mailark.control.principals import Principal
+    from mailark.runtime import open_runtime
+
+    rt = open_runtime(get_settings())
+    try:
+        with rt.session() as s:
+            return work(s, Principal.deployment_operator(), rt)
+    except ControlError as e:
+        fail(str(e))
+    finally:
+        rt.close()
+
+
+def emit(doc: Any, as_json: bool, text: str | Callable[[], None]) -> None:
+    if as_json:
+        print_json(doc)
+    elif callable(text):
+        text()
+    else:
+        out.print(text, highlight=False, soft_wrap=True)
+
+
+def table(rows: list[dict[str, Any]], *cols: str) -> Callable[[], None]:
+    def show() -> None:
+        t = Table(*cols)
+        for r in rows:
+            t.add_row(*[", ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v)) for v in (r[c] for c in cols)])
+        out.print(t)
+    return show

@@ -1,0 +1,112 @@
+"""Archive mailboxes, their aliases and who may read them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from mailark.cli.common import (
+    GroupOpt, JsonOpt, OrgOpt, UserOpt, act, cli_runtime, emit, err, fail, guard, out, prefect_running, print_json, table,
+)
+from mailark.config.settings import get_settings
+
+mailbox_app = typer.Typer(no_args_is_help=True, help="Archive mailboxes (user, shared, journal).")
+alias_app = typer.Typer(no_args_is_help=True, help="Secondary addresses of archive mailboxes.")
+perm_app = typer.Typer(no_args_is_help=True, help="Read access to archive mailboxes.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(mailbox_app, name="mailbox")
+    app.add_typer(alias_app, name="alias")
+    app.add_typer(perm_app, name="perm")
+
+
+# ---- mailboxes, aliases, permissions ----------------------------------------------------------------------------
+
+
+@mailbox_app.command("add")
+def mailbox_add(
+    address: str, org: OrgOpt,
+    kind: Annotated[str, typer.Option("--kind", help="user, shared or journal.")] = "user",
+    owner: Annotated[str | None, typer.Option("--owner", help="The user of a user mailbox (gets read access).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add an archive mailbox (within the licence's mailbox quota)."""
+    from mailark.control.mailboxes import create_mailbox
+
+    mb = act(lambda s, p, rt: create_mailbox(s, p, org, address, kind=kind, owner=owner, display_name=name))
+    emit({"id": mb.id, "address": mb.primary_address, "kind": mb.kind}, as_json,
+          f"added {mb.kind} archive mailbox {mb.primary_address}")
+
+
+@mailbox_app.command("list")
+def mailbox_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """List archive mailboxes with their aliases and owners."""
+    from mailark.control.mailboxes import list_mailboxes
+
+    rows = act(lambda s, p, rt: [asdict(m) for m in list_mailboxes(s, p, org)])
+    emit(rows, as_json, table(rows, "primary_address", "kind", "aliases", "owner"))
+
+
+@alias_app.command("add")
+def alias_add(mailbox: str, alias: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Add a secondary address to MAILBOX (unique within the organization)."""
+    from mailark.control.mailboxes import add_alias
+
+    act(lambda s, p, rt: add_alias(s, p, org, mailbox, alias))
+    emit({"mailbox": mailbox, "alias": alias}, as_json, f"{alias} now reaches {mailbox}")
+
+
+@alias_app.command("remove")
+def alias_remove(alias: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Remove a secondary address."""
+    from mailark.control.mailboxes import remove_alias
+
+    act(lambda s, p, rt: remove_alias(s, p, org, alias))
+    emit({"removed": alias}, as_json, f"removed address {alias}")
+
+
+@alias_app.command("make-primary")
+def alias_make_primary(address: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Make a secondary address its mailbox's primary address."""
+    from mailark.control.mailboxes import make_primary
+
+    act(lambda s, p, rt: make_primary(s, p, org, address))
+    emit({"primary": address}, as_json, f"{address} is now primary")
+
+
+@perm_app.command("grant")
+def perm_grant(mailbox: str, org: OrgOpt, user: UserOpt = None, group: GroupOpt = None, as_json: JsonOpt = False) -> None:
+    """Let a user or group read an archive mailbox."""
+    from mailark.control.mailboxes import grant_read
+
+    act(lambda s, p, rt: grant_read(s, p, org, mailbox, user=user, group=group))
+    emit({"mailbox": mailbox, "user": user, "group": group}, as_json, f"{user or group} may read {mailbox}")
+
+
+@perm_app.command("revoke")
+def perm_revoke(mailbox: str, org: OrgOpt, user: UserOpt = None, group: GroupOpt = None, as_json: JsonOpt = False) -> None:
+    """Take away a user's or group's read access."""
+    from mailark.control.mailboxes import revoke_read
+
+    act(lambda s, p, rt: revoke_read(s, p, org, mailbox, user=user, group=group))
+    emit({"mailbox": mailbox, "user": user, "group": group}, as_json, f"{user or group} may no longer read {mailbox}")
+
+
+@perm_app.command("list")
+def perm_list(mailbox: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Who may read an archive mailbox (besides the Compliance role)."""
+    from mailark.control.mailboxes import list_permissions
+
+    rows = act(lambda s, p, rt: list_permissions(s, p, org, mailbox))
+    emit(rows, as_json, "\n".join(rows) or "no permissions (only Compliance reads it)")

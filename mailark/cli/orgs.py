@@ -1,0 +1,94 @@
+"""Organizations (tenants): create, list, and their two-factor rule."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from mailark.cli.common import (
+    GroupOpt, JsonOpt, OrgOpt, UserOpt, act, cli_runtime, emit, err, fail, guard, out, prefect_running, print_json, table,
+)
+from mailark.config.settings import get_settings
+
+org_app = typer.Typer(no_args_is_help=True, help="Organizations (tenants).")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(org_app, name="org")
+
+# ---- org --------------------------------------------------------------------------------------
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Argument(help="Name = default domain: a-z 0-9 _ -")],
+    users: Annotated[int | None, typer.Option("--users", help="Licensed users (default: a small trial licence).")] = None,
+    storage_gb: Annotated[int | None, typer.Option("--storage-gb", help="Storage tier in GB: 10, 25, 50, 100, 250, ...")] = None,
+    per_user: Annotated[int | None, typer.Option("--mailboxes-per-user", help="Archive mailboxes per licensed user.")] = None,
+    trial: Annotated[bool, typer.Option("--trial", help="Start a 30-day trial (the default without --users/--storage-gb).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an organization, its keys, licence and first admin (admin@NAME, one-time password printed once)."""
+    from mailark.control.licensing import view
+    from mailark.control.orgs import create_org
+
+    rt = cli_runtime()
+
+    def run() -> dict[str, Any]:
+        with rt.session() as s:
+            created = create_org(s, name, rt.master_key, users=users, storage_gb=storage_gb,
+                                 mailboxes_per_user=per_user, trial=True if trial else None)
+            org, lic = created.org, view(s, created.org)
+            return {"id": org.id, "name": org.name, "storage_quota_bytes": org.storage_quota_bytes,
+                    "licence": lic.as_dict(), "admin": created.admin_login, "admin_password": created.admin_password}
+
+    doc = guard(run)
+    if as_json:
+        print_json(doc)
+    else:
+        lic = doc["licence"]
+        trial_note = f", trial until {lic['trial_ends_at']:%Y-%m-%d}" if lic["status"] == "trial" else ""
+        out.print(f"created organization [bold]{doc['name']}[/] (id {doc['id']}): {lic['licensed_users']} users, "
+                  f"{lic['storage_gb']} GB{trial_note}")
+        out.print(f"first admin [bold]{doc['admin']}[/], one-time password: {doc['admin_password']}", highlight=False)
+
+
+@org_app.command("list")
+def org_list(as_json: JsonOpt = False) -> None:
+    """List organizations."""
+    from mailark.control.orgs import list_orgs
+
+    rt = cli_runtime()
+    with rt.control() as s:
+        rows = [{"id": o.id, "name": o.name, "created_at": o.created_at} for o in list_orgs(s)]
+    if as_json:
+        print_json(rows)
+        return
+    t = Table("name", "id", "created")
+    for r in rows:
+        t.add_row(r["name"], r["id"], str(r["created_at"]))
+    out.print(t)
+
+
+
+
+@org_app.command("mfa")
+def org_mfa(
+    org: OrgOpt,
+    required: Annotated[bool, typer.Option("--required/--optional", help="Require TOTP for every user.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Require (or stop requiring) TOTP for every user of an organization."""
+    from mailark.control.auth import set_mfa_required
+
+    act(lambda s, p, rt: set_mfa_required(s, p, org, required))
+    emit({"org": org, "mfa_required": required}, as_json, f"TOTP is {'required' if required else 'optional'} in {org}")
