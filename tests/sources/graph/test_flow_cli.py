@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mailark.control import sources
 from mailark.control.principals import Principal
-from mailark.source_cli_graph import register
+from mailark.cli.sources_graph import register
 from mailark.sources.errors import SourceError
 from tests.peers.graph_server import GraphServer, Tenant
 from tests.sources.graph.helpers import corpus_messages, items, ledger

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from mailark.source_cli_imap import register
+from mailark.cli.sources_imap import register
 from tests.sources.imap.conftest import append
 
 
