@@ -13,8 +13,21 @@ import sys
 import typer
 
 from mailark.cli import (
-    archive, audit, backup, compliance, directory, exports, identity, journal, licence, mailboxes, orgs, search, server,
-    sources, usage,
+    archive,
+    audit,
+    backup,
+    compliance,
+    directory,
+    exports,
+    identity,
+    journal,
+    licence,
+    mailboxes,
+    orgs,
+    search,
+    server,
+    sources,
+    usage,
 )
 from mailark.cli.common import err
 

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from collections.abc import Callable
-from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from mailark.cli.common import (
-    GroupOpt, JsonOpt, OrgOpt, UserOpt, act, cli_runtime, emit, err, fail, guard, out, prefect_running, print_json, table,
-)
+from mailark.cli.common import JsonOpt, OrgOpt, cli_runtime, err, fail, guard, out, prefect_running, print_json
 from mailark.config.settings import get_settings
+
 
 def register(app: typer.Typer) -> None:
     for name, fn in (("import", import_), ("export", export), ("stats", stats), ("sql", sql)):

@@ -32,7 +32,7 @@ PassOpt = Annotated[Path | None, typer.Option("--passphrase-file", help="File ho
 
 
 def register(app: typer.Typer) -> None:
-    from mailark.cli.common import JsonOpt, guard, print_json, cli_runtime, out
+    from mailark.cli.common import JsonOpt, cli_runtime, guard, out, print_json
 
     @app.command("backup")
     def backup_cmd(

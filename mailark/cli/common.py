@@ -60,13 +60,14 @@ def guard(fn: Callable[[], T]) -> T:
     """Turn the errors we expect into a clear message and exit status 1."""
     from mailark.catalog.lake import LakeError
     from mailark.control.orgs import ControlError
+    from mailark.sources.errors import SourceError
     from mailark.storage.crypto import IntegrityError
     from mailark.storage.keys import KeyUnavailable
     from mailark.storage.objects import ObjectStoreError
 
     try:
         return fn()
-    except (ControlError, LakeError, ObjectStoreError, KeyUnavailable, IntegrityError) as e:
+    except (ControlError, LakeError, ObjectStoreError, KeyUnavailable, IntegrityError, SourceError) as e:
         fail(str(e))
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from mailark.cli.common import JsonOpt, OrgOpt, emit, fail, err
+from mailark.cli.common import JsonOpt, OrgOpt, emit, err, fail
 from mailark.config.settings import get_settings
 
 

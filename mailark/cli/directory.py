@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mailark.cli.common import JsonOpt, OrgOpt, act, emit, fail, table, err
+from mailark.cli.common import JsonOpt, OrgOpt, act, emit, err, fail, table
 
 directory_app = typer.Typer(no_args_is_help=True, help="Directory synchronization (LDAP / Active Directory, Microsoft 365).")
 

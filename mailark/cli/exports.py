@@ -21,7 +21,16 @@ def _doc(j: Any) -> dict[str, object]:
 
 
 def register(app: typer.Typer) -> None:
-    from mailark.cli.common import JsonOpt, OrgOpt, guard, prefect_running, print_json, cli_runtime, err, out
+    from mailark.cli.common import (
+        JsonOpt,
+        OrgOpt,
+        cli_runtime,
+        err,
+        guard,
+        out,
+        prefect_running,
+        print_json,
+    )
 
     exports_app = typer.Typer(no_args_is_help=True, help="Export jobs kept in the organization's storage.")
     app.add_typer(exports_app, name="exports")

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from collections.abc import Callable
-from datetime import date, datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from mailark.cli.common import (
-    GroupOpt, JsonOpt, OrgOpt, UserOpt, act, cli_runtime, emit, err, fail, guard, out, prefect_running, print_json, table,
-)
-from mailark.config.settings import get_settings
+from mailark.cli.common import GroupOpt, JsonOpt, OrgOpt, UserOpt, act, emit, table
 
 domain_app = typer.Typer(no_args_is_help=True, help="Mail domains of an organization.")
 user_app = typer.Typer(no_args_is_help=True, help="Users (they log in as name@domain).")

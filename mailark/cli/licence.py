@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from collections.abc import Callable
-from datetime import date, datetime
-from pathlib import Path
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from mailark.cli.common import (
-    GroupOpt, JsonOpt, OrgOpt, UserOpt, act, cli_runtime, emit, err, fail, guard, out, prefect_running, print_json, table,
-)
-from mailark.config.settings import get_settings
+from mailark.cli.common import JsonOpt, OrgOpt, act, emit, table
 
 licence_app = typer.Typer(no_args_is_help=True, help="An organization's licence (MSP operators).")
 

@@ -9,24 +9,15 @@ or from a hidden prompt.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Callable
-from datetime import date, datetime
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from mailark.cli.common import JsonOpt, OrgOpt, err, fail, guard, out, prefect_running, print_json
 from mailark.config.settings import get_settings
 
-err = Console(stderr=True)
-out = Console()
-T = TypeVar("T")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-OrgOpt = Annotated[str, typer.Option("--org", help="Organization name.")]
 SECRET_ENV = "MAILARK_M365_CLIENT_SECRET"
 
 
@@ -35,27 +26,10 @@ def register(source_app: typer.Typer) -> None:
     source_app.command("sync-m365")(sync_m365)
 
 
-def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
 
 
-def print_json(doc: Any) -> None:
-    def default(o: Any) -> Any:
-        return o.isoformat() if isinstance(o, datetime | date) else str(o)
-
-    sys.stdout.write(json.dumps(doc, default=default, ensure_ascii=False) + "\n")
 
 
-def guard(fn: Callable[[], T]) -> T:
-    from mailark.catalog.lake import LakeError
-    from mailark.control.orgs import ControlError
-    from mailark.sources.errors import SourceError
-
-    try:
-        return fn()
-    except (ControlError, LakeError, SourceError) as e:
-        fail(str(e))
 
 
 def _read_secret(secret_env: str | None, secret_stdin: bool) -> str:
@@ -161,15 +135,3 @@ def sync_m365(name: Annotated[str, typer.Argument(help="The source's name.")], o
         fail(doc["error"])
     if doc.get("error"):
         err.print(f"[yellow]warning:[/] {doc['error']}", highlight=False, soft_wrap=True)
-
-
-def prefect_running() -> bool:
-    from mailark.runtime.prefect_server import is_up, prefect_env
-
-    settings = get_settings()
-    if not is_up(settings.prefect_api_url):
-        return False
-    settings.ensure_dirs()
-    settings.prefect_home.mkdir(parents=True, exist_ok=True)
-    os.environ.update(prefect_env(settings))
-    return True

@@ -7,22 +7,14 @@ The CLI acts as the deployment operator (every organization).
 
 from __future__ import annotations
 
-import json
-import sys
-from dataclasses import asdict, is_dataclass
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, NoReturn
+from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from mailark.config.settings import get_settings
+from mailark.cli.common import JsonOpt, cli_runtime, fail, out, print_json
 
-err = Console(stderr=True)
-out = Console()
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 OrgOpt = Annotated[str | None, typer.Option("--org", help="Only this organization (default: all).")]
 
 
@@ -32,27 +24,12 @@ def register(app: typer.Typer) -> None:
     app.command("meter")(meter)
 
 
-def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
 
 
-def _default(o: Any) -> Any:
-    if isinstance(o, datetime | date):
-        return o.isoformat()
-    if is_dataclass(o) and not isinstance(o, type):
-        return asdict(o)
-    return str(o)
 
 
-def emit(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, default=_default, ensure_ascii=False) + "\n")
 
 
-def cli_runtime():  # type: ignore[no-untyped-def]
-    from mailark.runtime import open_runtime
-
-    return open_runtime(get_settings())
 
 
 def _gb(n: int) -> str:
@@ -75,7 +52,7 @@ def usage(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
     finally:
         rt.close()
     if as_json:
-        emit([v.as_dict() for v in views] if not org else views[0].as_dict())
+        print_json([v.as_dict() for v in views] if not org else views[0].as_dict())
         return
     t = Table("organization", "storage GB (used/quota)", "%", "users", "mailboxes", "licence", "archiving", "metered")
     for v in views:
@@ -116,7 +93,7 @@ def billing_cmd(
     finally:
         rt.close()
     if as_json:
-        emit([r.as_dict() for r in recs])
+        print_json([r.as_dict() for r in recs])
         return
     t = Table("organization", "month", "licensed users", "storage GB", "trial", "billable", "status at end", "final")
     for r in recs:
@@ -132,8 +109,8 @@ def meter(
 ) -> None:
     """Meter now (as the meter-usage flow does every 15 minutes); runs as that flow when a Prefect server is up."""
     from mailark.catalog.lake import LakeError
-    from mailark.control.orgs import ControlError
     from mailark.cli.common import prefect_running
+    from mailark.control.orgs import ControlError
 
     try:
         if prefect_running():
@@ -158,7 +135,7 @@ def meter(
     except (ControlError, LakeError) as e:
         fail(str(e))
     if as_json:
-        emit(docs)
+        print_json(docs)
         return
     for d in docs:
         if d["mode"] == "skipped":
