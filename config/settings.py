@@ -184,7 +184,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_control_url(self) -> str:
-        return self.control_url or f"sqlite:///{self.db_dir / 'mailark.control.sqlite'}"
+        return self.control_url or f"sqlite:///{self.db_dir / 'control.sqlite'}"
 
     @property
     def resolved_lake_catalog(self) -> str:

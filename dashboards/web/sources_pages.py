@@ -158,7 +158,7 @@ def _done(org: str, code: str, name: str, anchor: str = "") -> RedirectResponse:
 def _sources_page(request: Request, org: str, v: Viewer, s: DB, status: int = 200, **kw: Any) -> HTMLResponse:
     kw.setdefault("form", {})
     kw.setdefault("open_form", request.query_params.get("kind"))
-    return render(request, "mailark.sources.html", status=status, viewer=v, nav=_nav(s, v, org),
+    return render(request, "sources.html", status=status, viewer=v, nav=_nav(s, v, org),
                   sources=api_sources.list_(org, v.principal, s), profiles=api_directory.list_(org, v.principal, s),
                   presets=LDAP_PRESETS, **kw)
 

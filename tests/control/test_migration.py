@@ -46,7 +46,7 @@ def assert_upgrade_from_0001_keeps_rows(url: str) -> None:
 
 
 def test_upgrade_from_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    assert_upgrade_from_0001_keeps_rows(f"sqlite:///{tmp_path / 'mailark.control.sqlite'}")
+    assert_upgrade_from_0001_keeps_rows(f"sqlite:///{tmp_path / 'control.sqlite'}")
 
 
 def test_downgrade_to_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -56,7 +56,7 @@ def test_downgrade_to_0001_keeps_rows(tmp_path) -> None:  # type: ignore[no-unty
     from mailark.control.orgs import create_org, ensure_mailbox
     from mailark.storage.keys import MasterKey
 
-    url = f"sqlite:///{tmp_path / 'mailark.control.sqlite'}"
+    url = f"sqlite:///{tmp_path / 'control.sqlite'}"
     engine = make_engine(url)
     migrate(engine)
     with sessionmaker(engine, expire_on_commit=False)() as s, s.begin():
@@ -76,7 +76,7 @@ def test_0010_audit_checkpoints_up_and_down(tmp_path) -> None:  # type: ignore[n
     """0010 adds the checkpoint table (a checkpoint row fits it); going back to 0009 drops it, and up again."""
     from sqlalchemy import inspect
 
-    url = f"sqlite:///{tmp_path / 'mailark.control.sqlite'}"
+    url = f"sqlite:///{tmp_path / 'control.sqlite'}"
     engine = make_engine(url)
     migrate(engine)
     with sessionmaker(engine)() as s, s.begin():

@@ -23,7 +23,7 @@ from tests.peers.openldap import SYNC_DN, SYNC_PW
 from tests.sources.imap.conftest import dovecot, new_user  # noqa: F401 - the fixture is used here
 
 TEMPLATES = Path(__file__).parents[2] / "dashboards" / "web" / "templates"
-MINE = ("mailark.sources.html", "source_fields.html", "source_edit.html", "directory_edit.html", "remove_confirm.html")
+MINE = ("sources.html", "source_fields.html", "source_edit.html", "directory_edit.html", "remove_confirm.html")
 
 
 def audit_actions(server: Server, org: str) -> list[tuple[str, str, str]]:

@@ -29,7 +29,7 @@ def test_config_file_and_environment(home: Settings, monkeypatch: pytest.MonkeyP
 def test_state_lives_under_home(home: Settings) -> None:
     for path in (home.objects_dir, home.db_dir, home.logs_dir, home.prefect_home, home.resolved_master_key_file):
         assert path.is_relative_to(home.home)
-    assert home.resolved_control_url.endswith(str(home.db_dir / "mailark.control.sqlite"))
+    assert home.resolved_control_url.endswith(str(home.db_dir / "control.sqlite"))
     assert home.resolved_lake_catalog == f"sqlite:{home.db_dir / 'lake.sqlite'}"
 
 

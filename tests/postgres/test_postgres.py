@@ -72,7 +72,7 @@ def test_control_plane_migrates_and_works_on_postgres(home, rt) -> None:  # type
     from mailark.control.db import _alembic_config
 
     assert rev == ScriptDirectory.from_config(_alembic_config(home.resolved_control_url)).get_current_head()
-    assert not (home.db_dir / "mailark.control.sqlite").exists()
+    assert not (home.db_dir / "control.sqlite").exists()
     # Opening again is cheap and changes nothing.
     open_control(home.resolved_control_url)
 

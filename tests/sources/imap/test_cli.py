@@ -40,7 +40,7 @@ def test_add_and_sync_imap(cli, rt, org, dovecot, imap_user, messages) -> None: 
     doc = json.loads(r.stdout)
     assert doc["name"] == "mail" and "logged in as" in doc["test"] and "password" not in json.dumps(doc["config"])
     # The password is stored encrypted only: not in the control database, not in the audit log.
-    db = (rt.settings.db_dir / "mailark.control.sqlite").read_bytes()
+    db = (rt.settings.db_dir / "control.sqlite").read_bytes()
     wal = rt.settings.db_dir / "control.sqlite-wal"
     assert pw.encode() not in db + (wal.read_bytes() if wal.exists() else b"")
 
