@@ -1,0 +1,7 @@
+"""`python -m bench.generate`: write a generated organization's mail as a tree of .eml files."""
+
+import sys
+
+from bench.generate import main
+
+sys.exit(main())
