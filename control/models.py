@@ -293,6 +293,9 @@ class SourceProfile(Base):
     domain: Mapped[str | None] = mapped_column(String(253), nullable=True)
     config: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Journal and SMTP-import profiles: the address the endpoint routes by, normalized. Unique over the
+    # deployment (index uq_source_profiles_endpoint_address) and fixed at creation.
+    endpoint_address: Mapped[str | None] = mapped_column(String(320), nullable=True)
     interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=900)
     enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
     # Set while archiving is paused for a reason that resolves by itself (storage full).

@@ -15,16 +15,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailark.control import audit
 from mailark.control.auth import decrypt_secret, encrypt_secret
 from mailark.control.models import Domain, Organization, SourceCursor, SourceProfile
-from mailark.control.orgs import Conflict, ControlError, NotFound, new_id
+from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_id, normalize_address
 from mailark.control.principals import Principal, require_admin
 from mailark.storage.keys import MasterKey
 
 KINDS = ("imap", "graph", "journal", "smtp-import")
+# Kinds the SMTP endpoint routes to by address. Their address and the mailbox that receives the mail
+# are fixed at creation: changing them would let one organization take over another's address.
+ENDPOINT_KINDS = ("journal", "smtp-import")
+FIXED_KEYS = ("address", "mailbox")
 STATUSES = ("ok", "failed", "paused", "partial")
 MIN_INTERVAL = 60
 
@@ -104,15 +109,25 @@ def create_source(
             raise NotFound(f"organization {o.name!r} has no domain {domain!r}: add it first")
     if session.scalar(select(SourceProfile.id).where(SourceProfile.org_id == o.id, SourceProfile.name == name)):
         raise Conflict(f"organization {o.name!r} already has a source named {name!r}")
+    endpoint_address = None
+    if kind in ENDPOINT_KINDS:
+        if not config.get("address"):
+            raise ControlError(f"a {kind} source needs an address")
+        endpoint_address = normalize_address(str(config["address"]))
+        _claim_address(session, endpoint_address)
     p = SourceProfile(
         id=new_id(), org_id=o.id, kind=kind, name=name, domain=domain, config=json.dumps(config, sort_keys=True),
         interval_seconds=interval_seconds, enabled=enabled, created_at=datetime.now(UTC),
-        next_run_at=datetime.now(UTC),
+        next_run_at=datetime.now(UTC), endpoint_address=endpoint_address,
     )
     if secret is not None:
         p.secret = encrypt_secret(master, json.dumps(secret).encode(), _secret_context(p.id))
     session.add(p)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # another transaction took the address in between
+        raise Conflict(f"the address {endpoint_address!r} is already in use: choose another") from None
     audit.record(session, principal, "source.create", org_id=o.id, target=name,
                  details={"kind": kind, "domain": domain, "config": config, "interval_seconds": interval_seconds})
     return view(p)
@@ -137,6 +152,8 @@ def update_source(
         _check(p.kind, p.name, interval_seconds)
         p.interval_seconds = interval_seconds
     if config is not None:
+        if p.kind in ENDPOINT_KINDS:
+            config = _keep_fixed(session, o, p, config)
         p.config = json.dumps(config, sort_keys=True)
     if secret is not None:
         p.secret = encrypt_secret(master, json.dumps(secret).encode(), _secret_context(p.id))
@@ -149,6 +166,31 @@ def update_source(
                  details={"config": config, "credentials_changed": secret is not None,
                           "interval_seconds": interval_seconds, "enabled": enabled})
     return view(p)
+
+
+def _claim_address(session: Session, address: str) -> None:
+    """One neutral refusal, whoever holds the address: it must not reveal another organization."""
+    if session.scalar(select(SourceProfile.id).where(SourceProfile.endpoint_address == address)):
+        raise Conflict(f"the address {address!r} is already in use: choose another")
+
+
+def _keep_fixed(session: Session, o: Organization, p: SourceProfile, config: dict[str, Any]) -> dict[str, Any]:
+    """A new configuration of an endpoint profile. Its address stays; its mailbox may be named by
+    another address of the same archive mailbox (an alias, a new primary), never another mailbox."""
+    old = json.loads(p.config)
+    given = config.get("address")
+    if given is not None and normalize_address(str(given)) != normalize_address(str(old.get("address") or "")):
+        raise Conflict(f"the address of a {p.kind} source is fixed when it is created: to use another, add a new "
+                       f"source with it and remove {p.name!r}")
+    merged = {**config, **{k: old[k] for k in FIXED_KEYS if k in old}}
+    wanted = config.get("mailbox")
+    if wanted is not None and normalize_address(str(wanted)) != normalize_address(str(old.get("mailbox") or "")):
+        now, then = find_mailbox(session, o, str(wanted)), find_mailbox(session, o, str(old.get("mailbox") or ""))
+        if now is None or then is None or now.id != then.id:
+            raise Conflict(f"the mailbox of a {p.kind} source is fixed when it is created: to fill another, add a "
+                           f"new source for it and remove {p.name!r}")
+        merged["mailbox"] = normalize_address(str(wanted))
+    return merged
 
 
 def remove_source(session: Session, principal: Principal, org: Organization | str, name: str) -> None:

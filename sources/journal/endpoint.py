@@ -43,6 +43,8 @@ log = logging.getLogger("mailark.journal")
 # aiosmtpd itself sets the deprecated Session.login_data on every successful AUTH and warns about it.
 logging.getLogger("mail.log").addFilter(lambda r: "login_data is deprecated" not in r.getMessage())
 
+R_CONFLICT = ("451 4.3.0 <{}>: this address is claimed by two source profiles; the archive's operator must "
+              "remove one (the message stays queued)")
 R_UNKNOWN = "550 5.1.1 <{}>: no journal or import address of this archive (check the address in the journal rule)"
 R_AUTH = "530 5.7.0 <{}> requires SMTP AUTH: STARTTLS, then AUTH PLAIN or LOGIN as this address"
 R_NO_TLS = "530 5.7.0 <{}> requires SMTP AUTH, but this endpoint has no TLS certificate (journal.tls_cert)"
@@ -205,6 +207,8 @@ class JournalHandler:
         if route is None:
             log.info("550 for unknown recipient %s from %s", address, session.peer)
             return R_UNKNOWN.format(address)
+        if route.conflict:
+            return R_CONFLICT.format(address)
         if route.auth_required and session.auth_data != route.address:
             return (R_AUTH if self.tls else R_NO_TLS).format(address)
         size = _size_param(envelope.mail_options)

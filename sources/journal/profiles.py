@@ -4,15 +4,17 @@ A profile's `config` (no secrets) holds:
 - journal: ``address``, ``auth_required`` (bool), ``mailbox`` (the journal archive mailbox);
 - smtp-import: ``address``, ``mailbox`` (the archive mailbox it fills), ``folder``.
 Its secret is ``{"password": ...}``. The SMTP AUTH user name is the profile's address. Addresses
-are unique over the whole deployment: the endpoint finds the organization by the recipient.
+are unique over the whole deployment (a unique index on `endpoint_address`) and fixed when the
+profile is made: the endpoint finds the organization by the recipient.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +30,7 @@ JOURNAL = "journal"
 IMPORT = "smtp-import"
 KINDS = (JOURNAL, IMPORT)
 DEFAULT_IMPORT_FOLDER = "Imported"
+log = logging.getLogger("mailark.journal")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class Route:
     mailbox: str
     folder: str
     password: str | None = field(default=None, repr=False)
+    # Two enabled profiles claim this address (only possible in a database edited by hand): mail to
+    # it is refused for now (451) rather than given to either organization.
+    conflict: bool = False
 
     def check_password(self, given: str) -> bool:
         return self.password is not None and hmac.compare_digest(self.password.encode(), given.encode())
@@ -55,14 +61,14 @@ def default_address(kind: str, org_name: str, profile_name: str, domain: str) ->
     return normalize_address(f"{local}@{org_name}.{domain}")
 
 
-def _address_taken(session: Session, address: str, domain: str) -> str | None:
-    """The organization id of the profile that already owns `address` (given or default), if any."""
+def _address_taken(session: Session, address: str, domain: str) -> bool:
+    """Does a profile already own `address`? (Profiles made before addresses were recorded in
+    `endpoint_address` own their default address.)"""
+    if session.scalar(select(SourceProfile.id).where(SourceProfile.endpoint_address == address)):
+        return True
     q = (select(SourceProfile, Organization.name).join(Organization, Organization.id == SourceProfile.org_id)
-         .where(SourceProfile.kind.in_(KINDS)))
-    for p, org_name in session.execute(q):
-        if (json.loads(p.config).get("address") or default_address(p.kind, org_name, p.name, domain)) == address:
-            return p.org_id
-    return None
+         .where(SourceProfile.kind.in_(KINDS), SourceProfile.endpoint_address.is_(None)))
+    return any(default_address(p.kind, org_name, p.name, domain) == address for p, org_name in session.execute(q))
 
 
 def _password(given: str | None) -> str:
@@ -140,15 +146,24 @@ def load_routes(session: Session, master: MasterKey, domain: str) -> dict[str, R
     """Every enabled journal and import address of the deployment. A profile made through the
     generic sources API without an address gets the default one (unique: org and name are)."""
     routes: dict[str, Route] = {}
+    claimed: dict[str, list[str]] = {}
     q = (select(SourceProfile, Organization.name).join(Organization, Organization.id == SourceProfile.org_id)
          .where(SourceProfile.kind.in_(KINDS), SourceProfile.enabled.is_(True)))
     for p, org_name in session.execute(q):
         cfg = json.loads(p.config)
         addr = cfg.get("address") or default_address(p.kind, org_name, p.name, domain)
         pw = source_secret(p, master).get("password")
+        claimed.setdefault(addr, []).append(f"{org_name}/{p.name} ({p.id})")
+        if addr in routes:
+            routes[addr] = replace(routes[addr], conflict=True, password=None)
+            continue
         routes[addr] = Route(
             address=addr, kind=p.kind, org_id=p.org_id, org_name=org_name, profile_id=p.id, profile_name=p.name,
             auth_required=p.kind == IMPORT or bool(cfg.get("auth_required")), mailbox=cfg.get("mailbox") or addr,
             folder=cfg.get("folder") or ("Journal" if p.kind == JOURNAL else DEFAULT_IMPORT_FOLDER), password=pw,
         )
+    for addr, owners in claimed.items():
+        if len(owners) > 1:
+            log.error("the endpoint address %s is claimed by %d profiles (%s): mail to it is refused until all but "
+                      "one are removed", addr, len(owners), ", ".join(owners))
     return routes

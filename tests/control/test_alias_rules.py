@@ -114,7 +114,7 @@ def test_remove_alias_refused_while_an_import_fills_the_mailbox_by_it(rt) -> Non
 
 def test_remove_alias_refused_for_a_journal_address_without_a_mailbox_key(rt) -> None:  # type: ignore[no-untyped-def]
     """A journal profile made through the generic sources API fills the mailbox of its own address
-    (`address`, or the default journal-<name>@<org>.<deployment domain>)."""
+    (every endpoint profile records its address when it is made)."""
     t = make_tenant(rt, "acme")
     deploy = rt.settings.journal.domain
     with rt.session() as s:
@@ -124,7 +124,7 @@ def test_remove_alias_refused_for_a_journal_address_without_a_mailbox_key(rt) ->
         mbx.add_alias(s, t.admin, "acme", "records@acme", f"journal-j3@acme.{deploy}")
         mbx.add_alias(s, t.admin, "acme", "records@acme", "spare@acme")
         create_source(s, t.admin, "acme", "journal", "j2", {"address": "jin@acme"}, None, rt.master_key)
-        create_source(s, t.admin, "acme", "journal", "j3", {}, None, rt.master_key)
+        create_source(s, t.admin, "acme", "journal", "j3", {"address": f"journal-j3@acme.{deploy}"}, None, rt.master_key)
         routes = load_routes(s, rt.master_key, deploy)
         assert {routes["jin@acme"].mailbox, routes[f"journal-j3@acme.{deploy}"].mailbox} == \
             {"jin@acme", f"journal-j3@acme.{deploy}"}  # what the drain will look up

@@ -92,3 +92,36 @@ def test_0010_audit_checkpoints_up_and_down(tmp_path) -> None:  # type: ignore[n
     migrate(engine)
     assert "audit_checkpoints" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_0011_refuses_an_address_two_profiles_claim_and_names_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: the unique endpoint address cannot be added over a hijacked deployment silently."""
+    import json
+
+    import pytest
+
+    url = f"sqlite:///{tmp_path / 'control.sqlite'}"
+    engine = make_engine(url)
+    cfg = _alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0010")
+    now = datetime.now(UTC)
+    shared = json.dumps({"address": "journal@b.journal.localhost", "mailbox": "journal@b.journal.localhost"})
+    with engine.begin() as conn:
+        for org in ("a", "b"):
+            conn.execute(text("INSERT INTO organizations (id, name, created_at, storage_quota_bytes, active_data_key_id) "
+                              "VALUES (:i, :i, :t, 1, 'k')"), {"i": org, "t": now})
+            conn.execute(text("INSERT INTO source_profiles (id, org_id, kind, name, config, interval_seconds, enabled, "
+                              "created_at) VALUES (:i, :i, 'journal', 'journal', :c, 60, 1, :t)"),
+                         {"i": org, "c": shared, "t": now})
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        with pytest.raises(RuntimeError, match=r"journal@b\.journal\.localhost: a/journal \(a\), b/journal \(b\)"):
+            command.upgrade(cfg, "0011")
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM source_profiles WHERE id = 'a'"))
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT endpoint_address FROM source_profiles")).scalars().all() == [
+            "journal@b.journal.localhost"]

@@ -261,16 +261,22 @@ def test_require_tls_refuses_mail_before_starttls(jrt, acme) -> None:  # type: i
             assert c.mail("")[0] == 250 and c.rcpt(JOURNAL)[0] == 250
 
 
-def test_profile_from_the_generic_sources_api_gets_default_address_and_journal_mailbox(jrt, acme, endpoint) -> None:  # type: ignore[no-untyped-def]
-    """A journal profile made with control.sources alone (no address, no mailbox): the endpoint gives it
-    the default address and the drain creates its journal mailbox (kind journal)."""
+def test_a_second_journal_profile_gets_its_default_address_and_journal_mailbox(jrt, acme, endpoint) -> None:  # type: ignore[no-untyped-def]
+    """A named journal profile without an address gets the default one (journal-<name>@...) and a journal
+    mailbox; control.sources alone refuses an endpoint profile without an address (issue 13: every
+    endpoint address is recorded, unique, when the profile is made)."""
     from mailark.control.models import Mailbox
+    from mailark.control.orgs import ControlError
     from mailark.control.principals import Principal
     from mailark.control.sources import create_source
+    from mailark.sources.journal.profiles import add_journal
     from sqlalchemy import select
 
+    op = Principal.deployment_operator()
+    with jrt.session() as s, pytest.raises(ControlError, match="needs an address"):
+        create_source(s, op, "acme", "journal", "branch", {}, None, jrt.master_key)
     with jrt.session() as s:
-        create_source(s, Principal.deployment_operator(), "acme", "journal", "branch", {}, None, jrt.master_key)
+        add_journal(s, op, "acme", jrt.master_key, jrt.settings.journal.domain, name="branch")
     time.sleep(0.3)
     addr = "journal-branch@acme.journal.localhost"
     raw = b"From: bob@acme.com\r\nSubject: branch office\r\n\r\nhi\r\n"
