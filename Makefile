@@ -1,7 +1,7 @@
 # The two commands that set up everything on a fresh machine: `make demo` and `make test`.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-CORPUS ?= ../shared/corpus
+CORPUS ?= $(if $(wildcard ../shared/corpus),../shared/corpus,samples/mail)
 
 .PHONY: demo test install bench clean-demo
 
