@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,6 +93,58 @@ def analyst_script(loc: LakeLocation) -> str:
     scanner = "postgres_scanner" if loc.catalog.startswith(POSTGRES) else "sqlite_scanner"
     loads = "".join(f"LOAD '{extension_path(n)}';\n" for n in (scanner, "httpfs", "ducklake"))
     return loads + loc.attach_sql(read_only=True) + ";\nUSE lake;\n"
+
+
+# Table functions an analyst's query may use; every other one (sqlite_scan, read_text, postgres_query,
+# ...) can reach files or databases that the lake's read-only attachment does not cover.
+ANALYST_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest", "ducklake_snapshots",
+                                     "ducklake_table_info", "ducklake_table_changes", "ducklake_table_insertions",
+                                     "ducklake_table_deletions"})
+
+
+class QueryRefused(ValueError):
+    """A query that `mailark sql` does not run, with the reason."""
+
+
+def check_analyst_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    """Only SELECT statements, and only table functions that read the catalogue."""
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as e:
+        raise QueryRefused(str(e)) from None
+    if not statements:
+        raise QueryRefused("no statement to run")
+    for st in statements:
+        if st.type != duckdb.StatementType.SELECT:
+            raise QueryRefused(f"only SELECT queries run here, not {st.type.name}")
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?::VARCHAR)", [query]).fetchone()[0])
+    if tree.get("error"):
+        raise QueryRefused(str(tree.get("error_message") or "the query cannot be read"))
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "TABLE_FUNCTION":
+                found.append(str(node.get("function", {}).get("function_name", "")))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(tree)
+    refused = sorted({f for f in found if f.lower() not in ANALYST_TABLE_FUNCTIONS})
+    if refused:
+        raise QueryRefused(f"table function(s) {', '.join(refused)} are not available here: query the catalogue's tables")
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> None:
+    """After the lake is attached read-only: no other file, extension or database can be reached, and
+    no setting changed back. `mailark sql` runs an operator's query, which must not read the key
+    room (`read_text('db/master.key')`), write files (`COPY ... TO`) or attach the catalog writable."""
+    con.execute("SET allowed_directories = ?", [[loc.data_path]])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def location(settings: Settings, store: ObjectStore) -> LakeLocation:

@@ -131,7 +131,7 @@ def sql(
     """Run a read-only query over all organizations' catalogue (an operator tool)."""
     import duckdb
 
-    from mailark.catalog.lake import analyst_script, connect, location
+    from mailark.catalog.lake import QueryRefused, analyst_script, check_analyst_query, connect, location, lock_down
     from mailark.storage.objects import open_store
 
     settings = get_settings()
@@ -146,10 +146,12 @@ def sql(
     try:
         con.execute(loc.attach_sql(read_only=True))
         con.execute("USE lake")
+        lock_down(con, loc)
+        check_analyst_query(con, query)
         rel = con.execute(query)
         cols = [d[0] for d in rel.description] if rel.description else []
         rows = rel.fetchall()
-    except duckdb.Error as e:
+    except (duckdb.Error, QueryRefused) as e:
         fail(f"query failed: {e}")
     if as_json:
         print_json([dict(zip(cols, r)) for r in rows])
