@@ -29,6 +29,7 @@ from mailark.catalog.search.index import KEYWORD, MAIL, SCHEMA, TEXT_FIELDS
 
 MAX_QUERY_CHARS = 1000
 MAX_CLAUSES = 64
+MAX_DEPTH = 16  # nested parentheses and NOTs; deeper queries are refused before they can exhaust the stack
 ADDRESS_FIELDS = ("from", "to", "cc", "bcc")
 KEYWORD_FIELDS = ("folder", "mailbox")
 FIELDS = (*ADDRESS_FIELDS, "subject", "filename", "body", "has", "folder", "mailbox", "before", "after")
@@ -107,6 +108,7 @@ class _Parser:
         self.t = tokens
         self.i = 0
         self.clauses = 0
+        self.depth = 0
 
     def peek(self) -> Token | None:
         return self.t[self.i] if self.i < len(self.t) else None
@@ -147,6 +149,15 @@ class _Parser:
         return parts[0] if len(parts) == 1 else Node("and", parts)
 
     def unary(self) -> Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise QueryError(f"the query nests too deeply: use at most {MAX_DEPTH} levels of parentheses and NOT")
+            return self._unary()
+        finally:
+            self.depth -= 1
+
+    def _unary(self) -> Node:
         tok = self.peek()
         if tok is None:
             raise QueryError("the query ends too early: something is missing after the last operator")
