@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mailark.catalog.archive import OrgArchive
+from mailark.catalog.export_names import FolderNames, safe_cell
 from mailark.catalog.lake import ALIAS
 
-_UNSAFE = re.compile(r"[\x00-\x1f\\:*?\"<>|]")
 
 MANIFEST_FIELDS = [
     "path", "kind", "mailbox", "folder", "message_id", "date", "size", "sha256", "source", "source_position", "reason",
@@ -107,12 +106,6 @@ class ExportResult:
         return {"path": str(self.path), "messages": self.messages, "quarantined": self.quarantined, "bytes": self.bytes}
 
 
-def zip_folder(mailbox: str, folder: str) -> str:
-    """A safe path inside the zip for a mailbox folder (no absolute paths, no '..')."""
-    segs = [_UNSAFE.sub("_", s) for s in [mailbox, *folder.split("/")] if s and s not in (".", "..")]
-    return "/".join(segs)
-
-
 def count_selected(archive: OrgArchive, sel: Selection) -> tuple[int, int]:
     """(copies, quarantined items) the selection holds: the denominator of progress."""
     con, org = archive.lake, archive.org_id
@@ -146,10 +139,14 @@ def write_zip(archive: OrgArchive, sel: Selection, sink: BinaryIO, on_progress: 
     )
     reader = archive.reader()
     manifest = io.StringIO()
-    w = csv.DictWriter(manifest, MANIFEST_FIELDS)
+    w = csv.DictWriter(manifest, MANIFEST_FIELDS, lineterminator="\r\n")
     w.writeheader()
     n_msg = n_q = total = 0
     counters: dict[str, int] = {}
+    folder_dir, quarantine_dir = FolderNames(), FolderNames("quarantine/")
+
+    def row(**cells: object) -> None:
+        w.writerow({k: safe_cell(v) for k, v in cells.items()})
 
     def tick() -> None:
         if on_progress and (n_msg + n_q) % progress_every == 0:
@@ -159,13 +156,13 @@ def write_zip(archive: OrgArchive, sel: Selection, sink: BinaryIO, on_progress: 
         while rows := items.fetchmany(500):
             for mbox, fld, mid, date, size, sha, src, pos, sk_ref, d_ref in rows:
                 data = reader.rebuild(sk_ref, d_ref, sha)
-                base = zip_folder(mbox, fld)
+                base = folder_dir(mbox, fld)
                 counters[base] = counters.get(base, 0) + 1
                 path = f"{base}/{counters[base]:06d}.eml"
                 zf.writestr(path, data)
-                w.writerow(dict(path=path, kind="message", mailbox=mbox, folder=fld, message_id=mid or "",
+                row(path=path, kind="message", mailbox=mbox, folder=fld, message_id=mid or "",
                                 date=date.isoformat() if date else "", size=size, sha256=sha, source=src,
-                                source_position=pos, reason=""))
+                                source_position=pos, reason="")
                 n_msg += 1
                 total += len(data)
                 tick()
@@ -178,12 +175,12 @@ def write_zip(archive: OrgArchive, sel: Selection, sink: BinaryIO, on_progress: 
             ).fetchall()
             for mbox, fld, okey, sha, size, reason, src, pos in quar:
                 data = reader.quarantined(okey, sha)
-                base = "quarantine/" + zip_folder(mbox, fld)
+                base = quarantine_dir(mbox, fld)
                 counters[base] = counters.get(base, 0) + 1
                 path = f"{base}/{counters[base]:06d}.raw"
                 zf.writestr(path, data)
-                w.writerow(dict(path=path, kind="quarantined", mailbox=mbox, folder=fld, message_id="", date="",
-                                size=size, sha256=sha, source=src, source_position=pos, reason=reason))
+                row(path=path, kind="quarantined", mailbox=mbox, folder=fld, message_id="", date="",
+                                size=size, sha256=sha, source=src, source_position=pos, reason=reason)
                 n_q += 1
                 total += len(data)
                 tick()

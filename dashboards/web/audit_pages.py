@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import select
 
+from mailark.catalog.export_names import safe_cell
 from mailark.control import audit as caudit
 from mailark.control.models import Organization
 from mailark.control.orgs import ControlError
@@ -97,11 +98,6 @@ def _show(request: Request, v: Viewer, s: DB, org: str | None) -> HTMLResponse:
                                        if any(form.values()) else ""), **context)
 
 
-def _safe_cell(value: str) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe (targets come from users)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def csv_lines(events: Iterable[caudit.AuditEntry], org_names: dict[str, str]) -> Iterator[str]:
     """The header and one line per event, produced as they are read (the download streams)."""
     buf = io.StringIO()
@@ -109,8 +105,8 @@ def csv_lines(events: Iterable[caudit.AuditEntry], org_names: dict[str, str]) ->
     w.writerow(CSV_COLUMNS)
     for e in events:
         org = org_names.get(e.org_id, e.org_id) if e.org_id else ""
-        w.writerow([e.seq, e.at, org, *(_safe_cell(x) for x in (e.actor, e.action, e.target, e.outcome)),
-                    _safe_cell(json.dumps(e.details, ensure_ascii=False, sort_keys=True))])
+        w.writerow([e.seq, e.at, org, *(safe_cell(x, None) for x in (e.actor, e.action, e.target, e.outcome)),
+                    safe_cell(json.dumps(e.details, ensure_ascii=False, sort_keys=True), None)])
         if buf.tell() > 64_000:
             yield buf.getvalue()
             buf.seek(0)

@@ -142,7 +142,7 @@ def test_tampered_object_is_detected_on_read(rt, org) -> None:  # type: ignore[n
 
 
 def test_zip_paths_are_safe() -> None:
-    from mailark.catalog.export import zip_folder
+    from mailark.catalog.export_names import zip_folder
 
     assert zip_folder("a@b", "../../etc/x") == "a@b/etc/x"
     assert zip_folder("a@b", "") == "a@b"
