@@ -14,6 +14,7 @@ from email.message import EmailMessage
 
 import nh3
 
+from mailark.catalog.export_names import neutralize_bidi
 from mailark.catalog.search.text import attachment_name, is_attachment, parse, part_text
 
 _LINK_SCHEMES = ("http:", "https:", "mailto:")
@@ -88,7 +89,9 @@ def attachments_of(msg: EmailMessage) -> list[tuple[Attachment, EmailMessage]]:
         if part.is_multipart() or not is_attachment(part):  # type: ignore[arg-type]
             continue
         data = part.get_payload(decode=True) or b""
-        out.append((Attachment(len(out) + 1, attachment_name(part), part.get_content_type(),  # type: ignore[arg-type]
+        name = attachment_name(part)  # type: ignore[arg-type]
+        # shown and offered for download with bidi controls visible: "x\u202efdp.exe" is not a PDF
+        out.append((Attachment(len(out) + 1, neutralize_bidi(name) if name else name, part.get_content_type(),  # type: ignore[arg-type]
                                len(data) if isinstance(data, bytes) else 0), part))
     return out
 

@@ -53,3 +53,17 @@ def test_zip_entries_stay_inside_are_unique_and_manifest_cells_are_defused(home,
     assert not [v for r in manifest for v in r.values() if v and v[0] in "=+-@"]
     assert any(i.startswith("'=HYPERLINK") for i in ids)
     assert all("\t" not in v and "\n" not in v for r in manifest for v in r.values())
+
+
+def test_bidi_controls_in_attachment_names_are_shown_not_obeyed() -> None:
+    """Issue 13: `invoice\\u202efdp.exe` would display as `invoiceexe.pdf`; pages and downloads show the control."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from mailark.catalog.mailview import attachments_of
+
+    raw = ("From: a@x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+           "Content-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+           "Content-Disposition: attachment; filename*=UTF-8''invoice%E2%80%AEfdp.exe\r\n\r\nMZ\r\n--b--\r\n").encode()
+    [(att, _)] = attachments_of(BytesParser(policy=policy.default).parsebytes(raw))  # type: ignore[arg-type]
+    assert att.filename == "invoice[U+202E]fdp.exe"
