@@ -6,6 +6,8 @@ replicas can run behind a load balancer. OpenAPI is published at /openapi.json (
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -83,10 +85,22 @@ def install_pages(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
 
 
+class PathOnlyAccessLog(logging.Filter):
+    """Access log lines carry the path, never the query string: search terms (`?q=...`) and
+    export selections are what people look for in an archive, and logs are not the key room."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?...", *args[3:])
+        return True
+
+
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Run the API in the foreground until interrupted (what `mailark up` starts as its web process)."""
     import uvicorn
 
+    logging.getLogger("uvicorn.access").addFilter(PathOnlyAccessLog())
     uvicorn.run(
         create_app(settings),
         host=host or settings.web_host,
