@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 import pyotp
 from argon2 import PasswordHasher
@@ -47,7 +48,8 @@ from mailark.storage.keys import MasterKey
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
-MIN_PASSWORD = 10
+MIN_PASSWORD = 12
+COMMON_PASSWORDS = Path(__file__).parent / "data" / "common-passwords.txt"
 SESSION_TTL = timedelta(hours=12)
 TOKEN_PREFIX = "mla_"
 TOTP_ISSUER = "mailark"
@@ -77,13 +79,25 @@ def utc(dt: datetime | None) -> datetime | None:
 # ---- passwords ------------------------------------------------------------------------------
 
 
-def check_password_policy(password: str) -> None:
+@cache
+def _common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def check_password_policy(password: str, login: str | None = None) -> None:
+    """At least 12 characters, not the login (or its name part), not a commonly used password."""
     if len(password) < MIN_PASSWORD:
         raise ControlError(f"the password is too short: use at least {MIN_PASSWORD} characters")
+    p = password.strip().lower()
+    if login and p in {login.strip().lower(), login.strip().lower().split("@", 1)[0]}:
+        raise ControlError("the password must not be the login: choose another")
+    if p in _common_passwords():
+        raise ControlError("that password is among the most commonly used ones: choose another")
 
 
-def hash_password(password: str) -> str:
-    check_password_policy(password)
+def hash_password(password: str, login: str | None = None) -> str:
+    check_password_policy(password, login)
     return _hasher.hash(password)
 
 
@@ -277,7 +291,11 @@ def must_change_password(session: Session, principal: Principal) -> bool:
     return bool(session.scalar(select(model.must_change_password).where(model.id == principal.id)))
 
 
-def change_own_password(session: Session, principal: Principal, old: str, new: str) -> None:
+def change_own_password(session: Session, principal: Principal, old: str, new: str, *,
+                        keep_session_cookie: str | None = None, end_tokens: bool = False) -> int:
+    """Change the caller's password and end their other web sessions (a stolen session must not
+    outlive the password it was opened with); with `end_tokens`, their API tokens too. Returns how
+    many sessions and tokens were ended."""
     acct = _account_of(session, principal)
     if isinstance(acct, User) and acct.directory_profile_id:
         raise Conflict("your password is your directory password: change it there (e.g. in Windows or your "
@@ -285,9 +303,12 @@ def change_own_password(session: Session, principal: Principal, old: str, new: s
     if not verify_password(acct.password_hash, old):
         audit.record(session, principal, "auth.password_change", org_id=_org_id(acct), target=principal.login, outcome="failed")
         raise AuthFailed("the current password is wrong")
-    acct.password_hash = hash_password(new)
+    acct.password_hash = hash_password(new, acct.login if isinstance(acct, User) else acct.name)
     acct.must_change_password = False
-    audit.record(session, principal, "auth.password_change", org_id=_org_id(acct), target=principal.login)
+    ended = end_other_sessions(session, principal.kind, acct.id, keep_session_cookie, end_tokens=end_tokens)
+    audit.record(session, principal, "auth.password_change", org_id=_org_id(acct), target=principal.login,
+                 details={"sessions_and_tokens_ended": ended, "tokens_ended": end_tokens})
+    return ended
 
 
 def reset_password(session: Session, principal: Principal, org: Organization | str, login: str) -> str:
@@ -487,6 +508,23 @@ def end_session(session: Session, cookie: str, now: datetime | None = None) -> N
                      "auth.logout", org_id=row.org_id, target=f"session {row.id}")
 
 
+def end_other_sessions(session: Session, kind: str, subject_id: str, keep_session_cookie: str | None, *,
+                       end_tokens: bool = False, now: datetime | None = None) -> int:
+    """End an account's web sessions but the one whose cookie is given (and its tokens if asked)."""
+    now = now or datetime.now(UTC)
+    keep = _sha256(keep_session_cookie) if keep_session_cookie else None
+    ended = 0
+    for row in session.scalars(select(WebSession).where(WebSession.subject_kind == kind, WebSession.subject_id == subject_id,
+                                                         WebSession.revoked_at.is_(None))):
+        if row.session_hash != keep:
+            row.revoked_at, ended = now, ended + 1
+    if end_tokens:
+        for tok in session.scalars(select(ApiToken).where(ApiToken.subject_kind == kind, ApiToken.subject_id == subject_id,
+                                                           ApiToken.revoked_at.is_(None))):
+            tok.revoked_at, ended = now, ended + 1
+    return ended
+
+
 def end_all_sessions(session: Session, kind: str, subject_id: str, now: datetime | None = None) -> None:
     """Used when an account is deleted or disabled: its sessions and tokens stop at once."""
     now = now or datetime.now(UTC)
@@ -514,7 +552,7 @@ def create_operator(
     if session.scalar(select(Operator).where(Operator.name == name)) is not None:
         raise Conflict(f"operator {name!r} already exists")
     generated = None if password else one_time_password()
-    op = Operator(id=new_id(), name=name, password_hash=hash_password(password or generated),  # type: ignore[arg-type]
+    op = Operator(id=new_id(), name=name, password_hash=hash_password(password or generated, name),  # type: ignore[arg-type]
                   must_change_password=generated is not None, all_orgs=orgs is None, active=True,
                   created_at=datetime.now(UTC))
     session.add(op)

@@ -201,7 +201,7 @@ def create_user(
         generated = None if password else one_time_password()
         user = User(
             id=new_id(), org_id=o.id, domain_id=dom.id, username=username, login=lg, display_name=display_name,
-            password_hash=hash_password(password or generated),  # type: ignore[arg-type]
+            password_hash=hash_password(password or generated, login),  # type: ignore[arg-type]
             must_change_password=generated is not None, active=True, created_at=datetime.now(UTC),
         )
         session.add(user)

@@ -85,7 +85,8 @@ def revoke_token(token_id: str, p: Acting, s: DB) -> OkOut:
 @router.post("/password", response_model=OkOut, responses=ERRORS, summary="Change your own password")
 def change_password(body: PasswordChangeIn, caller: AnyCaller, s: DB) -> OkOut:
     try:
-        cauth.change_own_password(s, caller.principal, body.old_password, body.new_password)
+        cauth.change_own_password(s, caller.principal, body.old_password, body.new_password,
+                                  keep_session_cookie=caller.session_cookie, end_tokens=body.end_tokens)
     except cauth.AuthFailed:
         s.commit()  # the failed attempt is audited
         raise

@@ -83,6 +83,7 @@ class NewTokenOut(BaseModel):
 class PasswordChangeIn(Strict):
     old_password: str = Field(max_length=1024, examples=["old password here"])
     new_password: str = Field(max_length=1024, examples=["a new long password"])
+    end_tokens: bool = Field(default=False, description="also revoke your API tokens (your other web sessions always end)")
 
 
 class TotpBeginOut(BaseModel):

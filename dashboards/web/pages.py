@@ -194,7 +194,7 @@ def password_submit(request: Request, v: PageOtp, s: DB, csrf: str = Form(""), o
                     new_password: str = Form("")) -> Response:
     check_form(request, v, csrf)
     try:
-        cauth.change_own_password(s, v.principal, old_password, new_password)
+        cauth.change_own_password(s, v.principal, old_password, new_password, keep_session_cookie=v.cookie)
     except ControlError as e:
         s.commit()  # a failed attempt is audited
         return render(request, "password.html", status=400, viewer=v, forced=True, error=str(e))

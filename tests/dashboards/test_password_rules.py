@@ -1,0 +1,58 @@
+"""Issue 13: the password policy (12 characters, not the login, not a common password) and a password
+change that ends the account's other sessions (and, when asked, its API tokens)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.dashboards.conftest import CSRF, Server, Tenant, add_user, client
+
+
+def _session(server: Server, login: str, password: str):  # type: ignore[no-untyped-def]
+    c = client(server)
+    r = c.post("/api/auth/login", json={"login": login, "password": password}, headers=CSRF)
+    assert r.status_code == 200, r.text
+    return c
+
+
+@pytest.mark.parametrize("bad, says", [("short-pw", "too short"), ("123qweasdzxc", "most commonly used"),
+                                       ("qwerty123456", "most commonly used")])
+def test_weak_passwords_are_refused(server: Server, make_tenant: Callable[..., Tenant], bad: str, says: str) -> None:
+    t = make_tenant("pol")
+    with client(server, t.token) as c:
+        r = c.post(f"/api/orgs/{t.name}/users", json={"login": f"zed@{t.name}", "password": bad})
+        assert r.status_code in (400, 422) and says in r.text, r.text
+
+
+def test_the_login_is_not_a_password(server: Server, make_tenant: Callable[..., Tenant]) -> None:
+    t = make_tenant("pol")
+    login = f"averyverylongname@{t.name}"
+    with client(server, t.token) as c:
+        r = c.post(f"/api/orgs/{t.name}/users", json={"login": login, "password": login})
+        assert r.status_code in (400, 422) and "must not be the login" in r.text, r.text
+        r = c.post(f"/api/orgs/{t.name}/users", json={"login": login, "password": "averyverylongname"})
+        assert r.status_code in (400, 422) and "must not be the login" in r.text, r.text
+
+
+def test_a_password_change_ends_the_other_sessions_and_on_request_the_tokens(
+        server: Server, make_tenant: Callable[..., Tenant]) -> None:
+    t = make_tenant("pwc")
+    login, token = add_user(server, t, "ann", with_mailbox=True)
+    password = f"pw-ann-{t.name}-long"
+    mine, stolen = _session(server, login, password), _session(server, login, password)
+    new = "a brand new passphrase 1"
+    r = mine.post("/api/auth/password", json={"old_password": password, "new_password": new}, headers=CSRF)
+    assert r.status_code == 200, r.text
+    assert mine.get("/api/auth/me").status_code == 200          # the session that changed it goes on
+    assert stolen.get("/api/auth/me").status_code == 401        # every other session ends
+    with client(server, token) as c:
+        assert c.get("/api/auth/me").status_code == 200         # tokens stay unless asked
+    r = mine.post("/api/auth/password", json={"old_password": new, "new_password": "another passphrase 22",
+                                               "end_tokens": True}, headers=CSRF)
+    assert r.status_code == 200, r.text
+    with client(server, token) as c:
+        assert c.get("/api/auth/me").status_code == 401
+    mine.close()
+    stolen.close()
