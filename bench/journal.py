@@ -82,7 +82,7 @@ def child(mode: str, arg: str | None) -> None:
 
         with rt.session() as s:
             org, _ = create_org(s, "bench", rt.master_key, users=10_000, storage_gb=1000)
-            add_journal(s, Principal.deployment_operator(), org, rt.master_key, DOMAIN)
+            add_journal(s, Principal.deployment_operator(), org, rt.master_key, DOMAIN, allow_networks=["127.0.0.0/8"])
         ep = JournalEndpoint(rt.settings, host="127.0.0.1", port=0, runtime=rt)
         _, port = ep.start()
         print(port, flush=True)

@@ -16,7 +16,9 @@ from mailark.dashboards.api.models import OkOut
 from mailark.dashboards.deps import DB, Acting, Ctx
 from mailark.sources import kinds
 from mailark.sources.errors import SourceError
-from mailark.sources.journal.profiles import DEFAULT_IMPORT_FOLDER, IMPORT, JOURNAL, add_import, add_journal
+from mailark.sources.journal.profiles import (
+    DEFAULT_IMPORT_FOLDER, IMPORT, JOURNAL, add_import, add_journal, check_senders,
+)
 
 router = APIRouter(prefix=ORG_PATH + "/sources", tags=["sources"])
 
@@ -92,7 +94,9 @@ def add(org: str, body: SourceIn, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
         domain = ctx.runtime.settings.journal.domain
         if body.kind == JOURNAL:
             view, password = add_journal(s, p, org, master, domain, name=body.name, address=c.get("address"),
-                                         auth_required=bool(c.get("auth_required")), password=secret.get("password"))
+                                         auth_required=bool(c.get("auth_required")), password=secret.get("password"),
+                                         allow_networks=c.get("allow_networks"),
+                                         allow_any_sender=bool(c.get("allow_any_sender")))
         else:
             if not c.get("mailbox"):
                 raise ControlError("an SMTP import needs config.mailbox: the archive mailbox it fills")
@@ -114,9 +118,12 @@ def get(org: str, source: str, p: Acting, s: DB) -> SourceOut:
 
 @router.patch("/{source}", response_model=SourceOut, responses=ERRORS, summary="Change a mail source")
 def change(org: str, source: str, body: SourcePatch, p: Acting, s: DB, ctx: Ctx) -> SourceOut:
-    kind = src.get_source(s, p, org, source).kind
+    current = src.get_source(s, p, org, source)
+    kind = current.kind
     if body.config is not None:
         _valid(kind, body.config)
+        if kind == JOURNAL:
+            body.config = check_senders({**current.config, **body.config})
     if kind in (JOURNAL, IMPORT) and body.secret is not None and len(body.secret.get("password") or "") < 12:
         raise ControlError("an SMTP password needs at least 12 characters")
     return _out(src.update_source(s, p, org, source, ctx.runtime.master_key, config=body.config, secret=body.secret,

@@ -104,6 +104,9 @@ DE: dict[str, str] = {
     "Not added (licence full)": "Nicht angelegt (Lizenz voll)",
     "Add a journal endpoint": "Journal-Empfang hinzufügen",
     "SMTP AUTH required": "SMTP AUTH verlangt",
+    "Sender networks": "Absendernetze",
+    "without SMTP AUTH: the networks of your mail servers, e.g. 192.0.2.0/24":
+        "ohne SMTP AUTH: die Netze Ihrer Mailserver, z. B. 192.0.2.0/24",
     "SMTP password (shown once)": "SMTP-Passwort (nur jetzt sichtbar)",
     "Resume": "Fortsetzen",
     "Export this folder": "Diesen Ordner exportieren",

@@ -203,6 +203,7 @@ def _source_in(f: dict[str, str]) -> api_sources.SourceIn:
     config: dict[str, Any] = {"address": _text(f, "address") or None}
     if kind == "journal":
         config["auth_required"] = _checked(f, "auth_required")
+        config["allow_networks"] = [n for n in re.split(r"[\s,]+", _text(f, "allow_networks") or "") if n]
     else:
         config |= {"mailbox": _text(f, "mailbox"), "folder": _text(f, "folder") or None}
     return api_sources.SourceIn(kind=kind, name=name, config=config)

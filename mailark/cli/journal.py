@@ -55,9 +55,15 @@ def add(
     name: Annotated[str, typer.Option(help="Profile name.")] = "journal",
     address: Annotated[str | None, typer.Option(help="Journal address (default journal@ORG.<journal.domain>).")] = None,
     auth: Annotated[bool, typer.Option("--auth/--no-auth", help="Require SMTP AUTH (after STARTTLS).")] = False,
+    allow_network: Annotated[list[str] | None, typer.Option(
+        "--allow-network", help="Without --auth: a sender network (CIDR) mail is taken from; repeatable.")] = None,
+    allow_any_sender: Annotated[bool, typer.Option(
+        "--allow-any-sender", help="Without --auth: take mail from anyone (not recommended).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a journal address (and its journal archive mailbox) for an organization."""
+    """Add a journal address (and its journal archive mailbox) for an organization.
+
+    It takes mail only from senders that authenticate (--auth) or from the networks you name."""
     from mailark.control.principals import Principal
     from mailark.sources.journal.profiles import add_journal
     rt = cli.cli_runtime()
@@ -65,7 +71,8 @@ def add(
     def run() -> dict[str, Any]:
         with rt.session(write=True) as s:
             view, pw = add_journal(s, Principal.deployment_operator(), org, rt.master_key,
-                                   rt.settings.journal.domain, name=name, address=address, auth_required=auth)
+                                   rt.settings.journal.domain, name=name, address=address, auth_required=auth,
+                                   allow_networks=allow_network, allow_any_sender=allow_any_sender)
             return {"name": view.name, **view.config, "password": pw}
 
     doc = cli.guard(run)
@@ -121,12 +128,17 @@ def list_(org: OrgOpt, as_json: JsonOpt = False) -> None:
                     for v in list_sources(s, Principal.deployment_operator(), org) if v.kind in ("journal", "smtp-import")]
 
     rows = cli.guard(run)
+    for r in rows:
+        if r.get("allow_any_sender") and not r.get("auth_required"):
+            cli.err.print(f"[yellow]warning:[/] {r['address']} takes mail from anyone: require SMTP AUTH or name "
+                          "the sender networks (PATCH the source's config: allow_networks)", highlight=False, soft_wrap=True)
     if as_json:
         cli.print_json(rows)
         return
     t = Table("name", "kind", "address", "mailbox", "AUTH", "last drain")
     for r in rows:
-        auth = "yes" if r["kind"] == "smtp-import" or r.get("auth_required") else "no"
+        auth = "yes" if r["kind"] == "smtp-import" or r.get("auth_required") else (
+            "no (anyone)" if r.get("allow_any_sender") else "no: " + ", ".join(r.get("allow_networks") or []))
         t.add_row(r["name"], r["kind"], r["address"], r["mailbox"], auth,
                   (r["last_status"] or "-") + (f" ({r['paused_reason']})" if r["paused_reason"] else ""))
     cli.out.print(t)

@@ -48,6 +48,8 @@ R_CONFLICT = ("451 4.3.0 <{}>: this address is claimed by two source profiles; t
 R_UNKNOWN = "550 5.1.1 <{}>: no journal or import address of this archive (check the address in the journal rule)"
 R_AUTH = "530 5.7.0 <{}> requires SMTP AUTH: STARTTLS, then AUTH PLAIN or LOGIN as this address"
 R_NO_TLS = "530 5.7.0 <{}> requires SMTP AUTH, but this endpoint has no TLS certificate (journal.tls_cert)"
+R_SENDER = ("550 5.7.1 <{}>: {} may not send to this journal address: authenticate (SMTP AUTH after STARTTLS) "
+            "or ask the archive's admin to allow your mail servers' network")
 R_FULL = "452 4.3.1 the archive of this organization is full; keep the message and retry later"
 R_STORE = "451 4.3.0 the message could not be stored ({}); retry later"
 R_THROTTLED = "454 4.7.0 too many failed authentications from your address; try again later"
@@ -211,6 +213,10 @@ class JournalHandler:
             return R_CONFLICT.format(address)
         if route.auth_required and session.auth_data != route.address:
             return (R_AUTH if self.tls else R_NO_TLS).format(address)
+        peer = str(session.peer[0]) if session.peer else ""
+        if not route.sender_allowed(peer, session.auth_data):
+            log.warning("550 for %s from %s: not an allowed sender network and not authenticated", address, peer)
+            return R_SENDER.format(address, peer)
         size = _size_param(envelope.mail_options)
         if not await self._run(self._has_room, route, size):
             log.warning("452 for %s: organization %s has no storage left", address, route.org_name)

@@ -1,7 +1,8 @@
 """Journal and SMTP-import profiles: their addresses, credentials and the endpoint's address table.
 
 A profile's `config` (no secrets) holds:
-- journal: ``address``, ``auth_required`` (bool), ``mailbox`` (the journal archive mailbox);
+- journal: ``address``, ``auth_required`` (bool), ``mailbox`` (the journal archive mailbox), and
+  when AUTH is not required, who may send: ``allow_networks`` (CIDRs) or ``allow_any_sender``;
 - smtp-import: ``address``, ``mailbox`` (the archive mailbox it fills), ``folder``.
 Its secret is ``{"password": ...}``. The SMTP AUTH user name is the profile's address. Addresses
 are unique over the whole deployment (a unique index on `endpoint_address`) and fixed when the
@@ -11,6 +12,7 @@ profile is made: the endpoint finds the organization by the recipient.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
@@ -47,12 +49,51 @@ class Route:
     mailbox: str
     folder: str
     password: str | None = field(default=None, repr=False)
+    # Without AUTH, mail is taken only from these sender networks, or from anyone if allow_any_sender.
+    allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    allow_any_sender: bool = False
     # Two enabled profiles claim this address (only possible in a database edited by hand): mail to
     # it is refused for now (451) rather than given to either organization.
     conflict: bool = False
 
     def check_password(self, given: str) -> bool:
         return self.password is not None and hmac.compare_digest(self.password.encode(), given.encode())
+
+    def sender_allowed(self, peer: str, authenticated_as: str | None) -> bool:
+        """May a client at `peer` (authenticated as `authenticated_as`, if at all) send to this address?"""
+        if authenticated_as == self.address:
+            return True
+        if self.auth_required:
+            return False
+        if self.allow_any_sender:
+            return True
+        try:
+            ip = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.allow_networks)
+
+
+def check_senders(config: dict[str, object]) -> dict[str, object]:
+    """A journal configuration after a change: AUTH, or sender networks, or explicitly anyone."""
+    if config.get("auth_required"):
+        return config
+    networks = sender_networks(config.get("allow_networks"))  # type: ignore[arg-type]
+    if not networks and not config.get("allow_any_sender"):
+        raise ControlError("a journal address without SMTP AUTH needs the sender networks it takes mail from "
+                           "(allow_networks), or SMTP AUTH (auth_required); allow_any_sender opens it to anyone")
+    return {**config, "allow_networks": networks, "allow_any_sender": bool(config.get("allow_any_sender"))}
+
+
+def sender_networks(given: list[str] | tuple[str, ...] | None) -> list[str]:
+    """The allow-list as normalized CIDR strings; a wrong entry is refused with what to type."""
+    out = []
+    for item in given or []:
+        try:
+            out.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+        except ValueError:
+            raise ControlError(f"{item!r} is not a network: give one as CIDR, e.g. 192.0.2.0/24 or 2001:db8::/32") from None
+    return out
 
 
 def default_address(kind: str, org_name: str, profile_name: str, domain: str) -> str:
@@ -90,20 +131,29 @@ def add_journal(
     address: str | None = None,
     auth_required: bool = False,
     password: str | None = None,
+    allow_networks: list[str] | None = None,
+    allow_any_sender: bool = False,
 ) -> tuple[SourceView, str | None]:
     """A journal address for the organization and its journal archive mailbox (created now, within
-    the licence). Returns the profile and the SMTP password when AUTH is required (show it once)."""
+    the licence). Returns the profile and the SMTP password when AUTH is required (show it once).
+    Without AUTH the profile names the sender networks it takes mail from, or explicitly anyone."""
     o = require_admin(session, principal, org, "adding a journal address")
     addr = normalize_address(address) if address else default_address(JOURNAL, o.name, name, domain)
     if _address_taken(session, addr, domain):
         raise Conflict(f"the journal address {addr!r} is already in use: choose another")
+    networks = sender_networks(allow_networks)
+    if not auth_required and not networks and not allow_any_sender:
+        raise ControlError("a journal address without SMTP AUTH needs the sender networks it takes mail from "
+                           "(e.g. --allow-network 192.0.2.0/24, your mail servers), or SMTP AUTH (--auth); "
+                           "--allow-any-sender opens it to the whole internet")
     mb, _ = ensure_archive_mailbox(session, principal, o, addr, kind="journal")
     if mb.kind != "journal":
         raise Conflict(f"{addr!r} is the address of a {mb.kind} archive mailbox: choose another journal address")
     pw = _password(password) if auth_required or password else None
     view = create_source(
         session, principal, o, JOURNAL, name,
-        {"address": addr, "auth_required": auth_required, "mailbox": mb.primary_address},
+        {"address": addr, "auth_required": auth_required, "mailbox": mb.primary_address,
+         **({} if auth_required else {"allow_networks": networks, "allow_any_sender": allow_any_sender})},
         {"password": pw} if pw else None, master, interval_seconds=60,
     )
     return view, pw
@@ -161,6 +211,8 @@ def load_routes(session: Session, master: MasterKey, domain: str) -> dict[str, R
             address=addr, kind=p.kind, org_id=p.org_id, org_name=org_name, profile_id=p.id, profile_name=p.name,
             auth_required=p.kind == IMPORT or bool(cfg.get("auth_required")), mailbox=cfg.get("mailbox") or addr,
             folder=cfg.get("folder") or ("Journal" if p.kind == JOURNAL else DEFAULT_IMPORT_FOLDER), password=pw,
+            allow_networks=tuple(ipaddress.ip_network(n, strict=False) for n in cfg.get("allow_networks") or []),
+            allow_any_sender=bool(cfg.get("allow_any_sender")),
         )
     for addr, owners in claimed.items():
         if len(owners) > 1:

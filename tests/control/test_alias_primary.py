@@ -72,7 +72,8 @@ def test_journal_and_search_find_the_mailbox_by_either_address(rt) -> None:  # t
     with rt.session() as s:
         ann = mbx.create_mailbox(s, t.admin, "acme", "ann@acme", kind="shared")
         mbx.add_alias(s, t.admin, "acme", "ann@acme", "ann.archer@acme")
-        view, _ = add_journal(s, t.admin, "acme", rt.master_key, rt.settings.journal.domain, name="journal")
+        view, _ = add_journal(s, t.admin, "acme", rt.master_key, rt.settings.journal.domain, name="journal",
+                              allow_networks=["127.0.0.0/8"])
         jbox = json.loads(s.scalar(select(SourceProfile.config).where(SourceProfile.id == view.id)))["mailbox"]
         mbx.add_alias(s, t.admin, "acme", jbox, "journal-new@acme")
         ann_id = ann.id

@@ -75,7 +75,7 @@ def victim(server: Server, make_tenant) -> tuple[Tenant, dict[str, str]]:  # typ
             ("POST", f"{base}/mailboxes", {"address": f"shared@{b.name}", "kind": "shared"}),
             ("POST", f"{base}/mailboxes/shared@{b.name}/aliases", {"alias": f"alias@{b.name}"}),
             ("PUT", f"{base}/mailboxes/shared@{b.name}/permissions/groups/grp", None),
-            ("POST", f"{base}/sources", {"kind": "journal", "name": "src"}),
+            ("POST", f"{base}/sources", {"kind": "journal", "name": "src", "config": {"allow_any_sender": True}}),
             ("POST", f"{base}/directory/ldap", {"name": "corp", "url": "ldap://127.0.0.1:9", "bind_dn": "cn=x",
                                                 "bind_password": "pw", "base_dn": "dc=x", "domains": [f"dir.{b.name}.example"]}),
         ):

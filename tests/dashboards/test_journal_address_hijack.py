@@ -17,7 +17,7 @@ from tests.dashboards.conftest import Server, Tenant, client
 
 def _journal(server: Server, t: Tenant, name: str = "journal") -> dict:  # type: ignore[type-arg]
     with client(server, t.token) as c:
-        r = c.post(f"/api/orgs/{t.name}/sources", json={"kind": "journal", "name": name, "config": {}})
+        r = c.post(f"/api/orgs/{t.name}/sources", json={"kind": "journal", "name": name, "config": {"allow_networks": ["127.0.0.0/8"]}})
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -46,7 +46,7 @@ def test_patching_a_journal_address_to_another_organizations_is_refused_and_its_
         assert r.status_code == 200 and r.json()["config"]["address"] == mine["config"]["address"], r.text
         # nor can a second profile take B's address at creation (one neutral refusal)
         r = c.post(f"/api/orgs/{a.name}/sources", json={"kind": "journal", "name": "second",
-                                                         "config": {"address": b_address}})
+                                                         "config": {"address": b_address, "allow_any_sender": True}})
         assert r.status_code == 409 and "already in use" in r.json()["error"], r.text
         assert "organization" not in r.json()["error"]
 

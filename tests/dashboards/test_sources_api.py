@@ -38,7 +38,8 @@ def test_admin_manages_sources_and_never_reads_credentials_back(server: Server, 
 def test_sources_are_for_admins_of_their_own_organization(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
     t, other = make_tenant(), make_tenant()
     with client(server, t.token) as c:
-        assert c.post(f"/api/orgs/{t.name}/sources", json={"kind": "journal", "name": "j"}).status_code == 201
+        assert c.post(f"/api/orgs/{t.name}/sources", json={"kind": "journal", "name": "j",
+                                                                   "config": {"allow_networks": ["127.0.0.0/8"]}}).status_code == 201
     _, reader = add_user(server, t, "rita", roles=["Reader"])
     with client(server, reader) as c:
         assert c.get(f"/api/orgs/{t.name}/sources").status_code == 403

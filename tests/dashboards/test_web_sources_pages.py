@@ -336,7 +336,7 @@ def test_german_labels_and_every_label_translated(server: Server, make_tenant) -
             assert german in page, german
         assert "Add a mail source" not in page
         token = form_token(c, f"/o/{t.name}/sources")
-        c.post(f"/o/{t.name}/sources", data={"csrf": token, "form": "journal", "name": "journal"})
+        c.post(f"/o/{t.name}/sources", data={"csrf": token, "form": "journal", "name": "journal", "allow_networks": "127.0.0.0/8"})
         r = c.post(f"/o/{t.name}/sources/journal/remove", data={"csrf": token})
         assert "Die Mailquelle journal entfernen?" in r.text and "Abbrechen" in r.text
 
