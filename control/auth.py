@@ -154,6 +154,7 @@ class AuthResult:
     totp_enrolment_required: bool = False
     locked: bool = False
     totp_needed: bool = False  # the password was right but no code came: ask for it (the web login's 2nd step)
+    token_scope: str | None = None  # for a token: "admin" or "read"
 
     @property
     def ok(self) -> bool:
@@ -358,19 +359,28 @@ def confirm_totp(session: Session, master: MasterKey, principal: Principal, code
     audit.record(session, principal, "auth.totp_confirm", org_id=_org_id(acct), target=principal.login)
 
 
-def reset_totp(session: Session, principal: Principal, org: Organization | str, login: str) -> None:
+def reset_totp(session: Session, principal: Principal, org: Organization | str, login: str, *,
+               end_tokens: bool = False) -> None:
     o = require_admin(session, principal, org, "resetting TOTP")
     user = session.scalar(select(User).where(User.org_id == o.id, User.login == login.strip().lower()))
     if user is None:
         raise NotFound(f"organization {o.name!r} has no user {login!r}")
     user.totp_secret, user.totp_enabled, user.totp_last_step = None, False, None
-    audit.record(session, principal, "user.totp_reset", org_id=o.id, target=user.login)
+    # whoever held the second factor may hold a session too: every session ends (tokens when asked)
+    ended = end_other_sessions(session, "user", user.id, None, end_tokens=end_tokens)
+    audit.record(session, principal, "user.totp_reset", org_id=o.id, target=user.login,
+                 details={"sessions_and_tokens_ended": ended, "tokens_ended": end_tokens})
 
 
 def set_mfa_required(session: Session, principal: Principal, org: Organization | str, required: bool) -> None:
     o = require_admin(session, principal, org, "changing the MFA policy")
     o.mfa_required = required
-    audit.record(session, principal, "org.mfa_required", org_id=o.id, target=o.name, details={"required": required})
+    ended = 0
+    if required:  # users without TOTP must not go on with sessions or tokens made without it
+        for u in session.scalars(select(User).where(User.org_id == o.id, User.totp_enabled.is_(False))):
+            ended += end_other_sessions(session, "user", u.id, None, end_tokens=True)
+    audit.record(session, principal, "org.mfa_required", org_id=o.id, target=o.name,
+                 details={"required": required, "sessions_and_tokens_ended": ended})
 
 
 # ---- API tokens ---------------------------------------------------------------------------------
@@ -384,10 +394,18 @@ class NewToken:
     expires_at: datetime | None
 
 
+TOKEN_SCOPES = ("admin", "read")
+DEFAULT_TOKEN_TTL = timedelta(days=90)
+
+
 def create_token(
-    session: Session, principal: Principal, name: str, *, ttl: timedelta | None = None, now: datetime | None = None
+    session: Session, principal: Principal, name: str, *, ttl: timedelta | None = None, scope: str = "admin",
+    now: datetime | None = None,
 ) -> NewToken:
-    """A token for the acting account (for automation); it acts exactly as that account."""
+    """A token for the acting account (for automation): with scope "admin" it acts as that account,
+    with "read" it only reads. It expires after `ttl` (default 90 days): a forgotten token dies."""
+    if scope not in TOKEN_SCOPES:
+        raise ControlError(f"unknown token scope {scope!r}: use read or admin")
     if principal.kind == "system":
         raise Forbidden("the deployment operator works on the server and needs no token: create an operator account")
     acct = _account_of(session, principal)
@@ -395,11 +413,11 @@ def create_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         id=new_id(), token_hash=_sha256(token), subject_kind=principal.kind, subject_id=acct.id, org_id=_org_id(acct),
-        name=name[:100], created_at=now, expires_at=now + ttl if ttl else None,
+        name=name[:100], created_at=now, expires_at=now + (ttl or DEFAULT_TOKEN_TTL), scope=scope,
     )
     session.add(row)
     audit.record(session, principal, "auth.token_create", org_id=row.org_id, target=f"{principal.login}:{name}",
-                 details={"token_id": row.id}, now=now)
+                 details={"token_id": row.id, "scope": scope, "expires_at": row.expires_at.isoformat()}, now=now)
     return NewToken(row.id, row.name, token, row.expires_at)
 
 
@@ -419,7 +437,7 @@ def authenticate_token(session: Session, token: str, now: datetime | None = None
                      target=f"token {row.id}" if row else "", outcome="failed", details={"reason": reason}, now=now)
         return AuthResult(None, "the API token is not valid (unknown, expired or revoked)")
     row.last_used_at = now
-    return AuthResult(_principal(session, acct))
+    return AuthResult(_principal(session, acct), token_scope=row.scope or "admin")
 
 
 def revoke_token(session: Session, principal: Principal, token_id: str, now: datetime | None = None) -> None:

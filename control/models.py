@@ -216,6 +216,8 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "admin": acts as its account; "read": may only read (GET), for reporting and backups of exports.
+    scope: Mapped[str] = mapped_column(String(8), nullable=False, default="admin", server_default="admin")
 
 
 class WebSession(Base):

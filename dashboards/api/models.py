@@ -61,7 +61,8 @@ class LoginOut(MeOut):
 
 class TokenIn(Strict):
     name: str = Field(min_length=1, max_length=100, examples=["backup-script"])
-    ttl_days: int | None = Field(default=None, ge=1, le=3650, examples=[90])
+    ttl_days: int | None = Field(default=None, ge=1, le=3650, examples=[90], description="days until it expires (default 90)")
+    scope: Literal["admin", "read"] = Field(default="admin", description="admin: acts as you; read: may only read (GET)")
 
 
 class TokenOut(BaseModel):
@@ -71,6 +72,7 @@ class TokenOut(BaseModel):
     expires_at: Utc | None = None
     revoked_at: Utc | None = None
     last_used_at: Utc | None = None
+    scope: str = "admin"
 
 
 class NewTokenOut(BaseModel):
