@@ -183,19 +183,22 @@ def _org_id(acct: Account | None) -> str | None:
     return acct.org_id if isinstance(acct, User) else None
 
 
-def _throttle_state(session: Session, login: str, now: datetime) -> tuple[int, datetime | None]:
-    """(failures within WINDOW, time of the newest one)."""
+def _throttle_state(session: Session, login: str, source: str | None, now: datetime) -> tuple[int, datetime | None]:
+    """(failures within WINDOW, time of the newest one) of this login from this source address: a
+    guesser elsewhere locks out only itself, never the account's owner (issue 13)."""
+    same_source = LoginFailure.source.is_(None) if source is None else LoginFailure.source == source
     n, last = session.execute(
-        select(func.count(), func.max(LoginFailure.at)).where(LoginFailure.login == login, LoginFailure.at > now - WINDOW)
+        select(func.count(), func.max(LoginFailure.at)).where(LoginFailure.login == login, same_source,
+                                                               LoginFailure.at > now - WINDOW)
     ).one()
     return n or 0, utc(last)
 
 
-def _fail(session: Session, login: str, acct: Account | None, reason: str, now: datetime, *, count: bool = True,
-          message: str | None = None) -> AuthResult:
+def _fail(session: Session, login: str, source: str | None, acct: Account | None, reason: str, now: datetime, *,
+          count: bool = True, message: str | None = None) -> AuthResult:
     if count:
-        session.add(LoginFailure(login=login, at=now))
-    n, last = _throttle_state(session, login, now)
+        session.add(LoginFailure(login=login, source=source, at=now))
+    n, last = _throttle_state(session, login, source, now)
     locked = n >= MAX_FAILURES and last is not None
     if locked:
         retry = int((last + LOCKOUT - now).total_seconds()) + 1  # type: ignore[operator]
@@ -205,7 +208,7 @@ def _fail(session: Session, login: str, acct: Account | None, reason: str, now: 
         message = message or "wrong login, password or code"
     actor = Principal("user" if isinstance(acct, User) else "operator", acct.id, login) if acct else None
     audit.record(session, actor, "auth.login", org_id=_org_id(acct), target=login, outcome="failed",
-                 details={"reason": reason, "failures_in_window": n}, now=now)
+                 details={"reason": reason, "failures_in_window": n, "source": source}, now=now)
     return AuthResult(None, message, retry, locked=locked)
 
 
@@ -235,18 +238,19 @@ DirectoryCheck = Callable[[Session, User, str], tuple[bool, str]]
 
 def login(
     session: Session, master: MasterKey, login: str, password: str, totp_code: str | None = None,
-    now: datetime | None = None, directory_check: DirectoryCheck | None = None,
+    now: datetime | None = None, directory_check: DirectoryCheck | None = None, source: str | None = None,
 ) -> AuthResult:
     """Check a login (`name@domain` for users, a bare name for MSP operators). Commit even on failure.
 
-    A user synced from a directory is checked by `directory_check` (without one, refused)."""
+    A user synced from a directory is checked by `directory_check` (without one, refused). Failures
+    are counted per login and `source` (the client's address): the lockout stops that source only."""
     now = now or datetime.now(UTC)
     login = login.strip().lower()
     acct = _find_account(session, login)
-    n, last = _throttle_state(session, login, now)
+    n, last = _throttle_state(session, login, source, now)
     if n >= MAX_FAILURES and last is not None and now < last + LOCKOUT:
         verify_password(None, password)  # the same work as a real attempt
-        return _fail(session, login, acct, "locked", now, count=False)
+        return _fail(session, login, source, acct, "locked", now, count=False)
     if isinstance(acct, User) and acct.directory_profile_id:
         # A synced user's password is the directory's (an LDAP bind); the local hash is never used.
         try:
@@ -254,18 +258,18 @@ def login(
                 raise DirectoryUnavailable("directory logins are not available here: sign in through the web app or API")
             ok, reason = directory_check(session, acct, password)
         except DirectoryUnavailable as e:  # not the user's fault: not counted for throttling, but audited
-            return _fail(session, login, acct, "directory unavailable", now, count=False, message=str(e))
+            return _fail(session, login, source, acct, "directory unavailable", now, count=False, message=str(e))
         if not ok:
-            return _fail(session, login, acct, reason, now)
+            return _fail(session, login, source, acct, reason, now)
     elif not verify_password(acct.password_hash if acct else None, password) or acct is None:
-        return _fail(session, login, acct, "unknown login" if acct is None else "wrong password", now)
+        return _fail(session, login, source, acct, "unknown login" if acct is None else "wrong password", now)
     if not acct.active:
-        return _fail(session, login, acct, "account disabled", now)
+        return _fail(session, login, source, acct, "account disabled", now)
     org = session.get(Organization, acct.org_id) if isinstance(acct, User) else None
     enrol = False
     if acct.totp_enabled:
         if not _totp_ok(session, master, acct, totp_code, now):
-            failed = _fail(session, login, acct, "missing or wrong TOTP code", now)  # counted: no password oracle
+            failed = _fail(session, login, source, acct, "missing or wrong TOTP code", now)  # counted: no password oracle
             return replace(failed, totp_needed=not totp_code and not failed.locked)
     elif org is not None and org.mfa_required:
         enrol = True

@@ -243,6 +243,7 @@ class LoginFailure(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     login: Mapped[str] = mapped_column(String(320), nullable=False, index=True)
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the client's address
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 

@@ -37,7 +37,7 @@ def _me(s: DB, p: Principal, via: str, pending: bool = False) -> MeOut:
 def login(body: LoginIn, request: Request, response: Response, s: DB, ctx: Ctx) -> LoginOut:
     check_csrf(request)
     result = cauth.login(s, ctx.runtime.master_key, body.login, body.password, body.totp,
-                         directory_check=check_directory_password)
+                         directory_check=check_directory_password, source=request.client.host if request.client else None)
     if not result.ok:
         s.commit()  # throttling row and audit event stay, though the login is refused
         result.require()

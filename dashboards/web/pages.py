@@ -155,7 +155,7 @@ def login_submit(request: Request, s: DB, ctx: Ctx, login: str = Form(""), passw
             return render(request, "login.html", status=401, error="the login took too long: start again", next=back)
         login, password = first
     result = cauth.login(s, ctx.runtime.master_key, login, password, totp.strip() or None,
-                         directory_check=check_directory_password)
+                         directory_check=check_directory_password, source=request.client.host if request.client else None)
     if not result.ok:
         s.commit()  # the throttling row and the audit event stay
         if result.totp_needed:
@@ -164,6 +164,10 @@ def login_submit(request: Request, s: DB, ctx: Ctx, login: str = Form(""), passw
         if pending and not result.locked:  # a wrong code: ask for it again, not for the password
             return render(request, "login.html", status=401, step="totp", error=result.error, login=login, next=back,
                           pending=pending)
+        if result.locked:  # as the API answers it: 429 with Retry-After
+            locked = render(request, "login.html", status=429, error=result.error, login=login, next=back)
+            locked.headers["Retry-After"] = str(max(1, int(result.retry_after or 1)))
+            return locked
         return render(request, "login.html", status=401, error=result.error, login=login, next=back)
     new = cauth.start_session(s, result)
     p = result.require()

@@ -92,3 +92,13 @@ def test_requiring_mfa_ends_the_sessions_and_tokens_of_users_without_totp(
         assert c.get("/api/auth/me").status_code == 401
     assert session.get("/api/auth/me").status_code == 401
     session.close()
+
+
+def test_the_web_login_answers_a_locked_account_as_the_api_does(server: Server, make_tenant: Callable[..., Tenant]) -> None:
+    t = make_tenant("lock")
+    login, _ = add_user(server, t, "cy")
+    with client(server) as c:
+        codes = [c.post("/login", data={"login": login, "password": f"wrong guess {i}"}).status_code for i in range(6)]
+        assert codes[:4] == [401] * 4 and codes[4:] == [429, 429]  # the fifth failure locks
+        r = c.post("/login", data={"login": login, "password": f"pw-cy-{t.name}-long"})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 60
