@@ -49,6 +49,8 @@ MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 12
+# Wrong current passwords on a password change are throttled like logins, under this source name.
+PASSWORD_CHANGE = "password-change"
 COMMON_PASSWORDS = Path(__file__).parent / "data" / "common-passwords.txt"
 SESSION_TTL = timedelta(hours=12)
 TOKEN_PREFIX = "mla_"
@@ -305,9 +307,16 @@ def change_own_password(session: Session, principal: Principal, old: str, new: s
     if isinstance(acct, User) and acct.directory_profile_id:
         raise Conflict("your password is your directory password: change it there (e.g. in Windows or your "
                        "organization's password page)")
+    now = datetime.now(UTC)
+    n, last = _throttle_state(session, principal.login, PASSWORD_CHANGE, now)
+    if n >= MAX_FAILURES and last is not None and now < last + LOCKOUT:
+        verify_password(None, old)  # the same work as a real attempt
+        raise AuthFailed("too many wrong current passwords: try again later",
+                         int((last + LOCKOUT - now).total_seconds()) + 1, locked=True)
     if not verify_password(acct.password_hash, old):
+        session.add(LoginFailure(login=principal.login, source=PASSWORD_CHANGE, at=now))
         audit.record(session, principal, "auth.password_change", org_id=_org_id(acct), target=principal.login, outcome="failed")
-        raise AuthFailed("the current password is wrong")
+        raise AuthFailed("the current password is wrong", 2 ** n)
     acct.password_hash = hash_password(new, acct.login if isinstance(acct, User) else acct.name)
     acct.must_change_password = False
     ended = end_other_sessions(session, principal.kind, acct.id, keep_session_cookie, end_tokens=end_tokens)

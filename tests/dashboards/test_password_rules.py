@@ -102,3 +102,14 @@ def test_the_web_login_answers_a_locked_account_as_the_api_does(server: Server, 
         assert codes[:4] == [401] * 4 and codes[4:] == [429, 429]  # the fifth failure locks
         r = c.post("/login", data={"login": login, "password": f"pw-cy-{t.name}-long"})
         assert r.status_code == 429 and int(r.headers["Retry-After"]) > 60
+
+
+def test_wrong_current_passwords_are_throttled_like_logins(server: Server, make_tenant: Callable[..., Tenant]) -> None:
+    t = make_tenant("oldpw")
+    login, token = add_user(server, t, "dee")
+    with client(server, token) as c:
+        codes = [c.post("/api/auth/password", json={"old_password": f"guess {i} guess", "new_password": "x" * 20}).status_code
+                 for i in range(6)]
+        assert codes[:5] == [401] * 5 and codes[5] == 429, codes
+        r = c.post("/api/auth/password", json={"old_password": f"pw-dee-{t.name}-long", "new_password": "a fine new one!"})
+        assert r.status_code == 429 and "Retry-After" in r.headers
