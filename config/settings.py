@@ -86,6 +86,14 @@ class SearchSettings(BaseModel):
     threads: int = 1
 
 
+# ---- Where sources may connect (IMAP, LDAP, Microsoft Graph) ------------------------------------------
+class SourcesSettings(BaseModel):
+    # Networks a source may reach although they are this machine's loopback, link-local (cloud metadata
+    # services live there) or otherwise special. Private ranges (an MSP's customer servers) are always
+    # allowed; loopback and link-local only when listed here, e.g. ["127.0.0.0/8"] for a local test server.
+    allow_networks: list[str] = []
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
@@ -149,6 +157,7 @@ class Settings(BaseSettings):
     backup_passphrase: SecretStr | None = None
     # Full-text search: MAILARK_SEARCH__WRITER_HEAP_MB, MAILARK_SEARCH__THREADS
     search: SearchSettings = Field(default_factory=SearchSettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -22,6 +22,7 @@ from ldap3.core import exceptions as lx
 from ldap3.utils.dn import safe_dn
 
 from mailark.control.directory_records import DirectoryGroup, DirectorySnapshot, DirectoryUser
+from mailark.sources.network_policy import check_url
 from mailark.sources.errors import SourceError
 
 DEFAULT_TIMEOUT = 10
@@ -51,6 +52,7 @@ def _server(config: dict[str, Any]) -> ldap3.Server:
     if security == "ldaps" and not url.startswith("ldaps://"):
         url = "ldaps://" + url.removeprefix("ldap://")
     use_ssl = url.startswith("ldaps://")
+    check_url(url, "the directory server")
     timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
     tls = _tls(config) if security != "none" or use_ssl else None
     return ldap3.Server(url, use_ssl=use_ssl, tls=tls, get_info=ldap3.NONE, connect_timeout=timeout)

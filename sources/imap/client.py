@@ -25,6 +25,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from mailark.sources.network_policy import check_destination
 from mailark.sources.errors import SourceError
 from mailark.sources.imap.config import ImapConfig, ImapSecret
 
@@ -276,6 +277,7 @@ def connect(config: ImapConfig, secret: ImapSecret, account: str | None = None) 
     """Connect, secure and log in (as `account` through the admin in whole-server mode)."""
     login = config.login_for(account)
     credential = _credential(config, secret)
+    check_destination(config.host, config.resolved_port, "the IMAP server")
     with translate_errors(config, "connecting", login=login):
         client = IMAPClient(
             config.host, port=config.resolved_port, ssl=config.security == "ssl",
