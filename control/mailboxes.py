@@ -25,7 +25,7 @@ from mailark.control import audit, licensing
 from mailark.control.models import (
     Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization, SourceProfile, User,
 )
-from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_id, normalize_address
+from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_address, new_id, normalize_address
 from mailark.control.principals import ADMIN, COMPLIANCE, Principal, can_see_org, require_admin, roles_in, visible_org
 
 KINDS = ("user", "shared", "journal")
@@ -106,7 +106,7 @@ def create_mailbox(
     o = require_admin(session, principal, org, "adding an archive mailbox")
     if kind not in KINDS:
         raise ControlError(f"invalid mailbox kind {kind!r}: use user, shared or journal")
-    a = normalize_address(address)
+    a = new_address(address)
     _address_free(session, o, a)
     owner_user = None
     if owner is not None:
@@ -183,7 +183,7 @@ def add_alias(session: Session, principal: Principal, org: Organization | str, m
     o = require_admin(session, principal, org, "adding an address")
     mb = _mailbox(session, o, mailbox)
     _refuse_synced(mb)
-    a = normalize_address(alias)
+    a = new_address(alias)
     _address_free(session, o, a)
     _require_org_domain(session, o, a, "an address of an archive mailbox")
     mb.addresses.append(MailboxAddress(org_id=o.id, address=a, is_primary=False))  # the loaded collection stays true

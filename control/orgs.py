@@ -170,6 +170,19 @@ def normalize_address(address: str) -> str:
     return a
 
 
+_UNSAFE_IN_ADDRESS = re.compile(r"[/\\\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]|\.\.")
+
+
+def new_address(address: str) -> str:
+    """An address a new mailbox, alias or synced user gets: `normalize_address`, and nothing that could
+    turn into a path (`/`, `\\`, `..`), a control character or a bidi control. Lookups stay lenient."""
+    a = normalize_address(address)
+    if len(a) > 320 or _UNSAFE_IN_ADDRESS.search(a):
+        raise ControlError(f"invalid mailbox address {address!r}: an address may not contain '/', '\\', '..', "
+                           "control or direction characters")
+    return a
+
+
 def find_mailbox(session: Session, org: Organization, address: str) -> Mailbox | None:
     a = normalize_address(address)
     row = session.scalar(
@@ -183,7 +196,7 @@ def ensure_mailbox(session: Session, org: Organization, address: str, kind: str 
     found = find_mailbox(session, org, address)
     if found is not None:
         return found, False
-    a = normalize_address(address)
+    a = new_address(address)
     mb = Mailbox(id=new_id(), org_id=org.id, kind=kind, primary_address=a, created_at=datetime.now(UTC))
     mb.addresses = [MailboxAddress(org_id=org.id, address=a, is_primary=True)]
     try:
