@@ -98,6 +98,9 @@ def connect(config: dict[str, Any], bind_dn: str, password: str) -> ldap3.Connec
         raise
     except (lx.LDAPException, ssl.SSLError, OSError) as e:
         raise _explain(config, e, bind_dn) from None
+    except (KeyError, ValueError, IndexError, TypeError):  # ldap3 meeting an answer that is not LDAP
+        raise SourceError(f"{config.get('url')} did not answer as an LDAP server would: check the URL and port",
+                          retryable=True) from None
 
 
 def check_password(config: dict[str, Any], dn: str, password: str) -> bool:
