@@ -146,7 +146,7 @@ def run_named(rt: RuntimeLike, principal: Principal, org: str, name: str, *, dry
 def due_profile_ids(rt: RuntimeLike, now: datetime | None = None) -> list[tuple[str, str, str]]:
     """(profile id, organization, profile name) of the enabled profiles whose next sync is due."""
     with rt.session() as s:
-        names = dict(s.execute(select(Organization.id, Organization.name)).tuples().all())
+        names = {org_id: name for org_id, name in s.execute(select(Organization.id, Organization.name))}
         return [(p.id, names.get(p.org_id, "?"), p.name) for p in due_profiles(s, now)]
 
 
