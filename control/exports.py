@@ -148,6 +148,7 @@ def start_export(
 ) -> ExportJob:
     """A queued export job, after the rules; the caller launches it (flow or in-process)."""
     o = visible_org(session, principal, org)
+    _no_operator_exports(principal, o)
     req.validate()
     now = now or datetime.now(UTC)
     ids, addresses = _resolve_mailboxes(session, principal, o, req)
@@ -186,6 +187,13 @@ def start_export(
     return job
 
 
+def _no_operator_exports(principal: Principal, o: Organization) -> None:
+    """MSP operator accounts never take mail out: a support grant lets them read, not export (issue 14)."""
+    if principal.kind == "operator":
+        raise Forbidden(f"MSP operators cannot export the mail of organization {o.name!r}: exports are for the "
+                        f"organization's own users (a support grant allows reading named mailboxes, not exporting)")
+
+
 def _sees_all_jobs(session: Session, principal: Principal, o: Organization) -> bool:
     return bool(roles_in(session, principal, o) & {ADMIN, COMPLIANCE})
 
@@ -213,6 +221,7 @@ def check_download(session: Session, principal: Principal, org: Organization | s
     job = get_export(session, principal, org, export_id)
     o = session.get(Organization, job.org_id)
     assert o is not None
+    _no_operator_exports(principal, o)
     sel = Selected.of(job)
     readable = readable_mailbox_ids(session, principal, o)
     needed = set(sel.mailbox_ids) if sel.mailbox_ids is not None else set(

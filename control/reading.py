@@ -34,8 +34,10 @@ def reads_every_mailbox(session: Session, principal: Principal, org: Organizatio
     serving it), not by grants: then a search needs no per-mailbox clause (the index is the org's)."""
     if not can_see_org(principal, org.id):
         return False
-    if principal.is_operator:
+    if principal.is_deployment:
         return True
+    if principal.is_operator:
+        return False  # operators read only the mailboxes a support grant names
     return COMPLIANCE in roles_in(session, principal, org)
 
 
@@ -45,10 +47,20 @@ def require_copy_readable(org: Organization, allowed: set[str], item_id: str, ma
         raise NotFound(f"organization {org.name!r} has no archived message {item_id!r} that you may read")
 
 
+def grant_details(session: Session, principal: Principal, org: Organization) -> dict[str, Any]:
+    """For an operator, the ids of its active support grants in `org` (the read happens under them)."""
+    if principal.kind != "operator":
+        return {}
+    from mailark.control.support import active_grant_ids
+
+    return {"support_grants": active_grant_ids(session, org.id, principal.id)}
+
+
 def record_read(session: Session, principal: Principal, org: Organization, item_id: str, what: str,
                 **details: Any) -> None:
+    details.update(grant_details(session, principal, org))
     audit.record(session, principal, READ, org_id=org.id, target=item_id, details={"what": what, **details})
 
 
 def record_search(session: Session, principal: Principal, org: Organization, query: str, total: int) -> None:
-    audit.record(session, principal, SEARCH, org_id=org.id, target=query[:200], details={"total": total})
+    audit.record(session, principal, SEARCH, org_id=org.id, target=query[:200], details={"total": total, **grant_details(session, principal, org)})

@@ -13,6 +13,9 @@ LANG_COOKIE = "mailark_lang"
 DE: dict[str, str] = {
     "Log in": "Anmelden",
     "Log out": "Abmelden",
+    "Support access is active": "Support-Zugriff ist aktiv",
+    "operator": "Operator",
+    "until": "bis",
     "Login": "Anmeldename",
     "Password": "Passwort",
     "Code from your authenticator app": "Code aus Ihrer Authenticator-App",

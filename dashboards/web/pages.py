@@ -240,7 +240,11 @@ def _nav(s: DB, v: Any, org: str) -> dict[str, Any]:
     o = s.scalar(select(Organization).where(Organization.name == org))
     roles = roles_in(s, v.principal, o) if o is not None else set()
     admin = v.principal.is_operator or ADMIN in roles
-    return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin, "can_audit": AUDITOR in roles}
+    from mailark.control.support import notice_for
+
+    grants = notice_for(s, v.principal, o) if o is not None else []
+    return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin, "can_audit": AUDITOR in roles,
+            "support_grants": grants}
 
 
 DAY = __import__("re").compile(r"^\d{4}-\d{2}-\d{2}$")
