@@ -27,13 +27,14 @@ from mailark.cli import (
     search,
     server,
     sources,
+    support,
     usage,
 )
 from mailark.cli.common import err
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailark: multi-tenant email archive.")
 for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup):
+              search, exports, backup, support):
     group.register(app)
 
 
