@@ -1,8 +1,9 @@
 """Who may read archived mail, and the audit of every read of content.
 
 A reader reads the mailboxes `readable_mailbox_ids` gives them: their own and granted ones,
-every mailbox (journal included) with the Compliance role, and for operators those of the
-organizations they serve. What they may not read does not exist for them (NotFound), so a copy's
+every mailbox (journal included) with the Compliance role. MSP operator accounts hold no content
+right: they read only the mailboxes an active support grant names (control.support); the local
+deployment operator (the CLI on the server, which holds the master key) reads everything. What they may not read does not exist for them (NotFound), so a copy's
 id reveals nothing. Each read of content (a message view, an attachment, an .eml download, a
 search) is an audit event in the same transaction as the request.
 """
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from mailark.control import audit
 from mailark.control.mailboxes import readable_mailbox_ids
 from mailark.control.models import Organization
-from mailark.control.orgs import NotFound
+from mailark.control.orgs import Forbidden, NotFound
 from mailark.control.principals import COMPLIANCE, Principal, can_see_org, roles_in, visible_org
 
 READ = "content.read"
@@ -39,6 +40,14 @@ def reads_every_mailbox(session: Session, principal: Principal, org: Organizatio
     if principal.is_operator:
         return False  # operators read only the mailboxes a support grant names
     return COMPLIANCE in roles_in(session, principal, org)
+
+
+def require_operator_grant(principal: Principal, org: Organization, allowed: set[str]) -> None:
+    """An MSP operator account with no active support grant in the organization may not search it at all
+    (Forbidden, not an empty result: it holds no content right, control.support)."""
+    if principal.kind == "operator" and not allowed:
+        raise Forbidden(f"MSP operators do not read the mail of organization {org.name!r}; its Admin can grant you "
+                        f"time-limited access to named mailboxes for a support case")
 
 
 def require_copy_readable(org: Organization, allowed: set[str], item_id: str, mailbox_id: str | None) -> None:

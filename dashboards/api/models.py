@@ -276,8 +276,9 @@ class ChainOut(BaseModel):
 
 
 class SupportGrantIn(BaseModel):
-    operator: str = Field(min_length=1, max_length=64)
-    mailboxes: list[str] = Field(min_length=1, max_length=1000)
+    operator: str = Field(min_length=1, max_length=64, examples=["msp"], description="the MSP operator's name")
+    mailboxes: list[str] = Field(min_length=1, max_length=1000, examples=[["bea@acme"]],
+                                 description="archive mailboxes the operator may read")
     hours: float = Field(default=24, gt=0, le=168)
     reason: str = Field(default="", max_length=1000)
 
