@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from mailark.control import audit, licensing, notices
 from mailark.control.mailboxes import readable_mailbox_ids
-from mailark.control.models import ExportJob, Mailbox, Organization
+from mailark.control.models import ExportJob, Licence, Mailbox, Organization
 from mailark.control.orgs import Conflict, ControlError, Forbidden, LimitExceeded, NotFound, find_mailbox, new_id, normalize_address
 from mailark.control.principals import ADMIN, COMPLIANCE, Principal, roles_in, visible_org
 
@@ -149,6 +149,10 @@ def start_export(
     """A queued export job, after the rules; the caller launches it (flow or in-process)."""
     o = visible_org(session, principal, org)
     _no_operator_exports(principal, o)
+    lic = session.get(Licence, o.id)
+    if lic is not None and licensing.status(lic, now) == "locked":
+        raise Forbidden(f"organization {o.name!r} is locked: its subscription ended and its grace period is over "
+                        f"(exports were possible until {licensing.utc(lic.deletion_due_at):%Y-%m-%d})")  # type: ignore[str-format]
     req.validate()
     now = now or datetime.now(UTC)
     ids, addresses = _resolve_mailboxes(session, principal, o, req)

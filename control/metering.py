@@ -140,6 +140,8 @@ def pause_notice(status: str, used: int, quota: int, org: Organization) -> notic
     """Why archiving must pause (its sentence, code and parameters), or None."""
     if status == "expired":
         return notices.notice("paused_trial_ended", org=org.name)
+    if status in ("grace", "locked"):
+        return notices.notice("paused_subscription_ended", org=org.name)
     if used >= quota:
         return notices.notice("paused_storage_full", used_gb=whole_gb(used), quota_gb=quota // GB)
     return None

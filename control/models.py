@@ -91,6 +91,10 @@ class Licence(Base):
     auto_expand: Mapped[bool] = mapped_column(nullable=False, default=False)
     trial_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # issue 14 (migration 0012): a cancelled subscription ends at `subscription_ends_at` (the end of the month
+    # it was cancelled in); the grace period runs until `deletion_due_at`, then the organization is locked.
+    subscription_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    deletion_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 

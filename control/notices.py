@@ -34,6 +34,8 @@ TEMPLATES: dict[str, str] = {
                             "when there is room (raise the storage tier, or delete mail or exports)"),
     "paused_trial_ended": ("the trial of '{org}' was cancelled and has ended: archiving resumes when the MSP operator "
                            "renews the licence (mailark licence renew --org {org})"),
+    "paused_subscription_ended": ("the subscription of '{org}' was cancelled and has ended: archiving has stopped "
+                                  "(the MSP operator undoes the cancellation with: mailark licence resume --org {org})"),
     "paused": "archiving is paused",
     # export jobs (mailark.runtime.exports, control.exports)
     "export_paused_quota": ("paused: the storage quota of {org} ({quota_bytes} bytes) was reached after {done} of "

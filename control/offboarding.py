@@ -38,8 +38,8 @@ def authorize_org_deletion(session: Session, principal: Principal, name: str, *,
                            reason: str) -> Organization:
     """The organization, if this principal may delete it now. Operators only; `confirm` repeats the name.
 
-    Without `now` the organization must have been cancelled and its grace period must be over: the
-    cancellation is not built yet, so without `now` deletion refuses unless a deletion is being resumed.
+    Without `now` the organization must have been cancelled and its grace period must be over (licence
+    status `locked`); a deletion being resumed (keys already gone) needs neither.
     """
     if not principal.is_unrestricted_operator:
         raise Forbidden("deleting an organization is for MSP operators who serve every organization")
@@ -54,8 +54,16 @@ def authorize_org_deletion(session: Session, principal: Principal, name: str, *,
     if being_deleted(session, org):
         return org  # resuming: the keys are already gone
     if not now:
-        raise ControlError(f"organization {name!r} is not past a cancellation's grace period: delete it at once "
-                           f"with --now --reason TEXT")
+        from mailark.control import licensing
+        from mailark.control.models import Licence
+
+        lic = session.get(Licence, org.id)
+        if lic is None or licensing.status(lic) != "locked":
+            due = licensing.utc(lic.deletion_due_at) if lic is not None else None
+            when = f"its grace period ends {due:%Y-%m-%d %H:%M} UTC" if due else "it has not been cancelled (mailark licence cancel)"
+            raise ControlError(f"organization {name!r} is not due for deletion ({when}): wait, or delete it at once "
+                               f"with --now --reason TEXT")
+        return org
     if len(reason.strip()) < MIN_REASON:
         raise ControlError("say why the organization is deleted now (--reason, at least 5 characters): it goes "
                            "into the audit log")

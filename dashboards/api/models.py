@@ -125,7 +125,7 @@ class MfaIn(Strict):
 
 class LicenceOut(BaseModel):
     org: str
-    status: Literal["trial", "paid", "expired"]
+    status: Literal["trial", "paid", "expired", "cancelled", "grace", "locked"]
     licensed_users: int
     users: int
     mailboxes_per_user: int
@@ -136,6 +136,9 @@ class LicenceOut(BaseModel):
     auto_expand: bool
     trial_ends_at: Utc | None
     cancelled_at: Utc | None
+    # a cancelled subscription (issue 14): it ends then; the grace period ends, and deletion is due, then
+    subscription_ends_at: Utc | None = None
+    deletion_due_at: Utc | None = None
 
 
 class LicenceChangeIn(Strict):

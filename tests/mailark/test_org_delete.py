@@ -8,6 +8,7 @@ events stay with a final `org.deleted`; another organization is untouched.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -167,3 +168,54 @@ def test_an_interrupted_deletion_resumes(rt, monkeypatch) -> None:  # type: igno
     # the resumed run needs neither --now nor a reason: the organization without keys is being deleted
     res = rto.delete_organization(rt, Principal.deployment_operator(), "crashy", confirm="crashy")
     assert res.resumed and list(rt.store.list(f"orgs/{org_id}/")) == []
+
+
+def test_cancel_grace_lock_then_delete_without_now(rt) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from mailark.control import licensing
+    from mailark.control.exports import ExportRequest, start_export
+    from mailark.control.models import Licence
+    from mailark.control.orgs import ControlError, LimitExceeded
+    from mailark.control.principals import Principal
+    from mailark.control.mailboxes import ensure_archive_mailbox
+    from mailark.runtime.offboarding import delete_organization
+    from mailark.control.orgs import Forbidden
+
+    op = Principal.deployment_operator()
+    org_id = _org_with_mail(rt, "goer")
+    t0 = datetime(2026, 5, 14, 10, 0, tzinfo=UTC)
+    with rt.session() as s:
+        v = licensing.cancel_subscription(s, op, "goer", grace_days=30, now=t0)
+        assert v.status == "cancelled" and v.subscription_ends_at == datetime(2026, 6, 1, tzinfo=UTC)
+        assert v.deletion_due_at == datetime(2026, 7, 1, tzinfo=UTC)
+        lic = s.get(Licence, org_id)
+        assert licensing.status(lic, datetime(2026, 6, 10, tzinfo=UTC)) == "grace"
+        assert licensing.status(lic, datetime(2026, 7, 2, tzinfo=UTC)) == "locked"
+    # with the clock in the grace period (the real clock is past July 2026 in no test run: use real dates)
+    now = datetime.now(UTC)
+    with rt.session() as s:
+        lic = s.get(Licence, org_id)
+        lic.subscription_ends_at, lic.deletion_due_at = now - timedelta(days=2), now + timedelta(days=28)
+    with rt.session() as s:
+        o = rt.org("goer")
+        with pytest.raises(LimitExceeded, match="cancelled and has ended"):
+            ensure_archive_mailbox(s, op, o, "new@goer")
+    with rt.session() as s:  # users may still export in the grace period
+        start_export(s, op, "goer", ExportRequest())
+    with pytest.raises(ControlError, match="not due for deletion"):
+        delete_organization(rt, op, "goer", confirm="goer")
+    # the grace period is over: locked, no export, deletion without --now
+    with rt.session() as s:
+        lic = s.get(Licence, org_id)
+        lic.subscription_ends_at, lic.deletion_due_at = now - timedelta(days=40), now - timedelta(days=10)
+    with rt.session() as s, pytest.raises(Forbidden, match="locked"):
+        start_export(s, op, "goer", ExportRequest(), now=now)
+    # undo is possible until the deletion runs
+    with rt.session() as s:
+        assert licensing.resume_subscription(s, op, "goer").status in ("trial", "paid")
+        licensing.cancel_subscription(s, op, "goer", grace_days=0, now=now - timedelta(days=60))
+    r = _cli(["org", "delete", "goer", "--confirm", "goer", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["keys_destroyed"] == 2
+    assert list(rt.store.list(f"orgs/{org_id}/")) == []

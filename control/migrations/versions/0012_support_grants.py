@@ -1,5 +1,6 @@
 """Support access grants: an organization lets a named MSP operator read named mailboxes for a while
-(issue 14; control.support). Operators hold no content right otherwise.
+(issue 14; control.support). Operators hold no content right otherwise. And a licence's cancellation:
+the subscription's end and the end of the grace period (control.licensing.cancel_subscription).
 
 Revision ID: 0012
 Revises: 0010
@@ -30,9 +31,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_support_grants_org_id", "support_grants", ["org_id"])
     op.create_index("ix_support_grants_operator_id", "support_grants", ["operator_id"])
+    with op.batch_alter_table("licences") as b:
+        b.add_column(sa.Column("subscription_ends_at", sa.DateTime(timezone=True), nullable=True))
+        b.add_column(sa.Column("deletion_due_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("licences") as b:
+        b.drop_column("deletion_due_at")
+        b.drop_column("subscription_ends_at")
     op.drop_index("ix_support_grants_operator_id", "support_grants")
     op.drop_index("ix_support_grants_org_id", "support_grants")
     op.drop_table("support_grants")
