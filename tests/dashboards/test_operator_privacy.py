@@ -142,3 +142,17 @@ def test_the_local_cli_still_reads_everything(server: Server, victim) -> None:  
     with server.rt.session() as s:
         o, ids = readable(s, Principal.deployment_operator(), b.name)
         assert len(ids) >= 2 and reads_every_mailbox(s, Principal.deployment_operator(), o)
+
+
+def test_operator_cancels_and_resumes_on_the_licence_page(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    from tests.dashboards.web_helpers import form_token
+
+    t = make_tenant("leave")
+    with page_client(server, "msp", OPERATOR_PASSWORD) as c:
+        token = form_token(c, f"/o/{t.name}/licence")
+        r = c.post(f"/o/{t.name}/licence/cancel", data={"csrf": token})
+        assert r.status_code == 200 and "subscription ends" in r.text and 'id="lic-resume"' in r.text
+        r = c.post(f"/o/{t.name}/licence/resume", data={"csrf": token})
+        assert r.status_code == 200 and 'id="lic-cancel"' in r.text
+    with client(server, t.token) as admin:  # an Admin cannot cancel
+        assert admin.post(f"/api/orgs/{t.name}/licence/cancel", headers=CSRF).status_code == 403
