@@ -329,7 +329,8 @@ def licence_warnings(session: Session, org: Organization, storage_used_bytes: in
     v = view(session, org, now)
     out: list[LicenceWarning] = []
     if storage_used_bytes >= STORAGE_WARN_FRACTION * v.storage_quota_bytes:
-        used_gb, pct = -(-storage_used_bytes // GB), round(100 * storage_used_bytes / v.storage_quota_bytes)
+        used_gb = storage_used_bytes * 10 // GB / 10 if storage_used_bytes < 10 * GB else -(-storage_used_bytes // GB)
+        pct = round(100 * storage_used_bytes / v.storage_quota_bytes)
         full = storage_used_bytes >= v.storage_quota_bytes
         out.append(_warning("storage", "storage_full" if full else "storage_high", percent=pct, used_gb=used_gb,
                             quota_gb=v.storage_gb))

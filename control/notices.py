@@ -126,7 +126,11 @@ PATTERNS = {code: _pattern(t) for code, t in TEMPLATES.items()}
 
 def _value(text: str) -> Any:
     plain = text.replace(",", "")
-    return int(plain) if plain.isdigit() else text
+    if plain.isdigit():
+        return int(plain)
+    if re.fullmatch(r"\d+\.\d", plain):  # GB below 10 shown with one decimal (control.metering.shown_gb)
+        return float(plain)
+    return text
 
 
 def recognize(message: str | None) -> Notice | None:

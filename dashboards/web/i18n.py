@@ -313,6 +313,10 @@ DE: dict[str, str] = {
     "organization is locked and deleted.":
         "Das Abonnement ist gekündigt: Es endet am Ende dieses Monats; danach folgt eine Frist für Exporte, dann wird "
         "die Organisation gesperrt und gelöscht.",
+    "the subscription of '{org}' was cancelled and has ended: archiving has stopped (the MSP operator undoes the "
+    "cancellation with: mailark licence resume --org {org})":
+        "Das Abonnement von '{org}' wurde gekündigt und ist beendet: Die Archivierung ist gestoppt (der MSP-Betreiber "
+        "hebt die Kündigung auf mit: mailark licence resume --org {org})",
     "The cancellation is undone: the subscription runs on.": "Die Kündigung ist aufgehoben: Das Abonnement läuft weiter.",
     "Cancel the subscription": "Abonnement kündigen",
     "Undo the cancellation": "Kündigung aufheben",

@@ -39,6 +39,7 @@ from mailark.sources.directory.login import check_directory_password
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["say"] = say  # the services' sentences in the reader's language: {{ say(w, _, lang) }}
+templates.env.globals["shown_gb"] = __import__("mailark.control.metering", fromlist=["shown_gb"]).shown_gb
 templates.env.globals["confirm"] = confirm  # what a form did, from its code: {{ confirm(done, _, lang) }}
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
