@@ -38,7 +38,7 @@ def _refused(c: httpx.Client, calls: list) -> list[str]:  # type: ignore[type-ar
 
 
 def test_operator_reads_nothing_without_a_grant_and_only_the_granted_mailbox_with_one(
-        server: Server, victim, operator_token: str) -> None:  # type: ignore[no-untyped-def]
+        server: Server, victim, operator_token: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     b, params = victim
     org, bea, item = b.name, params["login"], params["item_id"]
     calls = _content_calls(server, params)
@@ -89,7 +89,7 @@ def test_operator_reads_nothing_without_a_grant_and_only_the_granted_mailbox_wit
         assert _refused(op, calls) == []
 
 
-def test_a_grant_expires_by_itself(server: Server, victim, operator_token: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_grant_expires_by_itself(server: Server, victim, operator_token: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     from mailark.control import support
     from mailark.control.models import Organization, User
     from mailark.control.principals import user_principal
@@ -115,7 +115,7 @@ def test_a_grant_expires_by_itself(server: Server, victim, operator_token: str) 
 
 
 def test_pages_refuse_mail_to_operators_and_show_admins_the_grant_notice(
-        server: Server, victim, operator_token: str) -> None:  # type: ignore[no-untyped-def]
+        server: Server, victim, operator_token: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     b, params = victim
     org, bea, item = b.name, params["login"], params["item_id"]
     with page_client(server, "msp", OPERATOR_PASSWORD) as c:
@@ -134,11 +134,11 @@ def test_pages_refuse_mail_to_operators_and_show_admins_the_grant_notice(
         assert c.get(f"/o/{org}/m/{item}").status_code == 200
 
 
-def test_the_local_cli_still_reads_everything(server: Server, victim) -> None:  # type: ignore[no-untyped-def]
+def test_the_local_cli_still_reads_everything(server: Server, victim) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     from mailark.control.principals import Principal
     from mailark.control.reading import readable, reads_every_mailbox
 
-    b, params = victim
+    b, _params = victim
     with server.rt.session() as s:
         o, ids = readable(s, Principal.deployment_operator(), b.name)
         assert len(ids) >= 2 and reads_every_mailbox(s, Principal.deployment_operator(), o)

@@ -57,7 +57,7 @@ def _cli(args: list[str]):  # type: ignore[no-untyped-def]
 def test_delete_shreds_keys_and_removes_every_object(runtime, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from mailark.control.models import AuditEvent, Domain, OrgKey, Organization, User
     from mailark.control.orgs import org_keys
-    from mailark.storage.crypto import Sealer
+    from mailark.storage.crypto import IntegrityError, Sealer
     from mailark.storage.keys import KeyUnavailable, WrappedKey, unwrap_org_keys
 
     rt = runtime
@@ -117,7 +117,7 @@ def test_delete_shreds_keys_and_removes_every_object(runtime, monkeypatch) -> No
     assert every_key
     for name, blob in saved.items():
         for key in every_key:
-            with pytest.raises(Exception):
+            with pytest.raises(IntegrityError):
                 Sealer(gone_id, key, {key.key_id: key}).open(blob, name)
         assert b"secret plan" not in blob
 
@@ -176,11 +176,10 @@ def test_cancel_grace_lock_then_delete_without_now(rt) -> None:  # type: ignore[
     from mailark.control import licensing
     from mailark.control.exports import ExportRequest, start_export
     from mailark.control.models import Licence
-    from mailark.control.orgs import ControlError, LimitExceeded
-    from mailark.control.principals import Principal
     from mailark.control.mailboxes import ensure_archive_mailbox
+    from mailark.control.orgs import ControlError, Forbidden, LimitExceeded
+    from mailark.control.principals import Principal
     from mailark.runtime.offboarding import delete_organization
-    from mailark.control.orgs import Forbidden
 
     op = Principal.deployment_operator()
     org_id = _org_with_mail(rt, "goer")

@@ -17,7 +17,7 @@ def test_the_storage_warning_and_its_recognition_keep_the_decimal(rt, org) -> No
     from mailark.control.licensing import licence_warnings
 
     with rt.session() as s:
-        w = [x for x in licence_warnings(s, s.merge(org), int(9.4 * GB)) if x.code == "storage"][0]
+        w = next(x for x in licence_warnings(s, s.merge(org), int(9.4 * GB)) if x.code == "storage")
     assert w.message == "storage is 94 % full (9.4 GB used of 10 GB licensed)"
     assert notices.recognize(w.message).params["used_gb"] == 9.4  # type: ignore[union-attr]
     n = pause_notice("paid", int(10 * GB), 10 * GB, org)
