@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     # Metering and usage reporting (issue 5): MAILARK_USAGE_PORTAL__URL, __TOKEN (a secret, never logged), ...
     usage_portal: UsagePortalSettings = Field(default_factory=UsagePortalSettings)
     metering_lease_seconds: int = 1800
+    # After a cancelled subscription ends, its users may still log in and export for this many days; then
+    # the organization is locked read-only and due for deletion (issue 14, docs/lifecycle.md).
+    offboarding_grace_days: int = 30
 
     # ---- export, maintenance, backup (catalog/export.py, runtime/exports.py, catalog/maintenance.py) ----
     # Export files are kept this many days, then the nightly maintenance deletes them.

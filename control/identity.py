@@ -26,6 +26,8 @@ from mailark.control.principals import ADMIN, ROLES, Principal, require_admin, u
 from mailark.control.sources import remove_domain_sources
 
 LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Local domains follow the organization names' rule (a-z 0-9 _ -): `my_org` is a valid local domain (issue 14).
+LOCAL_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9_])?$")
 GROUP_NAME = re.compile(r"^[\w][\w .-]{0,99}$")
 
@@ -39,9 +41,11 @@ def validate_domain(name: str, kind: str) -> str:
     if kind not in ("local", "global"):
         raise ControlError(f"invalid domain kind {kind!r}: use local or global")
     labels = d.split(".")
-    if not d or len(d) > 253 or not all(LABEL.match(label) for label in labels):
+    label = LOCAL_LABEL if kind == "local" else LABEL
+    if not d or len(d) > 253 or not all(label.match(lb) for lb in labels):
+        allowed = "a-z, 0-9, '_' and '-' ('-' not at either end)" if kind == "local" else "a-z, 0-9 and '-' (not at either end)"
         raise ControlError(
-            f"invalid domain {name!r}: use labels of a-z, 0-9 and '-' (not at either end), "
+            f"invalid domain {name!r}: use labels of {allowed}, "
             f"at most 63 characters each, separated by dots"
         )
     if kind == "global" and (len(labels) < 2 or not re.fullmatch(r"[a-z]{2,63}|xn--[a-z0-9-]+", labels[-1])):

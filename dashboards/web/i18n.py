@@ -13,6 +13,9 @@ LANG_COOKIE = "mailark_lang"
 DE: dict[str, str] = {
     "Log in": "Anmelden",
     "Log out": "Abmelden",
+    "Support access is active": "Support-Zugriff ist aktiv",
+    "operator": "Operator",
+    "until": "bis",
     "Login": "Anmeldename",
     "Password": "Passwort",
     "Code from your authenticator app": "Code aus Ihrer Authenticator-App",
@@ -309,6 +312,21 @@ DE: dict[str, str] = {
         "Die Lizenz ab jetzt kostenpflichtig machen (beendet eine Testphase, hebt eine Kündigung auf).",
     "The licence is changed; it applies at once.": "Die Lizenz ist geändert; sie gilt sofort.",
     "The licence is renewed: it is paid from now on.": "Die Lizenz ist verlängert: Sie ist ab jetzt kostenpflichtig.",
+    "The subscription is cancelled: it ends at the end of this month; then a grace period for exports, then the "
+    "organization is locked and deleted.":
+        "Das Abonnement ist gekündigt: Es endet am Ende dieses Monats; danach folgt eine Frist für Exporte, dann wird "
+        "die Organisation gesperrt und gelöscht.",
+    "the subscription of '{org}' was cancelled and has ended: archiving has stopped (the MSP operator undoes the "
+    "cancellation with: mailark licence resume --org {org})":
+        "Das Abonnement von '{org}' wurde gekündigt und ist beendet: Die Archivierung ist gestoppt (der MSP-Betreiber "
+        "hebt die Kündigung auf mit: mailark licence resume --org {org})",
+    "The cancellation is undone: the subscription runs on.": "Die Kündigung ist aufgehoben: Das Abonnement läuft weiter.",
+    "Cancel the subscription": "Abonnement kündigen",
+    "Undo the cancellation": "Kündigung aufheben",
+    "subscription ends": "Abonnement endet",
+    "deletion due": "Löschung fällig",
+    "grace": "Kulanzfrist",
+    "locked": "gesperrt",
     "The trial is cancelled: it expires at its end instead of becoming paid.":
         "Die Testphase ist gekündigt: Sie läuft an ihrem Ende aus, statt kostenpflichtig zu werden.",
     "Your MSP operator changes the licence: ask your provider for more users, mailboxes or storage.":

@@ -39,6 +39,7 @@ from mailark.sources.directory.login import check_directory_password
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["say"] = say  # the services' sentences in the reader's language: {{ say(w, _, lang) }}
+templates.env.globals["shown_gb"] = __import__("mailark.control.metering", fromlist=["shown_gb"]).shown_gb
 templates.env.globals["confirm"] = confirm  # what a form did, from its code: {{ confirm(done, _, lang) }}
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -244,7 +245,11 @@ def _nav(s: DB, v: Any, org: str) -> dict[str, Any]:
     o = s.scalar(select(Organization).where(Organization.name == org))
     roles = roles_in(s, v.principal, o) if o is not None else set()
     admin = v.principal.is_operator or ADMIN in roles
-    return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin, "can_audit": AUDITOR in roles}
+    from mailark.control.support import notice_for
+
+    grants = notice_for(s, v.principal, o) if o is not None else []
+    return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin, "can_audit": AUDITOR in roles,
+            "support_grants": grants}
 
 
 DAY = __import__("re").compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -29,6 +29,7 @@ from mailark.cli import (
     search,
     server,
     sources,
+    support,
     usage,
 )
 from mailark.cli.common import err
@@ -54,7 +55,7 @@ def _root(
 ) -> None:
     """mailark: multi-tenant email archive."""
 for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup):
+              search, exports, backup, support):
     group.register(app)
 
 

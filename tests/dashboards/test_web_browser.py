@@ -158,7 +158,7 @@ def test_admin_sees_quota_warning_and_licence_refusal(page, server: Server, make
     page.wait_for_url(f"**/o/{t.name}/mail")
     page.click("text=Usage")
     assert "93 % full" in page.inner_text("#warnings")
-    assert page.inner_text("#storage") == "10 GB of 10 GB" and page.inner_text("#users") == "2 of 2"
+    assert page.inner_text("#storage") == "9.3 GB of 10 GB (93 %)" and page.inner_text("#users") == "2 of 2"
     assert page.locator("#chart polyline.used").count() == 1
     assert "runs out around" in page.inner_text("#projection")
     shot(page, "usage", tmp_path)
