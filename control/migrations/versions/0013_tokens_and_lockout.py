@@ -2,15 +2,15 @@
 keep acting as their account (`admin`). Failed logins record their source address, so a lockout
 stops the guesser's address, not the account's owner.
 
-Revision ID: 0014
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
