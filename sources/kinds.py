@@ -61,12 +61,14 @@ _CATEGORIES = (
     (r"sources may not connect there", "refused by policy: sources may not connect to this machine, link-local or "
                                        "reserved addresses (the operator can allow a network)"),
     (r"cannot be resolved|gaierror|Name or service not known", "the host name cannot be resolved: check it"),
-    (r"settings are incomplete|invalid settings|not an LDAP URL|needs|no password|no client secret",
-     None),  # our own words about the profile's settings: said as they are
+    (r"settings are incomplete|invalid settings|not an LDAP URL|needs|no password|no client secret|"
+     r"nothing to connect to|not available in this installation",
+     None),  # our own words about the profile or the kind: said as they are
     (r"timed? ?out|timeout", "timed out: nothing answered in time (a firewall, or the wrong port)"),
     (r"certificate", "TLS failed: the server's certificate is not trusted (give its CA) or does not match the host"),
     (r"TLS|SSL|STARTTLS|StartTLS", "TLS failed: check the port and the security setting"),
-    (r"refused the login|refused the bind|wrong bind DN|AADSTS|invalid_client|unauthorized_client|credentials",
+    (r"refused the bind|wrong bind DN", "login refused: wrong bind DN or password (update the profile's credentials)"),
+    (r"refused the login|AADSTS|invalid_client|unauthorized_client|credentials",
      "login refused: check the user name and password (or token, client id and secret)"),
     (r"cannot reach|refused|unreachable", "refused: nothing takes connections at that address and port"),
 )
