@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     # the organization is locked read-only and due for deletion (issue 14, docs/lifecycle.md).
     offboarding_grace_days: int = 30
 
-    # ---- export, maintenance, backup (catalog/export.py, runtime/exports.py, catalog/maintenance.py) ----
+    # ---- export, maintenance, backup (catalog/export.py, operations/exports.py, catalog/maintenance.py) ----
     # Export files are kept this many days, then the nightly maintenance deletes them.
     export_expiry_days: int = 7
     # Export files are sealed in independent blocks of this many bytes (memory per export ~ one block).

@@ -12,7 +12,7 @@ get NotFound. Rules:
   a full export, with the monthly rule);
 - any other selection (mailboxes, folder, dates) any time.
 
-The work (writing the zip, storing it, the quota) is in runtime/exports.py; this module only
+The work (writing the zip, storing it, the quota) is in operations/exports.py; this module only
 changes job rows, so it is testable without a catalogue.
 """
 

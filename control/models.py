@@ -422,7 +422,7 @@ class UsageReport(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 class ExportJob(Base):
-    """An export of selected mail (control.exports has the rules; runtime/exports.py does the work).
+    """An export of selected mail (control.exports has the rules; operations/exports.py does the work).
 
     status: queued | running | paused_quota | done | failed | expired | deleted. The file lives
     encrypted at `object_name` from done until expired/deleted, and counts against the quota.

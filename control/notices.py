@@ -37,7 +37,7 @@ TEMPLATES: dict[str, str] = {
     "paused_subscription_ended": ("the subscription of '{org}' was cancelled and has ended: archiving has stopped "
                                   "(the MSP operator undoes the cancellation with: mailark licence resume --org {org})"),
     "paused": "archiving is paused",
-    # export jobs (mailark.runtime.exports, control.exports)
+    # export jobs (mailark.operations.exports, control.exports)
     "export_paused_quota": ("paused: the storage quota of {org} ({quota_bytes} bytes) was reached after {done} of "
                             "{total} items; nothing was kept. Raise the quota or delete old exports, then resume "
                             "export {export_id}"),

@@ -3,7 +3,7 @@
 Deletion crypto-shreds: the organization's wrapped data and naming keys are removed from the control
 plane first, in their own transaction, so every object, pack, drop, export and Parquet file of it is
 unreadable at once (also in copies of the object store); the removal of its bytes and rows follows
-(mailark.runtime.offboarding) and can be resumed: an organization without keys is one being deleted.
+(mailark.operations.offboarding) and can be resumed: an organization without keys is one being deleted.
 Its audit events stay (they have no foreign key) and a final `org.deleted` event is written.
 """
 

@@ -1,5 +1,5 @@
 """The `delete-organization` flow (on demand): crypto-shred an organization and remove its data
-(mailark.runtime.offboarding; resumable: a retry continues where the last run stopped)."""
+(mailark.operations.offboarding; resumable: a retry continues where the last run stopped)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 
 from mailark.control.principals import Principal
 from mailark.runtime import open_runtime
-from mailark.runtime.offboarding import delete_organization
+from mailark.operations.offboarding import delete_organization
 
 
 @flow(name="delete-organization", flow_run_name="delete {org}", log_prints=True, retries=3, retry_delay_seconds=60)

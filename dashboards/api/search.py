@@ -14,7 +14,7 @@ from mailark.control.orgs import ControlError, NotFound, find_mailbox
 from mailark.control.reading import readable, reads_every_mailbox, record_search, require_operator_grant
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
 from mailark.dashboards.deps import DB, Acting, Ctx
-from mailark.runtime.searching import mailbox_resolver
+from mailark.operations.searching import mailbox_resolver
 
 router = APIRouter(prefix=ORG_PATH, tags=["reading"])
 

@@ -323,7 +323,7 @@ def start_export(request: Request, org: str, v: Page, s: DB, ctx: Ctx, csrf: str
     tasks = BackgroundTasks()
     if scope == "selected":
         from mailark.control import exports as cx
-        from mailark.runtime.searching import matching_copies
+        from mailark.operations.searching import matching_copies
 
         matching = set(matching_copies(s, v.principal, org, ctx.runtime.settings, q))
         chosen = sorted(i for i in set(item) if i in matching)  # only what this search matched and you may read

@@ -79,7 +79,7 @@ def cli_runtime():  # type: ignore[no-untyped-def]
 
 def prefect_running() -> bool:
     """Is this deployment's Prefect server up? If so, point Prefect's client at it."""
-    from mailark.runtime.prefect_server import is_up, prefect_env
+    from mailark.operations.prefect_server import is_up, prefect_env
 
     settings = get_settings()
     if not is_up(settings.prefect_api_url):

@@ -95,7 +95,7 @@ def org_delete(
     """Crypto-shred an organization: destroy its keys, then remove its mail, catalogue, index, users and
     domains (re-run to resume an interrupted deletion). Its audit events stay."""
     from mailark.control.principals import Principal
-    from mailark.runtime.offboarding import delete_organization
+    from mailark.operations.offboarding import delete_organization
 
     rt = cli_runtime()
     try:

@@ -128,7 +128,7 @@ def sync_imap(
     from mailark.control.principals import Principal
     from mailark.control.sources import get_source
     from mailark.runtime import open_runtime
-    from mailark.runtime.prefect_server import is_up, prefect_env
+    from mailark.operations.prefect_server import is_up, prefect_env
 
     settings = get_settings()
     rt = open_runtime(settings)

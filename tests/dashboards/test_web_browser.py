@@ -142,7 +142,7 @@ def test_totp_login_search_read_download_and_export(page, server: Server, make_t
 
 
 def test_admin_sees_quota_warning_and_licence_refusal(page, server: Server, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.metering import meter_org
+    from mailark.operations.metering import meter_org
     from tests.metering.conftest import add_object
 
     t = make_tenant("quota", users=2, storage_gb=10)

@@ -82,7 +82,7 @@ def test_delete_shreds_keys_and_removes_every_object(runtime, monkeypatch) -> No
     assert r.exit_code == 1 and "reason" in r.stderr
     assert [i.name for i in rt.store.list(prefix)] == before
 
-    from mailark.runtime.offboarding import delete_organization
+    from mailark.operations.offboarding import delete_organization
     from mailark.control.principals import Principal
 
     res = delete_organization(rt, Principal.deployment_operator(), "leaver", confirm="leaver", now=True,
@@ -133,7 +133,7 @@ def test_legal_hold_hook_blocks_deletion(rt, monkeypatch) -> None:  # type: igno
     from mailark.control.models import OrgKey
     from mailark.control.orgs import ControlError
     from mailark.control.principals import Principal
-    from mailark.runtime.offboarding import delete_organization
+    from mailark.operations.offboarding import delete_organization
 
     org_id = _org_with_mail(rt, "held")
     with rt.session() as s:
@@ -147,7 +147,7 @@ def test_legal_hold_hook_blocks_deletion(rt, monkeypatch) -> None:  # type: igno
 
 def test_an_interrupted_deletion_resumes(rt, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from mailark.control.principals import Principal
-    from mailark.runtime import offboarding as rto
+    from mailark.operations import offboarding as rto
 
     org_id = _org_with_mail(rt, "crashy")
     real = rt.store.delete
@@ -179,7 +179,7 @@ def test_cancel_grace_lock_then_delete_without_now(rt) -> None:  # type: ignore[
     from mailark.control.mailboxes import ensure_archive_mailbox
     from mailark.control.orgs import ControlError, Forbidden, LimitExceeded
     from mailark.control.principals import Principal
-    from mailark.runtime.offboarding import delete_organization
+    from mailark.operations.offboarding import delete_organization
 
     op = Principal.deployment_operator()
     org_id = _org_with_mail(rt, "goer")

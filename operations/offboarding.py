@@ -58,7 +58,7 @@ def delete_organization(rt: Runtime, principal: Principal, name: str, *, confirm
         result.objects_deleted += 1
     result.steps.append(f"{result.objects_deleted} objects deleted")
 
-    with rt._commit_lane(org_id):  # the organization's one commit lane, as every catalogue writer of it
+    with rt.commit_lane(org_id):  # the organization's one commit lane, as every catalogue writer of it
         con = rt.lake
         con.execute("BEGIN")
         try:
