@@ -23,6 +23,7 @@ from mailark.control.auth import decrypt_secret, encrypt_secret
 from mailark.control.models import Domain, Organization, SourceCursor, SourceProfile
 from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_id, normalize_address
 from mailark.control.principals import Principal, require_admin
+from mailark.control.trust import checked_trust
 from mailark.storage.keys import MasterKey
 
 KINDS = ("imap", "graph", "journal", "smtp-import")
@@ -109,6 +110,7 @@ def create_source(
             raise NotFound(f"organization {o.name!r} has no domain {domain!r}: add it first")
     if session.scalar(select(SourceProfile.id).where(SourceProfile.org_id == o.id, SourceProfile.name == name)):
         raise Conflict(f"organization {o.name!r} already has a source named {name!r}")
+    config = checked_trust(principal, config, None)
     endpoint_address = None
     if kind in ENDPOINT_KINDS:
         if not config.get("address"):
@@ -152,6 +154,7 @@ def update_source(
         _check(p.kind, p.name, interval_seconds)
         p.interval_seconds = interval_seconds
     if config is not None:
+        config = checked_trust(principal, config, json.loads(p.config))
         if p.kind in ENDPOINT_KINDS:
             config = _keep_fixed(session, o, p, config)
         p.config = json.dumps(config, sort_keys=True)
