@@ -117,6 +117,11 @@ def create_source(
             raise ControlError(f"a {kind} source needs an address")
         endpoint_address = normalize_address(str(config["address"]))
         _claim_address(session, endpoint_address)
+        if kind == "journal":
+            receiving = find_mailbox(session, o, str(config.get("mailbox") or endpoint_address))
+            if receiving is not None and receiving.kind != "journal":
+                raise Conflict(f"journal mail goes into a journal mailbox (readable with the Compliance role only), "
+                               f"and {receiving.primary_address!r} is a {receiving.kind} mailbox: choose another address")
     p = SourceProfile(
         id=new_id(), org_id=o.id, kind=kind, name=name, domain=domain, config=json.dumps(config, sort_keys=True),
         interval_seconds=interval_seconds, enabled=enabled, created_at=datetime.now(UTC),

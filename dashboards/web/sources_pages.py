@@ -182,6 +182,10 @@ def sources(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
     return _sources_page(request, org, v, s)
 
 
+def _networks(f: dict[str, str]) -> list[str]:
+    return [n for n in re.split(r"[\s,]+", _text(f, "allow_networks") or "") if n]
+
+
 def _source_in(f: dict[str, str]) -> api_sources.SourceIn:
     which = f.get("form") or "journal"
     if which not in SOURCE_FORMS:
@@ -203,7 +207,7 @@ def _source_in(f: dict[str, str]) -> api_sources.SourceIn:
     config: dict[str, Any] = {"address": _text(f, "address") or None}
     if kind == "journal":
         config["auth_required"] = _checked(f, "auth_required")
-        config["allow_networks"] = [n for n in re.split(r"[\s,]+", _text(f, "allow_networks") or "") if n]
+        config["allow_networks"] = _networks(f)
     else:
         config |= {"mailbox": _text(f, "mailbox"), "folder": _text(f, "folder") or None}
     return api_sources.SourceIn(kind=kind, name=name, config=config)
@@ -247,6 +251,7 @@ def _source_form(x: api_sources.SourceOut) -> dict[str, str]:
     out["include"] = "\n".join(c.get("include") or ["*"]) if x.kind == "imap" else ""
     out["exclude"] = "\n".join(c.get("exclude") or [])
     out["accounts"] = "\n".join(c.get("accounts") or [])
+    out["allow_networks"] = " ".join(c.get("allow_networks") or [])
     for key, default in (("verify_cert", True), ("all_user_mailboxes", False), ("auth_required", False)):
         if c.get(key, default):
             out[key] = "true"
@@ -273,6 +278,9 @@ def edit_source(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx,
             config, interval = dict(current.config), None
             if kind == "journal":
                 config["auth_required"] = _checked(f, "auth_required")
+                config["allow_networks"] = _networks(f)
+                if config["allow_networks"] or config["auth_required"]:
+                    config["allow_any_sender"] = False  # named senders (or AUTH) close an open address
             else:
                 config["folder"] = _text(f, "folder") or config.get("folder")
             if f.get("password"):

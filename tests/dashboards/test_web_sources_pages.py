@@ -6,6 +6,7 @@ forged forms are refused; everything is in the audit log; German labels."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -359,3 +360,29 @@ def test_directory_patch_api_takes_the_connection_and_refuses_foreign_settings(s
         r = api.patch(f"{base}/corp", json={"client_secret": "x"})
         assert r.status_code == 400
         assert api.post(f"{base}/corp/test").json()["ok"]  # the secret is still the bind password
+
+
+def test_journal_sender_networks_are_edited_on_its_page(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: an address open to anyone (made before the rule) is shown as such and closed on its page."""
+    from mailark.control.models import Organization, SourceProfile
+
+    t = make_tenant("jnets")
+    with page_client(server, t.admin, t.password) as c:
+        token = form_token(c, f"/o/{t.name}/sources")
+        r = c.post(f"/o/{t.name}/sources", data={"csrf": token, "form": "journal", "name": "mx",
+                                                 "allow_networks": "192.0.2.0/24"})
+        assert r.status_code == 200, r.text
+        with server.rt.session(write=True) as s:  # as the migration leaves a journal address made before
+            org_id = s.scalar(select(Organization.id).where(Organization.name == t.name))
+            p = s.scalar(select(SourceProfile).where(SourceProfile.org_id == org_id, SourceProfile.name == "mx"))
+            p.config = json.dumps({**json.loads(p.config), "allow_networks": [], "allow_any_sender": True})
+        page = c.get(f"/o/{t.name}/sources/mx").text
+        assert "takes mail from anyone" in page
+        r = c.post(f"/o/{t.name}/sources/mx/edit", data={"csrf": token, "allow_networks": "198.51.100.0/24, 2001:db8::/32"})
+        assert r.status_code == 303, r.text
+        with client(server, t.token) as api:
+            config = api.get(f"/api/orgs/{t.name}/sources/mx").json()["config"]
+        assert config["allow_networks"] == ["198.51.100.0/24", "2001:db8::/32"] and config["allow_any_sender"] is False
+        assert "takes mail from anyone" not in c.get(f"/o/{t.name}/sources/mx").text
+        r = c.post(f"/o/{t.name}/sources/mx/edit", data={"csrf": token, "allow_networks": ""})
+        assert r.status_code == 400 and "sender networks" in r.text
