@@ -64,8 +64,9 @@ def _explain(config: dict[str, Any], exc: Exception, who: str) -> SourceError:
     url = config.get("url")
     text = str(exc)
     if isinstance(exc, lx.LDAPSSLConfigurationError):
+        named = f", or the file {config['ca_file']!r} named before it" if config.get("ca_file") else ""
         return SourceError(f"the TLS settings for {url} are not usable ({text}): check the profile's CA "
-                           f"certificate (ca_pem)", retryable=False)
+                           f"certificate (ca_pem{named})", retryable=False)
     if "certificate" in text.lower() or isinstance(exc, ssl.SSLError):
         return SourceError(f"the TLS certificate of {url} is not trusted ({text}): give the CA that signed it "
                            f"(ca_pem; the CLI's --ca-file) or fix the server's certificate", retryable=False)
