@@ -8,6 +8,7 @@ import pytest
 from mailark.control import identity as idn
 from mailark.control.orgs import Conflict, ControlError, create_org
 
+
 @pytest.fixture
 def two(tenant, other):  # type: ignore[no-untyped-def]
     return tenant, other
