@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from mailark.control import audit, licensing
 from mailark.control.auth import end_all_sessions, hash_password, one_time_password
 from mailark.control.models import Domain, Group, GroupMember, Mailbox, Organization, RoleAssignment, User
-from mailark.control.orgs import Conflict, ControlError, NotFound, new_id
+from mailark.control.orgs import Conflict, ControlError, NotFound, new_id, reserved_domain
 from mailark.control.principals import ADMIN, ROLES, Principal, require_admin, user_roles
 from mailark.control.sources import remove_domain_sources
 
@@ -61,10 +61,12 @@ def add_domain(session: Session, principal: Principal, org: Organization | str, 
     o = require_admin(session, principal, org, "adding a domain")
     d = validate_domain(name, kind)
     taken = session.scalar(select(Domain).where(Domain.name == d))
-    clash_org = session.scalar(select(Organization.id).where(Organization.name == d))
-    if taken is not None or clash_org is not None:
-        mine = taken is not None and taken.org_id == o.id
-        raise Conflict(f"domain {d!r} is already " + ("a domain of this organization" if mine else "taken on this deployment"))
+    if taken is not None and taken.org_id == o.id:
+        raise Conflict(f"domain {d!r} is already a domain of this organization")
+    # One neutral refusal whether another organization holds it as a domain, is named so, or the name is
+    # reserved (the journal domain, localhost): it must not tell an Admin that another organization exists.
+    if taken is not None or reserved_domain(d, o.name) or session.scalar(select(Organization.id).where(Organization.name == d)):
+        raise Conflict(f"domain {d!r} is already taken on this deployment")
     dom = Domain(id=new_id(), org_id=o.id, name=d, kind=kind, is_default=False, created_at=datetime.now(UTC))
     session.add(dom)
     audit.record(session, principal, "domain.add", org_id=o.id, target=d, details={"kind": kind})

@@ -22,6 +22,23 @@ if TYPE_CHECKING:  # control.principals imports this module's errors
     from mailark.control.principals import Principal
 
 ORG_NAME = re.compile(r"^[a-z0-9_-]{1,63}$")
+# Names no organization may take (its name is its default domain) and no Admin may add as a domain:
+# the special-use names of RFC 6761 and the product's own. The deployment's journal domain and every
+# name under it are reserved too (`reserved_domain`): journal addresses live there, one label per org.
+RESERVED_NAMES = frozenset({"localhost", "invalid", "mailark"})
+RESERVED_SUFFIXES = (".localhost", ".invalid")
+
+
+def reserved_domain(domain: str, org_name: str | None = None) -> bool:
+    """Is `domain` (normalized) one that only the deployment itself uses? An organization's own journal
+    domain (<org_name>.<journal domain>) is not reserved for that organization."""
+    from mailark.config.settings import get_settings
+
+    journal = get_settings().journal.domain.strip().lower().rstrip(".")
+    if org_name is not None and domain == f"{org_name}.{journal}":
+        return False
+    return (domain in RESERVED_NAMES or domain.endswith(RESERVED_SUFFIXES) or domain == journal
+            or domain.endswith("." + journal))
 
 
 class ControlError(Exception):
@@ -64,6 +81,8 @@ def validate_org_name(name: str) -> str:
             f"invalid organization name {name!r}: use 1-63 characters a-z, 0-9, '_' or '-' "
             f"(no dots: the name is the organization's default domain)"
         )
+    if reserved_domain(name):
+        raise ControlError(f"the organization name {name!r} is reserved on this deployment: choose another")
     return name
 
 

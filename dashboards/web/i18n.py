@@ -208,8 +208,11 @@ DE: dict[str, str] = {
     "TLS (IMAPS)": "TLS (IMAPS)",
     "none (only on a trusted network)": "keine (nur in einem vertrauenswürdigen Netz)",
     "Check the server's certificate": "Zertifikat des Servers prüfen",
-    "CA file on the server (PEM)": "CA-Datei auf dem Server (PEM)",
-    "for a private CA or a self-signed certificate": "für eine eigene CA oder ein selbstsigniertes Zertifikat",
+    "CA certificate (PEM)": "CA-Zertifikat (PEM)",
+    "This address takes mail from anyone. Name the sender networks or require SMTP AUTH: saving either closes it.":
+        "Diese Adresse nimmt Mail von jedem an. Nennen Sie die Absendernetze oder verlangen Sie SMTP AUTH: beides schließt sie beim Speichern.",
+    "for a private CA or a self-signed certificate: paste it from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----":
+        "für eine eigene CA oder ein selbstsigniertes Zertifikat: von -----BEGIN CERTIFICATE----- bis -----END CERTIFICATE----- einfügen",
     "Master user login": "Anmeldename des Master-Benutzers",
     "Accounts to archive": "Zu archivierende Konten",
     "their logins, one per line; each fills the archive mailbox of the same address":

@@ -38,6 +38,18 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+def read_ca_file(path: str | None) -> str | None:
+    """The text of a CA certificate file on this machine (`--ca-file`): profiles store the PEM itself,
+    never a path on the archive's server (mailark.control.trust)."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.read(200_000)
+    except OSError as e:
+        fail(f"cannot read the CA file {path!r} ({e.strerror}): give a PEM file of the CA certificate")
+
+
 def json_default(o: Any) -> Any:
     if isinstance(o, datetime | date):
         return o.isoformat()

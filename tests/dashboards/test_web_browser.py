@@ -232,7 +232,7 @@ def test_admin_adds_an_imap_source_and_tests_it(page, server: Server, make_tenan
         form.locator("input[name=name]").fill("office")
         form.locator("input[name=host]").fill("127.0.0.1")
         form.locator("input[name=port]").fill(str(dovecot.imaps_port))
-        form.locator("input[name=ca_file]").fill(str(dovecot.cert))
+        form.locator("textarea[name=ca_pem]").fill(dovecot.cert.read_text())
         form.locator("input[name=username]").fill(user)
         form.locator("input[name=mailbox]").fill(user)
         form.locator("input[name=password]").fill("ann-imap-password")
