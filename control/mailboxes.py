@@ -21,6 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mailark.config.settings import get_settings
 from mailark.control import audit, licensing
 from mailark.control.models import (
     SupportGrant,
@@ -52,6 +53,16 @@ def _require_org_domain(session: Session, org: Organization, address: str, what:
         raise Conflict(f"{address!r} is not in a domain of organization {org.name!r}: {what} must be; add the domain "
                        f"{domain!r} first (mailark domain add {domain} --org {org.name}, Domains on the Mailboxes "
                        f"page, or POST /api/orgs/{org.name}/domains)")
+
+
+def _require_mailbox_domain(session: Session, org: Organization, address: str, kind: str) -> None:
+    """A mailbox lives in one of the organization's domains, as its aliases do; a journal mailbox may also
+    live in the organization's own journal domain (<org>.<journal domain>), where journal addresses are."""
+    if kind == "journal":
+        journal = get_settings().journal.domain.strip().lower().rstrip(".")
+        if address.rsplit("@", 1)[-1] == f"{org.name}.{journal}":
+            return
+    _require_org_domain(session, org, address, "an archive mailbox's address")
 
 
 def profiles_filling(session: Session, org: Organization, address: str) -> list[str]:
@@ -108,6 +119,7 @@ def create_mailbox(
     if kind not in KINDS:
         raise ControlError(f"invalid mailbox kind {kind!r}: use user, shared or journal")
     a = new_address(address)
+    _require_mailbox_domain(session, o, a, kind)
     _address_free(session, o, a)
     owner_user = None
     if owner is not None:

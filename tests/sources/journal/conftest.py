@@ -90,8 +90,8 @@ def acme(jrt) -> Acme:  # type: ignore[no-untyped-def]
     op = Principal.deployment_operator()
     with jrt.session() as s:
         org, _ = create_org(s, "acme", jrt.master_key, users=10, storage_gb=10)
+        add_domain(s, op, org, "acme.com")  # mailboxes and aliases must be in one of the organization's domains
         ids = {a: create_mailbox(s, op, org, a).id for a in ADDRESSES}
-        add_domain(s, op, org, "acme.com")  # an alias must be in one of the organization's domains
         add_alias(s, op, org, "alice@acme.com", "alice.smith@acme.com")
         ids["team@acme.com"] = create_mailbox(s, op, org, "team@acme.com", kind="shared").id
         view, _ = add_journal(s, op, org, jrt.master_key, DOMAIN, allow_networks=["127.0.0.0/8"])

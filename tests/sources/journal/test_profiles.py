@@ -27,10 +27,10 @@ def test_addresses_unique_admin_only_and_secret(jrt) -> None:  # type: ignore[no
         with pytest.raises(NotFound):  # an outsider does not even see the organization
             add_journal(s, globex.admin, "acme", jrt.master_key, DOMAIN, name="sneaky")
         with pytest.raises(ControlError, match="12 characters"):
-            add_import(s, acme.admin, "acme", jrt.master_key, DOMAIN, mailbox="ann@acme.com", password="short")
+            add_import(s, acme.admin, "acme", jrt.master_key, DOMAIN, mailbox="ann@acme", password="short")
         with pytest.raises(Conflict, match="not a journal mailbox"):
             add_import(s, acme.admin, "acme", jrt.master_key, DOMAIN, mailbox=f"journal@acme.{DOMAIN}")
-        imp, ipw = add_import(s, acme.admin, "acme", jrt.master_key, DOMAIN, mailbox="ann@acme.com", folder="MailStore")
+        imp, ipw = add_import(s, acme.admin, "acme", jrt.master_key, DOMAIN, mailbox="ann@acme", folder="MailStore")
         routes = load_routes(s, jrt.master_key, DOMAIN)
         assert routes[f"import-import@acme.{DOMAIN}"].check_password(ipw)
         assert not routes[f"import-import@acme.{DOMAIN}"].check_password(pw)

@@ -31,6 +31,7 @@ def s3_rt(jhome: Settings, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
 
 def test_drops_on_s3(s3_rt, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     from mailark.control.mailboxes import create_mailbox
+    from mailark.control.identity import add_domain
     from mailark.control.orgs import create_org
     from mailark.control.principals import Principal
     from mailark.sources.journal import drops
@@ -42,6 +43,7 @@ def test_drops_on_s3(s3_rt, corpus: Path) -> None:  # type: ignore[no-untyped-de
     op = Principal.deployment_operator()
     with rt.session() as s:
         org, _ = create_org(s, "acme", rt.master_key)
+        add_domain(s, op, org, "acme.com")
         create_mailbox(s, op, org, "bob@acme.com")
         view, _ = add_journal(s, op, org, rt.master_key, DOMAIN, allow_networks=["127.0.0.0/8"])
         s.expunge(org)
