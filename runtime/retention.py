@@ -36,7 +36,7 @@ from mailark.control.compliance import record_deletion
 from mailark.control.models import (
     AuditEvent, Organization, RetentionBatch, RetentionPolicy, RetentionReview, RetentionRun,
 )
-from mailark.control.orgs import ControlError, new_id
+from mailark.control.orgs import Conflict, new_id
 from mailark.control.principals import Principal
 from mailark.control.retention import (
     Decision, HoldRule, PolicyRule, PolicySpec, add_period, all_holds, decide, describe_hold, describe_policy,
@@ -49,7 +49,7 @@ from mailark.runtime.holds import check_query, hold_rules, query_hits
 BATCH = 5_000  # copies per deletion step (the compliance path takes at most 10,000 at once)
 
 
-class NeedsConfirmation(ControlError):
+class NeedsConfirmation(Conflict):
     """A change would shorten what is kept today: said before anything is saved."""
 
 
@@ -423,14 +423,18 @@ def report(rt: Runtime, principal: Principal, org_name: str, *, now: datetime | 
         for name, reason, done_at, n in batches:
             row = {"at": done_at, "copies": n, "reason": reason, "policy": name}
             (by_name[name]["deleted"] if name in by_name else removed).append(row)
-        events = [{"seq": e.seq, "at": e.at, "action": e.action, "actor": e.actor_login, "target": e.target,
-                   "details": json.loads(e.details or "{}")}
-                  for e in s.scalars(select(AuditEvent).where(AuditEvent.org_id == o.id).order_by(AuditEvent.seq))
-                  if e.action in RETENTION_ACTIONS or (e.action == "content.delete" and
-                                                       '"reason": "retention policy' in (e.details or ""))]
-        for e in events:
-            if e["action"] == "content.delete":  # the list of copies is in the event; the report keeps the count
-                e["details"] = {"reason": e["details"].get("reason"), "copies": len(e["details"].get("copies", []))}
+        events = []
+        for e in s.scalars(select(AuditEvent).where(
+                AuditEvent.org_id == o.id, AuditEvent.action.in_((*RETENTION_ACTIONS, "content.delete")))
+                .order_by(AuditEvent.seq)):
+            details = json.loads(e.details or "{}")
+            if e.action == "content.delete":
+                if not str(details.get("reason", "")).startswith("retention policy"):
+                    continue  # a compliance officer's own deletion, not retention's
+                # the list of copies is in the event; the report keeps the count
+                details = {"reason": details.get("reason"), "copies": len(details.get("copies", []))}
+            events.append({"seq": e.seq, "at": e.at, "action": e.action, "actor": e.actor_login, "target": e.target,
+                           "details": details})
         verdict = audit.verify_chain(s, full=True)
         runs = [{"run_id": x.id, "as_of": x.as_of, "finished_at": x.finished_at, "attempts": x.attempts,
                  "deleted": x.deleted, "held": x.held, "review": x.review}
