@@ -56,18 +56,18 @@ def add_policy(org: str, body: PolicyIn, p: Acting, ctx: Ctx) -> dict[str, Any]:
         return ret.save_checked(ctx.runtime, p, org, body.spec(), confirm=body.confirm)
 
 
-@router.put("/retention/policies/{name}", responses=ERRORS,
+@router.put("/retention/policies/{policy}", responses=ERRORS,
             summary="Change a retention policy (Compliance; 409 with the warning if it would shorten what is kept)")
-def change_policy(org: str, name: str, body: PolicyIn, p: Acting, ctx: Ctx) -> dict[str, Any]:
+def change_policy(org: str, policy: str, body: PolicyIn, p: Acting, ctx: Ctx) -> dict[str, Any]:
     with ctx.lake_lock:
-        return ret.save_checked(ctx.runtime, p, org, body.spec(), change=name, confirm=body.confirm)
+        return ret.save_checked(ctx.runtime, p, org, body.spec(), change=policy, confirm=body.confirm)
 
 
-@router.delete("/retention/policies/{name}", responses=ERRORS,
+@router.delete("/retention/policies/{policy}", responses=ERRORS,
                summary="Remove a retention policy (Compliance; 409 with the warning if it would shorten what is kept)")
-def remove_policy(org: str, name: str, p: Acting, ctx: Ctx, confirm: bool = False) -> dict[str, Any]:
+def remove_policy(org: str, policy: str, p: Acting, ctx: Ctx, confirm: bool = False) -> dict[str, Any]:
     with ctx.lake_lock:
-        return ret.remove_checked(ctx.runtime, p, org, name, confirm=confirm)
+        return ret.remove_checked(ctx.runtime, p, org, policy, confirm=confirm)
 
 
 @router.get("/retention/preview", responses=ERRORS,

@@ -84,6 +84,9 @@ def victim(server: Server, make_tenant) -> tuple[Tenant, dict[str, str]]:  # typ
         # an export (done, so that its download is a real thing to reach); a Compliance user may make one
         _, ctoken = add_user(server, b, "carla", roles=["Compliance"])
     with client(server, ctoken) as c:
+        for url, body in ((f"{base}/retention/policies", {"name": "keep-all", "keep": "10y"}),
+                          (f"{base}/holds", {"case": "case-1", "reason": "counsel asked", "mailboxes": [login]})):
+            assert c.post(url, json=body).status_code == 201
         export_id = c.post(f"{base}/exports", json={}).json()["id"]
         for _ in range(300):
             if c.get(f"{base}/exports/{export_id}").json()["status"] == "done":
@@ -91,7 +94,8 @@ def victim(server: Server, make_tenant) -> tuple[Tenant, dict[str, str]]:  # typ
             time.sleep(0.05)
     params = {"org": b.name, "login": login, "address": f"shared@{b.name}", "alias": f"alias@{b.name}",
               "group": "grp", "domain": f"{b.name}.example", "source": "src", "profile": "corp",
-              "export_id": export_id, "item_id": _archived_message(server, b.name, login), "index": "1"}
+              "export_id": export_id, "item_id": _archived_message(server, b.name, login), "index": "1",
+              "policy": "keep-all", "case": "case-1"}
     return b, params
 
 
@@ -107,7 +111,7 @@ def snapshot(server: Server, token: str, org: str) -> dict[str, Any]:
     with client(server, token) as c:
         return {p: c.get(f"/api/orgs/{org}{p}").json() for p in
                 ("", "/users", "/groups", "/domains", "/mailboxes", "/licence", "/sources",
-                 "/mailboxes/shared@" + org + "/permissions")}
+                 "/mailboxes/shared@" + org + "/permissions", "/retention/policies", "/holds")}
 
 
 def test_every_org_route_is_404_for_another_orgs_principals(server: Server, make_tenant, victim, operator_token) -> None:  # type: ignore[no-untyped-def]
