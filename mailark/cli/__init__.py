@@ -19,11 +19,13 @@ from mailark.cli import (
     compliance,
     directory,
     exports,
+    holds,
     identity,
     journal,
     licence,
     mailboxes,
     orgs,
+    retention,
     search,
     server,
     sources,
@@ -33,7 +35,7 @@ from mailark.cli.common import err
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailark: multi-tenant email archive.")
 for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup):
+              search, exports, backup, retention, holds):
     group.register(app)
 
 
