@@ -451,3 +451,57 @@ def org_names_with_policies(rt: Runtime) -> list[str]:
     with rt.session() as s:
         return sorted(set(s.scalars(select(Organization.name).join(RetentionPolicy,
                                                                      RetentionPolicy.org_id == Organization.id))))
+
+
+# ---- the review queue ------------------------------------------------------------------------------
+
+
+def open_reviews(rt: Runtime, principal: Principal, org_name: str) -> list[dict[str, Any]]:
+    """Copies whose period ended under a review policy, waiting for Compliance to decide."""
+    with rt.session() as s:
+        o = require_compliance(s, principal, org_name, "reading the retention review queue")
+        rows = s.scalars(select(RetentionReview).where(RetentionReview.org_id == o.id, RetentionReview.decision.is_(None))
+                         .order_by(RetentionReview.expired_at))
+        return [{"item_id": x.item_id, "policy": x.policy_name, "expired_at": x.expired_at, "size": x.size,
+                 "listed_at": x.listed_at} for x in rows]
+
+
+def decide_reviews(rt: Runtime, principal: Principal, org_name: str, *, delete: list[str] = (),  # type: ignore[assignment]
+                   keep: list[str] = ()) -> dict[str, int]:  # type: ignore[assignment]
+    """Delete (through the compliance path, never a held copy) or keep listed copies; audited."""
+    from mailark.catalog.deletion import find_copies
+    from mailark.control.orgs import ControlError
+    from mailark.runtime.holds import refuse_held
+
+    now = datetime.now(UTC)
+    with rt.session(write=True) as s:
+        o = require_compliance(s, principal, org_name, "deciding on the retention review queue")
+        listed = {x.item_id: x for x in s.scalars(select(RetentionReview).where(
+            RetentionReview.org_id == o.id, RetentionReview.decision.is_(None),
+            RetentionReview.item_id.in_([*delete, *keep])))}
+        unknown = sorted((set(delete) | set(keep)) - set(listed))
+        if unknown:
+            raise ControlError(f"not waiting for review in organization {o.name!r}: {', '.join(unknown[:5])}")
+        if set(delete) & set(keep):
+            raise ControlError("a copy is either deleted or kept, not both")
+        for i in keep:
+            listed[i].decision, listed[i].decided_by, listed[i].decided_at = "kept", principal.login, now
+        if keep:
+            audit.record(s, principal, "retention.review.keep", org_id=o.id, target=f"{len(keep)} archived copies",
+                         details={"item_ids": sorted(keep)})
+        deleted = 0
+        if delete:
+            archive = rt.archive_for(o)
+            copies = find_copies(archive, item_ids=list(delete))
+            refuse_held(rt.settings, s, o, archive, copies)  # type: ignore[arg-type]
+            by_policy: dict[str, list[Any]] = defaultdict(list)
+            for c in copies:
+                by_policy[listed[c.item_id].policy_name].append(c)
+            for name, cs in sorted(by_policy.items()):
+                record_deletion(s, principal, o, f"retention policy {name!r}: period ended, deletion approved on review",
+                                [{"item_id": c.item_id, "mailbox": c.mailbox, "folder": c.folder,
+                                  "message_id": c.message_id} for c in cs])
+            deleted = delete_copies(archive, [c.item_id for c in copies]).copies
+            for i in delete:
+                listed[i].decision, listed[i].decided_by, listed[i].decided_at = "deleted", principal.login, now
+        return {"deleted": deleted, "kept": len(keep)}

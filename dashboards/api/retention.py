@@ -105,3 +105,20 @@ def add_hold(org: str, body: HoldIn, p: Acting, ctx: Ctx) -> dict[str, Any]:
 @router.post("/holds/{case}/release", responses=ERRORS, summary="Release a legal hold (Compliance; a reason is required)")
 def release_hold(org: str, case: str, body: ReleaseIn, p: Acting, ctx: Ctx) -> dict[str, Any]:
     return ret.end_hold(ctx.runtime, p, org, case, body.reason)
+
+
+class ReviewIn(BaseModel):
+    delete: list[str] = Field(default_factory=list, description="listed copies (item ids) to delete")
+    keep: list[str] = Field(default_factory=list, description="listed copies (item ids) to keep")
+
+
+@router.get("/retention/reviews", responses=ERRORS, summary="Copies review policies listed, waiting for a decision")
+def reviews(org: str, p: Acting, ctx: Ctx) -> list[dict[str, Any]]:
+    return ret.open_reviews(ctx.runtime, p, org)
+
+
+@router.post("/retention/reviews", responses=ERRORS,
+             summary="Decide on listed copies: delete (compliance path; held copies refused, 409) or keep")
+def decide(org: str, body: ReviewIn, p: Acting, ctx: Ctx) -> dict[str, int]:
+    with ctx.lake_lock:
+        return ret.decide_reviews(ctx.runtime, p, org, delete=body.delete, keep=body.keep)

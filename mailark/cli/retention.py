@@ -94,6 +94,21 @@ def register(app: typer.Typer) -> None:
                            f"{doc['held']} expired but held; {doc['review']} waiting for review"
                            + (" (resumed an unfinished run)" if doc.get("resumed") else ""))
 
+    @ret_app.command("review")
+    def review(org: OrgOpt,
+               delete: Annotated[list[str] | None, typer.Option("--delete", help="Approve the deletion of this listed copy (item id; repeat).")] = None,
+               keep: Annotated[list[str] | None, typer.Option("--keep", help="Keep this listed copy (item id; repeat).")] = None,
+               as_json: JsonOpt = False) -> None:
+        """The copies review policies listed; with --delete/--keep, decide on them (audited)."""
+        from mailark.runtime.retention import decide_reviews, open_reviews
+
+        if delete or keep:
+            doc = _with_rt(lambda rt, op: decide_reviews(rt, op, org, delete=delete or [], keep=keep or []))
+            emit(doc, as_json, f"deleted {doc['deleted']} copies, kept {doc['kept']}")
+            return
+        rows = _with_rt(lambda rt, op: open_reviews(rt, op, org))
+        emit(rows, as_json, table(rows, "item_id", "policy", "expired_at", "size"))
+
     @ret_app.command("report")
     def report(org: OrgOpt, as_json: JsonOpt = False) -> None:
         """Per policy and hold: what is kept, what was deleted when and why; does the audit chain verify."""

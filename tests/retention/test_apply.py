@@ -142,3 +142,23 @@ def test_a_crash_in_the_middle_resumes_without_deleting_twice_or_early(rt, arc: 
     with rt.session() as s:
         assert all(b.status == "done" for b in s.scalars(select(RetentionBatch)))
         assert s.scalars(select(RetentionRun)).one().finished_at is not None
+
+
+def test_review_decisions_delete_through_the_compliance_path_or_keep(rt, arc: Archive) -> None:  # type: ignore[no-untyped-def]
+    from mailark.control.orgs import ControlError
+    from mailark.runtime.holds import HeldCopies
+
+    m = _mail(arc)
+    r.save_checked(rt, OP, "acme", PolicySpec("look first", "5y", action="review"), now=NOW)
+    assert r.apply_retention(rt, OP, "acme", now=NOW).review == 5
+    listed = {x["item_id"] for x in r.open_reviews(rt, OP, "acme")}
+    assert listed == set(m["old"] + m["merger"])
+    r.add_hold(rt, OP, "acme", "Case 3", "hold the merger", mailboxes=["info@acme.example"])
+    with pytest.raises(HeldCopies, match="Case 3"):
+        r.decide_reviews(rt, OP, "acme", delete=m["merger"][:1])
+    with pytest.raises(ControlError):
+        r.decide_reviews(rt, OP, "acme", delete=m["new"][:1])  # not listed
+    assert r.decide_reviews(rt, OP, "acme", delete=m["old"][:2], keep=m["old"][2:]) == {"deleted": 2, "kept": 1}
+    assert _items(rt, arc.archive.org_id) == set(m["new"] + m["merger"] + m["old"][2:])
+    assert {x["item_id"] for x in r.open_reviews(rt, OP, "acme")} == set(m["merger"])
+    assert r.apply_retention(rt, OP, "acme", now=NOW).review == 0, "held copies are not listed; decided ones stay decided"
