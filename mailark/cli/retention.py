@@ -214,5 +214,7 @@ def _save(name: str, org: str, keep: str, mailbox: list[str] | None, folder: str
 def _said(doc: dict[str, Any], what: str) -> None:
     p = doc["policy"]
     out.print(f"policy {p['name']!r} {what}: keep {p['keep']} from the {p['from']}, then {p['action']}", highlight=False)
+    if doc.get("warning"):
+        out.print(f"confirmed: {doc['warning'].replace('; confirm to save it anyway', '')}", highlight=False)
     if doc.get("note"):
         out.print(doc["note"], highlight=False)
