@@ -87,45 +87,67 @@ def decisions(archive: OrgArchive, rules: Rules) -> Iterator[tuple[CopyRow, Deci
 # ---- changing policies (with the shortening check) -------------------------------------------------
 
 
+def _fingerprint(session: Session, o: Organization) -> list[tuple[str, str]]:
+    return [(p.id, str(p.updated_at)) for p in policies(session, o)]
+
+
 def save_checked(rt: Runtime, principal: Principal, org_name: str, spec: PolicySpec, *, change: str | None = None,
                  confirm: bool = False, now: datetime | None = None) -> dict[str, Any]:
     """Create a policy (or change the one named `change`) unless it would shorten how long copies
-    are kept today and `confirm` is not given: then NeedsConfirmation says how many and whose."""
+    are kept today and `confirm` is not given: then NeedsConfirmation says how many and whose.
+
+    The check reads every copy: it runs in a read transaction (the control plane's write lock is
+    not held that long), and the save refuses if the policies changed in between."""
     now = _now(now)
     if spec.query:
         check_query(spec.query)
-    with rt.session(write=True) as s:
+    with rt.session() as s:
         o = require_compliance(s, principal, org_name, "changing retention policies")
         existing = get_policy(s, o, change) if change else None
         draft = draft_policy(s, o, spec, existing, now)
         archive = rt.archive_for(o)
         rules = load_rules(rt, s, o, archive, [draft])
-        after = [r for r in rules.policies if r.id != draft.id] + [draft]
-        sh = shortening(iter_copies(archive), rules.policies, after, draft.id, rules.hits)
-        warning = sh.warning(spec.name)
-        if warning and not confirm:
-            raise NeedsConfirmation(warning)
-        p = save_policy(s, principal, o, spec, existing=existing, warning=warning, now=now)
+        seen = _fingerprint(s, o)
+    after = [r for r in rules.policies if r.id != draft.id] + [draft]
+    sh = shortening(iter_copies(archive), rules.policies, after, draft.id, rules.hits)
+    warning = sh.warning(spec.name)
+    if warning and not confirm:
+        raise NeedsConfirmation(warning)
+    with rt.session(write=True) as s:
+        o = require_compliance(s, principal, org_name, "changing retention policies")
+        _unchanged(s, o, seen)
+        p = save_policy(s, principal, o, spec, existing=get_policy(s, o, change) if change else None,
+                        warning=warning, now=now)
         note = (f"{sh.overridden} copies this policy covers are kept longer by another policy (the longest wins)"
                 if sh.overridden else None)
         return {"policy": describe_policy(s, p), "warning": warning, "shortened": sh.copies,
                 "shortened_bytes": sh.bytes, "overridden": sh.overridden, "note": note}
 
 
+def _unchanged(s: Session, o: Organization, seen: list[tuple[str, str]]) -> None:
+    if _fingerprint(s, o) != seen:
+        raise Conflict(f"the retention policies of {o.name!r} changed while this change was checked: try again")
+
+
 def remove_checked(rt: Runtime, principal: Principal, org_name: str, name: str, *, confirm: bool = False) -> dict[str, Any]:
     """Remove a policy; if another policy then keeps some copies for a shorter time, say so first."""
-    with rt.session(write=True) as s:
+    with rt.session() as s:
         o = require_compliance(s, principal, org_name, "changing retention policies")
-        p = get_policy(s, o, name)
+        pid = get_policy(s, o, name).id
         archive = rt.archive_for(o)
         rules = load_rules(rt, s, o, archive)
-        after = [r for r in rules.policies if r.id != p.id]
-        sh = shortening(iter_copies(archive), rules.policies, after, None, rules.hits)
-        warning = sh.warning(name)
-        if warning:
-            warning = warning.replace("saving policy", "removing policy")
-        if warning and not confirm:
-            raise NeedsConfirmation(warning)
+        seen = _fingerprint(s, o)
+    after = [r for r in rules.policies if r.id != pid]
+    sh = shortening(iter_copies(archive), rules.policies, after, None, rules.hits)
+    warning = sh.warning(name)
+    if warning:
+        warning = warning.replace("saving policy", "removing policy")
+    if warning and not confirm:
+        raise NeedsConfirmation(warning)
+    with rt.session(write=True) as s:
+        o = require_compliance(s, principal, org_name, "changing retention policies")
+        _unchanged(s, o, seen)
+        p = get_policy(s, o, name)
         described = describe_policy(s, p)
         remove_policy(s, principal, o, p, warning)
         return {"removed": described, "warning": warning, "shortened": sh.copies}
