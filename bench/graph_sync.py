@@ -3,7 +3,7 @@ of the same copies, measured in one run.
 
     python -m bench.graph_sync --users 20 --messages 2000
 
-The generated organization's copies (bench/generate.py) become the mailboxes of a tenant on the
+The generated organization's copies (bench/generate/) become the mailboxes of a tenant on the
 local Graph test server (tests/peers/graph_server.py: HTTPS on 127.0.0.1, in this process); the
 sync (msal token, folder listing, delta pages, one `/$value` GET per message, the whole archive
 pipeline) runs in a child process pinned to one core, like `bench.ingest`'s import of the same

@@ -3,7 +3,7 @@ the same messages, measured in one run.
 
     python -m bench.imap --users 10 --messages 2000
 
-Generated organization mail (bench/generate.py: the first N copies) is APPENDed to a throw-away
+Generated organization mail (bench/generate/: the first N copies) is APPENDed to a throw-away
 Dovecot (tests/peers/dovecot.py, one account per archive mailbox, Inbox -> INBOX, Sent -> Sent)
 and written as files with the same bytes. Two child processes, each pinned to one core with a
 fresh mailark home, after their imports and catalogue start-up:

@@ -2,7 +2,7 @@
 
     python -m bench.journal --messages 2000 --connections 4
 
-The same generated messages (the sender's copy of each, bench/generate.py, CRLF as SMTP carries
+The same generated messages (the sender's copy of each, bench/generate/, CRLF as SMTP carries
 it) go three ways, each into a fresh mailark home:
 1. file import (flows/importing.run_import, the `mailark import` path) into one archive mailbox;
 2. SMTP to the journal endpoint (plain journal mail): `--connections` smtplib clients in this

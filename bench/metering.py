@@ -89,7 +89,7 @@ def main() -> None:
     from mailark.catalog import usage as cat
     from mailark.catalog.lake import METADATA, catalog_lane
     from mailark.control.orgs import create_org
-    from mailark.runtime.metering import meter_org
+    from mailark.operations.metering import meter_org
     from mailark.runtime import open_runtime
     from mailark.config.settings import reset_settings_cache
 

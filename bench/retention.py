@@ -38,7 +38,7 @@ def fill(copies: int) -> None:
     from mailark.control.principals import Principal
     from mailark.control.retention import PolicySpec
     from mailark.runtime import open_runtime
-    from mailark.runtime.retention import save_checked
+    from mailark.operations.retention import save_checked
 
     rt = open_runtime()
     from mailark.control.orgs import ensure_mailbox
@@ -75,7 +75,7 @@ def fill(copies: int) -> None:
     t0 = time.monotonic()
     save_checked(rt, op, "bench", PolicySpec("seven years", "7y"))
     print(json.dumps({"policy_save_seconds": round(time.monotonic() - t0, 2)}), file=sys.stderr)
-    from mailark.runtime.retention import add_hold
+    from mailark.operations.retention import add_hold
 
     add_hold(rt, op, "bench", "Case B", "benchmark hold", mailboxes=["u0@bench"])
     rt.close()
@@ -84,7 +84,7 @@ def fill(copies: int) -> None:
 def child() -> None:
     from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
-    from mailark.runtime.retention import apply_retention
+    from mailark.operations.retention import apply_retention
 
     rt = open_runtime()
     t0, c0 = time.monotonic(), time.process_time()

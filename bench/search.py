@@ -3,7 +3,7 @@ indexing rate; and a real end-to-end run (ingest, then the indexer) on generated
 
 Two parts, because ingesting a million messages takes hours on this 2-core machine:
 
-* scale: the text of `--sample` messages from bench/generate.py (headers, bodies, attachment text,
+* scale: the text of `--sample` messages from bench/generate/ (headers, bodies, attachment text,
   extracted by the same code as the indexer) is cycled into `--docs` documents with their own item
   ids, spread over 100 mailboxes and five years, written straight into an index (no catalogue).
   Queries: a word, a phrase, from:, a date range, has:attachment with a word, an OR, each with a

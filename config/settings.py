@@ -86,6 +86,14 @@ class SearchSettings(BaseModel):
     threads: int = 1
 
 
+# ---- Where sources may connect (IMAP, LDAP, Microsoft Graph) ------------------------------------------
+class SourcesSettings(BaseModel):
+    # Networks a source may reach although they are this machine's loopback, link-local (cloud metadata
+    # services live there) or otherwise special. Private ranges (an MSP's customer servers) are always
+    # allowed; loopback and link-local only when listed here, e.g. ["127.0.0.0/8"] for a local test server.
+    allow_networks: list[str] = []
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
@@ -127,8 +135,11 @@ class Settings(BaseSettings):
     # Metering and usage reporting (issue 5): MAILARK_USAGE_PORTAL__URL, __TOKEN (a secret, never logged), ...
     usage_portal: UsagePortalSettings = Field(default_factory=UsagePortalSettings)
     metering_lease_seconds: int = 1800
+    # After a cancelled subscription ends, its users may still log in and export for this many days; then
+    # the organization is locked read-only and due for deletion (issue 14, docs/lifecycle.md).
+    offboarding_grace_days: int = 30
 
-    # ---- export, maintenance, backup (catalog/export.py, runtime/exports.py, catalog/maintenance.py) ----
+    # ---- export, maintenance, backup (catalog/export.py, operations/exports.py, catalog/maintenance.py) ----
     # Export files are kept this many days, then the nightly maintenance deletes them.
     export_expiry_days: int = 7
     # Export files are sealed in independent blocks of this many bytes (memory per export ~ one block).
@@ -149,6 +160,7 @@ class Settings(BaseSettings):
     backup_passphrase: SecretStr | None = None
     # Full-text search: MAILARK_SEARCH__WRITER_HEAP_MB, MAILARK_SEARCH__THREADS
     search: SearchSettings = Field(default_factory=SearchSettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
 
     @classmethod
     def settings_customise_sources(

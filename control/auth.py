@@ -49,6 +49,8 @@ MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 12
+# Wrong current passwords on a password change are throttled like logins, under this source name.
+PASSWORD_CHANGE = "password-change"
 COMMON_PASSWORDS = Path(__file__).parent / "data" / "common-passwords.txt"
 SESSION_TTL = timedelta(hours=12)
 TOKEN_PREFIX = "mla_"
@@ -154,6 +156,7 @@ class AuthResult:
     totp_enrolment_required: bool = False
     locked: bool = False
     totp_needed: bool = False  # the password was right but no code came: ask for it (the web login's 2nd step)
+    token_scope: str | None = None  # for a token: "admin" or "read"
 
     @property
     def ok(self) -> bool:
@@ -182,19 +185,22 @@ def _org_id(acct: Account | None) -> str | None:
     return acct.org_id if isinstance(acct, User) else None
 
 
-def _throttle_state(session: Session, login: str, now: datetime) -> tuple[int, datetime | None]:
-    """(failures within WINDOW, time of the newest one)."""
+def _throttle_state(session: Session, login: str, source: str | None, now: datetime) -> tuple[int, datetime | None]:
+    """(failures within WINDOW, time of the newest one) of this login from this source address: a
+    guesser elsewhere locks out only itself, never the account's owner (issue 13)."""
+    same_source = LoginFailure.source.is_(None) if source is None else LoginFailure.source == source
     n, last = session.execute(
-        select(func.count(), func.max(LoginFailure.at)).where(LoginFailure.login == login, LoginFailure.at > now - WINDOW)
+        select(func.count(), func.max(LoginFailure.at)).where(LoginFailure.login == login, same_source,
+                                                               LoginFailure.at > now - WINDOW)
     ).one()
     return n or 0, utc(last)
 
 
-def _fail(session: Session, login: str, acct: Account | None, reason: str, now: datetime, *, count: bool = True,
-          message: str | None = None) -> AuthResult:
+def _fail(session: Session, login: str, source: str | None, acct: Account | None, reason: str, now: datetime, *,
+          count: bool = True, message: str | None = None) -> AuthResult:
     if count:
-        session.add(LoginFailure(login=login, at=now))
-    n, last = _throttle_state(session, login, now)
+        session.add(LoginFailure(login=login, source=source, at=now))
+    n, last = _throttle_state(session, login, source, now)
     locked = n >= MAX_FAILURES and last is not None
     if locked:
         retry = int((last + LOCKOUT - now).total_seconds()) + 1  # type: ignore[operator]
@@ -204,7 +210,7 @@ def _fail(session: Session, login: str, acct: Account | None, reason: str, now: 
         message = message or "wrong login, password or code"
     actor = Principal("user" if isinstance(acct, User) else "operator", acct.id, login) if acct else None
     audit.record(session, actor, "auth.login", org_id=_org_id(acct), target=login, outcome="failed",
-                 details={"reason": reason, "failures_in_window": n}, now=now)
+                 details={"reason": reason, "failures_in_window": n, "source": source}, now=now)
     return AuthResult(None, message, retry, locked=locked)
 
 
@@ -234,18 +240,19 @@ DirectoryCheck = Callable[[Session, User, str], tuple[bool, str]]
 
 def login(
     session: Session, master: MasterKey, login: str, password: str, totp_code: str | None = None,
-    now: datetime | None = None, directory_check: DirectoryCheck | None = None,
+    now: datetime | None = None, directory_check: DirectoryCheck | None = None, source: str | None = None,
 ) -> AuthResult:
     """Check a login (`name@domain` for users, a bare name for MSP operators). Commit even on failure.
 
-    A user synced from a directory is checked by `directory_check` (without one, refused)."""
+    A user synced from a directory is checked by `directory_check` (without one, refused). Failures
+    are counted per login and `source` (the client's address): the lockout stops that source only."""
     now = now or datetime.now(UTC)
     login = login.strip().lower()
     acct = _find_account(session, login)
-    n, last = _throttle_state(session, login, now)
+    n, last = _throttle_state(session, login, source, now)
     if n >= MAX_FAILURES and last is not None and now < last + LOCKOUT:
         verify_password(None, password)  # the same work as a real attempt
-        return _fail(session, login, acct, "locked", now, count=False)
+        return _fail(session, login, source, acct, "locked", now, count=False)
     if isinstance(acct, User) and acct.directory_profile_id:
         # A synced user's password is the directory's (an LDAP bind); the local hash is never used.
         try:
@@ -253,18 +260,18 @@ def login(
                 raise DirectoryUnavailable("directory logins are not available here: sign in through the web app or API")
             ok, reason = directory_check(session, acct, password)
         except DirectoryUnavailable as e:  # not the user's fault: not counted for throttling, but audited
-            return _fail(session, login, acct, "directory unavailable", now, count=False, message=str(e))
+            return _fail(session, login, source, acct, "directory unavailable", now, count=False, message=str(e))
         if not ok:
-            return _fail(session, login, acct, reason, now)
+            return _fail(session, login, source, acct, reason, now)
     elif not verify_password(acct.password_hash if acct else None, password) or acct is None:
-        return _fail(session, login, acct, "unknown login" if acct is None else "wrong password", now)
+        return _fail(session, login, source, acct, "unknown login" if acct is None else "wrong password", now)
     if not acct.active:
-        return _fail(session, login, acct, "account disabled", now)
+        return _fail(session, login, source, acct, "account disabled", now)
     org = session.get(Organization, acct.org_id) if isinstance(acct, User) else None
     enrol = False
     if acct.totp_enabled:
         if not _totp_ok(session, master, acct, totp_code, now):
-            failed = _fail(session, login, acct, "missing or wrong TOTP code", now)  # counted: no password oracle
+            failed = _fail(session, login, source, acct, "missing or wrong TOTP code", now)  # counted: no password oracle
             return replace(failed, totp_needed=not totp_code and not failed.locked)
     elif org is not None and org.mfa_required:
         enrol = True
@@ -300,9 +307,16 @@ def change_own_password(session: Session, principal: Principal, old: str, new: s
     if isinstance(acct, User) and acct.directory_profile_id:
         raise Conflict("your password is your directory password: change it there (e.g. in Windows or your "
                        "organization's password page)")
+    now = datetime.now(UTC)
+    n, last = _throttle_state(session, principal.login, PASSWORD_CHANGE, now)
+    if n >= MAX_FAILURES and last is not None and now < last + LOCKOUT:
+        verify_password(None, old)  # the same work as a real attempt
+        raise AuthFailed("too many wrong current passwords: try again later",
+                         int((last + LOCKOUT - now).total_seconds()) + 1, locked=True)
     if not verify_password(acct.password_hash, old):
+        session.add(LoginFailure(login=principal.login, source=PASSWORD_CHANGE, at=now))
         audit.record(session, principal, "auth.password_change", org_id=_org_id(acct), target=principal.login, outcome="failed")
-        raise AuthFailed("the current password is wrong")
+        raise AuthFailed("the current password is wrong", 2 ** n)
     acct.password_hash = hash_password(new, acct.login if isinstance(acct, User) else acct.name)
     acct.must_change_password = False
     ended = end_other_sessions(session, principal.kind, acct.id, keep_session_cookie, end_tokens=end_tokens)
@@ -358,19 +372,28 @@ def confirm_totp(session: Session, master: MasterKey, principal: Principal, code
     audit.record(session, principal, "auth.totp_confirm", org_id=_org_id(acct), target=principal.login)
 
 
-def reset_totp(session: Session, principal: Principal, org: Organization | str, login: str) -> None:
+def reset_totp(session: Session, principal: Principal, org: Organization | str, login: str, *,
+               end_tokens: bool = False) -> None:
     o = require_admin(session, principal, org, "resetting TOTP")
     user = session.scalar(select(User).where(User.org_id == o.id, User.login == login.strip().lower()))
     if user is None:
         raise NotFound(f"organization {o.name!r} has no user {login!r}")
     user.totp_secret, user.totp_enabled, user.totp_last_step = None, False, None
-    audit.record(session, principal, "user.totp_reset", org_id=o.id, target=user.login)
+    # whoever held the second factor may hold a session too: every session ends (tokens when asked)
+    ended = end_other_sessions(session, "user", user.id, None, end_tokens=end_tokens)
+    audit.record(session, principal, "user.totp_reset", org_id=o.id, target=user.login,
+                 details={"sessions_and_tokens_ended": ended, "tokens_ended": end_tokens})
 
 
 def set_mfa_required(session: Session, principal: Principal, org: Organization | str, required: bool) -> None:
     o = require_admin(session, principal, org, "changing the MFA policy")
     o.mfa_required = required
-    audit.record(session, principal, "org.mfa_required", org_id=o.id, target=o.name, details={"required": required})
+    ended = 0
+    if required:  # users without TOTP must not go on with sessions or tokens made without it
+        for u in session.scalars(select(User).where(User.org_id == o.id, User.totp_enabled.is_(False))):
+            ended += end_other_sessions(session, "user", u.id, None, end_tokens=True)
+    audit.record(session, principal, "org.mfa_required", org_id=o.id, target=o.name,
+                 details={"required": required, "sessions_and_tokens_ended": ended})
 
 
 # ---- API tokens ---------------------------------------------------------------------------------
@@ -384,10 +407,18 @@ class NewToken:
     expires_at: datetime | None
 
 
+TOKEN_SCOPES = ("admin", "read")
+DEFAULT_TOKEN_TTL = timedelta(days=90)
+
+
 def create_token(
-    session: Session, principal: Principal, name: str, *, ttl: timedelta | None = None, now: datetime | None = None
+    session: Session, principal: Principal, name: str, *, ttl: timedelta | None = None, scope: str = "admin",
+    now: datetime | None = None,
 ) -> NewToken:
-    """A token for the acting account (for automation); it acts exactly as that account."""
+    """A token for the acting account (for automation): with scope "admin" it acts as that account,
+    with "read" it only reads. It expires after `ttl` (default 90 days): a forgotten token dies."""
+    if scope not in TOKEN_SCOPES:
+        raise ControlError(f"unknown token scope {scope!r}: use read or admin")
     if principal.kind == "system":
         raise Forbidden("the deployment operator works on the server and needs no token: create an operator account")
     acct = _account_of(session, principal)
@@ -395,11 +426,11 @@ def create_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         id=new_id(), token_hash=_sha256(token), subject_kind=principal.kind, subject_id=acct.id, org_id=_org_id(acct),
-        name=name[:100], created_at=now, expires_at=now + ttl if ttl else None,
+        name=name[:100], created_at=now, expires_at=now + (ttl or DEFAULT_TOKEN_TTL), scope=scope,
     )
     session.add(row)
     audit.record(session, principal, "auth.token_create", org_id=row.org_id, target=f"{principal.login}:{name}",
-                 details={"token_id": row.id}, now=now)
+                 details={"token_id": row.id, "scope": scope, "expires_at": row.expires_at.isoformat()}, now=now)
     return NewToken(row.id, row.name, token, row.expires_at)
 
 
@@ -419,7 +450,7 @@ def authenticate_token(session: Session, token: str, now: datetime | None = None
                      target=f"token {row.id}" if row else "", outcome="failed", details={"reason": reason}, now=now)
         return AuthResult(None, "the API token is not valid (unknown, expired or revoked)")
     row.last_used_at = now
-    return AuthResult(_principal(session, acct))
+    return AuthResult(_principal(session, acct), token_scope=row.scope or "admin")
 
 
 def revoke_token(session: Session, principal: Principal, token_id: str, now: datetime | None = None) -> None:

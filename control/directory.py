@@ -47,7 +47,7 @@ from mailark.control.models import (
     DirectoryProfile, Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization,
     RoleAssignment, User,
 )
-from mailark.control.orgs import Conflict, ControlError, LimitExceeded, find_mailbox, new_id, normalize_address
+from mailark.control.orgs import Conflict, ControlError, LimitExceeded, find_mailbox, new_address, new_id
 from mailark.control.principals import Principal
 from mailark.control.directory_records import DirectorySnapshot, DirectoryUser
 
@@ -166,8 +166,8 @@ def _normalize(du: DirectoryUser, domains: set[str]) -> tuple[str, str, list[str
     if du.kind != "shared" and dom not in domains:
         raise ValueError(f"{du.login}: login domain {dom!r} is not a domain of this profile (add it with --domain)")
     try:
-        primary = normalize_address(du.primary_address or du.login)
-        aliases = [normalize_address(a) for a in du.aliases]
+        primary = new_address(du.primary_address or du.login)
+        aliases = [new_address(a) for a in du.aliases]
     except ControlError as e:
         raise ValueError(f"{du.login}: {e}") from None
     return f"{username}@{dom}", primary, [a for a in dict.fromkeys(aliases) if a != primary]

@@ -33,6 +33,7 @@ from mailark.control.models import DirectoryProfile, Domain, Group, Mailbox, Mai
 from mailark.control.orgs import Conflict, ControlError, NotFound, new_id
 from mailark.control.principals import ROLES, Principal, require_admin
 from mailark.control.directory_presets import LDAP_PRESETS, SECURITY, ldap_config
+from mailark.control.trust import checked_trust
 from mailark.storage.keys import MasterKey
 
 KINDS = ("ldap", "m365")
@@ -117,7 +118,7 @@ def build_config(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
         preset = settings.get("preset") or "ldap"
         if preset not in LDAP_PRESETS:
             raise ControlError(f"unknown LDAP preset {preset!r}: use one of {', '.join(LDAP_PRESETS)}")
-        keys = ("url", "security", "ca_file", "bind_dn", "base_dn", "user_base", "group_base", "user_filter",
+        keys = ("url", "security", "ca_file", "ca_pem", "bind_dn", "base_dn", "user_base", "group_base", "user_filter",
                 "group_filter", "attributes", "aliases_style", "disabled_style", "login_domain", "page_size", "timeout")
         cfg = ldap_config(preset, {k: settings.get(k) for k in keys})
         cfg.setdefault("security", "starttls")
@@ -186,7 +187,7 @@ def create_profile(
         raise ControlError(f"a directory is synced at most every {MIN_INTERVAL} seconds")
     if session.scalar(select(DirectoryProfile.id).where(DirectoryProfile.org_id == o.id, DirectoryProfile.name == name)):
         raise Conflict(f"organization {o.name!r} already has a directory profile named {name!r}")
-    config = build_config(kind, settings)
+    config = build_config(kind, checked_trust(principal, settings, None))
     now = datetime.now(UTC)
     p = DirectoryProfile(id=new_id(), org_id=o.id, kind=kind, name=name, config=json.dumps(config, sort_keys=True),
                          interval_seconds=interval_seconds, enabled=enabled, created_at=now, next_run_at=now)
@@ -213,7 +214,7 @@ def update_profile(
         merged = {**current, **{k: v for k, v in settings.items() if v is not None and k != "attributes"}}
         if settings.get("attributes"):
             merged["attributes"] = {**current.get("attributes", {}), **settings["attributes"]}
-        p.config = json.dumps(build_config(p.kind, merged), sort_keys=True)
+        p.config = json.dumps(build_config(p.kind, checked_trust(principal, merged, current)), sort_keys=True)
     if secret:
         p.secret = encrypt_secret(master, json.dumps(secret).encode(), _context(p.id))
     if interval_seconds is not None:

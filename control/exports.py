@@ -12,7 +12,7 @@ get NotFound. Rules:
   a full export, with the monthly rule);
 - any other selection (mailboxes, folder, dates) any time.
 
-The work (writing the zip, storing it, the quota) is in runtime/exports.py; this module only
+The work (writing the zip, storing it, the quota) is in operations/exports.py; this module only
 changes job rows, so it is testable without a catalogue.
 """
 
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from mailark.control import audit, licensing, notices
 from mailark.control.mailboxes import readable_mailbox_ids
-from mailark.control.models import ExportJob, Mailbox, Organization
+from mailark.control.models import ExportJob, Licence, Mailbox, Organization
 from mailark.control.orgs import Conflict, ControlError, Forbidden, LimitExceeded, NotFound, find_mailbox, new_id, normalize_address
 from mailark.control.principals import ADMIN, COMPLIANCE, Principal, roles_in, visible_org
 
@@ -148,6 +148,11 @@ def start_export(
 ) -> ExportJob:
     """A queued export job, after the rules; the caller launches it (flow or in-process)."""
     o = visible_org(session, principal, org)
+    _no_operator_exports(principal, o)
+    lic = session.get(Licence, o.id)
+    if lic is not None and licensing.status(lic, now) == "locked":
+        raise Forbidden(f"organization {o.name!r} is locked: its subscription ended and its grace period is over "
+                        f"(exports were possible until {licensing.utc(lic.deletion_due_at):%Y-%m-%d})")  # type: ignore[str-format]
     req.validate()
     now = now or datetime.now(UTC)
     ids, addresses = _resolve_mailboxes(session, principal, o, req)
@@ -186,6 +191,13 @@ def start_export(
     return job
 
 
+def _no_operator_exports(principal: Principal, o: Organization) -> None:
+    """MSP operator accounts never take mail out: a support grant lets them read, not export (issue 14)."""
+    if principal.kind == "operator":
+        raise Forbidden(f"MSP operators cannot export the mail of organization {o.name!r}: exports are for the "
+                        f"organization's own users (a support grant allows reading named mailboxes, not exporting)")
+
+
 def _sees_all_jobs(session: Session, principal: Principal, o: Organization) -> bool:
     return bool(roles_in(session, principal, o) & {ADMIN, COMPLIANCE})
 
@@ -213,6 +225,7 @@ def check_download(session: Session, principal: Principal, org: Organization | s
     job = get_export(session, principal, org, export_id)
     o = session.get(Organization, job.org_id)
     assert o is not None
+    _no_operator_exports(principal, o)
     sel = Selected.of(job)
     readable = readable_mailbox_ids(session, principal, o)
     needed = set(sel.mailbox_ids) if sel.mailbox_ids is not None else set(

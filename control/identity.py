@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 from mailark.control import audit, licensing
 from mailark.control.auth import end_all_sessions, hash_password, one_time_password
 from mailark.control.models import Domain, Group, GroupMember, Mailbox, Organization, RoleAssignment, User
-from mailark.control.orgs import Conflict, ControlError, NotFound, new_id
+from mailark.control.orgs import Conflict, ControlError, NotFound, new_id, reserved_domain
 from mailark.control.principals import ADMIN, ROLES, Principal, require_admin, user_roles
 from mailark.control.sources import remove_domain_sources
 
 LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Local domains follow the organization names' rule (a-z 0-9 _ -): `my_org` is a valid local domain (issue 14).
+LOCAL_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9_])?$")
 GROUP_NAME = re.compile(r"^[\w][\w .-]{0,99}$")
 
@@ -39,9 +41,11 @@ def validate_domain(name: str, kind: str) -> str:
     if kind not in ("local", "global"):
         raise ControlError(f"invalid domain kind {kind!r}: use local or global")
     labels = d.split(".")
-    if not d or len(d) > 253 or not all(LABEL.match(label) for label in labels):
+    label = LOCAL_LABEL if kind == "local" else LABEL
+    if not d or len(d) > 253 or not all(label.match(lb) for lb in labels):
+        allowed = "a-z, 0-9, '_' and '-' ('-' not at either end)" if kind == "local" else "a-z, 0-9 and '-' (not at either end)"
         raise ControlError(
-            f"invalid domain {name!r}: use labels of a-z, 0-9 and '-' (not at either end), "
+            f"invalid domain {name!r}: use labels of {allowed}, "
             f"at most 63 characters each, separated by dots"
         )
     if kind == "global" and (len(labels) < 2 or not re.fullmatch(r"[a-z]{2,63}|xn--[a-z0-9-]+", labels[-1])):
@@ -57,10 +61,12 @@ def add_domain(session: Session, principal: Principal, org: Organization | str, 
     o = require_admin(session, principal, org, "adding a domain")
     d = validate_domain(name, kind)
     taken = session.scalar(select(Domain).where(Domain.name == d))
-    clash_org = session.scalar(select(Organization.id).where(Organization.name == d))
-    if taken is not None or clash_org is not None:
-        mine = taken is not None and taken.org_id == o.id
-        raise Conflict(f"domain {d!r} is already " + ("a domain of this organization" if mine else "taken on this deployment"))
+    if taken is not None and taken.org_id == o.id:
+        raise Conflict(f"domain {d!r} is already a domain of this organization")
+    # One neutral refusal whether another organization holds it as a domain, is named so, or the name is
+    # reserved (the journal domain, localhost): it must not tell an Admin that another organization exists.
+    if taken is not None or reserved_domain(d, o.name) or session.scalar(select(Organization.id).where(Organization.name == d)):
+        raise Conflict(f"domain {d!r} is already taken on this deployment")
     dom = Domain(id=new_id(), org_id=o.id, name=d, kind=kind, is_default=False, created_at=datetime.now(UTC))
     session.add(dom)
     audit.record(session, principal, "domain.add", org_id=o.id, target=d, details={"kind": kind})

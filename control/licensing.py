@@ -68,8 +68,15 @@ def new_licence(
 
 
 def status(lic: Licence, now: datetime | None = None) -> str:
-    """trial (until its end), paid (a trial not cancelled becomes paid), expired (a cancelled trial that ended)."""
+    """trial (until its end), paid (a trial not cancelled becomes paid), expired (a cancelled trial that ended);
+    a cancelled subscription: cancelled (until the end of its month, still paid), grace (ended: no archiving,
+    users log in and export), locked (the grace period is over: read-only, due for deletion)."""
     now = now or datetime.now(UTC)
+    sub_ends, due = utc(lic.subscription_ends_at), utc(lic.deletion_due_at)
+    if sub_ends is not None:
+        if now < sub_ends:
+            return "cancelled"
+        return "grace" if due is not None and now < due else "locked"
     ends = utc(lic.trial_ends_at)
     if ends is not None and now < ends:
         return "trial"
@@ -92,6 +99,8 @@ class LicenceView:
     auto_expand: bool
     trial_ends_at: datetime | None
     cancelled_at: datetime | None
+    subscription_ends_at: datetime | None = None
+    deletion_due_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +129,7 @@ def view(session: Session, org: Organization, now: datetime | None = None) -> Li
         mailboxes=count_mailboxes(session, org.id), storage_gb=lic.storage_gb,
         storage_quota_bytes=lic.storage_gb * GB, auto_expand=lic.auto_expand,
         trial_ends_at=utc(lic.trial_ends_at), cancelled_at=utc(lic.cancelled_at),
+        subscription_ends_at=utc(lic.subscription_ends_at), deletion_due_at=utc(lic.deletion_due_at),
     )
 
 
@@ -165,6 +175,10 @@ def check_can_add_mailbox(session: Session, org: Organization, now: datetime | N
 
 
 def _check_active(lic: Licence, org: Organization, now: datetime | None) -> None:
+    if status(lic, now) in ("grace", "locked"):
+        raise LimitExceeded(
+            f"the subscription of organization {org.name!r} was cancelled and has ended: nothing can be added "
+            f"(the MSP operator undoes the cancellation with: mailark licence resume --org {org.name})")
     if status(lic, now) == "expired":
         raise LimitExceeded(
             f"the trial of organization {org.name!r} was cancelled and has ended: "
@@ -228,6 +242,46 @@ def renew(session: Session, principal: Principal, org: Organization | str, now: 
     return view(session, o, now)
 
 
+def _end_of_month(now: datetime) -> datetime:
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (start + timedelta(days=32)).replace(day=1)
+
+
+def cancel_subscription(session: Session, principal: Principal, org: Organization | str, *, grace_days: int = 30,
+                        now: datetime | None = None) -> LicenceView:
+    """Offboarding: the subscription ends at the end of the current month (that month is still billed),
+    archiving stops then, users may log in and export for `grace_days`, then the organization is locked
+    read-only and due for deletion (`mailark org delete`). Undone by `resume_subscription` until deleted."""
+    o = require_operator(session, principal, org, "cancelling the subscription")
+    lic = lock_licence(session, o)
+    now = now or datetime.now(UTC)
+    if lic.subscription_ends_at is not None:
+        raise ControlError(f"the subscription of organization {o.name!r} is already cancelled (it ends "
+                           f"{utc(lic.subscription_ends_at):%Y-%m-%d}); undo it with: mailark licence resume --org {o.name}")  # type: ignore[str-format]
+    if grace_days < 0:
+        raise ControlError("the grace period cannot be negative")
+    ends = _end_of_month(now)
+    lic.subscription_ends_at, lic.deletion_due_at, lic.updated_at = ends, ends + timedelta(days=grace_days), now
+    audit.record(session, principal, "licence.cancel", org_id=o.id, target=o.name,
+                 details={"subscription_ends_at": ends.isoformat(),
+                          "deletion_due_at": (ends + timedelta(days=grace_days)).isoformat()}, now=now)
+    return view(session, o, now)
+
+
+def resume_subscription(session: Session, principal: Principal, org: Organization | str,
+                        now: datetime | None = None) -> LicenceView:
+    """Undo a cancellation (possible until the organization is deleted): the licence runs on as before."""
+    o = require_operator(session, principal, org, "undoing the cancellation")
+    lic = lock_licence(session, o)
+    now = now or datetime.now(UTC)
+    if lic.subscription_ends_at is None:
+        raise ControlError(f"the subscription of organization {o.name!r} is not cancelled")
+    lic.subscription_ends_at = lic.deletion_due_at = None
+    lic.updated_at = now
+    audit.record(session, principal, "licence.resume", org_id=o.id, target=o.name, now=now)
+    return view(session, o, now)
+
+
 def next_tier(gb: int) -> int | None:
     return next((t for t in TIERS_GB if t > gb), None)
 
@@ -275,7 +329,8 @@ def licence_warnings(session: Session, org: Organization, storage_used_bytes: in
     v = view(session, org, now)
     out: list[LicenceWarning] = []
     if storage_used_bytes >= STORAGE_WARN_FRACTION * v.storage_quota_bytes:
-        used_gb, pct = -(-storage_used_bytes // GB), round(100 * storage_used_bytes / v.storage_quota_bytes)
+        used_gb = storage_used_bytes * 10 // GB / 10 if storage_used_bytes < 10 * GB else -(-storage_used_bytes // GB)
+        pct = round(100 * storage_used_bytes / v.storage_quota_bytes)
         full = storage_used_bytes >= v.storage_quota_bytes
         out.append(_warning("storage", "storage_full" if full else "storage_high", percent=pct, used_gb=used_gb,
                             quota_gb=v.storage_gb))

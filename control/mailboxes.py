@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from mailark.control import audit, licensing
 from mailark.control.models import (
+    SupportGrant,
     Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization, SourceProfile, User,
 )
-from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_id, normalize_address
+from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_address, new_id, normalize_address
 from mailark.control.principals import ADMIN, COMPLIANCE, Principal, can_see_org, require_admin, roles_in, visible_org
 
 KINDS = ("user", "shared", "journal")
@@ -106,7 +107,7 @@ def create_mailbox(
     o = require_admin(session, principal, org, "adding an archive mailbox")
     if kind not in KINDS:
         raise ControlError(f"invalid mailbox kind {kind!r}: use user, shared or journal")
-    a = normalize_address(address)
+    a = new_address(address)
     _address_free(session, o, a)
     owner_user = None
     if owner is not None:
@@ -183,7 +184,7 @@ def add_alias(session: Session, principal: Principal, org: Organization | str, m
     o = require_admin(session, principal, org, "adding an address")
     mb = _mailbox(session, o, mailbox)
     _refuse_synced(mb)
-    a = normalize_address(alias)
+    a = new_address(alias)
     _address_free(session, o, a)
     _require_org_domain(session, o, a, "an address of an archive mailbox")
     mb.addresses.append(MailboxAddress(org_id=o.id, address=a, is_primary=False))  # the loaded collection stays true
@@ -321,10 +322,16 @@ def readable_mailbox_ids(session: Session, principal: Principal, org: Organizati
     if org is not None:
         o = visible_org(session, principal, org)
         q = q.where(Mailbox.org_id == o.id)
-    if principal.is_operator:
+    if principal.is_deployment:
         if principal.org_ids is not None:
             q = q.where(Mailbox.org_id.in_(principal.org_ids))
         return set(session.scalars(q))
+    if principal.is_operator:
+        # No content right of its own: only what an active support grant names (control.support).
+        granted_ids = granted_mailbox_ids(session, principal)
+        if principal.org_ids is not None:
+            q = q.where(Mailbox.org_id.in_(principal.org_ids))
+        return set(session.scalars(q.where(Mailbox.id.in_(granted_ids)))) if granted_ids else set()
     if org is not None and not can_see_org(principal, o.id):
         return set()
     user = session.get(User, principal.id)
@@ -338,3 +345,18 @@ def readable_mailbox_ids(session: Session, principal: Principal, org: Organizati
     granted = select(MailboxPermission.mailbox_id).where(
         or_(MailboxPermission.user_id == user.id, MailboxPermission.group_id.in_(groups)))
     return set(session.scalars(q.where(Mailbox.kind != "journal", Mailbox.id.in_(granted))))
+
+
+def granted_mailbox_ids(session: Session, principal: Principal, now: datetime | None = None) -> set[str]:
+    """The mailbox ids the operator's active (unexpired, unrevoked) support grants name, in any organization."""
+    now = now or datetime.now(UTC)
+    out: set[str] = set()
+    for g in session.scalars(select(SupportGrant).where(SupportGrant.operator_id == principal.id,
+                                                        SupportGrant.revoked_at.is_(None))):
+        if _aware(g.expires_at) > now:
+            out.update(json.loads(g.mailbox_ids))
+    return out
+
+
+def _aware(d: datetime) -> datetime:
+    return d if d.tzinfo else d.replace(tzinfo=UTC)

@@ -43,6 +43,15 @@ def whole_gb(n_bytes: int) -> int:
     return -(-n_bytes // GB)
 
 
+def shown_gb(n_bytes: int) -> int | float:
+    """GB as people are shown them: below 10 GB with one decimal, cut down, so that 9.46 GB of a 10 GB tier
+    reads "9.4 GB" and never "10 GB" while there is room (issue 14); from 10 GB whole GB as the licence
+    speaks (`whole_gb`)."""
+    if n_bytes < 10 * GB:
+        return (n_bytes * 10 // GB) / 10
+    return whole_gb(n_bytes)
+
+
 @dataclass(frozen=True)
 class Measurement:
     """What a metering run read from the catalogue, exact at DuckLake snapshot `snapshot_id`."""
@@ -140,8 +149,10 @@ def pause_notice(status: str, used: int, quota: int, org: Organization) -> notic
     """Why archiving must pause (its sentence, code and parameters), or None."""
     if status == "expired":
         return notices.notice("paused_trial_ended", org=org.name)
+    if status in ("grace", "locked"):
+        return notices.notice("paused_subscription_ended", org=org.name)
     if used >= quota:
-        return notices.notice("paused_storage_full", used_gb=whole_gb(used), quota_gb=quota // GB)
+        return notices.notice("paused_storage_full", used_gb=shown_gb(used), quota_gb=quota // GB)
     return None
 
 

@@ -91,6 +91,10 @@ class Licence(Base):
     auto_expand: Mapped[bool] = mapped_column(nullable=False, default=False)
     trial_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # issue 14 (migration 0012): a cancelled subscription ends at `subscription_ends_at` (the end of the month
+    # it was cancelled in); the grace period runs until `deletion_due_at`, then the organization is locked.
+    subscription_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    deletion_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
@@ -216,6 +220,8 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "admin": acts as its account; "read": may only read (GET), for reporting and backups of exports.
+    scope: Mapped[str] = mapped_column(String(8), nullable=False, default="admin", server_default="admin")
 
 
 class WebSession(Base):
@@ -241,6 +247,7 @@ class LoginFailure(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     login: Mapped[str] = mapped_column(String(320), nullable=False, index=True)
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the client's address
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
@@ -415,7 +422,7 @@ class UsageReport(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 class ExportJob(Base):
-    """An export of selected mail (control.exports has the rules; runtime/exports.py does the work).
+    """An export of selected mail (control.exports has the rules; operations/exports.py does the work).
 
     status: queued | running | paused_quota | done | failed | expired | deleted. The file lives
     encrypted at `object_name` from done until expired/deleted, and counts against the quota.
@@ -482,7 +489,31 @@ class AuditCheckpoint(Base):
     full: Mapped[bool] = mapped_column(nullable=False)
 
 
-# ---- issue 15: retention policies and legal holds (migration 0013; see control.retention) ----------
+# ---- issue 14: the customer's lifecycle - support access grants (migration 0012; see control.support) ------
+
+
+class SupportGrant(Base):
+    """An organization's time-limited permission for one MSP operator to read named archive mailboxes.
+
+    Operators hold no content right of their own; a grant is the only way one reads mail over HTTP.
+    `mailbox_ids` is a JSON list. A grant is active while `revoked_at` is empty and `expires_at` is ahead.
+    """
+
+    __tablename__ = "support_grants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    mailbox_ids: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    granted_by: Mapped[str] = mapped_column(String(320), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+
+
+# ---- issue 15: retention policies and legal holds (migration 0014; see control.retention) ----------
 
 
 class RetentionPolicy(Base):

@@ -34,8 +34,10 @@ TEMPLATES: dict[str, str] = {
                             "when there is room (raise the storage tier, or delete mail or exports)"),
     "paused_trial_ended": ("the trial of '{org}' was cancelled and has ended: archiving resumes when the MSP operator "
                            "renews the licence (mailark licence renew --org {org})"),
+    "paused_subscription_ended": ("the subscription of '{org}' was cancelled and has ended: archiving has stopped "
+                                  "(the MSP operator undoes the cancellation with: mailark licence resume --org {org})"),
     "paused": "archiving is paused",
-    # export jobs (mailark.runtime.exports, control.exports)
+    # export jobs (mailark.operations.exports, control.exports)
     "export_paused_quota": ("paused: the storage quota of {org} ({quota_bytes} bytes) was reached after {done} of "
                             "{total} items; nothing was kept. Raise the quota or delete old exports, then resume "
                             "export {export_id}"),
@@ -124,7 +126,11 @@ PATTERNS = {code: _pattern(t) for code, t in TEMPLATES.items()}
 
 def _value(text: str) -> Any:
     plain = text.replace(",", "")
-    return int(plain) if plain.isdigit() else text
+    if plain.isdigit():
+        return int(plain)
+    if re.fullmatch(r"\d+\.\d", plain):  # GB below 10 shown with one decimal (control.metering.shown_gb)
+        return float(plain)
+    return text
 
 
 def recognize(message: str | None) -> Notice | None:

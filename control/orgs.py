@@ -22,6 +22,23 @@ if TYPE_CHECKING:  # control.principals imports this module's errors
     from mailark.control.principals import Principal
 
 ORG_NAME = re.compile(r"^[a-z0-9_-]{1,63}$")
+# Names no organization may take (its name is its default domain) and no Admin may add as a domain:
+# the special-use names of RFC 6761 and the product's own. The deployment's journal domain and every
+# name under it are reserved too (`reserved_domain`): journal addresses live there, one label per org.
+RESERVED_NAMES = frozenset({"localhost", "invalid", "mailark"})
+RESERVED_SUFFIXES = (".localhost", ".invalid")
+
+
+def reserved_domain(domain: str, org_name: str | None = None) -> bool:
+    """Is `domain` (normalized) one that only the deployment itself uses? An organization's own journal
+    domain (<org_name>.<journal domain>) is not reserved for that organization."""
+    from mailark.config.settings import get_settings
+
+    journal = get_settings().journal.domain.strip().lower().rstrip(".")
+    if org_name is not None and domain == f"{org_name}.{journal}":
+        return False
+    return (domain in RESERVED_NAMES or domain.endswith(RESERVED_SUFFIXES) or domain == journal
+            or domain.endswith("." + journal))
 
 
 class ControlError(Exception):
@@ -64,6 +81,8 @@ def validate_org_name(name: str) -> str:
             f"invalid organization name {name!r}: use 1-63 characters a-z, 0-9, '_' or '-' "
             f"(no dots: the name is the organization's default domain)"
         )
+    if reserved_domain(name):
+        raise ControlError(f"the organization name {name!r} is reserved on this deployment: choose another")
     return name
 
 
@@ -170,6 +189,19 @@ def normalize_address(address: str) -> str:
     return a
 
 
+_UNSAFE_IN_ADDRESS = re.compile(r"[/\\\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]|\.\.")
+
+
+def new_address(address: str) -> str:
+    """An address a new mailbox, alias or synced user gets: `normalize_address`, and nothing that could
+    turn into a path (`/`, `\\`, `..`), a control character or a bidi control. Lookups stay lenient."""
+    a = normalize_address(address)
+    if len(a) > 320 or _UNSAFE_IN_ADDRESS.search(a):
+        raise ControlError(f"invalid mailbox address {address!r}: an address may not contain '/', '\\', '..', "
+                           "control or direction characters")
+    return a
+
+
 def find_mailbox(session: Session, org: Organization, address: str) -> Mailbox | None:
     a = normalize_address(address)
     row = session.scalar(
@@ -183,7 +215,7 @@ def ensure_mailbox(session: Session, org: Organization, address: str, kind: str 
     found = find_mailbox(session, org, address)
     if found is not None:
         return found, False
-    a = normalize_address(address)
+    a = new_address(address)
     mb = Mailbox(id=new_id(), org_id=org.id, kind=kind, primary_address=a, created_at=datetime.now(UTC))
     mb.addresses = [MailboxAddress(org_id=org.id, address=a, is_primary=True)]
     try:

@@ -18,6 +18,8 @@ from mailark.control.orgs import Forbidden, NotFound
 
 ADMIN, READER, COMPLIANCE, AUDITOR = "Admin", "Reader", "Compliance", "Auditor"
 ROLES = (ADMIN, READER, COMPLIANCE, AUDITOR)
+# What an HTTP operator account holds in an organization it serves: management and the audit log, no content.
+OPERATOR_ROLES = frozenset((ADMIN, AUDITOR))
 
 Kind = Literal["user", "operator", "system"]
 
@@ -38,6 +40,11 @@ class Principal:
     @property
     def is_operator(self) -> bool:
         return self.kind in ("operator", "system")
+
+    @property
+    def is_deployment(self) -> bool:
+        """The local deployment operator (the CLI on the server): it holds the master key, so everything."""
+        return self.kind == "system"
 
     @property
     def is_unrestricted_operator(self) -> bool:
@@ -83,8 +90,12 @@ def user_roles(session: Session, user_id: str) -> frozenset[str]:
 def roles_in(session: Session, principal: Principal, org: Organization) -> frozenset[str]:
     if not can_see_org(principal, org.id):
         return frozenset()
-    if principal.is_operator:
+    if principal.is_deployment:
         return frozenset(ROLES)
+    if principal.is_operator:
+        # An MSP operator account manages the organization but holds no content right (no Reader, no
+        # Compliance): it reads mail only under a support grant the organization gives (control.support).
+        return OPERATOR_ROLES
     return user_roles(session, principal.id)
 
 

@@ -14,7 +14,7 @@ date it was archived, as the policy says) plus the period. Precedence:
 A message without a date (or a quarantined item) counts from the date it was archived.
 
 Changes are Compliance's and audited (`retention.policy.*`, `hold.*`); the evaluation over the
-catalogue and the index is the runtime's (runtime/retention.py).
+catalogue and the index is the runtime's (operations/retention.py).
 """
 
 from __future__ import annotations

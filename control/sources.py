@@ -23,6 +23,7 @@ from mailark.control.auth import decrypt_secret, encrypt_secret
 from mailark.control.models import Domain, Organization, SourceCursor, SourceProfile
 from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_id, normalize_address
 from mailark.control.principals import Principal, require_admin
+from mailark.control.trust import checked_trust
 from mailark.storage.keys import MasterKey
 
 KINDS = ("imap", "graph", "journal", "smtp-import")
@@ -109,12 +110,18 @@ def create_source(
             raise NotFound(f"organization {o.name!r} has no domain {domain!r}: add it first")
     if session.scalar(select(SourceProfile.id).where(SourceProfile.org_id == o.id, SourceProfile.name == name)):
         raise Conflict(f"organization {o.name!r} already has a source named {name!r}")
+    config = checked_trust(principal, config, None)
     endpoint_address = None
     if kind in ENDPOINT_KINDS:
         if not config.get("address"):
             raise ControlError(f"a {kind} source needs an address")
         endpoint_address = normalize_address(str(config["address"]))
         _claim_address(session, endpoint_address)
+        if kind == "journal":
+            receiving = find_mailbox(session, o, str(config.get("mailbox") or endpoint_address))
+            if receiving is not None and receiving.kind != "journal":
+                raise Conflict(f"journal mail goes into a journal mailbox (readable with the Compliance role only), "
+                               f"and {receiving.primary_address!r} is a {receiving.kind} mailbox: choose another address")
     p = SourceProfile(
         id=new_id(), org_id=o.id, kind=kind, name=name, domain=domain, config=json.dumps(config, sort_keys=True),
         interval_seconds=interval_seconds, enabled=enabled, created_at=datetime.now(UTC),
@@ -152,6 +159,7 @@ def update_source(
         _check(p.kind, p.name, interval_seconds)
         p.interval_seconds = interval_seconds
     if config is not None:
+        config = checked_trust(principal, config, json.loads(p.config))
         if p.kind in ENDPOINT_KINDS:
             config = _keep_fixed(session, o, p, config)
         p.config = json.dumps(config, sort_keys=True)

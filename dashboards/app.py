@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from mailark.control.models import Organization
 from mailark.dashboards.api import routers
+from mailark.dashboards.api_docs import install_api_docs
 from mailark.dashboards.deps import AppContext, lake_storage_used
 from mailark.dashboards.errors import install_error_handlers
 from mailark.runtime import open_runtime
@@ -58,8 +59,10 @@ def create_app(
         yield
         runtime.close()
 
-    app = FastAPI(title="mailark", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="mailark", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.mailark = ctx
+    install_api_docs(app, secure)
     install_error_handlers(app)
     for r in routers():
         app.include_router(r)

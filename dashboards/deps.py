@@ -117,7 +117,10 @@ def _caller(request: Request, ctx: AppContext) -> Caller:
         with ctx.runtime.control() as s:
             result = authenticate_token(s, token.strip())
             s.commit()  # the failure is recorded (audit) even though we refuse
-        return Caller(result.require(), "token")
+        principal = result.require()
+        if result.token_scope == "read" and request.method not in SAFE_METHODS:
+            raise Forbidden("this API token may only read: make an admin token to change anything")
+        return Caller(principal, "token")
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         with ctx.runtime.control() as s:

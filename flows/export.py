@@ -1,4 +1,4 @@
-"""The `export-mail` flow: one export job (runtime/exports.py does the work), progress in the UI.
+"""The `export-mail` flow: one export job (operations/exports.py does the work), progress in the UI.
 
 Parameters are the export id only: the selection lives in the control plane, and neither the
 parameters, the logs nor the artifact hold message content.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-from mailark.runtime.exports import run_export
+from mailark.operations.exports import run_export
 from mailark.runtime import open_runtime
 
 

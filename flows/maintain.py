@@ -17,7 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from mailark.control import audit
-from mailark.runtime import maintenance as m
+from mailark.operations import maintenance as m
 from mailark.runtime import Runtime, open_runtime
 
 

@@ -1,6 +1,6 @@
 """The `meter-usage` flow (every 15 minutes) and the `close-billing` flow (daily): thin wrappers.
 
-The work is runtime/metering.py; each organization is one task, so the Prefect UI shows who
+The work is operations/metering.py; each organization is one task, so the Prefect UI shows who
 was measured, how (full or incremental), how many catalogue rows it read and what it decided.
 The deployment allows one run at a time (prefect.yaml); within a run, and against a `mailark meter`
 started by hand, each organization is also held by a lease in the control plane.
@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from mailark.runtime.metering import close_billing, meter_org, org_names, record_usage
+from mailark.operations.metering import close_billing, meter_org, org_names, record_usage
 from mailark.runtime import Runtime, open_runtime
 
 

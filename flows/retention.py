@@ -1,5 +1,5 @@
 """The `apply-retention` flow (daily): apply every organization's retention policies
-(runtime/retention.py): one task per organization, a markdown artifact each. An organization that
+(operations/retention.py): one task per organization, a markdown artifact each. An organization that
 fails does not stop the others; the run ends Failed naming it, and the next run resumes its
 unfinished run without deleting anything twice or early."""
 
@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from mailark.control.principals import Principal
 from mailark.runtime import Runtime, open_runtime
-from mailark.runtime.retention import apply_retention, org_names_with_policies
+from mailark.operations.retention import apply_retention, org_names_with_policies
 
 
 def _artifact_key(org: str) -> str:

@@ -1,5 +1,5 @@
 """The `report-usage` flow (daily): today's usage of every organization into the outbox, then
-deliver what is due to the business portal (runtime/metering.py, control/usage_report.py)."""
+deliver what is due to the business portal (operations/metering.py, control/usage_report.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from mailark.runtime.metering import report_usage
+from mailark.operations.metering import report_usage
 from mailark.runtime import open_runtime
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from mailark.runtime import prefect_server
+from mailark.operations import prefect_server
 from mailark.config.settings import Settings
 from mailark.supervisor import state_path
 

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from mailark.runtime import prefect_server
+from mailark.operations import prefect_server
 from mailark.config.settings import Settings
 
 WORK_POOL = "mailark"

@@ -58,14 +58,14 @@ class Runtime:
             keys=keys,
             store=self.store,
             connection=lambda: self.lake,
-            lane=lambda: self._commit_lane(org.id),
+            lane=lambda: self.commit_lane(org.id),
             zstd_level=self.settings.zstd_level,
             storage_quota_bytes=org.storage_quota_bytes,
             paused_reason=paused,
         )
 
     @contextmanager
-    def _commit_lane(self, org_id: str) -> Iterator[None]:
+    def commit_lane(self, org_id: str) -> Iterator[None]:
         """The organization's commit lane; after every `lake_renew_commits` of them, the next use
         gets a fresh connection. Renewed on the way out, never inside: code that took
         `archive.lake` before entering the lane works on the connection the lane re-attached."""

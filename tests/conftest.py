@@ -11,6 +11,10 @@ import pytest
 from mailark.config.settings import Settings, reset_settings_cache
 
 REPO = Path(__file__).resolve().parents[1]
+# The real peers (Dovecot, OpenLDAP, the Graph test server) listen on loopback, where sources may not
+# connect by default (issue 13, server-side request forgery): the tests allow it, for every process.
+PEERS_NETWORK = ("MAILARK_SOURCES__ALLOW_NETWORKS", '["127.0.0.0/8", "::1/128"]')
+os.environ.setdefault(*PEERS_NETWORK)
 CORPUS = Path(os.environ.get("MAILARK_TEST_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
@@ -24,7 +28,7 @@ def corpus() -> Path:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     for k in list(os.environ):
-        if k.startswith("MAILARK_") and k != "MAILARK_TEST_CORPUS":
+        if k.startswith("MAILARK_") and k not in ("MAILARK_TEST_CORPUS", PEERS_NETWORK[0]):
             monkeypatch.delenv(k)
     monkeypatch.setenv("MAILARK_HOME", str(tmp_path / "home"))
     # No Prefect server in unit tests: the CLI must run the plain code.

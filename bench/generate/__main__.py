@@ -2,6 +2,6 @@
 
 import sys
 
-from bench.generate import main
+from bench.generate.cli import main
 
 sys.exit(main())

@@ -17,16 +17,21 @@ from itertools import chain, repeat
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
+from bench.generate.encoding import _lognormal_size
+from bench.generate.text import _fill
 from bench.generate.vocabulary import (
     _CSV_DATES,
     _D2,
     _EN_WORDS,
+    _FILENAMES,
     _FIRST_NAMES,
+    _KINDS,
     _LAST_NAMES,
     _LEGAL_SUFFIX,
     _LOG_CLOCK,
     _N,
     _SMALL_INTS,
+    _TOPIC_TOKENS,
     _ZIP_TIME,
 )
 
@@ -39,6 +44,22 @@ class _Attachment:
     kind: str
     filename: str
     size: int
+
+
+def _new_attachment(rng: random.Random, index: int, lang: str, t: int) -> _Attachment:
+    """A new attachment's spec: kind by share of real mail, size log-normal per kind (now and then
+    a huge one), a file name in the sender's language; ``index`` makes its content unique."""
+    kinds = [k[0] for k in _KINDS]
+    kind = rng.choices(kinds, [k[1] for k in _KINDS])[0]
+    spec = next(k for k in _KINDS if k[0] == kind)
+    if rng.random() < 0.001:
+        size = rng.randint(5_000_000, 15_000_000)
+    else:
+        size = _lognormal_size(rng, spec[3], spec[4], 20_000, 5_000_000)
+    names = _FILENAMES[kind]
+    name = rng.choice(names if lang != "en" else [n for n in names if n.isascii()] or names)
+    name = _fill(rng, name.replace("{topic}", rng.choice(_TOPIC_TOKENS)), t)
+    return _Attachment(index=index, kind=kind, filename=name, size=size)
 
 
 class _Bulk:

@@ -1,6 +1,6 @@
 """Fixed vocabularies: names, words in four languages, subjects, client quirks, file kinds.
 
-Immutable module constants; all per-run state lives in the organization (organization.py).
+Immutable module constants; all per-run state lives in the run (messages.py).
 """
 
 from __future__ import annotations

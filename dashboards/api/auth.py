@@ -37,7 +37,7 @@ def _me(s: DB, p: Principal, via: str, pending: bool = False) -> MeOut:
 def login(body: LoginIn, request: Request, response: Response, s: DB, ctx: Ctx) -> LoginOut:
     check_csrf(request)
     result = cauth.login(s, ctx.runtime.master_key, body.login, body.password, body.totp,
-                         directory_check=check_directory_password)
+                         directory_check=check_directory_password, source=request.client.host if request.client else None)
     if not result.ok:
         s.commit()  # throttling row and audit event stay, though the login is refused
         result.require()
@@ -65,14 +65,15 @@ def me(caller: AnyCaller, s: DB) -> MeOut:
 @router.post("/tokens", response_model=NewTokenOut, status_code=status.HTTP_201_CREATED, responses=ERRORS,
              summary="Create an API token for yourself (returned only once)")
 def create_token(body: TokenIn, p: Acting, s: DB) -> NewTokenOut:
-    t = cauth.create_token(s, p, body.name, ttl=timedelta(days=body.ttl_days) if body.ttl_days else None)
+    t = cauth.create_token(s, p, body.name, ttl=timedelta(days=body.ttl_days) if body.ttl_days else None,
+                           scope=body.scope)
     return NewTokenOut(id=t.id, name=t.name, token=t.token, expires_at=t.expires_at)
 
 
 @router.get("/tokens", response_model=list[TokenOut], responses=ERRORS, summary="Your API tokens (never the secrets)")
 def list_tokens(p: Acting, s: DB) -> list[TokenOut]:
     return [TokenOut(id=t.id, name=t.name, created_at=t.created_at, expires_at=t.expires_at, revoked_at=t.revoked_at,
-                     last_used_at=t.last_used_at) for t in cauth.list_tokens(s, p)]
+                     last_used_at=t.last_used_at, scope=t.scope) for t in cauth.list_tokens(s, p)]
 
 
 @router.delete("/tokens/{token_id}", response_model=OkOut, responses=ERRORS,

@@ -10,7 +10,7 @@ from mailark.control.compliance import authorize_deletion, record_deletion
 from mailark.control.mailboxes import require_readable
 from mailark.control.orgs import ControlError
 from mailark.control.principals import COMPLIANCE, require_role
-from mailark.runtime.holds import refuse_held
+from mailark.operations.holds import refuse_held
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
 from mailark.dashboards.deps import DB, Acting, Ctx
 

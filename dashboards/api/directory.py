@@ -22,7 +22,7 @@ from mailark.dashboards.deps import DB, Acting, Ctx
 router = APIRouter(prefix=ORG_PATH + "/directory", tags=["directory"])
 
 Policy = Literal["remove", "keep"]
-LDAP_ONLY = {"url", "security", "ca_file", "bind_dn", "base_dn", "user_filter", "group_filter", "login_domain"}
+LDAP_ONLY = {"url", "security", "ca_pem", "ca_file", "bind_dn", "base_dn", "user_filter", "group_filter", "login_domain"}
 M365_ONLY = {"tenant_id", "client_id", "graph_url", "authority_url", "include_shared_mailboxes"}
 
 
@@ -42,7 +42,10 @@ class LdapProfileIn(_PolicyIn):
                                           description="ad: Active Directory; ldap: inetOrgPerson/groupOfNames/posixGroup")
     url: str = Field(max_length=400, examples=["ldaps://127.0.0.1:636"], description="ldap://host[:port] or ldaps://host[:port]")
     security: Literal["starttls", "ldaps", "none"] = Field(default="starttls", examples=["ldaps"])
-    ca_file: str | None = Field(default=None, max_length=1000, description="PEM file (on the server) of the CA to trust")
+    ca_pem: str | None = Field(default=None, max_length=100_000, description="the CA certificate to trust, as PEM text "
+                               "(-----BEGIN CERTIFICATE-----...); empty: the system's trusted CAs")
+    ca_file: str | None = Field(default=None, max_length=1000, description="no longer accepted (403): a path on the "
+                                "archive's server; give ca_pem instead (docs/security-sources.md)")
     bind_dn: str = Field(min_length=1, max_length=1000, examples=["CN=mailark-sync,OU=Service,DC=acme,DC=example"])
     bind_password: str = Field(min_length=1, max_length=1024, examples=["the service account's password"])
     base_dn: str = Field(min_length=1, max_length=1000, examples=["DC=acme,DC=example"])
@@ -79,7 +82,10 @@ class ProfileChangeIn(Strict):
     # the connection (LDAP): server, credentials' DN, where to search, filters
     url: str | None = Field(default=None, min_length=1, max_length=400)
     security: Literal["starttls", "ldaps", "none"] | None = None
-    ca_file: str | None = Field(default=None, max_length=1000, description="empty: the system's trusted CAs")
+    ca_pem: str | None = Field(default=None, max_length=100_000, description="the CA certificate as PEM text; "
+                               "empty: the system's trusted CAs")
+    ca_file: str | None = Field(default=None, max_length=1000, description="only the stored value or empty (drops it); "
+                                "a new path is refused (403): give ca_pem")
     bind_dn: str | None = Field(default=None, min_length=1, max_length=1000)
     base_dn: str | None = Field(default=None, min_length=1, max_length=1000)
     user_filter: str | None = Field(default=None, min_length=1, max_length=2000)

@@ -1,7 +1,7 @@
 """Exports: start, list, progress, download (streamed, decrypted), resume and delete.
 
 The rules are in control/exports.py (who may export what, once-a-month full exports); the work in
-runtime/exports.py. A started export runs as the `export-mail` deployment when a Prefect server is
+operations/exports.py. A started export runs as the `export-mail` deployment when a Prefect server is
 up, otherwise in this process after the response is sent.
 """
 
@@ -20,7 +20,7 @@ from mailark.control import notices
 from mailark.control.models import ExportJob
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
 from mailark.dashboards.deps import DB, Acting, Ctx
-from mailark.runtime.searching import matching_copies
+from mailark.operations.searching import matching_copies
 
 router = APIRouter(prefix=ORG_PATH + "/exports", tags=["exports"])
 
@@ -79,7 +79,7 @@ def out(j: ExportJob) -> ExportOut:
 
 
 def _launch(ctx: Ctx, export_id: str) -> None:
-    from mailark.runtime.exports import launch
+    from mailark.operations.exports import launch
 
     launch(ctx.runtime, export_id)
 
@@ -111,7 +111,7 @@ def get(org: str, export_id: str, p: Acting, s: DB) -> ExportOut:
     **ERRORS, 200: {"description": "the zip, decrypted as it streams", "content": {"application/zip": {}}}},
     summary="Download a finished export (streamed; needs read access to every mailbox it holds)")
 def download(org: str, export_id: str, p: Acting, s: DB, ctx: Ctx) -> StreamingResponse:
-    from mailark.runtime.exports import open_download
+    from mailark.operations.exports import open_download
 
     job = cx.check_download(s, p, org, export_id)
     body = open_download(ctx.runtime, job)
@@ -131,7 +131,7 @@ def resume(org: str, export_id: str, p: Acting, s: DB, ctx: Ctx, tasks: Backgrou
 @router.delete("/{export_id}", response_model=ExportOut, responses=ERRORS,
                summary="Delete an export's file now (it stops counting against the quota)")
 def delete(org: str, export_id: str, p: Acting, s: DB, ctx: Ctx) -> ExportOut:
-    from mailark.runtime.exports import remove_file
+    from mailark.operations.exports import remove_file
 
     job = cx.mark_deleted(s, p, org, export_id)
     s.flush()

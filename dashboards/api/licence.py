@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from mailark.control import licensing
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
 from mailark.dashboards.api.models import LicenceChangeIn, LicenceOut
-from mailark.dashboards.deps import DB, Acting
+from mailark.dashboards.deps import DB, Acting, Ctx
 
 router = APIRouter(prefix=ORG_PATH + "/licence", tags=["licence"])
 
@@ -38,3 +38,15 @@ def cancel_trial(org: str, p: Acting, s: DB) -> LicenceOut:
 @router.post("/renew", response_model=LicenceOut, responses=ERRORS, summary="Make the licence paid from now (operators)")
 def renew(org: str, p: Acting, s: DB) -> LicenceOut:
     return _out(licensing.renew(s, p, org))
+
+
+@router.post("/cancel", response_model=LicenceOut, responses=ERRORS,
+             summary="Cancel the subscription: it ends at the end of this month, then a grace period (operators)")
+def cancel(org: str, p: Acting, s: DB, ctx: Ctx) -> LicenceOut:
+    return _out(licensing.cancel_subscription(s, p, org, grace_days=ctx.runtime.settings.offboarding_grace_days))
+
+
+@router.post("/resume", response_model=LicenceOut, responses=ERRORS,
+             summary="Undo a cancellation, until the organization is deleted (operators)")
+def resume(org: str, p: Acting, s: DB) -> LicenceOut:
+    return _out(licensing.resume_subscription(s, p, org))

@@ -61,7 +61,8 @@ class LoginOut(MeOut):
 
 class TokenIn(Strict):
     name: str = Field(min_length=1, max_length=100, examples=["backup-script"])
-    ttl_days: int | None = Field(default=None, ge=1, le=3650, examples=[90])
+    ttl_days: int | None = Field(default=None, ge=1, le=3650, examples=[90], description="days until it expires (default 90)")
+    scope: Literal["admin", "read"] = Field(default="admin", description="admin: acts as you; read: may only read (GET)")
 
 
 class TokenOut(BaseModel):
@@ -71,6 +72,7 @@ class TokenOut(BaseModel):
     expires_at: Utc | None = None
     revoked_at: Utc | None = None
     last_used_at: Utc | None = None
+    scope: str = "admin"
 
 
 class NewTokenOut(BaseModel):
@@ -111,6 +113,8 @@ class OrgOut(BaseModel):
     name: str
     created_at: Utc
     mfa_required: bool
+    # Set for the organization's Admins and Compliance while an MSP operator holds an active support grant.
+    support_access_active: bool = False
 
 
 class CreatedOrgOut(OrgOut):
@@ -124,7 +128,7 @@ class MfaIn(Strict):
 
 class LicenceOut(BaseModel):
     org: str
-    status: Literal["trial", "paid", "expired"]
+    status: Literal["trial", "paid", "expired", "cancelled", "grace", "locked"]
     licensed_users: int
     users: int
     mailboxes_per_user: int
@@ -135,6 +139,9 @@ class LicenceOut(BaseModel):
     auto_expand: bool
     trial_ends_at: Utc | None
     cancelled_at: Utc | None
+    # a cancelled subscription (issue 14): it ends then; the grace period ends, and deletion is due, then
+    subscription_ends_at: Utc | None = None
+    deletion_due_at: Utc | None = None
 
 
 class LicenceChangeIn(Strict):
@@ -269,3 +276,27 @@ class ChainOut(BaseModel):
     last_full_at: datetime | None = Field(default=None, description="the newest full verification; none: never")
     full_is_stale: bool = Field(default=False, description="no full verification, or the last is over 2 days old: "
                                                            "edits before the checkpoint are not yet checked")
+
+
+# ---- issue 14: support access grants (control.support) ----
+
+
+class SupportGrantIn(BaseModel):
+    operator: str = Field(min_length=1, max_length=64, examples=["msp"], description="the MSP operator's name")
+    mailboxes: list[str] = Field(min_length=1, max_length=1000, examples=[["bea@acme"]],
+                                 description="archive mailboxes the operator may read")
+    hours: float = Field(default=24, gt=0, le=168)
+    reason: str = Field(default="", max_length=1000)
+
+
+class SupportGrantOut(BaseModel):
+    id: str
+    operator: str
+    mailboxes: list[str]
+    reason: str
+    granted_by: str
+    created_at: Utc
+    expires_at: Utc
+    revoked_at: Utc | None
+    revoked_by: str | None
+    active: bool

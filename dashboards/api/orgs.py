@@ -29,7 +29,10 @@ def create(body: OrgIn, p: Acting, s: DB, ctx: Ctx) -> CreatedOrgOut:
 
 @router.get(ORG_PATH, response_model=OrgOut, responses=ERRORS, summary="One organization")
 def get(org: str, p: Acting, s: DB) -> OrgOut:
-    return org_out(visible_org(s, p, org))
+    from mailark.control.support import notice_for
+
+    o = visible_org(s, p, org)
+    return org_out(o).model_copy(update={"support_access_active": bool(notice_for(s, p, o))})
 
 
 @router.put(ORG_PATH + "/mfa", response_model=OrgOut, responses=ERRORS,

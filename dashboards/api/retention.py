@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from mailark.control.retention import PolicySpec
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
 from mailark.dashboards.deps import Acting, Ctx
-from mailark.runtime import retention as ret
+from mailark.operations import retention as ret
 
 router = APIRouter(prefix=ORG_PATH, tags=["compliance"])
 

@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field
 from mailark.catalog.search.query import QueryError
 from mailark.catalog.search.searcher import search as run_search
 from mailark.control.orgs import ControlError, NotFound, find_mailbox
-from mailark.control.reading import readable, reads_every_mailbox, record_search
+from mailark.control.reading import readable, reads_every_mailbox, record_search, require_operator_grant
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
 from mailark.dashboards.deps import DB, Acting, Ctx
-from mailark.runtime.searching import mailbox_resolver
+from mailark.operations.searching import mailbox_resolver
 
 router = APIRouter(prefix=ORG_PATH, tags=["reading"])
 
@@ -53,6 +53,7 @@ def search(org: str, p: Acting, s: DB, ctx: Ctx,
            sort: Annotated[Literal["newest", "oldest", "relevance"], Query()] = "newest",
            mailbox: Annotated[str | None, Query(description="only this archive mailbox (an address)")] = None) -> SearchOut:
     o, allowed = readable(s, p, org)
+    require_operator_grant(p, o, allowed)
     only = None
     if mailbox is not None:
         mb = find_mailbox(s, o, mailbox)

@@ -60,6 +60,9 @@ TEMPLATES: dict[str, str] = {
     "licence_changed": "The licence is changed; it applies at once.",
     "trial_cancelled": "The trial is cancelled: it expires at its end instead of becoming paid.",
     "licence_renewed": "The licence is renewed: it is paid from now on.",
+    "subscription_cancelled": ("The subscription is cancelled: it ends at the end of this month; then a grace period "
+                               "for exports, then the organization is locked and deleted."),
+    "subscription_resumed": "The cancellation is undone: the subscription runs on.",
 }
 
 NAMES: dict[str, tuple[str, ...]] = {code: tuple(re.findall(r"\{(\w+)\}", t)) for code, t in TEMPLATES.items()}

@@ -13,6 +13,9 @@ LANG_COOKIE = "mailark_lang"
 DE: dict[str, str] = {
     "Log in": "Anmelden",
     "Log out": "Abmelden",
+    "Support access is active": "Support-Zugriff ist aktiv",
+    "operator": "Operator",
+    "until": "bis",
     "Login": "Anmeldename",
     "Password": "Passwort",
     "Code from your authenticator app": "Code aus Ihrer Authenticator-App",
@@ -205,8 +208,11 @@ DE: dict[str, str] = {
     "TLS (IMAPS)": "TLS (IMAPS)",
     "none (only on a trusted network)": "keine (nur in einem vertrauenswürdigen Netz)",
     "Check the server's certificate": "Zertifikat des Servers prüfen",
-    "CA file on the server (PEM)": "CA-Datei auf dem Server (PEM)",
-    "for a private CA or a self-signed certificate": "für eine eigene CA oder ein selbstsigniertes Zertifikat",
+    "CA certificate (PEM)": "CA-Zertifikat (PEM)",
+    "This address takes mail from anyone. Name the sender networks or require SMTP AUTH: saving either closes it.":
+        "Diese Adresse nimmt Mail von jedem an. Nennen Sie die Absendernetze oder verlangen Sie SMTP AUTH: beides schließt sie beim Speichern.",
+    "for a private CA or a self-signed certificate: paste it from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----":
+        "für eine eigene CA oder ein selbstsigniertes Zertifikat: von -----BEGIN CERTIFICATE----- bis -----END CERTIFICATE----- einfügen",
     "Master user login": "Anmeldename des Master-Benutzers",
     "Accounts to archive": "Zu archivierende Konten",
     "their logins, one per line; each fills the archive mailbox of the same address":
@@ -309,6 +315,21 @@ DE: dict[str, str] = {
         "Die Lizenz ab jetzt kostenpflichtig machen (beendet eine Testphase, hebt eine Kündigung auf).",
     "The licence is changed; it applies at once.": "Die Lizenz ist geändert; sie gilt sofort.",
     "The licence is renewed: it is paid from now on.": "Die Lizenz ist verlängert: Sie ist ab jetzt kostenpflichtig.",
+    "The subscription is cancelled: it ends at the end of this month; then a grace period for exports, then the "
+    "organization is locked and deleted.":
+        "Das Abonnement ist gekündigt: Es endet am Ende dieses Monats; danach folgt eine Frist für Exporte, dann wird "
+        "die Organisation gesperrt und gelöscht.",
+    "the subscription of '{org}' was cancelled and has ended: archiving has stopped (the MSP operator undoes the "
+    "cancellation with: mailark licence resume --org {org})":
+        "Das Abonnement von '{org}' wurde gekündigt und ist beendet: Die Archivierung ist gestoppt (der MSP-Betreiber "
+        "hebt die Kündigung auf mit: mailark licence resume --org {org})",
+    "The cancellation is undone: the subscription runs on.": "Die Kündigung ist aufgehoben: Das Abonnement läuft weiter.",
+    "Cancel the subscription": "Abonnement kündigen",
+    "Undo the cancellation": "Kündigung aufheben",
+    "subscription ends": "Abonnement endet",
+    "deletion due": "Löschung fällig",
+    "grace": "Kulanzfrist",
+    "locked": "gesperrt",
     "The trial is cancelled: it expires at its end instead of becoming paid.":
         "Die Testphase ist gekündigt: Sie läuft an ihrem Ende aus, statt kostenpflichtig zu werden.",
     "Your MSP operator changes the licence: ask your provider for more users, mailboxes or storage.":

@@ -17,7 +17,7 @@ from mailark.control.licensing import TIERS_GB
 from mailark.control.orgs import ControlError, Forbidden, NotFound
 from mailark.dashboards.api import licence as api_licence
 from mailark.dashboards.api.models import LicenceChangeIn
-from mailark.dashboards.deps import DB
+from mailark.dashboards.deps import DB, Ctx
 from mailark.dashboards.web.confirmations import confirmation
 from mailark.dashboards.web.pages import PageRoute, _nav, render
 from mailark.dashboards.web.refusals import refusal
@@ -64,13 +64,15 @@ def change(request: Request, org: str, v: Page, s: DB, csrf: str = Form(""), use
 
 
 @router.post("/o/{org}/licence/{action}")
-def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = Form("")) -> HTMLResponse:
-    """cancel-trial or renew."""
+def act(request: Request, org: str, action: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form("")) -> HTMLResponse:
+    """cancel-trial, renew, cancel (the subscription) or resume (undo that)."""
     check_form(request, v, csrf)
     fn, code = {"cancel-trial": (api_licence.cancel_trial, "trial_cancelled"),
-                "renew": (api_licence.renew, "licence_renewed")}.get(action, (None, ""))
+                "renew": (api_licence.renew, "licence_renewed"),
+                "cancel": (lambda o, p, s: api_licence.cancel(o, p, s, ctx), "subscription_cancelled"),
+                "resume": (api_licence.resume, "subscription_resumed")}.get(action, (None, ""))
     if fn is None:
-        raise NotFound(f"no licence action {action!r}: use cancel-trial or renew")
+        raise NotFound(f"no licence action {action!r}: use cancel-trial, renew, cancel or resume")
     try:
         fn(org, v.principal, s)
         s.flush()

@@ -39,6 +39,7 @@ from mailark.sources.directory.login import check_directory_password
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["say"] = say  # the services' sentences in the reader's language: {{ say(w, _, lang) }}
+templates.env.globals["shown_gb"] = __import__("mailark.control.metering", fromlist=["shown_gb"]).shown_gb
 templates.env.globals["confirm"] = confirm  # what a form did, from its code: {{ confirm(done, _, lang) }}
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -155,7 +156,7 @@ def login_submit(request: Request, s: DB, ctx: Ctx, login: str = Form(""), passw
             return render(request, "login.html", status=401, error="the login took too long: start again", next=back)
         login, password = first
     result = cauth.login(s, ctx.runtime.master_key, login, password, totp.strip() or None,
-                         directory_check=check_directory_password)
+                         directory_check=check_directory_password, source=request.client.host if request.client else None)
     if not result.ok:
         s.commit()  # the throttling row and the audit event stay
         if result.totp_needed:
@@ -164,6 +165,10 @@ def login_submit(request: Request, s: DB, ctx: Ctx, login: str = Form(""), passw
         if pending and not result.locked:  # a wrong code: ask for it again, not for the password
             return render(request, "login.html", status=401, step="totp", error=result.error, login=login, next=back,
                           pending=pending)
+        if result.locked:  # as the API answers it: 429 with Retry-After
+            locked = render(request, "login.html", status=429, error=result.error, login=login, next=back)
+            locked.headers["Retry-After"] = str(max(1, int(result.retry_after or 1)))
+            return locked
         return render(request, "login.html", status=401, error=result.error, login=login, next=back)
     new = cauth.start_session(s, result)
     p = result.require()
@@ -240,7 +245,11 @@ def _nav(s: DB, v: Any, org: str) -> dict[str, Any]:
     o = s.scalar(select(Organization).where(Organization.name == org))
     roles = roles_in(s, v.principal, o) if o is not None else set()
     admin = v.principal.is_operator or ADMIN in roles
-    return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin, "can_audit": AUDITOR in roles}
+    from mailark.control.support import notice_for
+
+    grants = notice_for(s, v.principal, o) if o is not None else []
+    return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin, "can_audit": AUDITOR in roles,
+            "support_grants": grants}
 
 
 DAY = __import__("re").compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -314,7 +323,7 @@ def start_export(request: Request, org: str, v: Page, s: DB, ctx: Ctx, csrf: str
     tasks = BackgroundTasks()
     if scope == "selected":
         from mailark.control import exports as cx
-        from mailark.runtime.searching import matching_copies
+        from mailark.operations.searching import matching_copies
 
         matching = set(matching_copies(s, v.principal, org, ctx.runtime.settings, q))
         chosen = sorted(i for i in set(item) if i in matching)  # only what this search matched and you may read

@@ -91,7 +91,7 @@ def _imap_config(f: dict[str, str], base: dict[str, Any] | None = None) -> dict[
     """The IMAP settings of the form over the stored ones (settings the form does not show are kept)."""
     cfg = dict(base or {})
     mode = cfg.get("mode") or f.get("mode") or "account"
-    for key in ("host", "username", "ca_file"):
+    for key in ("host", "username", "ca_pem"):  # a ca_file stored before ca_pem stays as it is
         if _text(f, key):
             cfg[key] = _text(f, key)
         else:
@@ -182,6 +182,10 @@ def sources(request: Request, org: str, v: Page, s: DB) -> HTMLResponse:
     return _sources_page(request, org, v, s)
 
 
+def _networks(f: dict[str, str]) -> list[str]:
+    return [n for n in re.split(r"[\s,]+", _text(f, "allow_networks") or "") if n]
+
+
 def _source_in(f: dict[str, str]) -> api_sources.SourceIn:
     which = f.get("form") or "journal"
     if which not in SOURCE_FORMS:
@@ -203,7 +207,7 @@ def _source_in(f: dict[str, str]) -> api_sources.SourceIn:
     config: dict[str, Any] = {"address": _text(f, "address") or None}
     if kind == "journal":
         config["auth_required"] = _checked(f, "auth_required")
-        config["allow_networks"] = [n for n in re.split(r"[\s,]+", _text(f, "allow_networks") or "") if n]
+        config["allow_networks"] = _networks(f)
     else:
         config |= {"mailbox": _text(f, "mailbox"), "folder": _text(f, "folder") or None}
     return api_sources.SourceIn(kind=kind, name=name, config=config)
@@ -241,12 +245,13 @@ def _edit_page(request: Request, org: str, v: Viewer, s: DB, what: str, *, name:
 def _source_form(x: api_sources.SourceOut) -> dict[str, str]:
     """The stored settings as the edit form's fields."""
     c = x.config
-    out = {k: str(c[k]) for k in ("host", "port", "security", "ca_file", "username", "mailbox", "master_separator",
+    out = {k: str(c[k]) for k in ("host", "port", "security", "ca_pem", "username", "mailbox", "master_separator",
                                   "tenant_id", "client_id", "authority_url", "graph_url", "folder", "address")
            if c.get(k) is not None}
     out["include"] = "\n".join(c.get("include") or ["*"]) if x.kind == "imap" else ""
     out["exclude"] = "\n".join(c.get("exclude") or [])
     out["accounts"] = "\n".join(c.get("accounts") or [])
+    out["allow_networks"] = " ".join(c.get("allow_networks") or [])
     for key, default in (("verify_cert", True), ("all_user_mailboxes", False), ("auth_required", False)):
         if c.get(key, default):
             out[key] = "true"
@@ -273,6 +278,9 @@ def edit_source(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx,
             config, interval = dict(current.config), None
             if kind == "journal":
                 config["auth_required"] = _checked(f, "auth_required")
+                config["allow_networks"] = _networks(f)
+                if config["allow_networks"] or config["auth_required"]:
+                    config["allow_any_sender"] = False  # named senders (or AUTH) close an open address
             else:
                 config["folder"] = _text(f, "folder") or config.get("folder")
             if f.get("password"):
@@ -334,7 +342,7 @@ def add_directory(request: Request, org: str, v: Page, s: DB, ctx: Ctx, f: Field
         if which == "ldap":
             body = api_directory.LdapProfileIn(
                 **common, preset=_text(f, "preset") or "ad", url=_text(f, "url"), security=_text(f, "security") or "starttls",
-                ca_file=_text(f, "ca_file") or None, bind_dn=_text(f, "bind_dn"), bind_password=f.get("bind_password", ""),
+                ca_pem=_text(f, "ca_pem") or None, bind_dn=_text(f, "bind_dn"), bind_password=f.get("bind_password", ""),
                 base_dn=_text(f, "base_dn"), user_filter=_text(f, "user_filter") or None,
                 group_filter=_text(f, "group_filter") or None, login_domain=_text(f, "login_domain") or None,
                 directory_login=_checked(f, "directory_login"))
@@ -360,7 +368,7 @@ def directory_page(request: Request, org: str, name: str, v: Page, s: DB) -> HTM
 
 def _directory_form(x: api_directory.DirectoryOut) -> dict[str, str]:
     c = x.config
-    out = {k: str(c[k]) for k in ("url", "security", "ca_file", "bind_dn", "base_dn", "user_filter", "group_filter",
+    out = {k: str(c[k]) for k in ("url", "security", "ca_pem", "bind_dn", "base_dn", "user_filter", "group_filter",
                                   "login_domain", "tenant_id", "client_id", "graph_url", "authority_url",
                                   "deleted_users", "disabled_users", "deleted_groups") if c.get(k) is not None}
     out["domains"] = " ".join(x.domains)
@@ -384,7 +392,7 @@ def edit_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx: C
             change |= {k: _text(f, k) or None for k in ("url", "security", "bind_dn", "base_dn")}
             # an emptied filter is the preset's again; an emptied CA file or login domain is none
             change |= {k: _text(f, k) or preset.get(k) for k in ("user_filter", "group_filter")}
-            change |= {k: _text(f, k) for k in ("ca_file", "login_domain")}
+            change |= {k: _text(f, k) for k in ("ca_pem", "login_domain")}
             change |= {"directory_login": _checked(f, "directory_login"), "bind_password": f.get("bind_password") or None}
         else:
             change |= {k: _text(f, k) or None for k in ("tenant_id", "client_id")}

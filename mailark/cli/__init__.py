@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from typing import Annotated
+
 import typer
 
 from mailark.cli import (
@@ -29,13 +31,33 @@ from mailark.cli import (
     search,
     server,
     sources,
+    support,
     usage,
 )
 from mailark.cli.common import err
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailark: multi-tenant email archive.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"mailark {version('mailark')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            print("mailark (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False,
+) -> None:
+    """mailark: multi-tenant email archive."""
 for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup, retention, holds):
+              search, exports, backup, support, retention, holds):
     group.register(app)
 
 

@@ -1,4 +1,4 @@
-"""`mailark backup DEST [--org ORG]` and `mailark restore SRC`: see runtime/backup.py for the format."""
+"""`mailark backup DEST [--org ORG]` and `mailark restore SRC`: see operations/backup.py for the format."""
 
 
 from pathlib import Path
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Back up the control plane, the catalogue and the objects (of one organization or all)."""
-        from mailark.runtime.backup import backup
+        from mailark.operations.backup import backup
 
         secret = _passphrase(passphrase_file)
         rt = cli_runtime()
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Restore a backup: a deployment's into an empty home, an organization's into one without it."""
-        from mailark.runtime.backup import restore
+        from mailark.operations.backup import restore
 
         secret = _passphrase(passphrase_file)
         rt = cli_runtime()

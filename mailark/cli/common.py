@@ -38,6 +38,18 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+def read_ca_file(path: str | None) -> str | None:
+    """The text of a CA certificate file on this machine (`--ca-file`): profiles store the PEM itself,
+    never a path on the archive's server (mailark.control.trust)."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.read(200_000)
+    except OSError as e:
+        fail(f"cannot read the CA file {path!r} ({e.strerror}): give a PEM file of the CA certificate")
+
+
 def json_default(o: Any) -> Any:
     if isinstance(o, datetime | date):
         return o.isoformat()
@@ -79,7 +91,7 @@ def cli_runtime():  # type: ignore[no-untyped-def]
 
 def prefect_running() -> bool:
     """Is this deployment's Prefect server up? If so, point Prefect's client at it."""
-    from mailark.runtime.prefect_server import is_up, prefect_env
+    from mailark.operations.prefect_server import is_up, prefect_env
 
     settings = get_settings()
     if not is_up(settings.prefect_api_url):

@@ -34,7 +34,7 @@ def delete(
     from mailark.control.orgs import ControlError
     from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
-    from mailark.runtime.holds import refuse_held
+    from mailark.operations.holds import refuse_held
 
     if not item and not (mailbox and message_id):
         fail("name the copies: --item ID (repeatable), or --mailbox ADDRESS with --message-id ID")

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mailark.cli.common import JsonOpt, OrgOpt, act, emit, err, fail, table
+from mailark.cli.common import JsonOpt, OrgOpt, act, emit, err, fail, read_ca_file, table
 
 directory_app = typer.Typer(no_args_is_help=True, help="Directory synchronization (LDAP / Active Directory, Microsoft 365).")
 
@@ -90,7 +90,7 @@ def add_ldap(
     domain: DomainOpt,
     preset: Annotated[str, typer.Option(help="ad (Active Directory) or ldap (inetOrgPerson).")] = "ad",
     security: Annotated[str, typer.Option(help="starttls, ldaps or none (plain text: same host only).")] = "starttls",
-    ca_file: Annotated[str | None, typer.Option("--ca-file", help="PEM file of the CA that signed the server's certificate.")] = None,
+    ca_file: Annotated[str | None, typer.Option("--ca-file", help="PEM file (on this machine) of the CA that signed the server's certificate; its text is stored.")] = None,
     user_filter: Annotated[str | None, typer.Option("--user-filter")] = None,
     group_filter: Annotated[str | None, typer.Option("--group-filter")] = None,
     login_attr: Annotated[str | None, typer.Option("--login-attr", help="Attribute holding the login (e.g. mail, uid).")] = None,
@@ -111,7 +111,7 @@ def add_ldap(
 
     password = _secret(bind_password_stdin, BIND_ENV, "Bind password")
     attrs = {k: v for k, v in (("login", login_attr), ("aliases", alias_attr)) if v}
-    settings = {"preset": preset, "url": url, "security": security, "ca_file": ca_file, "bind_dn": bind_dn,
+    settings = {"preset": preset, "url": url, "security": security, "ca_pem": read_ca_file(ca_file), "bind_dn": bind_dn,
                 "base_dn": base_dn, "user_filter": user_filter, "group_filter": group_filter,
                 "attributes": attrs or None, "login_domain": login_domain, "directory_login": directory_login,
                 "aliases_style": ("proxy" if alias_attr.lower() == "proxyaddresses" else "plain") if alias_attr else None,

@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(exports_app, name="exports")
     from mailark.control import exports as cx
     from mailark.control.principals import Principal
-    from mailark.runtime.searching import matching_copies
+    from mailark.operations.searching import matching_copies
 
     op = Principal.deployment_operator()
 
@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
             from mailark.flows.export import export_mail
 
             return export_mail(export_id)
-        from mailark.runtime.exports import run_export
+        from mailark.operations.exports import run_export
 
         return run_export(rt, export_id).as_dict()
 
@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
     def download(org: OrgOpt, export_id: str, out_file: Annotated[Path, typer.Option("--out", help="The zip to write.")],
                  as_json: JsonOpt = False) -> None:
         """Write a finished export's zip (decrypted as it streams) to a local file."""
-        from mailark.runtime.exports import open_download
+        from mailark.operations.exports import open_download
 
         rt = cli_runtime()
 
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
     @exports_app.command("delete")
     def delete(org: OrgOpt, export_id: str, as_json: JsonOpt = False) -> None:
         """Delete an export's file now (it stops counting against the quota)."""
-        from mailark.runtime.exports import remove_file
+        from mailark.operations.exports import remove_file
 
         rt = cli_runtime()
 

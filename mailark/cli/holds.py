@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
             query: Annotated[str | None, typer.Option("--query", help="Hold what this search matches, now and later.")] = None,
             as_json: JsonOpt = False) -> None:
         """Place a hold on mailboxes or on a search query (mail arriving later that matches is held too)."""
-        from mailark.runtime.retention import add_hold
+        from mailark.operations.retention import add_hold
 
         doc = _with_rt(lambda rt, op: add_hold(rt, op, org, case, reason, mailboxes=mailbox or (), query=query))
         emit(doc, as_json, f"hold {case!r} placed on {', '.join(doc['mailboxes']) or doc['query']}")
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
     @hold_app.command("release")
     def release(case: str, org: OrgOpt, reason: Reason, as_json: JsonOpt = False) -> None:
         """Release a case's hold (copies it covered fall back to the retention policies)."""
-        from mailark.runtime.retention import end_hold
+        from mailark.operations.retention import end_hold
 
         doc = _with_rt(lambda rt, op: end_hold(rt, op, org, case, reason))
         emit(doc, as_json, f"hold {case!r} released")
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
     def list_(org: OrgOpt, released: Annotated[bool, typer.Option("--released", help="Released holds too.")] = False,
               as_json: JsonOpt = False) -> None:
         """Holds, each with the copies and bytes it covers now."""
-        from mailark.runtime.retention import list_holds
+        from mailark.operations.retention import list_holds
 
         rows = _with_rt(lambda rt, op: list_holds(rt, op, org, released=released))
 

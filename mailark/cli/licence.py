@@ -59,6 +59,35 @@ def licence_cancel_trial(org: OrgOpt, as_json: JsonOpt = False) -> None:
     emit(v.as_dict(), as_json, f"the trial of {org} ends on {v.trial_ends_at:%Y-%m-%d} and will not become paid")
 
 
+@licence_app.command("cancel")
+def licence_cancel(
+    org: OrgOpt,
+    undo: Annotated[bool, typer.Option("--undo", help="Undo the cancellation (same as: mailark licence resume).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel the subscription: it ends at the end of this month; users may export during the grace period
+    (offboarding_grace_days), then the organization is locked and due for deletion (mailark org delete)."""
+    from mailark.control.licensing import cancel_subscription, resume_subscription
+
+    if undo:
+        v = act(lambda s, p, rt: resume_subscription(s, p, org))
+        emit(v.as_dict(), as_json, f"the cancellation of {org} is undone: the licence is {v.status}")
+        return
+    v = act(lambda s, p, rt: cancel_subscription(s, p, org, grace_days=rt.settings.offboarding_grace_days))
+    emit(v.as_dict(), as_json, f"the subscription of {org} ends on {v.subscription_ends_at:%Y-%m-%d}; its users may "
+                               f"log in and export until {v.deletion_due_at:%Y-%m-%d}, then it is locked and due for "
+                               f"deletion (undo: mailark licence resume --org {org})")
+
+
+@licence_app.command("resume")
+def licence_resume(org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Undo a cancellation (until the organization is deleted)."""
+    from mailark.control.licensing import resume_subscription
+
+    v = act(lambda s, p, rt: resume_subscription(s, p, org))
+    emit(v.as_dict(), as_json, f"the cancellation of {org} is undone: the licence is {v.status}")
+
+
 @licence_app.command("renew")
 def licence_renew(org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Make the licence paid from now on (ends a trial, undoes a cancellation)."""

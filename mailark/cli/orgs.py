@@ -82,3 +82,25 @@ def org_mfa(
 
     act(lambda s, p, rt: set_mfa_required(s, p, org, required))
     emit({"org": org, "mfa_required": required}, as_json, f"TOTP is {'required' if required else 'optional'} in {org}")
+
+
+@org_app.command("delete")
+def org_delete(
+    name: Annotated[str, typer.Argument(help="The organization to delete for good.")],
+    confirm: Annotated[str, typer.Option("--confirm", help="Repeat the organization's name.")] = "",
+    now: Annotated[bool, typer.Option("--now", help="Delete at once, without a cancellation's grace period (needs --reason).")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why (goes into the audit log).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Crypto-shred an organization: destroy its keys, then remove its mail, catalogue, index, users and
+    domains (re-run to resume an interrupted deletion). Its audit events stay."""
+    from mailark.control.principals import Principal
+    from mailark.operations.offboarding import delete_organization
+
+    rt = cli_runtime()
+    try:
+        r = guard(lambda: delete_organization(rt, Principal.deployment_operator(), name, confirm=confirm, now=now,
+                                              reason=reason))
+    finally:
+        rt.close()
+    emit(r.as_dict(), as_json, f"organization {name} is deleted: " + "; ".join(r.steps))

@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
     @ret_app.command("list")
     def list_(org: OrgOpt, as_json: JsonOpt = False) -> None:
         """The organization's policies."""
-        from mailark.runtime.retention import list_policies
+        from mailark.operations.retention import list_policies
 
         rows = _with_rt(lambda rt, op: list_policies(rt, op, org))
         emit(rows, as_json, table(rows, "name", "keep", "from", "action", "scope", "mailboxes",
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
     @ret_app.command("preview")
     def preview(org: OrgOpt, as_json: JsonOpt = False) -> None:
         """Copies and bytes each policy would remove now and in each of the next 12 months (changes nothing)."""
-        from mailark.runtime.retention import preview as run
+        from mailark.operations.retention import preview as run
 
         doc = _with_rt(lambda rt, op: run(rt, op, org))
 
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
     @ret_app.command("remove")
     def remove(name: str, org: OrgOpt, yes: Yes = False, as_json: JsonOpt = False) -> None:
         """Remove a policy (copies it governed fall to the next longest policy, or are kept for ever)."""
-        from mailark.runtime.retention import remove_checked
+        from mailark.operations.retention import remove_checked
 
         doc = _confirmed(lambda rt, op, ok: remove_checked(rt, op, org, name, confirm=ok), yes, as_json)
         emit(doc, as_json, f"policy {name!r} removed")
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
 
             doc = apply_retention_flow(org=org)[org]
         else:
-            from mailark.runtime.retention import apply_retention
+            from mailark.operations.retention import apply_retention
 
             doc = _with_rt(lambda rt, op: apply_retention(rt, op, org).as_dict())
         emit(doc, as_json, f"deleted {doc['deleted']} expired copies ({doc['bytes_freed']:,} stored bytes freed); "
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
                keep: Annotated[list[str] | None, typer.Option("--keep", help="Keep this listed copy (item id; repeat).")] = None,
                as_json: JsonOpt = False) -> None:
         """The copies review policies listed; with --delete/--keep, decide on them (audited)."""
-        from mailark.runtime.retention import decide_reviews, open_reviews
+        from mailark.operations.retention import decide_reviews, open_reviews
 
         if delete or keep:
             doc = _with_rt(lambda rt, op: decide_reviews(rt, op, org, delete=delete or [], keep=keep or []))
@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
     @ret_app.command("report")
     def report(org: OrgOpt, as_json: JsonOpt = False) -> None:
         """Per policy and hold: what is kept, what was deleted when and why; does the audit chain verify."""
-        from mailark.runtime.retention import report as run
+        from mailark.operations.retention import report as run
 
         doc = _with_rt(lambda rt, op: run(rt, op, org))
         emit(doc, as_json, lambda: out.print(report_markdown(doc), highlight=False, markup=False))
@@ -193,7 +193,7 @@ class _Ask(Exception):
 
 
 def _asking(work: Any, rt: Any, op: Any, yes: bool) -> Any:
-    from mailark.runtime.retention import NeedsConfirmation
+    from mailark.operations.retention import NeedsConfirmation
 
     try:
         return work(rt, op, yes)
@@ -204,7 +204,7 @@ def _asking(work: Any, rt: Any, op: Any, yes: bool) -> Any:
 def _save(name: str, org: str, keep: str, mailbox: list[str] | None, folder: str | None, query: str | None, base: str,
           action: str, yes: bool, as_json: bool, change: str | None) -> None:
     from mailark.control.retention import PolicySpec
-    from mailark.runtime.retention import save_checked
+    from mailark.operations.retention import save_checked
 
     spec = PolicySpec(name, keep, tuple(mailbox or ()), folder, query, base, action)
     doc = _confirmed(lambda rt, op, ok: save_checked(rt, op, org, spec, change=change, confirm=ok), yes, as_json)

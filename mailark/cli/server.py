@@ -29,7 +29,7 @@ def demo(
 ) -> None:
     """Start the embedded default, archive sample mail through the import flow, and say where to look."""
     from mailark.control.orgs import Conflict, create_org
-    from mailark.runtime import prefect_server
+    from mailark.operations import prefect_server
 
     settings = get_settings()
     settings.ensure_dirs()
@@ -137,7 +137,7 @@ server_app = typer.Typer(no_args_is_help=True, help="The embedded Prefect server
 @server_app.command("start")
 def server_start() -> None:
     """Start the Prefect server in the background (db/prefect, logs/prefect-server.log)."""
-    from mailark.runtime import prefect_server
+    from mailark.operations import prefect_server
 
     settings = get_settings()
     try:
@@ -150,7 +150,7 @@ def server_start() -> None:
 @server_app.command("stop")
 def server_stop() -> None:
     """Stop the background Prefect server started by mailark."""
-    from mailark.runtime import prefect_server
+    from mailark.operations import prefect_server
 
     stopped = prefect_server.stop_background(get_settings())
     out.print("stopped" if stopped else "no server started by mailark is running")

@@ -39,6 +39,17 @@ def emit(doc: Any, as_json: bool, text: str) -> None:
         out.print(text, highlight=False, soft_wrap=True)
 
 
+def _read_ca(path: str | None) -> str | None:
+    """The CA file's text: the source stores the certificate itself, never a path on the server."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.read(200_000)
+    except OSError as e:
+        fail(f"cannot read the CA file {path!r} ({e.strerror}): give a PEM file of the CA certificate")
+
+
 def _read_secret(password_stdin: bool, auth: str) -> str:
     what = "OAuth2 access token" if auth == "xoauth2" else "password"
     if password_stdin:
@@ -63,7 +74,7 @@ def add_imap(
     port: Annotated[int | None, typer.Option("--port", help="Port (default 993 for ssl, 143 otherwise).")] = None,
     security: Annotated[str, typer.Option("--security", help="ssl | starttls | plain")] = "ssl",
     verify_cert: Annotated[bool, typer.Option("--verify-cert/--no-verify-cert", help="Check the server certificate.")] = True,
-    ca_file: Annotated[str | None, typer.Option("--ca-file", help="PEM file of the CA to trust for this server.")] = None,
+    ca_file: Annotated[str | None, typer.Option("--ca-file", help="PEM file (on this machine) of the CA to trust for this server; its text is stored in the source.")] = None,
     auth: Annotated[str, typer.Option("--auth", help="password | xoauth2")] = "password",
     include: Annotated[list[str] | None, typer.Option("--include", help="Folder pattern to archive (repeatable; default all).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Folder pattern to leave out (repeatable).")] = None,
@@ -85,7 +96,7 @@ def add_imap(
     from mailark.sources.imap import ImapConfig, ImapSecret, probe
 
     raw: dict[str, Any] = {
-        "host": host, "port": port, "security": security, "verify_cert": verify_cert, "ca_file": ca_file,
+        "host": host, "port": port, "security": security, "verify_cert": verify_cert, "ca_pem": _read_ca(ca_file),
         "username": username, "auth": auth, "include": include or ["*"], "exclude": exclude or [],
         "mode": "server" if server_mode else "account", "mailbox": mailbox, "accounts": account or [],
         "all_user_mailboxes": all_users, "master_separator": master_separator,
@@ -128,7 +139,7 @@ def sync_imap(
     from mailark.control.principals import Principal
     from mailark.control.sources import get_source
     from mailark.runtime import open_runtime
-    from mailark.runtime.prefect_server import is_up, prefect_env
+    from mailark.operations.prefect_server import is_up, prefect_env
 
     settings = get_settings()
     rt = open_runtime(settings)

@@ -125,7 +125,7 @@ def meter(
 
             docs = meter_usage(org or "all", full)
         else:
-            from mailark.runtime.metering import meter_all
+            from mailark.operations.metering import meter_all
 
             rt = cli_runtime()
             try:

@@ -2,7 +2,7 @@
 
 Connections: `security` = "ldaps" (TLS from the start), "starttls" (plain port, upgraded before the
 bind) or "none" (plain text: only for a directory on the same host); certificates are always checked,
-against `ca_file` when given, else the system's trusted CAs. Searches are paged (`page_size`), so
+against the profile's CA (`ca_pem`, PEM text) when given, else the system's trusted CAs. Searches are paged (`page_size`), so
 directories larger than the server's size limit are read whole.
 
 Everything that goes wrong becomes a `SourceError` saying what happened and what to do:
@@ -22,6 +22,7 @@ from ldap3.core import exceptions as lx
 from ldap3.utils.dn import safe_dn
 
 from mailark.control.directory_records import DirectoryGroup, DirectorySnapshot, DirectoryUser
+from mailark.sources.network_policy import check_url
 from mailark.sources.errors import SourceError
 
 DEFAULT_TIMEOUT = 10
@@ -38,7 +39,9 @@ UAC_ACCOUNTDISABLE = 0x2
 
 
 def _tls(config: dict[str, Any]) -> ldap3.Tls:
-    return ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=config.get("ca_file") or None,
+    # The profile's CA as PEM text (ca_pem), or a file named before ca_pem existed (mailark.control.trust).
+    pem = config.get("ca_pem") or None
+    return ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_data=pem, ca_certs_file=None if pem else config.get("ca_file") or None,
                      version=ssl.PROTOCOL_TLS_CLIENT)
 
 
@@ -51,6 +54,7 @@ def _server(config: dict[str, Any]) -> ldap3.Server:
     if security == "ldaps" and not url.startswith("ldaps://"):
         url = "ldaps://" + url.removeprefix("ldap://")
     use_ssl = url.startswith("ldaps://")
+    check_url(url, "the directory server")
     timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
     tls = _tls(config) if security != "none" or use_ssl else None
     return ldap3.Server(url, use_ssl=use_ssl, tls=tls, get_info=ldap3.NONE, connect_timeout=timeout)
@@ -60,11 +64,12 @@ def _explain(config: dict[str, Any], exc: Exception, who: str) -> SourceError:
     url = config.get("url")
     text = str(exc)
     if isinstance(exc, lx.LDAPSSLConfigurationError):
-        return SourceError(f"the TLS settings for {url} are not usable ({text}): check the CA file "
-                           f"{config.get('ca_file')!r}", retryable=False)
+        named = f", or the file {config['ca_file']!r} named before it" if config.get("ca_file") else ""
+        return SourceError(f"the TLS settings for {url} are not usable ({text}): check the profile's CA "
+                           f"certificate (ca_pem{named})", retryable=False)
     if "certificate" in text.lower() or isinstance(exc, ssl.SSLError):
         return SourceError(f"the TLS certificate of {url} is not trusted ({text}): give the CA that signed it "
-                           f"(--ca-file) or fix the server's certificate", retryable=False)
+                           f"(ca_pem; the CLI's --ca-file) or fix the server's certificate", retryable=False)
     if isinstance(exc, lx.LDAPStartTLSError):
         return SourceError(f"{url} refused StartTLS ({text}): use security ldaps, or enable TLS on the server",
                            retryable=False)
@@ -96,6 +101,9 @@ def connect(config: dict[str, Any], bind_dn: str, password: str) -> ldap3.Connec
         raise
     except (lx.LDAPException, ssl.SSLError, OSError) as e:
         raise _explain(config, e, bind_dn) from None
+    except (KeyError, ValueError, IndexError, TypeError):  # ldap3 meeting an answer that is not LDAP
+        raise SourceError(f"{config.get('url')} did not answer as an LDAP server would: check the URL and port",
+                          retryable=True) from None
 
 
 def check_password(config: dict[str, Any], dn: str, password: str) -> bool:

@@ -11,6 +11,8 @@ imported only when such a profile runs (it is built separately). Tests pass thei
 
 from __future__ import annotations
 
+import logging
+
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -28,7 +30,10 @@ from mailark.control.orgs import NotFound
 from mailark.control.principals import Principal
 from mailark.control.directory_records import DirectorySnapshot
 from mailark.sources.errors import SourceError
+from mailark.sources.kinds import failure_category
 from mailark.storage.keys import MasterKey
+
+log = logging.getLogger("mailark.directory")
 
 # The actor of scheduled syncs in the audit log.
 SYSTEM = Principal("system", "directory-sync", "directory-sync")
@@ -141,7 +146,7 @@ def run_named(rt: RuntimeLike, principal: Principal, org: str, name: str, *, dry
 def due_profile_ids(rt: RuntimeLike, now: datetime | None = None) -> list[tuple[str, str, str]]:
     """(profile id, organization, profile name) of the enabled profiles whose next sync is due."""
     with rt.session() as s:
-        names = dict(s.execute(select(Organization.id, Organization.name)).tuples().all())
+        names = {org_id: name for org_id, name in s.execute(select(Organization.id, Organization.name))}
         return [(p.id, names.get(p.org_id, "?"), p.name) for p in due_profiles(s, now)]
 
 
@@ -154,7 +159,8 @@ def probe_profile(rt: RuntimeLike, principal: Principal, org: str, name: str,
     try:
         snap = (reader or reader_for(kind))(config, secret)
     except SourceError as e:
-        return {"ok": False, "error": str(e)}
+        log.info("directory test of %s/%s failed: %s", org, name, e)  # the detail stays in the server's log
+        return {"ok": False, "error": failure_category(str(e), kind)}
     return {"ok": True, "users": len(snap.users), "groups": len(snap.groups), "problems": snap.problems,
             "sample_users": [u.login for u in snap.users[:5]], "sample_groups": [g.name for g in snap.groups[:5]]}
 

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from mailark.config.settings import GraphSettings
+from mailark.sources.network_policy import check_url
 from mailark.sources.errors import SourceError
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
@@ -134,6 +135,8 @@ class GraphClient:
             raise SourceError("the Microsoft 365 profile has no client secret: add one with `mailark source add-m365`",
                               retryable=False)
         self._secret = client_secret
+        check_url(self.config.authority_url, "the Microsoft identity platform")
+        check_url(self.config.graph_url, "Microsoft Graph")
         self.settings = settings
         self.stats = ClientStats()
         self._sleep = sleep

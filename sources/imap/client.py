@@ -25,6 +25,8 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from mailark.control.trust import tls_client_context
+from mailark.sources.network_policy import check_destination
 from mailark.sources.errors import SourceError
 from mailark.sources.imap.config import ImapConfig, ImapSecret
 
@@ -60,7 +62,7 @@ class MessageInfo:
 
 
 def _tls_context(config: ImapConfig) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else ssl.create_default_context()
+    ctx = tls_client_context(config.ca_pem, config.ca_file)
     if not config.verify_cert:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -240,7 +242,7 @@ def translate_errors(config: ImapConfig, doing: str, *, login: str | None = None
     except ssl.SSLCertVerificationError as e:
         raise ServerUnavailable(
             f"the certificate of IMAP server {where} is not trusted ({e.verify_message or e}): give the source the "
-            f"server's CA certificate (ca_file) or, for a test server only, turn certificate checking off",
+            f"server's CA certificate (ca_pem; the CLI's --ca-file) or, for a test server only, turn certificate checking off",
             retryable=False,
         ) from e
     except ssl.SSLError as e:
@@ -276,6 +278,7 @@ def connect(config: ImapConfig, secret: ImapSecret, account: str | None = None) 
     """Connect, secure and log in (as `account` through the admin in whole-server mode)."""
     login = config.login_for(account)
     credential = _credential(config, secret)
+    check_destination(config.host, config.resolved_port, "the IMAP server")
     with translate_errors(config, "connecting", login=login):
         client = IMAPClient(
             config.host, port=config.resolved_port, ssl=config.security == "ssl",

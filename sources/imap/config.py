@@ -13,6 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from mailark.control.orgs import ControlError
+from mailark.control.trust import check_ca_pem
+
 DEFAULT_PORTS = {"ssl": 993, "starttls": 143, "plain": 143}
 
 
@@ -23,7 +26,9 @@ class ImapConfig(BaseModel):
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["ssl", "starttls", "plain"] = "ssl"
     verify_cert: bool = True
-    # A PEM file of the CA (or the self-signed certificate) to trust for this server.
+    # The CA (or the self-signed certificate) to trust for this server, as PEM text (mailark.control.trust).
+    ca_pem: str | None = None
+    # Before ca_pem: a PEM file on the archive's server; honoured where stored, set only by the deployment operator.
     ca_file: str | None = None
     username: str = Field(min_length=1)
     auth: Literal["password", "xoauth2"] = "password"
@@ -54,6 +59,16 @@ class ImapConfig(BaseModel):
         if any(c in v for c in " /\\"):
             raise ValueError("a host name or address, without scheme or path (e.g. imap.example.com)")
         return v
+
+    @field_validator("ca_pem")
+    @classmethod
+    def _ca_pem(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        try:
+            return check_ca_pem(v)
+        except ControlError as e:
+            raise ValueError(str(e)) from None
 
     @model_validator(mode="after")
     def _mode(self) -> ImapConfig:

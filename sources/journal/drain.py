@@ -96,6 +96,7 @@ class _Mailboxes:
     def __init__(self, rt: Runtime, org: Organization) -> None:
         self.rt, self.org = rt, org
         self.found: dict[str, tuple[str, str]] = {}
+        self.kinds: dict[str, str] = {}  # mailbox id -> kind
         self._missing: set[str] = set()  # looked up in this drain: no archive mailbox has them
 
     def load(self, addresses: set[str]) -> None:
@@ -104,11 +105,12 @@ class _Mailboxes:
             return
         with self.rt.session() as s:
             for i in range(0, len(want), 500):
-                q = (select(MailboxAddress.address, Mailbox.id, Mailbox.primary_address)
+                q = (select(MailboxAddress.address, Mailbox.id, Mailbox.primary_address, Mailbox.kind)
                      .join(Mailbox, Mailbox.id == MailboxAddress.mailbox_id)
                      .where(MailboxAddress.org_id == self.org.id, MailboxAddress.address.in_(want[i:i + 500])))
-                for addr, mid, primary in s.execute(q):
+                for addr, mid, primary, kind in s.execute(q):
                     self.found[addr] = (mid, primary)
+                    self.kinds[mid] = kind
         self._missing.update(a for a in want if a not in self.found)
 
     def ensure(self, address: str, kind: str) -> tuple[str, str]:
@@ -120,7 +122,13 @@ class _Mailboxes:
             with self.rt.session(write=True) as s:
                 mb, _ = ensure_archive_mailbox(s, Principal.deployment_operator(), self.org, a, kind=kind)
                 self.found[a] = (mb.id, mb.primary_address)
-        return self.found[a]
+                self.kinds[mb.id] = mb.kind
+        mid, primary = self.found[a]
+        if kind == "journal" and self.kinds.get(mid) != "journal":
+            # Journal mail is for Compliance only: never into a mailbox that Readers may be granted.
+            raise ControlError(f"the journal profile's mailbox {a!r} is a {self.kinds.get(mid)} mailbox, not a journal "
+                               "mailbox: the drop is kept; remove the profile and add a journal address")
+        return mid, primary
 
 
 def copies(meta: drops.DropMeta, raw: bytes, position: str, mailboxes: _Mailboxes) -> list[Incoming]:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailark.control.mailboxes import ensure_archive_mailbox
-from mailark.control.models import Organization, SourceProfile
+from mailark.control.models import Domain, Organization, SourceProfile
 from mailark.control.orgs import Conflict, ControlError, normalize_address
 from mailark.control.principals import Principal, require_admin
 from mailark.control.sources import SourceView, create_source, source_secret
@@ -112,6 +112,20 @@ def _address_taken(session: Session, address: str, domain: str) -> bool:
     return any(default_address(p.kind, org_name, p.name, domain) == address for p, org_name in session.execute(q))
 
 
+def _check_own_address(session: Session, o: Organization, address: str, domain: str) -> None:
+    """An organization's endpoint address is in its own journal domain (<org>.<journal domain>) or in one
+    of its own domains, never in another organization's: one neutral refusal, whoever else might hold it."""
+    host = address.rsplit("@", 1)[-1]
+    journal = domain.strip().lower().rstrip(".")
+    if host == f"{o.name}.{journal}":
+        return
+    if host != journal and not host.endswith("." + journal) and session.scalar(
+            select(Domain.id).where(Domain.org_id == o.id, Domain.name == host)):
+        return
+    raise Conflict(f"the address {address!r} is not available: a journal or import address is in the organization's "
+                   f"journal domain ({o.name}.{journal}) or in one of its own domains")
+
+
 def _password(given: str | None) -> str:
     if given is None:
         return secrets.token_urlsafe(18)
@@ -139,6 +153,7 @@ def add_journal(
     Without AUTH the profile names the sender networks it takes mail from, or explicitly anyone."""
     o = require_admin(session, principal, org, "adding a journal address")
     addr = normalize_address(address) if address else default_address(JOURNAL, o.name, name, domain)
+    _check_own_address(session, o, addr, domain)
     if _address_taken(session, addr, domain):
         raise Conflict(f"the journal address {addr!r} is already in use: choose another")
     networks = sender_networks(allow_networks)
@@ -176,6 +191,7 @@ def add_import(
     SMTP AUTH is always required; returns the profile and its password (show it once)."""
     o = require_admin(session, principal, org, "adding an SMTP import")
     addr = normalize_address(address) if address else default_address(IMPORT, o.name, name, domain)
+    _check_own_address(session, o, addr, domain)
     if _address_taken(session, addr, domain):
         raise Conflict(f"the import address {addr!r} is already in use: choose another")
     if not folder.strip():

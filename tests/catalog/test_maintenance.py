@@ -28,7 +28,7 @@ def parquet_files(rt) -> int:  # type: ignore[no-untyped-def]
 def test_compaction_merges_small_files_and_keeps_every_row(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     from mailark.catalog.export import export_zip
     from mailark.catalog.maintenance import live_files
-    from mailark.runtime.maintenance import compact_catalogue
+    from mailark.operations.maintenance import compact_catalogue
 
     small_batches(rt, corpus)
     before_rows = table_rows(rt)
@@ -70,7 +70,7 @@ def test_scrub_covers_everything_over_the_period_and_finds_tampering(rt, org, co
 
 
 def test_orphans_and_unknown_organizations_are_reported_not_deleted(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.maintenance import run_maintenance
+    from mailark.operations.maintenance import run_maintenance
 
     small_batches(rt, corpus, n=50)
     planted = f"orgs/{org.id}/objects/ab/{'ab' * 32}"

@@ -16,7 +16,7 @@ from mailark.control.identity import add_domain, remove_domain
 from mailark.control.models import Mailbox, SourceProfile
 from mailark.control.orgs import Conflict, Forbidden, NotFound, find_mailbox
 from mailark.control.principals import Principal
-from mailark.runtime.searching import matching_copies
+from mailark.operations.searching import matching_copies
 from mailark.sources.journal import drops
 from mailark.sources.journal.drain import _Mailboxes, copies
 from mailark.sources.journal.profiles import add_journal

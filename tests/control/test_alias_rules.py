@@ -334,3 +334,15 @@ def test_cli_refusals_exit_1_with_the_message(run_cli, rt) -> None:  # type: ign
     run_cli("domain", "add", "elsewhere.example", "--global", "--org", "acme")
     assert "x@elsewhere.example now reaches info@acme" in run_cli("alias", "add", "info@acme", "x@elsewhere.example",
                                                               "--org", "acme").stdout
+
+
+@pytest.mark.parametrize("bad", ["a/b@acme", "..@acme", "a\\b@acme", "x\u202e@acme", "nul\x00@acme"])
+def test_new_addresses_cannot_become_paths(rt, bad: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: an address that reaches an export's entry names must not hold a path or control character."""
+    t = make_tenant(rt, "acme")
+    with rt.session() as s, pytest.raises(ControlError, match="may not contain"):
+        mbx.create_mailbox(s, t.admin, "acme", bad)
+    with rt.session() as s:
+        mbx.create_mailbox(s, t.admin, "acme", "fine@acme")
+    with rt.session() as s, pytest.raises(ControlError, match="may not contain"):
+        mbx.add_alias(s, t.admin, "acme", "fine@acme", bad)

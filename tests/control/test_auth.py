@@ -191,3 +191,17 @@ def test_disabled_user_cannot_log_in(rt, tenant, ann) -> None:  # type: ignore[n
     assert not _login(rt, ann, PW).ok
     with rt.control() as s:
         assert ADMIN not in idn.roles_of(s, tenant.admin, "acme", ann)
+
+
+def test_a_guesser_elsewhere_locks_out_only_itself(rt, ann) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: five wrong passwords from one address must not lock the owner out from theirs."""
+    t0 = datetime.now(UTC)
+    with rt.session() as s:
+        for i in range(auth.MAX_FAILURES):
+            auth.login(s, rt.master_key, ann, f"guess number {i}", now=t0 + timedelta(seconds=i), source="203.0.113.9")
+    with rt.session() as s:
+        locked = auth.login(s, rt.master_key, ann, PW, now=t0 + timedelta(seconds=10), source="203.0.113.9")
+    assert not locked.ok and locked.locked
+    with rt.session() as s:
+        mine = auth.login(s, rt.master_key, ann, PW, now=t0 + timedelta(seconds=11), source="198.51.100.7")
+    assert mine.ok

@@ -24,13 +24,15 @@ def test_first_admin_and_default_domain(rt, tenant) -> None:  # type: ignore[no-
 
 
 @pytest.mark.parametrize("name,kind", [("corp.local", "local"), ("intranet", "local"), ("example.com", "global"),
-                                       ("mail.example.co.uk", "global")])
+                                       ("mail.example.co.uk", "global"),
+                                       # local domains follow the organization names' rule: '_' is allowed (issue 14)
+                                       ("exa_mple.com", "local"), ("my_org", "local"), ("_svc.corp", "local")])
 def test_domain_syntax_accepted(rt, tenant, name, kind) -> None:  # type: ignore[no-untyped-def]
     with rt.session() as s:
         assert idn.add_domain(s, tenant.admin, "acme", name, kind).name == name
 
 
-@pytest.mark.parametrize("name,kind", [("-bad.com", "local"), ("a..b", "local"), ("exa_mple.com", "local"),
+@pytest.mark.parametrize("name,kind", [("-bad.com", "local"), ("a..b", "local"), ("exa_mple.com", "global"), ("bad-", "local"),
                                        ("localhost", "global"), ("x" * 64 + ".com", "global"), ("example.123", "global"),
                                        ("example.com", "intranet")])
 def test_domain_syntax_refused(rt, tenant, name, kind) -> None:  # type: ignore[no-untyped-def]

@@ -122,12 +122,14 @@ def test_mailboxes_isolated_between_tenants(rt, tenant, other, staff) -> None:  
 
 
 def test_operators_read_what_they_serve(rt, tenant, other, staff) -> None:  # type: ignore[no-untyped-def]
+    """The deployment operator (local CLI) reads everything; an operator account nothing without a grant (issue 14)."""
     with rt.session() as s:
         mbx.create_mailbox(s, other.admin, "globex", "g@globex", kind="shared")
         everything = mbx.readable_mailbox_ids(s, Principal.deployment_operator())
         assert set(staff.values()) < everything and len(everything) == len(staff) + 1
         tech = Principal("operator", "t1", "tech", org_ids=frozenset({other.org.id}))
-        assert len(mbx.readable_mailbox_ids(s, tech)) == 1
+        assert mbx.readable_mailbox_ids(s, tech) == set()
+        assert mbx.readable_mailbox_ids(s, tech, "globex") == set()
         with pytest.raises(NotFound):
             mbx.list_mailboxes(s, tech, "acme")
 

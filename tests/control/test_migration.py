@@ -125,3 +125,6 @@ def test_0011_refuses_an_address_two_profiles_claim_and_names_them(tmp_path) -> 
     with engine.connect() as conn:
         assert conn.execute(text("SELECT endpoint_address FROM source_profiles")).scalars().all() == [
             "journal@b.journal.localhost"]
+        # made before sender rules, without AUTH: it keeps taking mail, marked open (and warned about)
+        config = json.loads(conn.execute(text("SELECT config FROM source_profiles")).scalar_one())
+        assert config["allow_any_sender"] is True

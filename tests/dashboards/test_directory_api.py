@@ -21,7 +21,7 @@ def test_directory_routes(server: Server, make_tenant, directory: Directory) -> 
     directory.ad_user("ann", upn=f"ann@{dom}", aliases=(f"a.smith@{dom}",), password="ann-directory-pw")
     directory.ad_group("archive-compliance", ["ann"])
     srv = directory.srv
-    body = {"name": "corp", "preset": "ad", "url": srv.url, "security": "starttls", "ca_file": str(srv.ca_file),
+    body = {"name": "corp", "preset": "ad", "url": srv.url, "security": "starttls", "ca_pem": srv.ca_file.read_text(),
             "bind_dn": SYNC_DN, "bind_password": SYNC_PW, "base_dn": BASE, "domains": [dom],
             "role_map": {"archive-compliance": "Compliance"}}
     base = f"/api/orgs/{t.name}/directory"

@@ -47,8 +47,8 @@ def test_patching_a_journal_address_to_another_organizations_is_refused_and_its_
         # nor can a second profile take B's address at creation (one neutral refusal)
         r = c.post(f"/api/orgs/{a.name}/sources", json={"kind": "journal", "name": "second",
                                                          "config": {"address": b_address, "allow_any_sender": True}})
-        assert r.status_code == 409 and "already in use" in r.json()["error"], r.text
-        assert "organization" not in r.json()["error"]
+        assert r.status_code == 409 and "is not available" in r.json()["error"], r.text
+        assert b.name + "." not in r.json()["error"].replace(b_address, "")  # nothing said about the other organization
 
     ep = JournalEndpoint(server.settings, host="127.0.0.1", port=0, runtime=server.rt)
     host, port = ep.start()

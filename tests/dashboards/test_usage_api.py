@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from mailark.runtime.metering import meter_org
+from mailark.operations.metering import meter_org
 from tests.dashboards.conftest import Server, add_user, client
 from tests.metering.conftest import add_object
 

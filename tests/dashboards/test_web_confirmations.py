@@ -100,7 +100,7 @@ def test_sources_directory_account_and_licence_confirm(server: Server, make_tena
     add_user(server, t, "rita")  # 2 users in use
     with page_client(server, t.admin, t.password) as c:
         token = form_token(c, f"/o/{o}/sources")
-        r = c.post(f"/o/{o}/sources?lang=de", data={"csrf": token, "name": "journal"})
+        r = c.post(f"/o/{o}/sources?lang=de", data={"csrf": token, "name": "journal", "allow_networks": "127.0.0.0/8"})
         assert r.status_code == 200 and "Quelle hinzugefügt" in r.text.split('id="added"')[1].split("</div>")[0]
         r = c.post(f"/o/{o}/sources/journal/edit", data={"csrf": token, "auth_required": "true"})
         _said(c, r, "source_saved", name="journal")

@@ -156,7 +156,7 @@ def test_msp_operator_sees_its_organizations_on_one_page(server: Server, make_te
 
 
 def test_usage_page_shows_top_mailboxes_and_mail_per_day(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.metering import meter_org
+    from mailark.operations.metering import meter_org
 
     t = make_tenant("top")
     rita, _ = add_user(server, t, "rita", with_mailbox=True, roles=["Reader"])

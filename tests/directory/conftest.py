@@ -88,7 +88,7 @@ def directory(ldap_server: LdapServer) -> Directory:
 
 
 def ldap_settings(srv: LdapServer, preset: str = "ad", **extra: Any) -> dict[str, Any]:
-    return {"preset": preset, "url": srv.url, "security": "starttls", "ca_file": str(srv.ca_file), "bind_dn": SYNC_DN,
+    return {"preset": preset, "url": srv.url, "security": "starttls", "ca_pem": srv.ca_file.read_text(), "bind_dn": SYNC_DN,
             "base_dn": BASE, "timeout": 3, "page_size": 2, **extra}
 
 

@@ -131,12 +131,25 @@ def test_certificate_checked_on_starttls_and_ldaps(rt, tenant, directory) -> Non
     r = sync(rt, name="tls")
     assert r.status == "ok" and r.users_seen == 1, r.message()
     # Without our CA the server's certificate is not trusted: refused, with what to do.
-    add_profile(rt, tenant.admin, directory.srv, name="untrusted", domains=("other.test",), ca_file="")
+    add_profile(rt, tenant.admin, directory.srv, name="untrusted", domains=("other.test",), ca_pem="")
     r = sync(rt, name="untrusted")
     assert r.status == "failed" and "certificate" in r.error and "--ca-file" in r.error
-    add_profile(rt, tenant.admin, directory.srv, name="nofile", domains=("nofile.test",), ca_file="/nonexistent/ca.pem")
+    # A file on the server is named only by the deployment operator (issue 13): an Admin gives the PEM.
+    from mailark.control.orgs import Forbidden
+    from mailark.control.principals import Principal
+
+    with pytest.raises(Forbidden, match="ca_pem"):
+        add_profile(rt, tenant.admin, directory.srv, name="nofile", domains=("nofile.test",), ca_pem="",
+                    ca_file="/nonexistent/ca.pem")
+    add_profile(rt, Principal.deployment_operator(), directory.srv, name="nofile", domains=("nofile.test",), ca_pem="",
+                ca_file="/nonexistent/ca.pem")
     r = sync(rt, name="nofile")
     assert r.status == "failed" and "/nonexistent/ca.pem" in r.error
+    # A stored file (from before ca_pem) is still used: the operator's profile with the real CA file syncs.
+    add_profile(rt, Principal.deployment_operator(), directory.srv, name="legacy", url=directory.srv.ldaps_url,
+                security="ldaps", domains=("legacy.test",), ca_pem="", ca_file=str(directory.srv.ca_file))
+    r = sync(rt, name="legacy")
+    assert r.status != "failed" and r.users_seen == 1, r.message()  # connected and read (ann's domain is not its)
 
 
 def test_generic_ldap_preset_with_alias_attribute_and_groups(rt, tenant, directory) -> None:  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ def import_into(rt, mailbox: str, src: Path) -> dict:  # type: ignore[no-untyped
 
 
 def download(rt, job_id: str) -> zipfile.ZipFile:  # type: ignore[no-untyped-def]
-    from mailark.runtime.exports import open_download
+    from mailark.operations.exports import open_download
 
     with rt.control() as s:
         job = s.get(cx.ExportJob, job_id)
@@ -66,7 +66,7 @@ def check_zip(zf: zipfile.ZipFile, originals: set[str]) -> list[dict]:
 
 
 def test_full_export_is_byte_identical_counted_and_once_a_month(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.exports import run_export
+    from mailark.operations.exports import run_export
 
     src = corpus / "cpython-test_email"
     imported = import_into(rt, "ann@acme", src)
@@ -91,7 +91,7 @@ def test_full_export_is_byte_identical_counted_and_once_a_month(rt, org, corpus:
 
 
 def test_incremental_export_holds_only_new_mail(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.exports import run_export
+    from mailark.operations.exports import run_export
 
     import_into(rt, "ann@acme", corpus / "cpython-test_email")
     first = start(rt, cx.ExportRequest(incremental=True))  # no earlier export: the whole archive
@@ -110,7 +110,7 @@ def test_incremental_export_holds_only_new_mail(rt, org, corpus: Path) -> None: 
 
 
 def test_selection_by_mailbox_folder_and_dates(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.exports import run_export
+    from mailark.operations.exports import run_export
 
     import_into(rt, "ann@acme", corpus / "cpython-test_email")
     import_into(rt, "bob@acme", corpus / "tnef")
@@ -135,7 +135,7 @@ def test_selection_by_mailbox_folder_and_dates(rt, org, corpus: Path) -> None:  
 def test_quota_reached_pauses_with_nothing_kept_then_resumes(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     from mailark.catalog.ingest import storage_used
     from mailark.control.models import Organization
-    from mailark.runtime.exports import run_export
+    from mailark.operations.exports import run_export
 
     rt.settings.export_block_bytes = 64 * 1024
     import_into(rt, "ann@acme", corpus / "mail-parser")
@@ -163,7 +163,7 @@ def test_quota_reached_pauses_with_nothing_kept_then_resumes(rt, org, corpus: Pa
 
 
 def test_expiry_and_deletion_remove_the_file_and_its_row(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.exports import expire_exports, remove_file, run_export
+    from mailark.operations.exports import expire_exports, remove_file, run_export
 
     import_into(rt, "ann@acme", corpus / "cpython-test_email")
     a = start(rt, cx.ExportRequest(mailboxes=["ann@acme"]))
@@ -178,7 +178,7 @@ def test_expiry_and_deletion_remove_the_file_and_its_row(rt, org, corpus: Path) 
 
 
 def test_tampered_export_fails_to_download(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.exports import open_download, run_export
+    from mailark.operations.exports import open_download, run_export
     from mailark.storage.crypto import IntegrityError
 
     import_into(rt, "ann@acme", corpus / "cpython-test_email")
@@ -196,7 +196,7 @@ def test_tampered_export_fails_to_download(rt, org, corpus: Path) -> None:  # ty
 
 
 def test_an_interrupted_job_is_marked_failed_and_can_be_resumed(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.exports import expire_exports, run_export
+    from mailark.operations.exports import expire_exports, run_export
 
     import_into(rt, "ann@acme", corpus / "cpython-test_email")
     jid = start(rt, cx.ExportRequest(mailboxes=["ann@acme"]))
@@ -219,8 +219,8 @@ def test_export_scrub_and_compaction_on_s3(s3_home, corpus: Path) -> None:  # ty
     """The same on MinIO/S3 (moto's server): a streamed put of the sealed zip, ranged reads, DuckLake on S3."""
     from mailark.catalog.maintenance import scrub
     from mailark.control.orgs import create_org
-    from mailark.runtime.exports import run_export
-    from mailark.runtime.maintenance import compact_catalogue
+    from mailark.operations.exports import run_export
+    from mailark.operations.maintenance import compact_catalogue
     from mailark.runtime import open_runtime
 
     rt = open_runtime(s3_home)
@@ -245,7 +245,7 @@ def test_export_scrub_and_compaction_on_s3(s3_home, corpus: Path) -> None:  # ty
 
 
 def test_a_damaged_archive_fails_the_export_and_keeps_nothing(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.exports import run_export
+    from mailark.operations.exports import run_export
 
     import_into(rt, "ann@acme", corpus / "mail-parser")
     part = rt.lake.execute("SELECT object_key FROM lake.objects WHERE kind = 'part' LIMIT 1").fetchone()[0]
@@ -263,8 +263,8 @@ def test_a_damaged_archive_fails_the_export_and_keeps_nothing(rt, org, corpus: P
 
 def test_export_of_a_search_holds_exactly_what_it_matched(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     from mailark.catalog.search.indexer import sync_index
-    from mailark.runtime.exports import run_export
-    from mailark.runtime.searching import matching_copies
+    from mailark.operations.exports import run_export
+    from mailark.operations.searching import matching_copies
 
     import_into(rt, "ann@acme", corpus / "cpython-test_email")
     sync_index(rt.archive_for(org), rt.settings.db_dir)

@@ -46,7 +46,7 @@ def source(rt, corpus: Path):  # type: ignore[no-untyped-def]
     from mailark.control import exports as cx
     from mailark.control.orgs import create_org
     from mailark.control.principals import Principal
-    from mailark.runtime.exports import run_export
+    from mailark.operations.exports import run_export
     from mailark.sources.files.importing import run_import
 
     with rt.session() as s:
@@ -62,7 +62,7 @@ def source(rt, corpus: Path):  # type: ignore[no-untyped-def]
 
 
 def test_whole_deployment_restores_into_an_empty_home(source, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.backup import BackupError, backup, restore
+    from mailark.operations.backup import BackupError, backup, restore
     from mailark.runtime import open_runtime
 
     rt = source
@@ -89,7 +89,7 @@ def test_whole_deployment_restores_into_an_empty_home(source, tmp_path: Path, co
             assert exported(target, o, tmp_path / f"{o}-after.zip") == before[o]
         # the export file came along and still opens
         from mailark.control.models import ExportJob
-        from mailark.runtime.exports import open_download
+        from mailark.operations.exports import open_download
 
         with target.control() as s:
             job = s.query(ExportJob).one()
@@ -151,7 +151,7 @@ def test_one_organization_restores_via_the_cli(source, tmp_path: Path, corpus: P
 
 
 def test_restore_without_the_master_key_needs_the_same_one(source, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.backup import BackupError, backup, restore
+    from mailark.operations.backup import BackupError, backup, restore
     from mailark.runtime import open_runtime
 
     backup(source, tmp_path / "bk", PASS, org_name="globex")
@@ -168,7 +168,7 @@ def test_restore_without_the_master_key_needs_the_same_one(source, tmp_path: Pat
 
 
 def test_a_damaged_backup_restores_nothing(source, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from mailark.runtime.backup import BackupError, backup, restore
+    from mailark.operations.backup import BackupError, backup, restore
     from mailark.cli import app
     from mailark.runtime import open_runtime
 

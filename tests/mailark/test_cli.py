@@ -138,3 +138,10 @@ def test_import_into_a_new_mailbox_beyond_the_licence_is_refused(home, tmp_path:
     # The refused import archived nothing; the mailbox that exists still takes mail.
     rows = json.loads(run("sql", "SELECT mailbox, count(*) AS n FROM mailbox_items GROUP BY 1", "--json").stdout)
     assert rows == [{"mailbox": "first@tiny", "n": 1}]
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    done = subprocess.run([MAILARK, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == f"mailark {version('mailark')}"

@@ -43,3 +43,17 @@ def test_delete_command_needs_a_reason_and_audits(home, corpus) -> None:  # type
     [event] = [e for e in json.loads(run("audit", "list", "--org", "acme", "--json").stdout)
                if e["action"] == "content.delete"]
     assert "erasure request 42" in json.dumps(event) and ids[0] in json.dumps(event)
+
+
+def test_journal_add_names_its_senders_and_list_warns_of_open_addresses(rt, org) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: `mailark journal add` needs --auth, --allow-network or an explicit --allow-any-sender."""
+    refused = run("journal", "add", "--org", "acme", check=1)
+    assert "sender networks" in refused.stderr and "--allow-network" in refused.stderr and not refused.stdout
+    made = json.loads(run("journal", "add", "--org", "acme", "--allow-network", "192.0.2.0/24",
+                          "--allow-network", "2001:db8::/32", "--json").stdout)
+    assert made["allow_networks"] == ["192.0.2.0/24", "2001:db8::/32"] and made["allow_any_sender"] is False
+    run("journal", "add", "--org", "acme", "--name", "open", "--allow-any-sender")
+    listed = run("journal", "list", "--org", "acme", "--json")
+    assert [r["name"] for r in json.loads(listed.stdout)] == ["journal", "open"]
+    assert "journal-open@acme" in listed.stderr and "takes mail from anyone" in listed.stderr
+    assert "journal@acme" not in listed.stderr.replace("journal-open@acme", "")

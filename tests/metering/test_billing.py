@@ -9,7 +9,7 @@ from sqlalchemy import select
 from mailark.control import billing, licensing
 from mailark.control.models import AuditEvent, BillingRecord, Licence
 from mailark.control.principals import Principal
-from mailark.runtime.metering import close_billing, meter_org
+from mailark.operations.metering import close_billing, meter_org
 from tests.control.conftest import make_tenant
 from tests.metering.conftest import add_object
 

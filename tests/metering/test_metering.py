@@ -12,7 +12,7 @@ from mailark.control import licensing, metering
 from mailark.control.models import GB, AuditEvent, MeteringState, Organization
 from mailark.control.principals import Principal
 from mailark.control.sources import create_source, get_source
-from mailark.runtime.metering import meter_org
+from mailark.operations.metering import meter_org
 from tests.metering.conftest import add_object, delete_object
 
 OP = Principal.deployment_operator()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from mailark.control.models import UsageReport
 
 from mailark.control.usage_report import PortalConfig, PortalNotConfigured, outbox
-from mailark.runtime.metering import meter_org, report_usage
+from mailark.operations.metering import meter_org, report_usage
 from mailark.config.settings import UsagePortalSettings
 from tests.control.conftest import make_tenant
 from tests.metering.conftest import add_object

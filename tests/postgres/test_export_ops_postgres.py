@@ -22,9 +22,9 @@ def eml_hashes(path: Path) -> Counter[str]:
 
 def test_export_compaction_and_backup_to_sqlite(home, rt, org, corpus: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from mailark.catalog.export import export_zip
-    from mailark.runtime.exports import run_export
-    from mailark.runtime.maintenance import compact_catalogue
-    from mailark.runtime.backup import backup, restore
+    from mailark.operations.exports import run_export
+    from mailark.operations.maintenance import compact_catalogue
+    from mailark.operations.backup import backup, restore
     from mailark.runtime import open_runtime
 
     rt.settings.batch_messages = 10

@@ -12,7 +12,7 @@ from mailark.catalog.lake import ALIAS
 from mailark.control.models import AuditEvent, RetentionBatch, RetentionRun
 from mailark.control.principals import Principal
 from mailark.control.retention import PolicySpec
-from mailark.runtime import retention as r
+from mailark.operations import retention as r
 from tests.retention.conftest import Archive
 from tests.search.mails import message
 
@@ -146,7 +146,7 @@ def test_a_crash_in_the_middle_resumes_without_deleting_twice_or_early(rt, arc: 
 
 def test_review_decisions_delete_through_the_compliance_path_or_keep(rt, arc: Archive) -> None:  # type: ignore[no-untyped-def]
     from mailark.control.orgs import ControlError
-    from mailark.runtime.holds import HeldCopies
+    from mailark.operations.holds import HeldCopies
 
     m = _mail(arc)
     r.save_checked(rt, OP, "acme", PolicySpec("look first", "5y", action="review"), now=NOW)

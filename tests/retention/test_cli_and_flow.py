@@ -72,7 +72,7 @@ def test_apply_retention_flow_writes_an_artifact_per_organization(prefect_api, r
     from mailark.control.principals import Principal
     from mailark.control.retention import PolicySpec
     from mailark.flows.retention import apply_retention_flow
-    from mailark.runtime.retention import save_checked
+    from mailark.operations.retention import save_checked
     from tests.flows.test_export_flow import _artifacts
     from tests.flows.test_import_flow import _flow_runs
 

@@ -74,12 +74,12 @@ def test_untrusted_certificate_fails_with_what_to_do(rt, org, dovecot, imap_user
     del cfg["ca_file"]
     pid = make_source(rt, "untrusted", cfg, {"password": dovecot.users[imap_user]})
     r = sync_profile(rt, pid)
-    assert r.status == "failed" and "not trusted" in r.error and "ca_file" in r.error
+    assert r.status == "failed" and "not trusted" in r.error and "ca_pem" in r.error
     with pytest.raises(SourceError) as e:
         probe(cfg, {"password": dovecot.users[imap_user]})
     assert not e.value.retryable
     # With its certificate given as the CA (or checking off, for a test server) it works.
-    assert "logged in as" in probe({**cfg, "ca_file": str(dovecot.cert)}, {"password": dovecot.users[imap_user]})
+    assert "logged in as" in probe({**cfg, "ca_pem": dovecot.cert.read_text()}, {"password": dovecot.users[imap_user]})
     assert "logged in as" in probe({**cfg, "verify_cert": False}, {"password": dovecot.users[imap_user]})
 
 

@@ -22,7 +22,7 @@ def test_addresses_unique_admin_only_and_secret(jrt) -> None:  # type: ignore[no
         view, pw = add_journal(s, acme.admin, "acme", jrt.master_key, DOMAIN, auth_required=True)
         assert view.config == {"address": f"journal@acme.{DOMAIN}", "auth_required": True,
                                "mailbox": f"journal@acme.{DOMAIN}"} and view.has_secret and pw
-        with pytest.raises(Conflict, match="already in use"):  # another organization may not take it
+        with pytest.raises(Conflict, match="is not available"):  # another organization may not take it
             add_journal(s, globex.admin, "globex", jrt.master_key, DOMAIN, address=f"journal@acme.{DOMAIN}")
         with pytest.raises(NotFound):  # an outsider does not even see the organization
             add_journal(s, globex.admin, "acme", jrt.master_key, DOMAIN, name="sneaky")

@@ -44,7 +44,7 @@ from mailark.control.retention import (
     require_compliance, rule_of, save_policy, shortening,
 )
 from mailark.runtime import Runtime
-from mailark.runtime.holds import check_query, hold_rules, query_hits
+from mailark.operations.holds import check_query, hold_rules, query_hits
 
 BATCH = 5_000  # copies per deletion step (the compliance path takes at most 10,000 at once)
 
@@ -310,7 +310,7 @@ def _delete_batch(rt: Runtime, principal: Principal, o: Organization, archive: O
 
 
 def _held_now(rt: Runtime, s: Session, o: Organization, archive: OrgArchive, copies: list[CopyRow]) -> set[str]:
-    from mailark.runtime.holds import held_cases
+    from mailark.operations.holds import held_cases
 
     return set(held_cases(rt.settings, s, o, archive, copies))
 
@@ -493,7 +493,7 @@ def decide_reviews(rt: Runtime, principal: Principal, org_name: str, *, delete: 
     """Delete (through the compliance path, never a held copy) or keep listed copies; audited."""
     from mailark.catalog.deletion import find_copies
     from mailark.control.orgs import ControlError
-    from mailark.runtime.holds import refuse_held
+    from mailark.operations.holds import refuse_held
 
     now = datetime.now(UTC)
     with rt.session(write=True) as s:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from mailark.catalog.maintenance import CompactionReport, ScrubReport, compact, find_orphans, scrub, unknown_org_prefixes
 from mailark.control.orgs import list_orgs
-from mailark.runtime.exports import expire_exports
+from mailark.operations.exports import expire_exports
 from mailark.runtime import Runtime
 
 log = logging.getLogger("mailark.maintenance")

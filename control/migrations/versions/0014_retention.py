@@ -1,14 +1,14 @@
 """Retention policies, legal holds, retention runs and their batches, the review queue (issue 15).
 
-Revision ID: 0013
-Revises: 0011 (the head of this branch; the merge re-chains it)
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

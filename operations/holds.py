@@ -24,7 +24,7 @@ from mailark.control.models import Organization
 from mailark.control.orgs import Conflict, ControlError
 from mailark.control.retention import HoldRule, active_holds, hold_rule_of
 from mailark.config.settings import Settings
-from mailark.runtime.searching import mailbox_resolver
+from mailark.operations.searching import mailbox_resolver
 
 EVERYTHING = 10**12  # a hold or a policy is not a page of results: no cap
 

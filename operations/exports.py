@@ -219,7 +219,7 @@ def launch(rt: Runtime, export_id: str) -> str:
 
     Returns "prefect" or "thread". The thread opens a runtime of its own (its own DuckDB connection).
     """
-    from mailark.runtime.prefect_server import is_up
+    from mailark.operations.prefect_server import is_up
 
     if is_up(rt.settings.prefect_api_url):
         try:
