@@ -511,3 +511,110 @@ class SupportGrant(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+
+
+# ---- issue 15: retention policies and legal holds (migration 0014; see control.retention) ----------
+
+
+class RetentionPolicy(Base):
+    """How long an organization keeps what the policy covers, and what happens at the end.
+
+    Scope: every copy of the organization, narrowed (all of them at once) by `mailbox_ids` (JSON list;
+    empty = every mailbox), `folder` (that folder and the folders under it) and `query` (the search
+    syntax, evaluated against the index when the policy is applied). The period counts from the
+    message's date (`base` "message-date") or from when the copy was archived ("archived").
+    """
+
+    __tablename__ = "retention_policies"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_retention_policies_org_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    mailbox_ids: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON list of mailbox ids
+    folder: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    query: Mapped[str | None] = mapped_column(Text, nullable=True)
+    keep: Mapped[str] = mapped_column(String(16), nullable=False)  # Nd | Nm | Ny
+    base: Mapped[str] = mapped_column(String(16), nullable=False)  # message-date | archived
+    action: Mapped[str] = mapped_column(String(16), nullable=False)  # delete | review
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(320), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(320), nullable=False)
+
+
+class LegalHold(Base):
+    """A case's hold on mailboxes (`mailbox_ids`, JSON) or on a search query: while it is active
+    (`released_at` NULL), no path deletes a copy it covers. Released holds stay, for the record."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    case_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    mailbox_ids: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    query: Mapped[str | None] = mapped_column(Text, nullable=True)
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    placed_by: Mapped[str] = mapped_column(String(320), nullable=False)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    released_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RetentionRun(Base):
+    """One application of an organization's policies as of `as_of` (fixed at its start, so a resumed
+    run deletes what the first attempt would have, never more). `finished_at` NULL: unfinished."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    deleted: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    bytes_freed: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    held: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    review: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class RetentionBatch(Base):
+    """The copies one step of a run is about to delete, written before the catalogue changes: after a
+    crash the next attempt finds it `pending` and tells the copies already gone (deleted, to be
+    audited) from those still there (evaluated again, as if never planned)."""
+
+    __tablename__ = "retention_batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("retention_runs.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    policy_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    policy_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    item_ids: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # pending | done
+    deleted: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RetentionReview(Base):
+    """A copy whose period under a `review` policy has ended: listed for Compliance to approve
+    (deleted through the compliance path) or to keep (`decision` keep)."""
+
+    __tablename__ = "retention_reviews"
+    __table_args__ = (UniqueConstraint("org_id", "item_id", name="uq_retention_reviews_org_item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    policy_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    policy_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    expired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    listed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)  # None (open) | deleted | kept
+    decided_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -21,12 +21,11 @@ MIN_REASON = 5
 
 
 def holds_blocking_deletion(session: Session, org: Organization) -> list[str]:
-    """The legal holds that forbid deleting `org` (a description each); deletion refuses while any exists.
+    """The active legal holds of `org` (case and reason each): any hold covers some of its mail, so
+    deleting the organization (which shreds all of it) refuses while one is active."""
+    from mailark.control.retention import active_holds
 
-    There is no legal-hold table yet, so this returns []. When one is added (see the retention issue),
-    this is the one place to query it: `authorize_org_deletion` calls it before any key is destroyed.
-    """
-    return []
+    return [f"{h.case_name} ({h.reason})" for h in active_holds(session, org.id)]
 
 
 def being_deleted(session: Session, org: Organization) -> bool:

@@ -10,6 +10,7 @@ from mailark.control.compliance import authorize_deletion, record_deletion
 from mailark.control.mailboxes import require_readable
 from mailark.control.orgs import ControlError
 from mailark.control.principals import COMPLIANCE, require_role
+from mailark.operations.holds import refuse_held
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
 from mailark.dashboards.deps import DB, Acting, Ctx
 
@@ -33,7 +34,7 @@ class DeletionOut(BaseModel):
 
 
 @router.post("", response_model=DeletionOut, responses=ERRORS,
-             summary="Delete archived copies for good (Compliance; a reason is required and audited)")
+             summary="Delete archived copies for good (Compliance; a reason is required and audited; copies under legal hold are refused, 409)")
 def delete(org: str, body: DeletionIn, p: Acting, s: DB, ctx: Ctx) -> DeletionOut:
     o = require_role(s, p, org, (COMPLIANCE,), "deleting archived mail")
     mailbox_ids = None
@@ -45,6 +46,7 @@ def delete(org: str, body: DeletionIn, p: Acting, s: DB, ctx: Ctx) -> DeletionOu
         archive = ctx.runtime.archive_for(o)
         copies = find_copies(archive, item_ids=body.item_ids, mailbox_ids=mailbox_ids, message_id=body.message_id)
         authorize_deletion(s, p, o, body.reason, len(copies))
+        refuse_held(ctx.runtime.settings, s, o, archive, copies)  # 409 naming the case: a legal hold beats every deletion
         described = [{"item_id": c.item_id, "mailbox": c.mailbox, "folder": c.folder, "message_id": c.message_id}
                      for c in copies]
         # Audited first: if the deletion fails, the event rolls back with the request.

@@ -21,11 +21,13 @@ from mailark.cli import (
     compliance,
     directory,
     exports,
+    holds,
     identity,
     journal,
     licence,
     mailboxes,
     orgs,
+    retention,
     search,
     server,
     sources,
@@ -55,7 +57,7 @@ def _root(
 ) -> None:
     """mailark: multi-tenant email archive."""
 for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup, support):
+              search, exports, backup, support, retention, holds):
     group.register(app)
 
 

@@ -34,6 +34,7 @@ def delete(
     from mailark.control.orgs import ControlError
     from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
+    from mailark.operations.holds import refuse_held
 
     if not item and not (mailbox and message_id):
         fail("name the copies: --item ID (repeatable), or --mailbox ADDRESS with --message-id ID")
@@ -46,6 +47,7 @@ def delete(
             archive = rt.archive_for(o)
             copies = find_copies(archive, item_ids=item or None, mailbox_ids=boxes, message_id=message_id)
             authorize_deletion(s, p, o, reason, len(copies))
+            refuse_held(rt.settings, s, o, archive, copies)  # a legal hold beats every deletion
             if not yes and not as_json:
                 for c in copies:
                     err.print(f"  {c.item_id}  {c.mailbox}/{c.folder}  {c.message_id or '(quarantined)'}  {c.subject or ''}",

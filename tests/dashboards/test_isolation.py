@@ -21,6 +21,9 @@ METHODS = ("get", "post", "put", "patch", "delete")
 CONTENT_GETS = ["/api/orgs/{org}/search", "/api/orgs/{org}/archive/{address}/messages",
                 "/api/orgs/{org}/messages/{item_id}", "/api/orgs/{org}/messages/{item_id}/eml",
                 "/api/orgs/{org}/messages/{item_id}/attachments/{index}", "/api/orgs/{org}/exports/{export_id}/download"]
+# Compliance's own records (retention and legal holds): an operator manages the organization, not these.
+COMPLIANCE_GETS = ["/api/orgs/{org}/retention/policies", "/api/orgs/{org}/retention/preview",
+                   "/api/orgs/{org}/retention/report", "/api/orgs/{org}/retention/reviews", "/api/orgs/{org}/holds"]
 
 
 def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +91,9 @@ def victim(server: Server, make_tenant) -> tuple[Tenant, dict[str, str]]:  # typ
         # an export (done, so that its download is a real thing to reach); a Compliance user may make one
         _, ctoken = add_user(server, b, "carla", roles=["Compliance"])
     with client(server, ctoken) as c:
+        for url, body in ((f"{base}/retention/policies", {"name": "keep-all", "keep": "10y"}),
+                          (f"{base}/holds", {"case": "case-1", "reason": "counsel asked", "mailboxes": [login]})):
+            assert c.post(url, json=body).status_code == 201
         export_id = c.post(f"{base}/exports", json={}).json()["id"]
         for _ in range(300):
             if c.get(f"{base}/exports/{export_id}").json()["status"] == "done":
@@ -101,7 +107,8 @@ def victim(server: Server, make_tenant) -> tuple[Tenant, dict[str, str]]:  # typ
         assert c.delete(f"{base}/support-grants/{grant_id}").status_code == 200
     params = {"org": b.name, "login": login, "grant_id": grant_id, "address": f"shared@{b.name}", "alias": f"alias@{b.name}",
               "group": "grp", "domain": f"{b.name}.example", "source": "src", "profile": "corp",
-              "export_id": export_id, "compliance_token": ctoken, "item_id": _archived_message(server, b.name, login), "index": "1"}
+              "export_id": export_id, "compliance_token": ctoken, "item_id": _archived_message(server, b.name, login), "index": "1",
+              "policy": "keep-all", "case": "case-1"}
     return b, params
 
 
@@ -117,7 +124,7 @@ def snapshot(server: Server, token: str, org: str) -> dict[str, Any]:
     with client(server, token) as c:
         return {p: c.get(f"/api/orgs/{org}{p}").json() for p in
                 ("", "/users", "/groups", "/domains", "/mailboxes", "/licence", "/sources",
-                 "/mailboxes/shared@" + org + "/permissions")}
+                 "/mailboxes/shared@" + org + "/permissions", "/retention/policies", "/holds")}
 
 
 def test_every_org_route_is_404_for_another_orgs_principals(server: Server, make_tenant, victim, operator_token) -> None:  # type: ignore[no-untyped-def]
@@ -163,10 +170,10 @@ def test_every_org_route_is_404_for_another_orgs_principals(server: Server, make
                 url, _ = build_request(doc, method, path, op, params)
                 if c.get(url).status_code != 200:
                     refused.append(path)
-    assert sorted(refused) == sorted(CONTENT_GETS), refused
+    assert sorted(refused) == sorted(CONTENT_GETS + COMPLIANCE_GETS), refused
     with client(server, params["compliance_token"]) as c:
         for method, path, op in ops:
-            if method == "get" and path in CONTENT_GETS:
+            if method == "get" and path in CONTENT_GETS + COMPLIANCE_GETS:
                 url, _ = build_request(doc, method, path, op, params)
                 assert c.get(url).status_code == 200, url
 

@@ -128,21 +128,25 @@ def test_delete_shreds_keys_and_removes_every_object(runtime, monkeypatch) -> No
         create_org(s, "leaver", rt.master_key)
 
 
-def test_legal_hold_hook_blocks_deletion(rt, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from mailark.control import offboarding
+def test_a_legal_hold_blocks_deletion_until_released(rt) -> None:  # type: ignore[no-untyped-def]
     from mailark.control.models import OrgKey
     from mailark.control.orgs import ControlError
     from mailark.control.principals import Principal
+    from mailark.control.retention import place_hold, release_hold
     from mailark.operations.offboarding import delete_organization
 
+    op = Principal.deployment_operator()
     org_id = _org_with_mail(rt, "held")
     with rt.session() as s:
-        assert offboarding.holds_blocking_deletion(s, rt.org("held")) == []
-    monkeypatch.setattr(offboarding, "holds_blocking_deletion", lambda s, o: ["case 2026-3 (litigation)"])
-    with pytest.raises(ControlError, match="legal hold"):
-        delete_organization(rt, Principal.deployment_operator(), "held", confirm="held", now=True, reason="customer left")
+        place_hold(s, op, "held", "case 2026-3", "litigation", mailboxes=["bea@held"])
+    with pytest.raises(ControlError, match=r"legal hold \(case 2026-3 \(litigation\)\)"):
+        delete_organization(rt, op, "held", confirm="held", now=True, reason="customer left")
     with rt.session() as s:
         assert len(s.scalars(select(OrgKey).where(OrgKey.org_id == org_id)).all()) == 2
+        release_hold(s, op, "held", "case 2026-3", "case closed")
+    delete_organization(rt, op, "held", confirm="held", now=True, reason="customer left")
+    with rt.session() as s:
+        assert s.scalars(select(OrgKey).where(OrgKey.org_id == org_id)).all() == []
 
 
 def test_an_interrupted_deletion_resumes(rt, monkeypatch) -> None:  # type: ignore[no-untyped-def]
