@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -226,26 +227,32 @@ def open_writer(rt: Runtime, plan: RestorePlan) -> MailWriter:
         raise
 
 
-def _archived_by(rt: Runtime, org: Organization) -> Callable[[str], set[str]]:
+def _archived_by(rt: Runtime, org: Organization, lock: AbstractContextManager[Any]) -> Callable[[str], set[str]]:
     def kinds(mailbox_id: str) -> set[str]:
-        rows = rt.archive_for(org).lake.execute(
-            f"SELECT DISTINCT source FROM {ALIAS}.mailbox_items WHERE org_id = ? AND mailbox_id = ?",
-            [org.id, mailbox_id]).fetchall()
+        with lock:
+            rows = rt.archive_for(org).lake.execute(
+                f"SELECT DISTINCT source FROM {ALIAS}.mailbox_items WHERE org_id = ? AND mailbox_id = ?",
+                [org.id, mailbox_id]).fetchall()
         return {r[0] for r in rows}
     return kinds
 
 
 def restore_mail(rt: Runtime, principal: Principal, org: str, req: RestoreRequest,
-                 writer_for: Callable[[Runtime, RestorePlan], MailWriter] = open_writer) -> RestoreResult:
-    """Authorize, read the selected copies (SHA-256 checked) and write them; audited however it ends."""
+                 writer_for: Callable[[Runtime, RestorePlan], MailWriter] = open_writer,
+                 lake_lock: AbstractContextManager[Any] | None = None) -> RestoreResult:
+    """Authorize, read the selected copies (SHA-256 checked) and write them; audited however it ends.
+
+    `lake_lock` guards the runtime's one catalogue connection where several threads share it (the web app)."""
+    lock = lake_lock if lake_lock is not None else nullcontext()
     with rt.session() as s:
         o = visible_org(s, principal, org)
         s.expunge(o)
     with rt.session(write=True) as s:
-        plan = plan_restore(s, principal, org, req, _archived_by(rt, o))
+        plan = plan_restore(s, principal, org, req, _archived_by(rt, o, lock))
         s.expunge(plan.org)
     archive = rt.archive_for(plan.org)
-    rows = selected_copies(archive, plan.selection, MAX_MESSAGES)
+    with lock:
+        rows = selected_copies(archive, plan.selection, MAX_MESSAGES)
     if plan.item_ids is not None:
         missing = sorted(set(plan.item_ids) - {r.item_id for r in rows})
         if missing:
@@ -260,7 +267,8 @@ def restore_mail(rt: Runtime, principal: Principal, org: str, req: RestoreReques
         writer = writer_for(rt, plan)
         try:
             for row in rows:
-                raw = copy_bytes(archive, row)
+                with lock:
+                    raw = copy_bytes(archive, row)
                 try:
                     writer.append(raw, row.date)
                 except ItemRefused as e:  # this message only (too large, not accepted): go on
