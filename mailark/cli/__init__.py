@@ -26,6 +26,7 @@ from mailark.cli import (
     licence,
     mailboxes,
     orgs,
+    restore_mail,
     search,
     server,
     sources,
@@ -55,7 +56,7 @@ def _root(
 ) -> None:
     """mailark: multi-tenant email archive."""
 for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup, support):
+              search, exports, backup, support, restore_mail):
     group.register(app)
 
 

@@ -146,3 +146,25 @@ def test_a_server_that_refuses_the_login_ends_failed_and_audited(rt, org, doveco
     assert (result.status, result.restored) == ("failed", 0)
     assert "refused the login" in (result.error or "")
     assert _audit(rt)[-1][2] == "failed"
+
+
+def test_the_cli_restores_a_selection_into_a_named_mailbox(rt, org, dovecot, messages) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from mailark.cli import app
+
+    ann_login, bob_login = new_user(dovecot), new_user(dovecot)
+    _person(rt, ann_login), _person(rt, bob_login)
+    anns = _archived(rt, dovecot, ann_login, messages[:3])
+    _archived(rt, dovecot, bob_login, messages[3:4])
+    r = CliRunner().invoke(app, ["restore-mail", "--org", "acme", "--mailbox", ann_login, "--folder", "INBOX",
+                                 "--target", bob_login, "--into-folder", "From Ann", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert (doc["status"], doc["restored"], doc["target"]) == ("done", 3, bob_login)
+    assert sorted(raw for raw, _ in _server_folder(dovecot, bob_login, "From Ann")) == sorted(anns.values())
+    assert _audit(rt)[-1][0] == "deployment-operator"
+    r = CliRunner().invoke(app, ["restore-mail", "--org", "acme", "--target", bob_login])
+    assert r.exit_code == 1 and "name the messages to restore" in r.output
