@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from mailark.catalog.ingest import BatchWriter, Incoming
 from mailark.catalog.lake import ALIAS
-from tests.dashboards.conftest import CSRF, Server, add_user, client
+from tests.dashboards.conftest import Server, add_user, client
 from tests.dashboards.web_helpers import form_token, page_client
 from tests.peers.dovecot import DovecotServer, find_dovecot, remove, start_dovecot
 
@@ -127,3 +127,6 @@ def test_the_message_page_restores_with_one_button(server: Server, make_tenant, 
         r = c.post(f"{page}/restore", data={"csrf": "forged", "into_folder": "X"})
         assert r.status_code == 403
     assert _restored(dovecot, rita, t, "From the archive") == raws
+    cora, _ = add_user(server, t, "cora", roles=["Compliance"])
+    with page_client(server, cora, f"pw-cora-{t.name}-long") as c:  # Compliance may name the mailbox
+        assert 'id="target"' in c.get(page).text

@@ -65,7 +65,7 @@ def test_without_mail_readwrite_the_restore_fails_and_says_which_permission(rt, 
 
 def test_a_message_too_large_for_one_request_is_skipped_and_the_rest_restored(rt, org, tenant, profile, corpus: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    import mailark.sources.graph.create as create
+    from mailark.sources.graph import create
 
     tenant.roles.add("Mail.ReadWrite")
     raws = corpus_messages(corpus, 3)

@@ -94,7 +94,7 @@ def test_reader_restores_only_into_their_own_mailbox_and_only_what_they_read(rt,
     with pytest.raises(Forbidden, match="only into your own mailbox"):
         restore_mail(rt, ann, "acme", RestoreRequest(item_ids=tuple(mine), target=bob_login))
     with pytest.raises(NotFound):  # bob's mail does not exist for ann
-        restore_mail(rt, ann, "acme", RestoreRequest(item_ids=(sorted(bobs)[0],)))
+        restore_mail(rt, ann, "acme", RestoreRequest(item_ids=(min(bobs),)))
     with pytest.raises(NotFound):
         restore_mail(rt, ann, "acme", RestoreRequest(mailboxes=(bob_login,)))
     assert _server_folder(dovecot, bob_login, "Restored") == [] == _server_folder(dovecot, ann_login, "Restored")
