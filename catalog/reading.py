@@ -12,6 +12,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from mailark.catalog.archive import OrgArchive
+from mailark.catalog.export import Selection
 from mailark.catalog.lake import ALIAS
 from mailark.catalog.search.documents import ITEM_COLUMNS, ItemRow
 
@@ -90,3 +91,16 @@ def find_copy(archive: OrgArchive, item_id: str) -> ItemRow | None:
 def copy_bytes(archive: OrgArchive, row: ItemRow) -> bytes:
     """The copy exactly as it was received (the rebuild checks it against its SHA-256)."""
     return archive.reader().rebuild(row.skeleton_ref, row.delta_ref, row.copy_sha256)
+
+
+def selected_copies(archive: OrgArchive, sel: Selection, limit: int) -> list[ItemRow]:
+    """The copies of a selection (export's `Selection`), oldest first, at most `limit` + 1 of them
+    (the caller tells "too many" from "exactly the limit")."""
+    cond, params = sel._where("i", "archived_at", dated=True)
+    rows = archive.lake.execute(
+        f"SELECT {ITEM_COLUMNS} FROM {ALIAS}.mailbox_items i JOIN {ALIAS}.messages m "
+        f"ON m.org_id = i.org_id AND m.message_key = i.message_key WHERE {cond} "
+        f"ORDER BY coalesce(m.date, i.archived_at), i.item_id LIMIT ?",
+        [archive.org_id, *params, limit + 1],
+    ).fetchall()
+    return [ItemRow(*r) for r in rows]

@@ -94,6 +94,13 @@ class SourcesSettings(BaseModel):
     allow_networks: list[str] = []
 
 
+# ---- The web app's own HTTPS (or a reverse proxy in front: docs/operators.md) ------------------------
+class WebSettings(BaseModel):
+    # PEM certificate chain and private key: with both, `mailark web` and `mailark up` serve HTTPS.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
@@ -126,6 +133,8 @@ class Settings(BaseSettings):
     web_port: int = 8080
     # Session cookies carry the Secure flag; turn off only for plain-HTTP development.
     web_secure_cookies: bool = True
+    # HTTPS of the web app itself: MAILARK_WEB__TLS_CERT, MAILARK_WEB__TLS_KEY (or [web] in mailark.toml).
+    web: WebSettings = Field(default_factory=WebSettings)
     # The SMTP journal endpoint started by `mailark up`.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525

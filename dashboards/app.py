@@ -10,6 +10,7 @@ import logging
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -99,10 +100,17 @@ class PathOnlyAccessLog(logging.Filter):
         return True
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Run the API in the foreground until interrupted (what `mailark up` starts as its web process)."""
+def serve(settings: Settings, host: str | None = None, port: int | None = None, tls_cert: Path | None = None,
+          tls_key: Path | None = None) -> None:
+    """Run the API in the foreground until interrupted (what `mailark up` starts as its web process).
+
+    With a certificate and key (arguments, else settings web.tls_cert / web.tls_key) it serves HTTPS;
+    a wrong pair raises TlsConfigError before anything listens."""
     import uvicorn
 
+    from mailark.dashboards.tls import check_tls
+
+    tls = check_tls(tls_cert or settings.web.tls_cert, tls_key or settings.web.tls_key)
     logging.getLogger("uvicorn.access").addFilter(PathOnlyAccessLog())
     uvicorn.run(
         create_app(settings),
@@ -110,4 +118,6 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         port=port or settings.web_port,
         proxy_headers=True,
         log_level="info",
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
     )

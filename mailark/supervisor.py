@@ -56,9 +56,9 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, verify: bool = True) -> bool:
     try:
-        return httpx.get(url, timeout=1.0).status_code < 500
+        return httpx.get(url, timeout=1.0, verify=verify).status_code < 500
     except httpx.HTTPError:
         return False
 
@@ -129,9 +129,13 @@ def plan(settings: Settings, *, with_prefect_server: bool = True) -> list[Servic
             "smtp-journal", _mailark_cmd("journal", "serve"), f"smtp://{host}:{port}",
             lambda: port_open(host, port),
         ))
-    web = f"http://{settings.web_host}:{settings.web_port}"
+    tls = settings.web.tls_cert is not None and settings.web.tls_key is not None
+    web = f"{'https' if tls else 'http'}://{settings.web_host}:{settings.web_port}"
+    web_args = ["--tls-cert", str(settings.web.tls_cert), "--tls-key", str(settings.web.tls_key)] if tls else []
     services.append(Service(
-        "web", _mailark_cmd("web"), web, lambda: http_ok(web + "/openapi.json"),
+        # Readiness asks our own child on this machine whether it answers; the certificate is for the
+        # public name, which the probe does not use, so it is not verified here.
+        "web", _mailark_cmd("web", *web_args), web, lambda: http_ok(web + "/openapi.json", verify=not tls),
     ))
     return services
 

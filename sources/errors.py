@@ -13,3 +13,11 @@ class SourceError(Exception):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class ItemRefused(SourceError):
+    """The server refused this one item (too large, not accepted) while the connection stays good:
+    the caller records it and goes on with the next."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)

@@ -55,6 +55,8 @@ TEMPLATES: dict[str, str] = {
     "directory_enabled": "the directory profile {name} is enabled",
     "directory_disabled": "the directory profile {name} is disabled",
     "directory_removed": "the directory profile {name} is removed; the users, groups and mailboxes it synced stay",
+    # restore to mailbox (pages.py)
+    "mail_restored": "{restored} of {selected} message(s) restored into {mailbox}, folder {folder}",
     # account and licence (full sentences of their own)
     "token_revoked": "The token is revoked: it no longer works.",
     "licence_changed": "The licence is changed; it applies at once.",

@@ -137,6 +137,11 @@ DE: dict[str, str] = {
     "Sources": "Quellen",
     "Reason for the deletion (audited)": "Grund der Löschung (wird protokolliert)",
     "Delete for good": "Endgültig löschen",
+    "Restore to mailbox": "In Postfach wiederherstellen",
+    "Into folder": "In den Ordner",
+    "Into mailbox (empty: your own)": "In das Postfach (leer: Ihr eigenes)",
+    "{restored} of {selected} message(s) restored into {mailbox}, folder {folder}":
+        "{restored} von {selected} Nachricht(en) in {mailbox} wiederhergestellt, Ordner {folder}",
     "Deleted for good": "Endgültig gelöscht",
     "Add a mailbox": "Postfach hinzufügen",
     "Address": "Adresse",

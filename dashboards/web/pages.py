@@ -300,7 +300,27 @@ def message(request: Request, org: str, item_id: str, v: Page, s: DB, ctx: Ctx) 
     from mailark.dashboards.web.admin import can_delete
 
     m = api_messages.read_message(org, item_id, v.principal, s, ctx)  # audited as content.read
-    return render(request, "message.html", viewer=v, nav=_nav(s, v, org), m=m, can_delete=can_delete(s, v, org))
+    compliance = can_delete(s, v, org)
+    return render(request, "message.html", viewer=v, nav=_nav(s, v, org), m=m, can_delete=compliance,
+                  can_restore=v.principal.kind == "user", can_restore_elsewhere=compliance)
+
+
+@router.post("/o/{org}/m/{item_id}/restore")
+def restore_message(request: Request, org: str, item_id: str, v: Page, ctx: Ctx, csrf: str = Form(""),
+                    into_folder: str = Form("Restored"), target: str = Form("")) -> Response:
+    """Restore this message into the viewer's own mailbox (Compliance: the one they name); the API's rules."""
+    from mailark.dashboards.api import restores as api_restores
+    from mailark.dashboards.web.confirmations import confirmation, location
+
+    check_form(request, v, csrf)
+    body = api_restores.RestoreIn(item_ids=[item_id], into_folder=into_folder.strip() or "Restored",
+                                  target=target.strip() or None)
+    result = api_restores.restore(org, body, v.principal, ctx)
+    if result.status == "failed":
+        raise ControlError(result.error or (result.failed[0].reason if result.failed else "the restore failed"))
+    done = confirmation("mail_restored", restored=result.restored, selected=result.selected, mailbox=result.target,
+                        folder=result.folder)
+    return RedirectResponse(location(f"/o/{org}/m/{item_id}", done), status_code=303)
 
 
 @router.post("/o/{org}/exports")

@@ -28,6 +28,7 @@ from mailark.cli import (
     mailboxes,
     orgs,
     retention,
+    restore_mail,
     search,
     server,
     sources,
@@ -57,7 +58,7 @@ def _root(
 ) -> None:
     """mailark: multi-tenant email archive."""
 for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup, support, retention, holds):
+              search, exports, backup, support, retention, holds, restore_mail):
     group.register(app)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -88,22 +88,45 @@ def demo(
         f"{Path(sys.executable).parent / 'mailark'} up")
 
 
+TlsCertOpt = Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate chain: serve HTTPS "
+                                                 "(default: settings web.tls_cert).")]
+TlsKeyOpt = Annotated[Path | None, typer.Option("--tls-key", help="Its PEM private key (default: settings "
+                                                "web.tls_key).")]
+
+
+def _with_tls(settings: Any, cert: Path | None, key: Path | None) -> Any:
+    """The settings with the command line's certificate and key over the configured ones, checked."""
+    from mailark.config.settings import WebSettings
+    from mailark.dashboards.tls import TlsConfigError, check_tls
+
+    web = WebSettings(tls_cert=cert or settings.web.tls_cert, tls_key=key or settings.web.tls_key)
+    try:
+        check_tls(web.tls_cert, web.tls_key)
+    except TlsConfigError as e:
+        fail(str(e))
+    return settings.model_copy(update={"web": web})
+
+
 def web(
     host: Annotated[str | None, typer.Option(help="Listen address (default: settings web_host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: settings web_port, 8080).")] = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
 ) -> None:
-    """Serve the REST API (OpenAPI at /openapi.json) in the foreground until Ctrl-C."""
+    """Serve the REST API (OpenAPI at /openapi.json) in the foreground until Ctrl-C; HTTPS with a certificate."""
     from mailark.dashboards.app import serve
 
-    serve(get_settings(), host, port)
+    settings = _with_tls(get_settings(), tls_cert, tls_key)
+    serve(settings, host, port, settings.web.tls_cert, settings.web.tls_key)
 
 
-def up() -> None:
+def up(tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None) -> None:
     """Start the embedded stack (Prefect server and worker, SMTP journal endpoint, web app) until Ctrl-C."""
     from mailark.supervisor import run_up
 
+    settings = _with_tls(get_settings(), tls_cert, tls_key)
     try:
-        run_up(get_settings(), lambda text: err.print(text, highlight=False, soft_wrap=True))
+        run_up(settings, lambda text: err.print(text, highlight=False, soft_wrap=True))
     except (RuntimeError, FileNotFoundError) as e:
         fail(str(e))
 

@@ -256,9 +256,14 @@ class GraphClient:
         self._sleep(seconds)
 
     def request(self, path_or_url: str, *, params: dict[str, str] | None = None,
-                headers: dict[str, str] | None = None) -> httpx.Response:
-        """GET with retries; returns a 2xx response or raises SourceError / DeltaExpired."""
+                headers: dict[str, str] | None = None, method: str = "GET",
+                content: bytes | None = None) -> httpx.Response:
+        """GET (or a POST that creates something) with retries; a 2xx response or SourceError / DeltaExpired.
+
+        A POST is retried only after 429 and 503, which Graph answers before doing anything: after
+        another 5xx the item may exist already, and a retry could create it twice."""
         url = self._url(path_or_url)
+        retry_statuses = RETRY_STATUSES if method == "GET" else (429, 503)
         renewed = False
         attempt = 0
         while True:
@@ -266,8 +271,12 @@ class GraphClient:
             h = {"Authorization": f"Bearer {self.token()}", **(headers or {})}
             self.stats.requests += 1
             try:
-                resp = self._http.get(url, params=params, headers=h)
+                resp = self._http.request(method, url, params=params, headers=h, content=content)
             except httpx.TransportError as e:
+                if method != "GET" and not isinstance(e, httpx.ConnectError):
+                    raise SourceError(f"the connection to Microsoft Graph broke during a {method} to "
+                                      f"{urlsplit(url).path} ({type(e).__name__}); check the mailbox before trying "
+                                      "again (the item may have been created)") from None
                 if attempt >= self.settings.max_attempts:
                     raise SourceError(f"cannot reach Microsoft Graph at {self.config.graph_url} ({type(e).__name__}: "
                                       f"{e}) after {attempt} attempts; the next run retries and catches up") from None
@@ -276,7 +285,7 @@ class GraphClient:
             if resp.is_success:
                 return resp
             code, message = _graph_error(resp)
-            if resp.status_code in RETRY_STATUSES:
+            if resp.status_code in retry_statuses:
                 self.stats.throttled += 1
                 if attempt >= self.settings.max_attempts:
                     raise SourceError(f"Microsoft Graph kept answering {resp.status_code} {code} ({message}) after "
@@ -295,7 +304,8 @@ class GraphClient:
                 raise DeltaExpired(resp.headers.get("Location"))
             path = urlsplit(url).path
             if resp.status_code == 403:
-                need = next((perm for frag, perm in PERMISSION_HINTS if frag in path), "the needed")
+                need = "Mail.ReadWrite" if method != "GET" else next(
+                    (perm for frag, perm in PERMISSION_HINTS if frag in path), "the needed")
                 raise GraphDenied(f"Microsoft Graph denied {path} ({code}: {message}): grant app {self.config.client_id} "
                                   f"the application permission {need} with admin consent (or allow the mailbox in "
                                   "the tenant's application access policy)", retryable=False)

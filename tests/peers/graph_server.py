@@ -15,7 +15,10 @@ responses closely enough that the real client (msal + httpx) runs unchanged agai
   `@odata.nextLink` with `$skiptoken`, a final `@odata.deltaLink` with `$deltatoken`, `@removed`
   entries; a token older than `expire_delta_tokens()` answers 410 Gone `syncStateNotFound` with a
   `Location` to start over), `/users/{id}/messages/{id}/$value` (the MIME bytes as stored),
-  `/groups`, `/groups/{id}/members` and `/transitiveMembers`.
+  `/groups`, `/groups/{id}/members` and `/transitiveMembers`; writes (application permission
+  Mail.ReadWrite, not granted by default): `POST .../mailFolders` and `.../childFolders` (JSON
+  `displayName`, 409 `ErrorFolderExists`) and `POST .../mailFolders/{id}/messages` with a base64 MIME
+  body as `text/plain` (a draft, 413 beyond 4 MB), kept as decoded so `$value` returns those bytes.
 - errors: 401 `InvalidAuthenticationToken`, 403 `Authorization_RequestDenied` (directory) or
   `ErrorAccessDenied` (mail) for a missing application permission, 404 `ErrorItemNotFound`, and
   injected throttling: 429 `TooManyRequests` / 503 `ServiceUnavailable` with `Retry-After`.
@@ -83,6 +86,7 @@ class Message:
     folder_id: str
     is_read: bool = False
     received: str = field(default_factory=_now_iso)
+    is_draft: bool = False  # created through Graph (POST .../messages), as Exchange does
 
 
 @dataclass
@@ -575,6 +579,9 @@ class _Handler(BaseHTTPRequestHandler):
         t = self.graph.tenant
         roles = self._authorize()
         self._throttled()
+        if method == "POST" and len(parts) >= 3 and parts[0] == "users" and parts[2] == "mailFolders":
+            with t.lock:
+                return self._create(roles, parts[1], parts[3:])
         if method != "GET":
             raise _GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
         with t.lock:
@@ -675,6 +682,59 @@ class _Handler(BaseHTTPRequestHandler):
         if rest[2:] == ["messages", "delta"]:
             return self._delta(u, f, query)
         raise _GraphError(400, "BadRequest", f"Resource not found for the segment '{rest[2]}'.")
+
+    def _create(self, roles: frozenset[str], key: str, rest: list[str]) -> None:
+        """POST .../mailFolders, .../mailFolders/{id}/childFolders (JSON displayName) and
+        .../mailFolders/{id}/messages: with `Content-Type: text/plain` the body is a base64 MIME message,
+        created as a draft (Microsoft's "Create message" in MIME format); JSON bodies are not played here."""
+        t = self.graph.tenant
+        u = self._mailbox(key)
+        self._need(roles, "Mail.ReadWrite", True)
+        if u.id in t.blocked:
+            raise _GraphError(403, "ErrorAccessDenied", "Access to OData is disabled: [RAOP] : Blocked by tenant"
+                              " configured AppOnly AccessPolicy settings.")
+        if u.purpose is None:
+            raise _GraphError(404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is"
+                              " hosted on-premise.")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        parent = u.root_id
+        if rest:
+            try:
+                parent = t.folder_id(u, rest[0]) if rest[0].lower() in WELL_KNOWN or rest[0] in u.folders else ""
+            except KeyError:
+                parent = ""
+            if not parent:
+                raise _GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        if rest == [] or rest[1:] == ["childFolders"]:
+            try:
+                name = str(json.loads(body)["displayName"])
+            except (ValueError, KeyError, TypeError):
+                raise _GraphError(400, "ErrorInvalidRequest", "The displayName property is required.") from None
+            if any(f.parent_id == parent and f.display_name.lower() == name.lower() for f in u.folders.values()):
+                raise _GraphError(409, "ErrorFolderExists", "A folder with the specified name already exists.")
+            f = self._new(u, name, parent)
+            return self._json(201, self._folder_doc(u, f))
+        if rest[1:] == ["messages"]:
+            if ctype != "text/plain":
+                raise _GraphError(415, "UnsupportedMediaType", "Only the MIME form (text/plain, base64) is played here.")
+            if length > 4 * 1024 * 1024:
+                raise _GraphError(413, "RequestEntityTooLarge", "The request payload exceeds the 4 MB limit.")
+            try:
+                raw = base64.b64decode(body, validate=True)
+            except ValueError:
+                raise _GraphError(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.") from None
+            if b"\n\n" not in raw.replace(b"\r\n", b"\n") and b":" not in raw.split(b"\n", 1)[0]:
+                raise _GraphError(400, "ErrorMimeContentInvalid", "The MIME content is invalid.")
+            m = Message(_graph_id("AAkALg"), raw, parent, is_read=False, is_draft=True)
+            u.messages[m.id] = m
+            u.folders[parent].log.append((next(t._seq), "add", m.id))
+            return self._json(201, {**t._item(u, m, None), "isDraft": True})
+        raise _GraphError(400, "BadRequest", "Resource not found for the segment.")
+
+    def _new(self, u: User, name: str, parent: str) -> Folder:
+        return self.graph.tenant._new_folder(u, name, parent)
 
     def _folder_doc(self, u: User, f: Folder) -> dict[str, Any]:
         children = sum(1 for c in u.folders.values() if c.parent_id == f.id)
