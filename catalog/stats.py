@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from mailark.catalog.archive import OrgArchive
 from mailark.catalog.ingest import storage_used
 from mailark.catalog.lake import ALIAS, org_lake_bytes
@@ -30,3 +32,15 @@ def org_stats(archive: OrgArchive) -> dict[str, int | float]:
         "objects": one(f"SELECT count(*) FROM {ALIAS}.objects WHERE org_id = ?"),
         "stored_ratio": round(stored / raw, 4) if raw else 0.0,
     }
+
+
+def message_date_span(archive: OrgArchive) -> tuple[datetime, datetime] | None:
+    """The first and last message date of the organization's archived copies (None: nothing dated), so
+    that an export whose dates cover all of it can be told from one that leaves some out."""
+    row = archive.lake.execute(
+        f"""SELECT min(m.date), max(m.date) FROM {ALIAS}.mailbox_items i JOIN {ALIAS}.messages m
+            ON m.org_id = i.org_id AND m.message_key = i.message_key WHERE i.org_id = ?""", [archive.org_id]).fetchone()
+    if not row or row[0] is None:
+        return None
+    first, last = (d if d.tzinfo else d.replace(tzinfo=UTC) for d in row)
+    return first, last

@@ -6,7 +6,9 @@ one for operators), and every request and download is audited as `content.export
 get NotFound. Rules:
 
 - a *full* export (every mailbox, folder and date of the organization) is allowed once per
-  calendar month (UTC) per organization; a failed one does not use the month's allowance;
+  calendar month (UTC) per organization; one that paused at the quota, failed or was deleted before it
+  completed does not use the month's allowance (nor is it ever the base of an incremental export); a
+  selection of every mailbox, or a date range that covers every archived message, is a full export;
 - an *incremental* export (mail archived since the last completed export of the same selection)
   is allowed any time; with no earlier export it is the whole selection (for the whole archive:
   a full export, with the monthly rule);
@@ -22,6 +24,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,8 +39,31 @@ FULL, INCREMENTAL, SELECTION = "full", "incremental", "selection"
 QUEUED, RUNNING, PAUSED_QUOTA, DONE, FAILED, EXPIRED, DELETED = (
     "queued", "running", "paused_quota", "done", "failed", "expired", "deleted")
 RUNNABLE = (QUEUED, PAUSED_QUOTA, RUNNING)
-# States in which the job once completed: an incremental export continues from their cut-off.
+# States in which the job may have completed: only those with a file written (`expires_at` set when it was
+# done) did, and an incremental export continues from their cut-off (a deleted unfinished one never).
 COMPLETED = (DONE, EXPIRED, DELETED)
+
+
+def _completed() -> Any:
+    return ExportJob.status.in_(COMPLETED) & ExportJob.expires_at.is_not(None)
+
+
+def _uses_the_month(session: Session, org_id: str, now: datetime, but: str | None = None) -> ExportJob | None:
+    """The full export that used this month's allowance: one that completed, or one queued or running now.
+    A full export that paused at the quota, failed or was deleted before it completed does not."""
+    q = select(ExportJob).where(ExportJob.org_id == org_id, ExportJob.kind == FULL,
+                                ExportJob.created_at >= _month_start(now),
+                                ExportJob.status.in_((QUEUED, RUNNING)) | _completed())
+    if but is not None:
+        q = q.where(ExportJob.id != but)
+    return session.scalars(q.order_by(ExportJob.created_at)).first()
+
+
+def _refuse_second_full(o: Organization, earlier: ExportJob, now: datetime) -> LimitExceeded:
+    return LimitExceeded(
+        f"organization {o.name!r} already had its full-archive export this month "
+        f"(export {earlier.id}, {_utc(earlier.created_at):%Y-%m-%d}): the next is allowed from "  # type: ignore[str-format]
+        f"{_next_month(now):%Y-%m-%d}; an incremental export (new mail since the last export) is allowed any time")
 
 
 def export_object_name(org_id: str, export_id: str) -> str:
@@ -135,6 +161,8 @@ def _resolve_mailboxes(session: Session, principal: Principal, o: Organization, 
                 raise NotFound(f"organization {o.name!r} has no archive mailbox {address!r} that you may read")
             ids.append(mb.id)
         ids = sorted(set(ids))
+        if set(ids) >= every:
+            return None, None  # every mailbox of the organization, named one by one: the whole archive
     addresses = sorted(session.scalars(select(Mailbox.primary_address).where(Mailbox.id.in_(ids))))
     return ids, addresses
 
@@ -143,10 +171,36 @@ def _scope(sel: Selected) -> str:
     return hashlib.sha256(json.dumps([sel.mailbox_ids, sel.folder, sel.date_from, sel.date_to, sel.query]).encode()).hexdigest()
 
 
+def _covers_everything(sel: Selected, date_span: tuple[datetime, datetime] | None) -> bool:
+    """Every mailbox, no folder or search, and dates that leave out no archived message."""
+    if sel.mailbox_ids is not None or sel.folder is not None or sel.item_ids is not None:
+        return False
+    if date_span is None:
+        return False
+    first, last = date_span
+    date_from, date_to = _parse(sel.date_from), _parse(sel.date_to)
+    return (date_from is None or date_from <= first) and (date_to is None or date_to > last)
+
+
+def may_cover_everything(req: ExportRequest) -> bool:
+    """Does the request need the archive's date span to be classified (dates, but nothing else narrowing)?"""
+    return (req.mailboxes is None and req.folder is None and req.item_ids is None and not req.incremental
+            and (req.date_from is not None or req.date_to is not None))
+
+
+def _parse(d: str | None) -> datetime | None:
+    return _utc(datetime.fromisoformat(d)) if d else None
+
+
 def start_export(
-    session: Session, principal: Principal, org: Organization | str, req: ExportRequest, *, now: datetime | None = None
+    session: Session, principal: Principal, org: Organization | str, req: ExportRequest, *, now: datetime | None = None,
+    date_span: tuple[datetime, datetime] | None = None,
 ) -> ExportJob:
-    """A queued export job, after the rules; the caller launches it (flow or in-process)."""
+    """A queued export job, after the rules; the caller launches it (flow or in-process).
+
+    `date_span` is the first and last message date of the organization's archive (the catalogue knows
+    it; `mailark.operations.exports.date_span`), so that a date range covering all of it counts as a
+    full export."""
     o = visible_org(session, principal, org)
     _no_operator_exports(principal, o)
     lic = session.get(Licence, o.id)
@@ -162,20 +216,17 @@ def start_export(
     kind, after = (FULL if sel.whole_archive else SELECTION), None
     if req.incremental:
         after = _utc(session.scalar(select(func.max(ExportJob.archived_until)).where(
-            ExportJob.org_id == o.id, ExportJob.scope == scope, ExportJob.status.in_(COMPLETED))))
+            ExportJob.org_id == o.id, ExportJob.scope == scope, _completed())))
         if after is not None:
             kind = INCREMENTAL
+    if kind == SELECTION and _covers_everything(sel, date_span):
+        kind = FULL  # the once-a-month rule cannot be bypassed by a selection of everything
     if kind == FULL:
         # The organization's row lock (as licence-limited writes take it): two requests cannot both pass.
         licensing.lock_licence(session, o)
-        earlier = session.scalars(select(ExportJob).where(
-            ExportJob.org_id == o.id, ExportJob.kind == FULL, ExportJob.status != FAILED,
-            ExportJob.created_at >= _month_start(now)).order_by(ExportJob.created_at)).first()
+        earlier = _uses_the_month(session, o.id, now)
         if earlier is not None:
-            raise LimitExceeded(
-                f"organization {o.name!r} already had its full-archive export this month "
-                f"(export {earlier.id}, {_utc(earlier.created_at):%Y-%m-%d}): the next is allowed from "  # type: ignore[str-format]
-                f"{_next_month(now):%Y-%m-%d}; an incremental export (new mail since the last export) is allowed any time")
+            raise _refuse_second_full(o, earlier, now)
     job = ExportJob(
         id=new_id(), org_id=o.id, kind=kind, status=QUEUED, selection=json.dumps(asdict(sel)), scope=scope,
         archived_after=after, archived_until=now, requested_by=principal.login, requested_by_id=principal.id,
@@ -261,12 +312,40 @@ def resume(session: Session, principal: Principal, org: Organization | str, expo
     job = get_export(session, principal, org, export_id)
     if job.status not in (PAUSED_QUOTA, FAILED):
         raise Conflict(f"export {job.id} is {job.status}: only a paused or failed export can be resumed")
+    if job.kind == FULL:
+        now = datetime.now(UTC)
+        earlier = _uses_the_month(session, job.org_id, now, but=job.id)
+        if earlier is not None:
+            o = session.get(Organization, job.org_id)
+            assert o is not None
+            raise _refuse_second_full(o, earlier, now)
     job.status = QUEUED
     audit.record(session, principal, "content.export.resume", org_id=job.org_id, target=f"export {job.id}")
     return job
 
 
 # ---- transitions made by the runner (no principal: the job was authorized when it was made) -----------
+
+
+def requeue_paused(session: Session, org: Organization, used_bytes: int, now: datetime | None = None) -> list[str]:
+    """Exports paused at the quota that may fit now: queued again (the caller launches them), audited as the
+    system's. They fit when the quota is larger than when they paused, or storage is below 90 % of it; one that
+    pauses again waits for the next change (at most once per metering run)."""
+    now = now or datetime.now(UTC)
+    quota = org.storage_quota_bytes
+    out = []
+    for job in session.scalars(select(ExportJob).where(ExportJob.org_id == org.id, ExportJob.status == PAUSED_QUOTA)):
+        found = notices.recognize(job.error)
+        paused_at_quota = int(found.params.get("quota_bytes", quota)) if found and found.params else quota
+        if quota > paused_at_quota or used_bytes < licensing.STORAGE_WARN_FRACTION * quota:
+            if job.kind == FULL and _uses_the_month(session, org.id, now, but=job.id) is not None:
+                continue
+            job.status = QUEUED
+            out.append(job.id)
+            audit.record(session, Principal("system", "exports", "exports"), "content.export.resume", org_id=org.id,
+                         target=f"export {job.id}", details={"by": "room in the quota", "quota_bytes": quota,
+                                                             "used_bytes": used_bytes}, now=now)
+    return out
 
 
 def claim(session: Session, export_id: str, now: datetime) -> ExportJob:

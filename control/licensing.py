@@ -101,6 +101,7 @@ class LicenceView:
     cancelled_at: datetime | None
     subscription_ends_at: datetime | None = None
     deletion_due_at: datetime | None = None
+    over_licence: list[str] = field(default_factory=list)  # "users", "mailboxes": more in use than licensed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,13 +124,18 @@ def count_mailboxes(session: Session, org_id: str) -> int:
 
 def view(session: Session, org: Organization, now: datetime | None = None) -> LicenceView:
     lic = _licence(session, org)
+    users, mailboxes = count_users(session, org.id), count_mailboxes(session, org.id)
+    over = [k for k, used, allowed in (("users", users, lic.licensed_users),
+                                       ("mailboxes", mailboxes, lic.licensed_users * lic.mailboxes_per_user))
+            if used > allowed]
     return LicenceView(
-        org=org.name, status=status(lic, now), licensed_users=lic.licensed_users, users=count_users(session, org.id),
+        org=org.name, status=status(lic, now), licensed_users=lic.licensed_users, users=users,
         mailboxes_per_user=lic.mailboxes_per_user, mailbox_quota=lic.licensed_users * lic.mailboxes_per_user,
-        mailboxes=count_mailboxes(session, org.id), storage_gb=lic.storage_gb,
+        mailboxes=mailboxes, storage_gb=lic.storage_gb,
         storage_quota_bytes=lic.storage_gb * GB, auto_expand=lic.auto_expand,
         trial_ends_at=utc(lic.trial_ends_at), cancelled_at=utc(lic.cancelled_at),
         subscription_ends_at=utc(lic.subscription_ends_at), deletion_due_at=utc(lic.deletion_due_at),
+        over_licence=over,
     )
 
 
@@ -191,21 +197,18 @@ def change_licence(
     mailboxes_per_user: int | None = None, storage_gb: int | None = None, auto_expand: bool | None = None,
     now: datetime | None = None,
 ) -> LicenceView:
-    """Operators change a licence; it takes effect at once. Shrinking below what is in use is refused."""
+    """Operators change a licence; it takes effect at once.
+
+    A licence below what is in use is recorded all the same (the MSP records the customer's downgraded
+    order first): the organization is then *over licence* (`over_licence`), warned about, and nothing new
+    is added until it fits again. Raising the storage tier resumes a paused organization at once.
+    """
     o = require_operator(session, principal, org, "changing the licence")
     lic = lock_licence(session, o)
     new_users = lic.licensed_users if users is None else users
     new_mpu = lic.mailboxes_per_user if mailboxes_per_user is None else mailboxes_per_user
     new_gb = lic.storage_gb if storage_gb is None else storage_gb
     check_terms(new_users, new_mpu, new_gb)
-    n_users, n_mb = count_users(session, o.id), count_mailboxes(session, o.id)
-    if new_users < n_users:
-        raise LimitExceeded(f"organization {o.name!r} has {n_users} users: remove some before licensing only {new_users}")
-    if new_users * new_mpu < n_mb:
-        raise LimitExceeded(
-            f"organization {o.name!r} has {n_mb} archive mailboxes, more than {new_users} x {new_mpu} = "
-            f"{new_users * new_mpu}: mailboxes are never deleted, so keep a quota of at least {n_mb}"
-        )
     before = {"users": lic.licensed_users, "mailboxes_per_user": lic.mailboxes_per_user, "storage_gb": lic.storage_gb,
               "auto_expand": lic.auto_expand}
     lic.licensed_users, lic.mailboxes_per_user, lic.storage_gb = new_users, new_mpu, new_gb
@@ -214,7 +217,10 @@ def change_licence(
     lic.updated_at = now or datetime.now(UTC)
     o.storage_quota_bytes = new_gb * GB
     after = {"users": new_users, "mailboxes_per_user": new_mpu, "storage_gb": new_gb, "auto_expand": lic.auto_expand}
-    audit.record(session, principal, "licence.change", org_id=o.id, target=o.name, details={"before": before, "after": after})
+    over = view(session, o, now).over_licence
+    audit.record(session, principal, "licence.change", org_id=o.id, target=o.name,
+                 details={"before": before, "after": after, "over_licence": over})
+    _reconsider_pause(session, o, now)
     return view(session, o, now)
 
 
@@ -239,6 +245,7 @@ def renew(session: Session, principal: Principal, org: Organization | str, now: 
     lic.cancelled_at = None
     lic.updated_at = now or datetime.now(UTC)
     audit.record(session, principal, "licence.renew", org_id=o.id, target=o.name)
+    _reconsider_pause(session, o, now)
     return view(session, o, now)
 
 
@@ -279,7 +286,15 @@ def resume_subscription(session: Session, principal: Principal, org: Organizatio
     lic.subscription_ends_at = lic.deletion_due_at = None
     lic.updated_at = now
     audit.record(session, principal, "licence.resume", org_id=o.id, target=o.name, now=now)
+    _reconsider_pause(session, o, now)
     return view(session, o, now)
+
+
+def _reconsider_pause(session: Session, org: Organization, now: datetime | None) -> None:
+    """A licence change takes effect at once: archiving resumes now if the change made room."""
+    from mailark.control import metering  # metering applies this module's rules, so it imports it
+
+    metering.reconsider(session, org, now)
 
 
 def next_tier(gb: int) -> int | None:
@@ -334,9 +349,13 @@ def licence_warnings(session: Session, org: Organization, storage_used_bytes: in
         full = storage_used_bytes >= v.storage_quota_bytes
         out.append(_warning("storage", "storage_full" if full else "storage_high", percent=pct, used_gb=used_gb,
                             quota_gb=v.storage_gb))
-    if v.users >= v.licensed_users:
+    if v.users > v.licensed_users:
+        out.append(_warning("users", "users_over", users=v.users, licensed_users=v.licensed_users))
+    elif v.users >= v.licensed_users:
         out.append(_warning("users", "users_full", licensed_users=v.licensed_users))
-    if v.mailboxes >= v.mailbox_quota:
+    if v.mailboxes > v.mailbox_quota:
+        out.append(_warning("mailboxes", "mailboxes_over", mailboxes=v.mailboxes, mailbox_quota=v.mailbox_quota))
+    elif v.mailboxes >= v.mailbox_quota:
         out.append(_warning("mailboxes", "mailboxes_full", mailbox_quota=v.mailbox_quota))
     if v.status == "trial" and v.trial_ends_at and v.trial_ends_at - (now or datetime.now(UTC)) <= timedelta(days=7):
         code = "trial_expires" if v.cancelled_at else "trial_becomes_paid"

@@ -168,19 +168,9 @@ def _mark_sources(session: Session, org_id: str, reason: str | None, now: dateti
     session.execute(update(SourceProfile).where(SourceProfile.org_id == org_id).values(**values))
 
 
-def apply(session: Session, org: Organization, m: Measurement, now: datetime | None = None) -> Outcome:
-    """Record the measurement and apply the rules (see the module docstring), in the caller's transaction."""
-    now = now or datetime.now(UTC)
-    st = get_state(session, org.id)
-    lic = licensing.lock_licence(session, org)
-    trial_ended = _settle_trial(session, org, lic, st, now)
-    status = licensing.status(lic, now)
-    used = m.storage_bytes
-    expanded: list[int] = []
-    if status != "expired":
-        while (gb := licensing.auto_expand(session, org, used, now)) is not None:
-            expanded.append(gb)
-    quota = org.storage_quota_bytes
+def _settle_pause(session: Session, org: Organization, st: MeteringState, status: str, used: int, quota: int,
+                  now: datetime) -> tuple[str | None, str | None]:
+    """Pause or resume archiving as the rules say for `used` of `quota`: (reason, "paused"/"resumed"/None)."""
     reason = _pause_reason(status, used, quota, org)
     changed = None
     if reason and not st.paused:
@@ -194,6 +184,39 @@ def apply(session: Session, org: Organization, m: Measurement, now: datetime | N
     if reason is not None or changed:  # while paused, sources added since are marked too
         _mark_sources(session, org.id, reason, now)
     st.paused_reason = reason
+    return reason, changed
+
+
+def reconsider(session: Session, org: Organization, now: datetime | None = None) -> str | None:
+    """After a licence change: apply the pause rules to the last measurement against the licence as it is
+    now, so a raised tier resumes archiving at once (not at the next metering run) and the usage page
+    never shows the new quota beside "storage is full". Returns "paused", "resumed" or None."""
+    st = session.get(MeteringState, org.id)
+    if st is None or st.measured_at is None:
+        return None
+    now = now or datetime.now(UTC)
+    lic = licensing.lock_licence(session, org)
+    _, changed = _settle_pause(session, org, st, licensing.status(lic, now), st.storage_bytes,
+                               org.storage_quota_bytes, now)
+    st.storage_quota_bytes = org.storage_quota_bytes
+    session.flush()
+    return changed
+
+
+def apply(session: Session, org: Organization, m: Measurement, now: datetime | None = None) -> Outcome:
+    """Record the measurement and apply the rules (see the module docstring), in the caller's transaction."""
+    now = now or datetime.now(UTC)
+    st = get_state(session, org.id)
+    lic = licensing.lock_licence(session, org)
+    trial_ended = _settle_trial(session, org, lic, st, now)
+    status = licensing.status(lic, now)
+    used = m.storage_bytes
+    expanded: list[int] = []
+    if status != "expired":
+        while (gb := licensing.auto_expand(session, org, used, now)) is not None:
+            expanded.append(gb)
+    quota = org.storage_quota_bytes
+    reason, changed = _settle_pause(session, org, st, status, used, quota, now)
     st.snapshot_id = m.snapshot_id
     st.object_bytes, st.export_bytes, st.lake_bytes, st.storage_bytes = m.object_bytes, m.export_bytes, m.lake_bytes, used
     st.messages, st.copies, st.raw_bytes = m.messages, m.copies, m.raw_bytes

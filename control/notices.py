@@ -27,6 +27,10 @@ TEMPLATES: dict[str, str] = {
     "storage_full": "storage is full: archiving is paused ({used_gb} GB used of {quota_gb} GB licensed)",
     "users_full": "all {licensed_users} licensed users are in use",
     "mailboxes_full": "all {mailbox_quota} licensed archive mailboxes are in use",
+    "users_over": ("over licence: {users} users for {licensed_users} licensed; nothing can be added until it fits "
+                   "(remove users, or the MSP operator raises the licence)"),
+    "mailboxes_over": ("over licence: {mailboxes} archive mailboxes for {mailbox_quota} licensed; no mailbox can be "
+                       "added until it fits (the MSP operator raises the licence)"),
     "trial_expires": "the trial expires on {date}",
     "trial_becomes_paid": "the trial becomes paid on {date}",
     # why archiving is paused (control.metering; copied onto sources and the archive)
@@ -39,8 +43,8 @@ TEMPLATES: dict[str, str] = {
     "paused": "archiving is paused",
     # export jobs (mailark.operations.exports, control.exports)
     "export_paused_quota": ("paused: the storage quota of {org} ({quota_bytes} bytes) was reached after {done} of "
-                            "{total} items; nothing was kept. Raise the quota or delete old exports, then resume "
-                            "export {export_id}"),
+                            "{total} items; nothing was kept. Export {export_id} resumes by itself when there is room "
+                            "(raise the quota or delete old exports), or resume it now"),
     "export_interrupted": ("interrupted: the process writing this export stopped (nothing of it was kept); "
                            "resume it to run it again"),
     # refusals an admin meets on the pages: read back from the ControlError's English text (the raise sites are

@@ -30,6 +30,7 @@ from mailark.control.licensing import utc as metering_utc
 from mailark.control.models import MeteringState, Organization
 from mailark.control.orgs import get_org
 from mailark.control.usage_report import Delivery, PortalConfig, deliver_due, enqueue_daily
+from mailark.operations.export_resume import resume_paused
 from mailark.runtime import Runtime
 from mailark.config.settings import Settings
 
@@ -92,6 +93,8 @@ def meter_org(rt: Runtime, org: Organization | str, *, full: bool = False, now: 
     finally:
         with rt.session(write=True) as s:
             metering.release(s, org.id, holder)
+    if not outcome.paused:
+        resume_paused(rt, org.id, in_background=False)
     row = cat.UsageRow(org.id, now or datetime.now(UTC), outcome.storage_bytes, outcome.storage_quota_bytes,
                        outcome.users, outcome.mailboxes, m.messages, m.copies, m.raw_bytes)
     if record:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, BackgroundTasks, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from mailark.catalog.stats import message_date_span
 from mailark.control import exports as cx
 from mailark.control import notices
 from mailark.control.models import ExportJob
@@ -90,7 +91,8 @@ def start(org: str, body: ExportIn, p: Acting, s: DB, ctx: Ctx, tasks: Backgroun
     items = matching_copies(s, p, org, ctx.runtime.settings, body.query) if body.query else None
     req = cx.ExportRequest(mailboxes=body.mailboxes, folder=body.folder, date_from=body.date_from,
                            date_to=body.date_to, incremental=body.incremental, query=body.query, item_ids=items)
-    job = cx.start_export(s, p, org, req)
+    span = message_date_span(ctx.runtime.archive_for(ctx.runtime.org(org))) if cx.may_cover_everything(req) else None
+    job = cx.start_export(s, p, org, req, date_span=span)
     s.flush()
     tasks.add_task(_launch, ctx, job.id)  # after the response, so after the commit
     return out(job)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks
 
 from mailark.control import licensing
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
@@ -18,15 +18,26 @@ def _out(v: licensing.LicenceView) -> LicenceOut:
     return LicenceOut(**asdict(v))
 
 
+def _resume_exports(tasks: BackgroundTasks, ctx: Ctx, s: DB, org: str) -> None:
+    """A change that makes room resumes exports paused at the quota (after the response, so after the commit)."""
+    from mailark.control.orgs import get_org
+    from mailark.operations.export_resume import resume_paused
+
+    org_id = get_org(s, org).id
+    tasks.add_task(lambda: resume_paused(ctx.runtime, org_id, in_background=True))
+
+
 @router.get("", response_model=LicenceOut, responses=ERRORS, summary="The licence and what is used of it")
 def get(org: str, p: Acting, s: DB) -> LicenceOut:
     return _out(licensing.get_licence(s, p, org))
 
 
 @router.patch("", response_model=LicenceOut, responses=ERRORS, summary="Change the licence at once (operators)")
-def change(org: str, body: LicenceChangeIn, p: Acting, s: DB) -> LicenceOut:
-    return _out(licensing.change_licence(s, p, org, users=body.users, mailboxes_per_user=body.mailboxes_per_user,
-                                         storage_gb=body.storage_gb, auto_expand=body.auto_expand))
+def change(org: str, body: LicenceChangeIn, p: Acting, s: DB, ctx: Ctx, tasks: BackgroundTasks) -> LicenceOut:
+    v = licensing.change_licence(s, p, org, users=body.users, mailboxes_per_user=body.mailboxes_per_user,
+                                 storage_gb=body.storage_gb, auto_expand=body.auto_expand)
+    _resume_exports(tasks, ctx, s, org)
+    return _out(v)
 
 
 @router.post("/cancel-trial", response_model=LicenceOut, responses=ERRORS,
@@ -36,8 +47,10 @@ def cancel_trial(org: str, p: Acting, s: DB) -> LicenceOut:
 
 
 @router.post("/renew", response_model=LicenceOut, responses=ERRORS, summary="Make the licence paid from now (operators)")
-def renew(org: str, p: Acting, s: DB) -> LicenceOut:
-    return _out(licensing.renew(s, p, org))
+def renew(org: str, p: Acting, s: DB, ctx: Ctx, tasks: BackgroundTasks) -> LicenceOut:
+    v = licensing.renew(s, p, org)
+    _resume_exports(tasks, ctx, s, org)
+    return _out(v)
 
 
 @router.post("/cancel", response_model=LicenceOut, responses=ERRORS,
@@ -48,5 +61,7 @@ def cancel(org: str, p: Acting, s: DB, ctx: Ctx) -> LicenceOut:
 
 @router.post("/resume", response_model=LicenceOut, responses=ERRORS,
              summary="Undo a cancellation, until the organization is deleted (operators)")
-def resume(org: str, p: Acting, s: DB) -> LicenceOut:
-    return _out(licensing.resume_subscription(s, p, org))
+def resume(org: str, p: Acting, s: DB, ctx: Ctx, tasks: BackgroundTasks) -> LicenceOut:
+    v = licensing.resume_subscription(s, p, org)
+    _resume_exports(tasks, ctx, s, org)
+    return _out(v)

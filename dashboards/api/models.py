@@ -142,6 +142,9 @@ class LicenceOut(BaseModel):
     # a cancelled subscription (issue 14): it ends then; the grace period ends, and deletion is due, then
     subscription_ends_at: Utc | None = None
     deletion_due_at: Utc | None = None
+    # over licence (issue 14): "users" and/or "mailboxes" when more are in use than licensed (a downgraded
+    # order recorded before the customer removed them); nothing new can be added until it fits
+    over_licence: list[Literal["users", "mailboxes"]] = []
 
 
 class LicenceChangeIn(Strict):

@@ -362,6 +362,15 @@ DE: dict[str, str] = {
     "all {licensed_users} licensed users are in use": "Alle {licensed_users} lizenzierten Benutzer sind vergeben.",
     "all {mailbox_quota} licensed archive mailboxes are in use":
         "Alle {mailbox_quota} lizenzierten Archivpostfächer sind vergeben.",
+    "over licence: {users} users for {licensed_users} licensed; nothing can be added until it fits (remove users, "
+    "or the MSP operator raises the licence)":
+        "Über der Lizenz: {users} Benutzer bei {licensed_users} lizenzierten; nichts kann hinzugefügt werden, bis es "
+        "wieder passt (Benutzer entfernen, oder der MSP-Betreiber erhöht die Lizenz).",
+    "over licence: {mailboxes} archive mailboxes for {mailbox_quota} licensed; no mailbox can be added until it "
+    "fits (the MSP operator raises the licence)":
+        "Über der Lizenz: {mailboxes} Archivpostfächer bei {mailbox_quota} lizenzierten; kein Postfach kann "
+        "hinzugefügt werden, bis es wieder passt (der MSP-Betreiber erhöht die Lizenz).",
+    "Over licence": "Über der Lizenz",
     "the trial expires on {date}": "Die Testphase läuft am {date} aus.",
     "the trial becomes paid on {date}": "Die Testphase wird am {date} kostenpflichtig.",
     "storage is full ({used_gb} GB used of {quota_gb} GB licensed): archiving resumes by itself when there is room "
@@ -374,10 +383,11 @@ DE: dict[str, str] = {
         "MSP-Betreiber die Lizenz verlängert (mailark licence renew --org {org}).",
     "archiving is paused": "Die Archivierung ist pausiert.",
     "paused: the storage quota of {org} ({quota_bytes} bytes) was reached after {done} of {total} items; nothing "
-    "was kept. Raise the quota or delete old exports, then resume export {export_id}":
+    "was kept. Export {export_id} resumes by itself when there is room (raise the quota or delete old exports), "
+    "or resume it now":
         "Pausiert: Das Speicherkontingent von {org} ({quota_bytes} Bytes) war nach {done} von {total} Einträgen "
-        "erreicht; nichts wurde behalten. Erhöhen Sie das Kontingent oder löschen Sie alte Exporte und setzen Sie "
-        "dann Export {export_id} fort.",
+        "erreicht; nichts wurde behalten. Export {export_id} läuft von selbst weiter, sobald wieder Platz ist "
+        "(Kontingent erhöhen oder alte Exporte löschen), oder setzen Sie ihn jetzt fort.",
     "interrupted: the process writing this export stopped (nothing of it was kept); resume it to run it again":
         "Unterbrochen: Der Prozess, der diesen Export schrieb, wurde beendet (nichts davon wurde behalten); "
         "setzen Sie ihn fort, um ihn erneut auszuführen.",

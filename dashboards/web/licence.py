@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
@@ -49,14 +49,15 @@ def _refused(request: Request, org: str, v: Viewer, s: DB, e: Exception) -> HTML
 
 
 @router.post("/o/{org}/licence")
-def change(request: Request, org: str, v: Page, s: DB, csrf: str = Form(""), users: str = Form(""),
+def change(request: Request, org: str, v: Page, s: DB, ctx: Ctx, tasks: BackgroundTasks, csrf: str = Form(""),
+           users: str = Form(""),
            mailboxes_per_user: str = Form(""), storage_gb: str = Form(""), auto_expand: bool = Form(False)) -> HTMLResponse:
     """Users, mailboxes per user, storage tier and auto-expand at once; the licence API's rules decide."""
     check_form(request, v, csrf)
     try:
         body = LicenceChangeIn(users=int(users), mailboxes_per_user=int(mailboxes_per_user), storage_gb=int(storage_gb),
                                auto_expand=auto_expand)
-        api_licence.change(org, body, v.principal, s)
+        api_licence.change(org, body, v.principal, s, ctx, tasks)
         s.flush()
     except (ControlError, ValidationError, ValueError) as e:
         return _refused(request, org, v, s, e)
@@ -64,13 +65,15 @@ def change(request: Request, org: str, v: Page, s: DB, csrf: str = Form(""), use
 
 
 @router.post("/o/{org}/licence/{action}")
-def act(request: Request, org: str, action: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form("")) -> HTMLResponse:
+def act(request: Request, org: str, action: str, v: Page, s: DB, ctx: Ctx, tasks: BackgroundTasks,
+        csrf: str = Form("")) -> HTMLResponse:
     """cancel-trial, renew, cancel (the subscription) or resume (undo that)."""
     check_form(request, v, csrf)
     fn, code = {"cancel-trial": (api_licence.cancel_trial, "trial_cancelled"),
-                "renew": (api_licence.renew, "licence_renewed"),
+                "renew": (lambda o, p, s: api_licence.renew(o, p, s, ctx, tasks), "licence_renewed"),
                 "cancel": (lambda o, p, s: api_licence.cancel(o, p, s, ctx), "subscription_cancelled"),
-                "resume": (api_licence.resume, "subscription_resumed")}.get(action, (None, ""))
+                "resume": (lambda o, p, s: api_licence.resume(o, p, s, ctx, tasks), "subscription_resumed")
+                }.get(action, (None, ""))
     if fn is None:
         raise NotFound(f"no licence action {action!r}: use cancel-trial, renew, cancel or resume")
     try:

@@ -57,6 +57,7 @@ def import_(
     if doc.get("mailbox_created"):
         err.print(f"created archive mailbox {doc['mailbox']}")
     if as_json:
+        _say_deferred(doc)
         print_json(doc)
         return
     out.print(
@@ -65,6 +66,15 @@ def import_(
     )
     for reason, n in sorted(doc.get("reasons", {}).items()):
         out.print(f"  {n:6d}  {reason}")
+    _say_deferred(doc)
+
+
+def _say_deferred(doc: dict) -> None:  # type: ignore[type-arg]
+    """A file import does not resume by itself: say what was deferred and how to continue."""
+    if doc.get("deferred"):
+        err.print(f"{doc['deferred']} messages were deferred (nothing of them was stored): re-run the same command "
+                  f"when there is room in the storage quota or archiving is no longer paused; it archives only what "
+                  f"is missing", soft_wrap=True)
 
 
 def export(

@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
 
     exports_app = typer.Typer(no_args_is_help=True, help="Export jobs kept in the organization's storage.")
     app.add_typer(exports_app, name="exports")
+    from mailark.catalog.stats import message_date_span
     from mailark.control import exports as cx
     from mailark.control.principals import Principal
     from mailark.operations.searching import matching_copies
@@ -79,7 +80,8 @@ def register(app: typer.Typer) -> None:
                 items = matching_copies(s, op, org, rt.settings, query) if query else None
                 req = cx.ExportRequest(mailboxes=mailbox or None, folder=folder, date_from=utc(date_from),
                                        date_to=utc(date_to), incremental=incremental, query=query, item_ids=items)
-                export_id = cx.start_export(s, op, org, req).id
+                span = message_date_span(rt.archive_for(rt.org(org))) if cx.may_cover_everything(req) else None
+                export_id = cx.start_export(s, op, org, req, date_span=span).id
             err.print(f"export {export_id} started")
             run(rt, export_id)
             with rt.control() as s:

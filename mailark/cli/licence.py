@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mailark.cli.common import JsonOpt, OrgOpt, act, emit, table
+from mailark.cli.common import JsonOpt, OrgOpt, act, cli_runtime, emit, err, table
 
 licence_app = typer.Typer(no_args_is_help=True, help="An organization's licence (MSP operators).")
 
@@ -48,6 +48,21 @@ def licence_set(
     v = act(lambda s, p, rt: change_licence(s, p, org, users=users, mailboxes_per_user=per_user,
                                              storage_gb=storage_gb, auto_expand=auto_expand))
     emit(v.as_dict(), as_json, _licence_text(v))
+    _resume_exports(org)
+
+
+def _resume_exports(org: str) -> None:
+    """Exports paused at the quota run now if the change made room for them (said on stderr)."""
+    from mailark.operations.export_resume import resume_paused
+
+    rt = cli_runtime()
+    try:
+        ids = resume_paused(rt, rt.org(org).id, in_background=False)
+    finally:
+        rt.close()
+    for export_id in ids:
+        err.print(f"export {export_id} was paused at the storage quota: there is room now, it was resumed",
+                  soft_wrap=True)
 
 
 @licence_app.command("cancel-trial")
@@ -72,6 +87,7 @@ def licence_cancel(
     if undo:
         v = act(lambda s, p, rt: resume_subscription(s, p, org))
         emit(v.as_dict(), as_json, f"the cancellation of {org} is undone: the licence is {v.status}")
+        _resume_exports(org)
         return
     v = act(lambda s, p, rt: cancel_subscription(s, p, org, grace_days=rt.settings.offboarding_grace_days))
     emit(v.as_dict(), as_json, f"the subscription of {org} ends on {v.subscription_ends_at:%Y-%m-%d}; its users may "
@@ -86,6 +102,7 @@ def licence_resume(org: OrgOpt, as_json: JsonOpt = False) -> None:
 
     v = act(lambda s, p, rt: resume_subscription(s, p, org))
     emit(v.as_dict(), as_json, f"the cancellation of {org} is undone: the licence is {v.status}")
+    _resume_exports(org)
 
 
 @licence_app.command("renew")
@@ -95,6 +112,7 @@ def licence_renew(org: OrgOpt, as_json: JsonOpt = False) -> None:
 
     v = act(lambda s, p, rt: renew(s, p, org))
     emit(v.as_dict(), as_json, f"the licence of {org} is {v.status}")
+    _resume_exports(org)
 
 
 @licence_app.command("warnings")

@@ -111,13 +111,21 @@ def test_concurrent_adds_cannot_both_take_the_last_place(rt) -> None:  # type: i
         assert lic.view(s, s.get(Organization, t.org.id)).mailboxes == 2
 
 
-def test_only_operators_change_licences_and_shrinking_below_use_refused(rt, tenant, op) -> None:  # type: ignore[no-untyped-def]
+def test_only_operators_change_licences_and_shrinking_below_use_is_recorded(rt, tenant, op) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(Forbidden, match="MSP operator"), rt.session() as s:
         lic.change_licence(s, tenant.admin, "acme", users=100)
     with rt.session() as s:
         idn.create_user(s, tenant.admin, "acme", "u1@acme")
-    with pytest.raises(LimitExceeded, match="has 2 users"), rt.session() as s:
-        lic.change_licence(s, op, "acme", users=1)
+    with rt.session() as s:  # the customer's downgraded order is recorded first (issue 14): over licence
+        v = lic.change_licence(s, op, "acme", users=1)
+        assert v.licensed_users == 1 and v.users == 2 and v.over_licence == ["users"]
+        warned = lic.licence_warnings(s, s.get(Organization, tenant.org.id), 0)
+        assert [w.notice for w in warned if w.code == "users"] == ["users_over"]
+        assert "over licence: 2 users for 1 licensed" in [w.message for w in warned if w.code == "users"][0]
+    with pytest.raises(LimitExceeded, match="all 1 licensed users"), rt.session() as s:  # nothing new until it fits
+        idn.create_user(s, tenant.admin, "acme", "u2@acme")
+    with rt.session() as s:
+        assert lic.change_licence(s, op, "acme", users=2).over_licence == []
     with rt.session() as s:
         v = lic.change_licence(s, op, "acme", storage_gb=100, auto_expand=True)
         assert v.storage_quota_bytes == 100 * GB

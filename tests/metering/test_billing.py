@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from mailark.control import billing, licensing
+from mailark.control import billing, licensing, metering
 from mailark.control.models import AuditEvent, BillingRecord, Licence
 from mailark.control.principals import Principal
 from mailark.operations.metering import close_billing, meter_org
@@ -89,11 +89,12 @@ def test_cancelled_trial_expires_not_billed_and_pauses_archiving(rt) -> None:  #
     recs = {r.month: r for r in close_billing(rt, "acme", now=later)}
     assert not any(r.billable for r in recs.values())
     assert recs[_month(later)].status_at_end == "expired" and not recs[_month(later)].trial
-    # the operator renews: paid from then on, and archiving resumes at the next run
+    # the operator renews: paid from then on, and archiving resumes at once (issue 14), not at the next run
     with rt.session() as s:
-        licensing.renew(s, OP, "acme")
+        licensing.renew(s, OP, "acme", now=later + timedelta(minutes=1))
+        assert metering.archiving_paused(s, rt.org("acme").id) is None
     r = meter_org(rt, "acme", now=later + timedelta(minutes=15))
-    assert not r.outcome["paused"] and r.outcome["changed"] == "resumed"
+    assert not r.outcome["paused"] and r.outcome["changed"] is None
 
 
 def test_bad_month_is_a_clear_error(rt) -> None:  # type: ignore[no-untyped-def]
