@@ -2,11 +2,18 @@
 
 A backup is a directory:
 
-    backup.json        what it is (format, scope, when, key-derivation salt): no secrets, no names
+    backup.json        what it is (format, scope, when, key-derivation salt, complete or not): no secrets, no names
     keyroom.sealed     the key-room part, encrypted: control-plane rows (wrapped keys included),
-                       catalogue rows (Parquet pieces), the list of objects with their SHA-256, and
-                       with --with-master-key the master key itself
+                       catalogue rows (Parquet pieces), the lists of objects and catalogue files with
+                       their SHA-256, what could not be copied, and with --with-master-key the master key
     objects/<name>     the object store's objects, copied as they are (already ciphertext)
+    lake-files/<name>  the organizations' catalogue Parquet files as they are (encrypted under keys only
+                       this deployment's catalog holds): for `mailark repair` (operations/repair.py)
+
+Nothing is skipped quietly: what cannot be copied is named (`not_copied`), the manifest says
+`"complete": false` and restore refuses the backup. A finished backup is checked as
+operations/backup_verify.py does (every copy rebuilt from it). Restore runs in steps with a journal,
+so an interrupted one is finished by running it again.
 
 The key room is sealed (storage/streams.py, AES-256-GCM in independent blocks) under a key
 derived with scrypt from a passphrase (`--passphrase-file` or MAILARK_BACKUP_PASSPHRASE): without
