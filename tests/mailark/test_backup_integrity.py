@@ -60,6 +60,17 @@ def test_a_missing_object_fails_the_backup_and_is_named(acme, tmp_path: Path) ->
     assert manifest["complete"] is False
     res = run("backup", "verify", str(tmp_path / "bk"), "--json")
     assert res.exit_code == 1 and victim in [g["name"] for g in json.loads(res.stdout)["not_copied"]]
+    from mailark.operations.backup import BackupError, restore
+    from mailark.runtime import open_runtime
+    from tests.mailark.test_backup import fresh_home
+
+    target = open_runtime(fresh_home(tmp_path / "t"))
+    try:
+        with pytest.raises(BackupError, match="incomplete backup"):
+            restore(target, tmp_path / "bk", PASS)
+        assert list(target.store.list("")) == []  # nothing written
+    finally:
+        target.close()
 
 
 def test_an_unreadable_object_fails_the_backup_and_is_named(acme, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
