@@ -101,6 +101,17 @@ class WebSettings(BaseModel):
     tls_key: Path | None = None
 
 
+class BackupSettings(BaseModel):
+    """The scheduled backups of the `backup` deployment (operations/backup_schedule.py)."""
+
+    # A directory (local or a mounted share) that gets one generation a day: <destination>/<UTC time>/
+    destination: Path | None = None
+    # Complete generations kept; older ones are deleted after a new one is complete.
+    keep: int = 7
+    # Put the master key into the (passphrase-sealed) key room: restore then works with any master key.
+    with_master_key: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
@@ -167,6 +178,8 @@ class Settings(BaseSettings):
     scrub_period_days: int = 30
     # Passphrase that encrypts the key-room part of backups (or pass --passphrase-file to the CLI).
     backup_passphrase: SecretStr | None = None
+    # Scheduled backups: MAILARK_BACKUP__DESTINATION, MAILARK_BACKUP__KEEP, MAILARK_BACKUP__WITH_MASTER_KEY
+    backup: BackupSettings = Field(default_factory=BackupSettings)
     # Full-text search: MAILARK_SEARCH__WRITER_HEAP_MB, MAILARK_SEARCH__THREADS
     search: SearchSettings = Field(default_factory=SearchSettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
