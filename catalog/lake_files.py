@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from mailark.catalog.lake import METADATA
+from mailark.catalog.lake import METADATA, LakeError
 
 
 @dataclass
@@ -151,3 +151,19 @@ def affected_messages(con: duckdb.DuckDBPyConnection, org_id: str, damaged: list
             if key not in known:
                 named.append({"mailbox": mbox, "folder": folder, "message_id": "?", "date": "", "message_key": key})
     return named[:limit]
+
+
+RESTORE_HOW = ("DuckLake never rewrites a file under the same name, so put back that one file from any copy of the "
+               "object store taken before the damage (a disk snapshot, S3 object versions), or restore the "
+               "organization from its last backup (`mailark restore`, docs/operators.md, 'Damage')")
+
+
+def damage_error(con: duckdb.DuckDBPyConnection, org_id: str, store_root: str) -> LakeError | None:
+    """A LakeError naming the damaged catalogue files of the organization and how to restore them; None if all read."""
+    damaged = damaged_files(con, org_id)
+    if not damaged:
+        return None
+    named = "; ".join(f"{f.name(store_root)} (table {f.table}, {f.rows} rows: {reason})" for f, reason in damaged)
+    return LakeError(f"the catalogue of organization {org_id} has {len(damaged)} damaged file(s), so nothing new can be recorded: {named}. "
+                     f"{RESTORE_HOW}. Then run the import again (the mail it stored is kept; nothing is lost). "
+                     "`mailark scrub --full` names the mail the damaged file held")

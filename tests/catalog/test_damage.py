@@ -120,3 +120,24 @@ def test_no_orphan_is_deleted_while_the_objects_table_is_damaged(rt, org, corpus
     flip(lake_file(rt, "objects"))
     result = delete_orphans(rt.archive_for(org), now=datetime.now(UTC) + timedelta(days=30), grace=timedelta(days=7))
     assert result.deleted == [] and "damaged" in result.kept_reason
+
+
+def test_an_import_into_a_damaged_catalogue_names_the_file_and_works_once_it_is_restored(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    import pytest
+
+    from mailark.catalog.lake import LakeError
+
+    imported(rt, corpus)
+    damaged = lake_file(rt, "mailbox_items")
+    copy = rt.settings.home / "snapshot.parquet"  # any copy of the object store from before the damage
+    shutil.copy(damaged, copy)
+    flip(damaged)
+    with pytest.raises(LakeError) as e:  # today: a DuckDB error (AES tag) that names nothing
+        imported(rt, corpus, "enmime", "bob@acme.example")
+    assert f"lake/main/mailbox_items/{damaged.name}" in str(e.value) and "table mailbox_items" in str(e.value)
+    assert "put back that one file" in str(e.value)
+    shutil.copy(copy, damaged)  # what the message says to do
+    imported(rt, corpus, "enmime", "bob@acme.example")
+    assert rt.lake.execute("SELECT count(*) FROM lake.mailbox_items WHERE mailbox = 'bob@acme.example'").fetchone()[0] > 0
