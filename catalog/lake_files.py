@@ -32,7 +32,7 @@ class LakeFile:
 
     def name(self, store_root: str) -> str:
         """The file's name in the object store (the store's data path stripped)."""
-        return self.path[len(store_root):] if self.path.startswith(store_root) else self.path
+        return self.path.removeprefix(store_root)
 
 
 def data_path(con: duckdb.DuckDBPyConnection) -> str:

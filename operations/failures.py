@@ -20,7 +20,7 @@ IO_HELP = "check the disk and the system log (dmesg) and run the command again; 
 
 _DAMAGED_WORDS = ("aes tag", "no magic bytes", "corrupt", "invalid parquet", "not a parquet", "malformed",
                   "file is not a database", "checksum", "thrift", "parquet file")
-_FULL_WORDS = ("no space left", "disk is full", "database or disk is full", "could not write", "out of disk")
+_FULL_WORDS = ("no space left", "disk is full", "database or disk is full", "out of disk")
 _IO_WORDS = ("disk i/o error", "input/output error", "i/o error")
 
 

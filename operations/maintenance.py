@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from mailark.catalog.lake import catalog_lane
 from mailark.catalog.maintenance import (
     CompactionReport,
     OrphanCleanup,
@@ -18,7 +19,6 @@ from mailark.catalog.maintenance import (
     scrub,
     unknown_org_prefixes,
 )
-from mailark.catalog.lake import catalog_lane
 from mailark.control.orgs import list_orgs
 from mailark.operations.exports import expire_exports
 from mailark.runtime import Runtime

@@ -51,7 +51,7 @@ def test_a_damaged_block_names_its_copies_and_the_rest_of_the_pack_is_still_chec
 
     rt.settings.batch_messages = 5000
     imported(rt, corpus, "sisimai")
-    pack, copies = rt.lake.execute(
+    pack, _ = rt.lake.execute(
         """SELECT o.object_key, count(*) FROM lake.objects o JOIN lake.messages m
              ON starts_with(m.skeleton_ref, split_part(o.object_key, '/', 4) || ':')
            WHERE o.kind = 'pack' GROUP BY 1 ORDER BY 2 DESC LIMIT 1""").fetchone()
