@@ -9,6 +9,11 @@ What is exported is a `Selection`: archive mailboxes, a folder (and its subfolde
 message dates, and for incremental exports a range of archive times. The archive-time upper
 bound (`archived_until`) pins what a job exports, so a job that is resumed exports exactly what
 it would have the first time.
+
+A copy that cannot be read back intact (a damaged object, a failed SHA-256 check) does not stop the
+export: every intact copy is written, each damaged one is listed in `manifest.csv` (kind `damaged`,
+with the reason, no file) and in `DAMAGED.txt` in the zip, and the result counts them
+(`damaged`), so the CLI and the export job end with a status of their own.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from typing import BinaryIO
 from mailark.catalog.archive import OrgArchive
 from mailark.catalog.export_names import FolderNames, safe_cell
 from mailark.catalog.lake import ALIAS
+from mailark.storage.crypto import IntegrityError
+from mailark.storage.objects import ObjectNotFound
 
 
 MANIFEST_FIELDS = [
@@ -95,15 +102,21 @@ class Selection:
         return self.date_from is None and self.date_to is None and self.item_ids is None
 
 
+DAMAGED_NOTE = "DAMAGED.txt"
+UNREADABLE = (IntegrityError, ObjectNotFound, ValueError)  # what a damaged or missing copy raises when rebuilt
+
+
 @dataclass
 class ExportResult:
     path: Path | None
     messages: int
     quarantined: int
     bytes: int
+    damaged: int = 0  # copies left out because they do not read back intact (see DAMAGED.txt)
 
     def as_dict(self) -> dict[str, object]:
-        return {"path": str(self.path), "messages": self.messages, "quarantined": self.quarantined, "bytes": self.bytes}
+        return {"path": str(self.path), "messages": self.messages, "quarantined": self.quarantined, "bytes": self.bytes,
+                "damaged": self.damaged}
 
 
 def count_selected(archive: OrgArchive, sel: Selection) -> tuple[int, int]:
@@ -142,6 +155,7 @@ def write_zip(archive: OrgArchive, sel: Selection, sink: BinaryIO, on_progress: 
     w = csv.DictWriter(manifest, MANIFEST_FIELDS, lineterminator="\r\n")
     w.writeheader()
     n_msg = n_q = total = 0
+    damaged: list[dict[str, object]] = []
     counters: dict[str, int] = {}
     folder_dir, quarantine_dir = FolderNames(), FolderNames("quarantine/")
 
@@ -155,7 +169,14 @@ def write_zip(archive: OrgArchive, sel: Selection, sink: BinaryIO, on_progress: 
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True) as zf:
         while rows := items.fetchmany(500):
             for mbox, fld, mid, date, size, sha, src, pos, sk_ref, d_ref in rows:
-                data = reader.rebuild(sk_ref, d_ref, sha)
+                try:
+                    data = reader.rebuild(sk_ref, d_ref, sha)
+                except UNREADABLE as e:
+                    damaged.append(dict(path="", kind="damaged", mailbox=mbox, folder=fld, message_id=mid or "",
+                                        date=date.isoformat() if date else "", size=size, sha256=sha, source=src,
+                                        source_position=pos, reason=str(e).splitlines()[0]))
+                    row(**damaged[-1])
+                    continue
                 base = folder_dir(mbox, fld)
                 counters[base] = counters.get(base, 0) + 1
                 path = f"{base}/{counters[base]:06d}.eml"
@@ -174,7 +195,14 @@ def write_zip(archive: OrgArchive, sel: Selection, sink: BinaryIO, on_progress: 
                 [org, *qparams],
             ).fetchall()
             for mbox, fld, okey, sha, size, reason, src, pos in quar:
-                data = reader.quarantined(okey, sha)
+                try:
+                    data = reader.quarantined(okey, sha)
+                except UNREADABLE as e:
+                    damaged.append(dict(path="", kind="damaged", mailbox=mbox, folder=fld, message_id="", date="",
+                                        size=size, sha256=sha, source=src, source_position=pos,
+                                        reason=f"quarantined item ({reason}): {str(e).splitlines()[0]}"))
+                    row(**damaged[-1])
+                    continue
                 base = quarantine_dir(mbox, fld)
                 counters[base] = counters.get(base, 0) + 1
                 path = f"{base}/{counters[base]:06d}.raw"
@@ -184,10 +212,24 @@ def write_zip(archive: OrgArchive, sel: Selection, sink: BinaryIO, on_progress: 
                 n_q += 1
                 total += len(data)
                 tick()
+        if damaged:
+            zf.writestr(DAMAGED_NOTE, damaged_note(damaged))
         zf.writestr("manifest.csv", manifest.getvalue())
     if on_progress:
         on_progress(n_msg + n_q, total)
-    return ExportResult(None, n_msg, n_q, total)
+    return ExportResult(None, n_msg, n_q, total, len(damaged))
+
+
+def damaged_note(damaged: list[dict[str, object]]) -> str:
+    """The zip's DAMAGED.txt: which copies are missing from it, and what to do."""
+    lines = [f"{len(damaged)} archived copies could not be read back intact and are NOT in this export.",
+             "Every other copy is, each checked against its SHA-256 as received. manifest.csv lists these",
+             "with kind 'damaged'. The operator can name the damaged objects with `mailark scrub --full`",
+             "and restore them from a backup; then export them again.", ""]
+    for d in damaged:
+        lines.append(f"{d['mailbox']}\t{d['folder']}\t{d['message_id'] or '(no Message-ID)'}\t{d['date']}\t"
+                     f"sha256 {d['sha256']}\t{d['reason']}")
+    return "\r\n".join(lines) + "\r\n"
 
 
 def export_zip(archive: OrgArchive, out: Path, mailbox_id: str | None = None, folder: str | None = None) -> ExportResult:

@@ -192,6 +192,22 @@ class BatchWriter:
         messages are stored, so their bytes are freed while the batch goes on."""
         if any(it is _CONSUMED for it in items):
             raise ValueError("this batch was consumed by an earlier write(consume=True): it cannot be written again")
+        try:
+            return self._write(items, consume)
+        except duckdb.Error as e:
+            raise self._damaged(e) from e
+
+    def _damaged(self, e: duckdb.Error) -> Exception:
+        """A catalogue file that does not read stops every batch of the organization: name it, and how to restore it."""
+        from mailark.catalog.lake_files import damage_error
+
+        try:
+            named = damage_error(self.archive.lake, self.archive.org_id, self.archive.store.data_path())
+        except duckdb.Error:
+            named = None
+        return named or e
+
+    def _write(self, items: list[Incoming], consume: bool) -> Counts:
         started = datetime.now(UTC)
         base = Counts(seen=len(items))
         mailboxes = {it.mailbox for it in items}

@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     lake_target_file_size: str = "64MB"
     # The integrity scrub re-reads every stored object once over this many nights (a slice a night).
     scrub_period_days: int = 30
+    # Orphaned objects and catalogue files (no catalogue row names them) older than this are deleted
+    # by the nightly maintenance; younger ones may belong to a batch that has not committed yet.
+    orphan_grace_days: float = 7
     # Passphrase that encrypts the key-room part of backups (or pass --passphrase-file to the CLI).
     backup_passphrase: SecretStr | None = None
     # Scheduled backups: MAILARK_BACKUP__DESTINATION, MAILARK_BACKUP__KEEP, MAILARK_BACKUP__WITH_MASTER_KEY

@@ -38,10 +38,14 @@ from mailark.control.principals import ADMIN, COMPLIANCE, Principal, roles_in, v
 FULL, INCREMENTAL, SELECTION = "full", "incremental", "selection"
 QUEUED, RUNNING, PAUSED_QUOTA, DONE, FAILED, EXPIRED, DELETED = (
     "queued", "running", "paused_quota", "done", "failed", "expired", "deleted")
+# Done, but copies that do not read back intact were left out (listed in the zip's DAMAGED.txt and
+# manifest.csv, counted in `damaged`): downloadable like `done`, and distinct so scripts notice.
+DONE_DAMAGED = "done_damaged"
 RUNNABLE = (QUEUED, PAUSED_QUOTA, RUNNING)
+DOWNLOADABLE = (DONE, DONE_DAMAGED)
 # States in which the job may have completed: only those with a file written (`expires_at` set when it was
 # done) did, and an incremental export continues from their cut-off (a deleted unfinished one never).
-COMPLETED = (DONE, EXPIRED, DELETED)
+COMPLETED = (DONE, DONE_DAMAGED, EXPIRED, DELETED)
 
 
 def _completed() -> Any:
@@ -283,7 +287,7 @@ def check_download(session: Session, principal: Principal, org: Organization | s
         session.scalars(select(Mailbox.id).where(Mailbox.org_id == o.id)))
     if not needed <= readable:
         raise Forbidden("this export holds mail of archive mailboxes you may not read")
-    if job.status != DONE:
+    if job.status not in DOWNLOADABLE:
         raise Conflict(f"export {job.id} is {job.status}, not done: " + {
             QUEUED: "it has not started yet", RUNNING: "it is still being written",
             PAUSED_QUOTA: "the storage quota is full; raise it or delete old exports, then resume it",
@@ -361,7 +365,7 @@ def claim(session: Session, export_id: str, now: datetime) -> ExportJob:
 
 
 def due_for_expiry(session: Session, now: datetime) -> list[ExportJob]:
-    return list(session.scalars(select(ExportJob).where(ExportJob.status == DONE, ExportJob.expires_at <= now)))
+    return list(session.scalars(select(ExportJob).where(ExportJob.status.in_(DOWNLOADABLE), ExportJob.expires_at <= now)))
 
 
 def fail_stale(session: Session, now: datetime, older_than: timedelta) -> list[str]:

@@ -424,8 +424,9 @@ class UsageReport(Base):
 class ExportJob(Base):
     """An export of selected mail (control.exports has the rules; operations/exports.py does the work).
 
-    status: queued | running | paused_quota | done | failed | expired | deleted. The file lives
-    encrypted at `object_name` from done until expired/deleted, and counts against the quota.
+    status: queued | running | paused_quota | done | done_damaged | failed | expired | deleted. The
+    file lives encrypted at `object_name` from done until expired/deleted, and counts against the
+    quota. done_damaged: done, but `damaged` copies did not read back intact and are not in it.
     `archived_until` is the job's cut-off (it exports copies archived at or before it), so a resumed
     job exports what it would have the first time; incremental exports start after the cut-off of
     the last completed export of the same selection (`scope`).
@@ -448,6 +449,7 @@ class ExportJob(Base):
     items_done: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     messages: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     quarantined: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    damaged: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")  # copies left out
     mail_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # .eml bytes in the zip
     zip_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # the zip, decrypted
     stored_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # what it occupies

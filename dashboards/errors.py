@@ -1,10 +1,14 @@
 """Control-plane refusals as JSON a person can read: `{"error": "..."}` with the fitting status.
 
 Services raise `control.orgs.ControlError` subclasses; this module is the only place that maps them
-to HTTP, so every route answers the same way (and the CLI shows the same sentences).
+to HTTP, so every route answers the same way (and the CLI shows the same sentences). A damaged
+catalogue file, a full disk or an I/O error answers 503 with the sentence of
+`mailark.operations.failures.explain` (the operator's log has the details).
 """
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +16,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailark.control.orgs import AuthFailed, Conflict, ControlError, Forbidden, LimitExceeded, NotFound
+from mailark.operations.failures import explain
+
+log = logging.getLogger("mailark.web")
 
 STATUS: tuple[tuple[type[ControlError], int], ...] = (
     (NotFound, 404),
@@ -67,6 +74,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:  # logged by uvicorn; no internals leak
+        explained = explain(exc)  # a damaged file, a full disk, an I/O error: say which, and what to do
+        if explained is not None:
+            log.error("%s (%s: %s)", explained, type(exc).__name__, exc)
+            return JSONResponse({"error": f"the archive cannot answer now: {explained}"}, status_code=503)
         return JSONResponse({"error": "internal error: the server logged it; try again or tell the operator"},
                             status_code=500)
 

@@ -33,6 +33,9 @@ def export_mail(export_id: str) -> dict[str, object]:
         update_progress_artifact(artifact, 100.0)
         logger.info("export %s done: %d messages and %d quarantined items, %d bytes stored",
                     export_id, out.messages, out.quarantined, out.stored_bytes)
+    elif out.status == "done_damaged":  # downloadable; the damaged copies are named in the zip
+        update_progress_artifact(artifact, 100.0)
+        logger.error("export %s done, but %s", export_id, out.error)
     elif out.status == "paused_quota":
         logger.warning("export %s %s", export_id, out.error)
     else:

@@ -1,5 +1,5 @@
-"""The `maintain-archive` flow (nightly): compaction, export expiry, integrity scrub, orphan report,
-and the full verification of the audit log's hash chain.
+"""The `maintain-archive` flow (nightly): compaction, export expiry, integrity scrub (objects and the
+catalogue's Parquet files), deletion of orphans older than the grace period, and the full verification of the audit log's hash chain.
 
 One task per step and organization, so the Prefect UI shows which organization's scrub found
 what; the run ends Failed when a stored object failed its check or the audit chain is broken (so
@@ -36,9 +36,14 @@ def scrub_task(rt: Runtime, org_name: str, day: int | None) -> dict[str, object]
     return m.scrub_org(rt, org_name, day).as_dict()
 
 
-@task(name="find-orphans", cache_policy=NO_CACHE, task_run_name="orphans of {org_name}")
-def orphans_task(rt: Runtime, org_name: str) -> list[str]:
-    return m.orphans_of(rt, org_name)
+@task(name="delete-orphans", cache_policy=NO_CACHE, task_run_name="orphans of {org_name}")
+def orphans_task(rt: Runtime, org_name: str) -> dict[str, object]:
+    return m.orphans_of(rt, org_name).as_dict()
+
+
+@task(name="delete-orphan-catalogue-files", cache_policy=NO_CACHE)
+def lake_orphans_task(rt: Runtime) -> dict[str, object]:
+    return m.lake_orphans(rt).as_dict()
 
 
 @task(name="verify-audit-chain", cache_policy=NO_CACHE)
@@ -60,6 +65,7 @@ def maintain_archive(day: int | None = None, day_label: str = "nightly") -> dict
         for _, name in orgs:
             scrubs.append(scrub_task(rt, name, day))
             orphans[name] = orphans_task(rt, name)
+        lake_orphans = lake_orphans_task(rt)
         unknown = m.unknown_org_prefixes(rt.store, {i for i, _ in orgs})
         chain_state = verify_audit_chain(rt, return_state=True)
     finally:
@@ -72,15 +78,20 @@ def maintain_archive(day: int | None = None, day_label: str = "nightly") -> dict
              f"{compaction['snapshots_expired']} snapshots expired, {compaction['files_deleted']} old files deleted",
              f"- exports expired: {len(expired)}",
              f"- objects scrubbed: {sum(s['objects'] for s in scrubs)}; failures: {len(failures)}",  # type: ignore[misc]
-             f"- orphaned objects: {sum(len(v) for v in orphans.values())}; unknown organization prefixes: {len(unknown)}"]
-    lines += [f"  - FAILED {f['kind']} `{f['object_key']}`: {f['reason']}" for _, f in failures]
+             f"- orphaned objects: {sum(v['found'] for v in orphans.values())}, "  # type: ignore[misc]
+             f"{sum(v['deleted'] for v in orphans.values())} deleted (older than the grace period); "  # type: ignore[misc]
+             f"orphaned catalogue files: {lake_orphans['found']}, {lake_orphans['deleted']} deleted; "
+             f"unknown organization prefixes: {len(unknown)}"]
+    for _, f in failures:
+        lines.append(f"  - FAILED {f['kind']} `{f['object_key']}`: {f['reason']}")
+        lines += [f"    - {a['mailbox']} / {a['folder']}: {a['message_id']} ({a['date']})" for a in f["affected"][:50]]
     lines.append(f"- audit chain: BROKEN: {chain_broken}" if chain_broken is not None else
                  f"- audit chain: intact, {chain['events']} events verified from the first, head {chain['head_hash']}")  # type: ignore[index]
     create_markdown_artifact("\n".join(lines), key="maintenance-report", description="nightly maintenance")
     if unknown:
         logger.warning("objects of organizations the control plane does not know: %s", ", ".join(unknown))
     doc = {"compaction": compaction, "expired_exports": expired, "scrubs": scrubs, "orphans": orphans,
-           "unknown_prefixes": unknown, "audit_chain": chain}
+           "lake_orphans": lake_orphans, "unknown_prefixes": unknown, "audit_chain": chain}
     if chain_broken is not None:  # a security event: louder than a damaged object
         logger.error("%s", chain_broken)
         raise RuntimeError(f"audit chain check failed: {chain_broken}")

@@ -27,6 +27,7 @@ from mailark.control import exports as cx
 from mailark.control import notices
 from mailark.control.models import ExportJob, Organization
 from mailark.control.orgs import org_keys
+from mailark.operations.failures import explain
 from mailark.runtime import Runtime
 from mailark.storage.crypto import Sealer
 from mailark.storage.streams import SealedStreamWriter, open_sealed_stream
@@ -48,6 +49,7 @@ class ExportOutcome:
     mail_bytes: int
     stored_bytes: int
     error: str | None = None
+    damaged: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return self.__dict__.copy()
@@ -73,12 +75,12 @@ def selection_of(job: ExportJob) -> Selection:
 
 def _outcome(job: ExportJob) -> ExportOutcome:
     return ExportOutcome(job.id, job.status, job.items_total or 0, job.messages, job.quarantined, job.mail_bytes,
-                         job.stored_bytes, job.error)
+                         job.stored_bytes, job.error, job.damaged or 0)
 
 
 def run_export(rt: Runtime, export_id: str, *, on_progress: ProgressHook | None = None,
                now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> ExportOutcome:
-    """Run (or resume) one export job to done, paused_quota or failed; returns what it came to."""
+    """Run (or resume) one export job to done, done_damaged, paused_quota or failed; returns what it came to."""
     settings = rt.settings
     with rt.session(write=True) as s:
         job = cx.claim(s, export_id, now())
@@ -87,7 +89,11 @@ def run_export(rt: Runtime, export_id: str, *, on_progress: ProgressHook | None 
         s.expunge(org)
         name, sel = job.object_name, selection_of(job)
     archive = rt.archive_for(org)
-    total = sum(count_selected(archive, sel))
+    try:
+        total = sum(count_selected(archive, sel))
+    except Exception as e:  # a damaged catalogue file: nothing to export from; say what is damaged
+        log.error("export %s failed: %s", export_id, e)
+        return _finish(rt, export_id, cx.FAILED, error=explain(e) or f"{type(e).__name__}: {e}")
     _update(rt, export_id, items_total=total)
     quota = org.storage_quota_bytes
     used = storage_used(archive)
@@ -139,11 +145,18 @@ def run_export(rt: Runtime, export_id: str, *, on_progress: ProgressHook | None 
         log.error("export %s failed: %s", export_id, e)
         if put:
             archive.store.delete(name)
-        return _finish(rt, export_id, cx.FAILED, error=f"{type(e).__name__}: {e}")
+        return _finish(rt, export_id, cx.FAILED, error=explain(e) or f"{type(e).__name__}: {e}")
     expires = now() + timedelta(days=settings.export_expiry_days)
-    out = _finish(rt, export_id, cx.DONE, items_done=result.messages + result.quarantined, messages=result.messages,
-                  quarantined=result.quarantined, mail_bytes=result.bytes, zip_bytes=zip_bytes, stored_bytes=stored,
-                  finished_at=now(), expires_at=expires)
+    status, note = cx.DONE, None
+    if result.damaged:  # every intact copy is in the zip; the rest are named in it: a status scripts notice
+        status = cx.DONE_DAMAGED
+        note = (f"{result.damaged} damaged copies could not be read back intact and are not in this export: "
+                f"DAMAGED.txt and manifest.csv (kind 'damaged') in the zip name them")
+        log.error("export %s: %s", export_id, note)
+    out = _finish(rt, export_id, status, items_done=result.messages + result.quarantined + result.damaged,
+                  messages=result.messages, quarantined=result.quarantined, damaged=result.damaged,
+                  mail_bytes=result.bytes, zip_bytes=zip_bytes, stored_bytes=stored, finished_at=now(),
+                  expires_at=expires, error=note)
     log.info("export %s done: %d messages, %d quarantined items, %d bytes stored (expires %s)",
              export_id, result.messages, result.quarantined, stored, f"{expires:%Y-%m-%d}")
     return out
@@ -164,7 +177,7 @@ def _finish(rt: Runtime, export_id: str, status: str, **values: object) -> Expor
         job.status = status
         for k, v in values.items():
             setattr(job, k, v)
-        if status != cx.DONE:
+        if status not in cx.DOWNLOADABLE:
             job.finished_at = None
         return _outcome(job)
 

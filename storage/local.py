@@ -390,7 +390,7 @@ class LocalObjectStore(ObjectStore):
             except FileNotFoundError:
                 continue  # deleted while we listed
             if stat.S_ISREG(st.st_mode):
-                yield ObjectInfo(rel + e.name, st.st_size)
+                yield ObjectInfo(rel + e.name, st.st_size, st.st_mtime)
 
     # ---- about --------------------------------------------------------------------------
     def describe(self) -> str:

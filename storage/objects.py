@@ -40,6 +40,7 @@ TEMP_PREFIX = ".tmp-"
 class ObjectInfo:
     name: str
     size: int
+    modified: float | None = None  # seconds since the epoch, when the backend says
 
 
 class ObjectStoreError(RuntimeError):

@@ -369,7 +369,8 @@ class S3ObjectStore(ObjectStore):
         try:
             for obj in self._client.list_objects(self.bucket, prefix=prefix or None, recursive=True):
                 if obj.object_name is not None and not obj.is_dir:
-                    yield ObjectInfo(obj.object_name, int(obj.size or 0))
+                    yield ObjectInfo(obj.object_name, int(obj.size or 0),
+                                     obj.last_modified.timestamp() if obj.last_modified else None)
         except _ERRORS as exc:
             self._fail(exc, "list", prefix or None)
 

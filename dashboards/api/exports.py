@@ -41,7 +41,8 @@ class ExportIn(BaseModel):
 class ExportOut(BaseModel):
     id: str
     kind: str
-    status: str
+    status: str = Field(description="queued, running, paused_quota, done, done_damaged (done, but `damaged` copies "
+                                    "are left out), failed, expired or deleted")
     mailboxes: list[str] | None
     folder: str | None
     date_from: str | None
@@ -54,6 +55,8 @@ class ExportOut(BaseModel):
     progress: float = Field(description="0..1")
     messages: int
     quarantined: int
+    damaged: int = Field(default=0, description="copies left out because they did not read back intact "
+                                                "(status done_damaged; DAMAGED.txt in the zip names them)")
     mail_bytes: int
     stored_bytes: int
     error: str | None
@@ -68,13 +71,13 @@ class ExportOut(BaseModel):
 def out(j: ExportJob) -> ExportOut:
     sel = json.loads(j.selection)
     total = j.items_total
-    progress = 1.0 if j.status == cx.DONE else (j.items_done / total if total else 0.0)
+    progress = 1.0 if j.status in cx.DOWNLOADABLE else (j.items_done / total if total else 0.0)
     n = notices.recognize(j.error)
     return ExportOut(id=j.id, kind=j.kind, status=j.status, mailboxes=sel["mailboxes"], folder=sel["folder"],
                      date_from=sel["date_from"], date_to=sel["date_to"], archived_after=j.archived_after,
                      archived_until=j.archived_until, requested_by=j.requested_by, items_total=total,
                      items_done=j.items_done, progress=round(progress, 4), messages=j.messages,
-                     quarantined=j.quarantined, mail_bytes=j.mail_bytes, stored_bytes=j.stored_bytes, error=j.error,
+                     quarantined=j.quarantined, damaged=j.damaged or 0, mail_bytes=j.mail_bytes, stored_bytes=j.stored_bytes, error=j.error,
                      created_at=j.created_at, started_at=j.started_at, finished_at=j.finished_at,
                      expires_at=j.expires_at, error_code=n.code if n else None, error_params=n.params if n else None)
 

@@ -349,6 +349,8 @@ DE: dict[str, str] = {
     "running": "läuft",
     "paused_quota": "pausiert (Speicher voll)",
     "done": "fertig",
+    "done_damaged": "fertig, beschädigte Kopien fehlen",
+    "damaged copies left out: see DAMAGED.txt": "beschädigte Kopien fehlen: siehe DAMAGED.txt",
     "failed": "fehlgeschlagen",
     "deleted": "gelöscht",
     "Make primary": "Zur Hauptadresse machen",

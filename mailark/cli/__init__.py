@@ -1,6 +1,8 @@
 """The `mailark` command: one module per command group, each registering its commands here.
 
-Exit status: 0 on success (quarantined messages included), 1 on failure, 2 on wrong usage.
+Exit status: 0 on success (quarantined messages included), 1 on failure (also damage found by
+`mailark scrub`/`maintain`), 2 on wrong usage, 3 when an export wrote every intact message but left
+out damaged ones (listed in its manifest and DAMAGED.txt).
 Errors go to stderr in words a person understands; with --json, stdout holds exactly one JSON
 document and progress goes to stderr. Without a running Prefect server the commands run the
 plain code (no temporary server is started); with one, work runs as a flow and shows in its UI.
@@ -26,6 +28,7 @@ from mailark.cli import (
     journal,
     licence,
     mailboxes,
+    maintenance,
     orgs,
     retention,
     restore_mail,
@@ -35,7 +38,7 @@ from mailark.cli import (
     support,
     usage,
 )
-from mailark.cli.common import err
+from mailark.cli.common import err, explain_failure
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailark: multi-tenant email archive.")
 
@@ -58,7 +61,7 @@ def _root(
 ) -> None:
     """mailark: multi-tenant email archive."""
 for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup, support, retention, holds, restore_mail):
+              search, exports, backup, support, retention, holds, restore_mail, maintenance):
     group.register(app)
 
 
@@ -68,6 +71,12 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as e:  # a damaged file, a full disk, an I/O error: one line, not a traceback
+        explained = explain_failure(e)
+        if explained is None:
+            raise
+        err.print(f"[bold red]error:[/] {explained}", highlight=False, soft_wrap=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def export(
     folder: Annotated[str | None, typer.Option("--folder", help="Only this folder (and its subfolders).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Export archived mail as a zip of .eml files with a manifest."""
+    """Export archived mail as a zip of .eml files with a manifest (exit 3: damaged copies left out)."""
     from mailark.catalog.export import export_zip
     from mailark.control import audit
     from mailark.control.orgs import NotFound, find_mailbox
@@ -106,14 +106,20 @@ def export(
         with rt.session(write=True) as s:
             audit.record(s, Principal.deployment_operator(), "content.export", org_id=o.id, target=str(out_file),
                          details={"mailbox": mailbox, "folder": folder, "messages": result.messages,
-                                  "quarantined": result.quarantined})
+                                  "quarantined": result.quarantined, "damaged": result.damaged})
         return result
 
     result = guard(run)
     if as_json:
         print_json(result.as_dict())
     else:
-        out.print(f"wrote {result.path}: {result.messages} messages, {result.quarantined} quarantined items")
+        out.print(f"wrote {result.path}: {result.messages} messages, {result.quarantined} quarantined items"
+                  + (f", {result.damaged} damaged copies left out" if result.damaged else ""))
+    if result.damaged:  # exit 3: written, but not whole (scripts must notice)
+        err.print(f"[bold red]{result.damaged} damaged copies could not be read back intact and are not in the export[/]: "
+                  f"DAMAGED.txt and manifest.csv (kind 'damaged') in {result.path} name them; "
+                  f"`mailark scrub --org {org} --full` names the damaged objects", highlight=False, soft_wrap=True)
+        raise typer.Exit(3)
 
 
 def stats(org: OrgOpt, as_json: JsonOpt = False) -> None:

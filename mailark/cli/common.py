@@ -1,7 +1,8 @@
 """What every command shares: the output contract, the options and the runtime.
 
 Exit status 0 on success, 1 on a refusal or failure (the message on stderr in words that say what
-to do), 2 on wrong usage; with `--json`, stdout holds exactly one JSON document. The CLI on the
+to do; a damaged file, a full disk or an I/O error is one such line, never a traceback), 2 on wrong
+usage, 3 when an export left out damaged messages; with `--json`, stdout holds exactly one JSON document. The CLI on the
 server acts as the deployment operator; every change is audited like one made through the API.
 """
 
@@ -81,6 +82,18 @@ def guard(fn: Callable[[], T]) -> T:
         return fn()
     except (ControlError, LakeError, ObjectStoreError, KeyUnavailable, IntegrityError, SourceError) as e:
         fail(str(e))
+    except Exception as e:
+        explained = explain_failure(e)
+        if explained is None:
+            raise
+        fail(explained)
+
+
+def explain_failure(e: BaseException) -> str | None:
+    """A damaged file, a full disk, an I/O error: one line saying what and what to do (else None)."""
+    from mailark.operations.failures import explain
+
+    return explain(e)
 
 
 def cli_runtime():  # type: ignore[no-untyped-def]

@@ -50,12 +50,21 @@ def register(app: typer.Typer) -> None:
 
         return run_export(rt, export_id).as_dict()
 
+    def exit_for(doc: dict[str, object]) -> None:
+        """0 done; 3 done but damaged copies left out (named in the zip); 1 anything else."""
+        if doc["status"] == cx.DONE_DAMAGED:
+            raise typer.Exit(3)
+        if doc["status"] != cx.DONE:
+            raise typer.Exit(1)
+
     def show(doc: dict[str, object], as_json: bool) -> None:
         if as_json:
             print_json(doc)
         else:
             out.print(f"export {doc['id']} ({doc['kind']}): {doc['status']}, {doc['messages']} messages, "
-                      f"{doc['quarantined']} quarantined, {doc['stored_bytes']:,} bytes stored"
+                      f"{doc['quarantined']} quarantined, "
+                      + (f"{doc['damaged']} damaged left out, " if doc.get("damaged") else "")
+                      + f"{doc['stored_bytes']:,} bytes stored"
                       + (f"; {doc['error']}" if doc.get("error") else ""), highlight=False)
 
     @exports_app.command("start")
@@ -69,7 +78,7 @@ def register(app: typer.Typer) -> None:
         query: Annotated[str | None, typer.Option("--query", help='Only what this search matches (e.g. \'from:ann "budget"\').')] = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Start an export job and run it to its end (full archive: once a calendar month)."""
+        """Start an export job and run it to its end (full archive: once a calendar month; exit 3: damaged copies left out)."""
         from datetime import UTC
 
         rt = cli_runtime()
@@ -89,8 +98,7 @@ def register(app: typer.Typer) -> None:
 
         doc = guard(go)
         show(doc, as_json)
-        if doc["status"] != "done":
-            raise typer.Exit(1)
+        exit_for(doc)
 
     @exports_app.command("list")
     def list_(org: OrgOpt, as_json: JsonOpt = False) -> None:
@@ -143,8 +151,7 @@ def register(app: typer.Typer) -> None:
 
         doc = guard(go)
         show(doc, as_json)
-        if doc["status"] != "done":
-            raise typer.Exit(1)
+        exit_for(doc)
 
     @exports_app.command("delete")
     def delete(org: OrgOpt, export_id: str, as_json: JsonOpt = False) -> None:

@@ -244,17 +244,19 @@ def test_export_scrub_and_compaction_on_s3(s3_home, corpus: Path) -> None:  # ty
         rt.close()
 
 
-def test_a_damaged_archive_fails_the_export_and_keeps_nothing(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_damaged_catalogue_fails_the_export_and_keeps_nothing(rt, org, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     from mailark.operations.exports import run_export
 
     import_into(rt, "ann@acme", corpus / "mail-parser")
-    part = rt.lake.execute("SELECT object_key FROM lake.objects WHERE kind = 'part' LIMIT 1").fetchone()[0]
-    blob = bytearray(rt.store.get(part))
-    blob[-5] ^= 1
-    rt.store.put(part, bytes(blob))
+    # A damaged copy is left out and named (tests/flows/test_export_damage.py); a damaged catalogue file
+    # leaves nothing to export from: the job fails, saying what is damaged.
+    [items] = (rt.settings.objects_dir / "lake" / "main" / "mailbox_items").glob("*.parquet")
+    blob = bytearray(items.read_bytes())
+    blob[len(blob) // 2] ^= 1
+    items.write_bytes(bytes(blob))
     jid = start(rt, cx.ExportRequest())
     out = run_export(rt, jid)
-    assert out.status == "failed" and "IntegrityError" in out.error and "failed authentication" in out.error
+    assert out.status == "failed" and "catalogue" in out.error and "damaged" in out.error and "mailark scrub" in out.error
     assert not rt.store.exists(job(rt, jid).object_name) and export_objects(rt) == []
     assert list((rt.settings.home / "tmp").iterdir()) == []
     # a failed full export does not use the month's allowance
