@@ -1,15 +1,15 @@
 """Export jobs count the copies they left out because they did not read back intact (`damaged`);
 such a job ends `done_damaged` (a status string, no schema change).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
