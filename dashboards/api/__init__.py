@@ -8,9 +8,9 @@ from fastapi import APIRouter
 def routers() -> list[APIRouter]:
     from mailark.dashboards.api import (
         aliases, audit, auth, deletions, directory, domains, exports, groups, licence, mailboxes, messages, orgs,
-        permissions, roles, search, sources, support, tokens, usage, users, warnings,
+        permissions, roles, search, sign_in, sources, support, tokens, usage, users, warnings,
     )
 
     return [m.router for m in (auth, orgs, licence, warnings, domains, users, groups, roles, mailboxes, aliases,
                                permissions, sources, deletions, directory, exports, usage, messages, search,
-                               audit, tokens, support)]
+                               audit, tokens, support, sign_in)]
