@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailark.control import audit
-from mailark.control.auth import AuthResult, decrypt_secret, encrypt_secret
+from mailark.control.auth import AuthResult, decrypt_secret, encrypt_secret, utc
 from mailark.control.models import DirectoryProfile, Domain, Mailbox, MailboxAddress, Organization, SignInProvider, User
 from mailark.control.orgs import ControlError, NotFound
 from mailark.control.principals import Principal, require_admin, user_principal
@@ -90,7 +90,7 @@ def _view(row: SignInProvider) -> ProviderView:
     c = json.loads(row.config)
     return ProviderView(row.kind, row.display_name, c["issuer"], c["client_id"], c.get("tenant_id"),
                         list(c.get("allowed_domains", [])), c.get("match_claim", "oid"), row.enabled,
-                        row.secret is not None, row.updated_at)
+                        row.secret is not None, utc(row.updated_at))  # type: ignore[arg-type]
 
 
 def check_issuer(url: str) -> str:
@@ -139,8 +139,8 @@ def set_provider(
     if kind == "entra":
         tenant_id = (tenant_id or "").strip().lower() or _m365_tenant(session, o.id)
         if not tenant_id or not TENANT_ID.match(tenant_id):
-            raise ControlError("sign-in with Microsoft needs the tenant id (a GUID): add the Microsoft 365 directory "
-                               "first, or give --tenant-id")
+            raise ControlError("sign-in with Microsoft needs the tenant id (a GUID): give it, or add the organization's "
+                               "Microsoft 365 directory profile first")
         if not session.scalar(select(DirectoryProfile.id).where(DirectoryProfile.org_id == o.id,
                                                                 DirectoryProfile.kind == "m365")):
             raise ControlError("sign-in with Microsoft matches users synced from Microsoft 365: add the organization's "

@@ -28,6 +28,7 @@ from mailark.cli import (
     orgs,
     search,
     server,
+    sign_in,
     sources,
     support,
     usage,
@@ -55,7 +56,7 @@ def _root(
 ) -> None:
     """mailark: multi-tenant email archive."""
 for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup, support):
+              search, exports, backup, support, sign_in):
     group.register(app)
 
 
