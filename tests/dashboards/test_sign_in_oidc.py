@@ -9,6 +9,7 @@ session -> the mail page.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 
@@ -240,3 +241,34 @@ def test_admin_page_sets_up_and_removes_the_provider(server: Server, make_tenant
 def _all_events(server: Server) -> list[AuditEvent]:
     with server.rt.session() as s:
         return list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(50)))
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="chromium is not installed (scripts/install-test-deps.sh)")
+def test_sign_in_with_microsoft_in_a_real_browser(server: Server, make_tenant, provider) -> None:  # type: ignore[no-untyped-def]
+    """Chromium keeps SameSite: the flow cookie (Lax) must come back from the provider's site, and the
+    session cookie (Strict) must work on the page the callback moves on to."""
+    from playwright.sync_api import sync_playwright
+
+    t = make_tenant("entra")
+    _m365_tenant(server, t)
+    assert _put(server, t, {"kind": "entra", "client_id": provider.client_id, "client_secret": provider.client_secret,
+                            "issuer": provider.issuer}).status_code == 200
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        try:
+            page = browser.new_context(base_url=server.url, locale="en-US").new_page()
+            page.set_default_timeout(30_000)
+            page.goto(f"/login?org={t.name}")
+            page.click("#sso")
+            page.wait_for_url(provider.issuer + "/**")
+            page.fill('input[name="login"]', "ann-ms")
+            page.fill('input[name="password"]', "any")
+            page.click('button[type="submit"]')
+            page.wait_for_url(f"{server.url}/o/{t.name}/mail")
+            assert f"ann@{t.name}" in page.content()
+        finally:
+            browser.close()

@@ -3,6 +3,7 @@
 // clients (PKCE always required) and the accounts with their claims (email, oid, tid, ...). The
 // development interactions are on: any login name with any password signs in as that account.
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import Provider from 'oidc-provider';
 
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
@@ -35,4 +36,9 @@ const provider = new Provider(cfg.issuer, {
     return grant;
   },
 });
-provider.listen(cfg.port, '127.0.0.1', () => { console.log(`listening ${cfg.issuer}`); });
+// loopback only, both families: the issuer is http://localhost:PORT, another site than the web app's 127.0.0.1
+const handler = provider.callback();
+http.createServer(handler).listen(cfg.port, '127.0.0.1', () => { console.log(`listening ${cfg.issuer}`); });
+const v6 = http.createServer(handler);
+v6.on('error', () => {});  // no IPv6 loopback here: localhost is 127.0.0.1 then
+v6.listen(cfg.port, '::1');

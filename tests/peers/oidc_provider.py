@@ -23,7 +23,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from tests.peers import HOST, free_port
+from tests.peers import free_port
 
 PACKAGE = "oidc-provider@9"
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
@@ -65,7 +65,7 @@ def start(package_dir: Path, work: Path, *, redirect_uris: list[str], accounts: 
           client_secret: str = "client-secret-of-mailark-0123456789") -> OidcProvider:
     """Start the provider on a free port; the script runs from `package_dir` so that node finds the package."""
     port = free_port()
-    issuer = f"http://{HOST}:{port}"
+    issuer = f"http://localhost:{port}"  # another site than the web app on 127.0.0.1, as a real provider is
     work.mkdir(parents=True, exist_ok=True)
     config = work / "oidc-provider.json"
     config.write_text(json.dumps({
