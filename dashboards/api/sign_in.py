@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from mailark.control import sign_in
 from mailark.dashboards.api.common import ERRORS, ORG_PATH

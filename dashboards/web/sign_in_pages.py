@@ -76,7 +76,7 @@ def _login_error(request: Request, status: int, error: str, next_: str = "") -> 
 
 @router.get(FLOW_PATH)
 def sso_start(request: Request, s: DB, ctx: Ctx, org: str = "", email: str = "",
-              next: str = "") -> Response:  # noqa: A002
+              next: str = "") -> Response:
     """Leave for the provider of the organization named, or of the email address's domain."""
     back = _safe_next(next) or ""
     name = org.strip().lower() or (sign_in.org_for_email(s, email) if "@" in email else None) or ""

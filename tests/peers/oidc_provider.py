@@ -27,7 +27,7 @@ from tests.peers import free_port
 
 PACKAGE = "oidc-provider@9"
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
-FORM = re.compile(r'<form[^>]*action="([^"]+)"[^>]*method="post"', re.I)
+FORM = re.compile(r'<form[^>]*action="([^"]+)"[^>]*method="post"', re.IGNORECASE)
 
 
 def install(cache: Path) -> Path | None:
