@@ -103,6 +103,8 @@ def sso_callback(request: Request, s: DB, ctx: Ctx, code: str = "", state: str =
     if flow is None or not state or not hmac.compare_digest(state.encode(), str(flow["s"]).encode()):
         return _login_error(request, 400, STARTED_ELSEWHERE)
     back = _safe_next(flow.get("next")) or ""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in back):  # it goes into a header (Refresh): no control characters
+        back = ""
     try:
         cfg = sign_in.login_config(s, ctx.runtime.master_key, flow["o"])
     except ControlError as e:
