@@ -18,7 +18,14 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/mailark demo --corpus $(CORPUS)
 
 ## Install what the tests need, start the real peers (fixtures do), run the suite.
-test: $(VENV)/.installed
+# The OpenID Connect provider the sign-in tests run (tests/peers/oidc_provider.py): npm, once.
+OIDC_PROVIDER_DIR ?= $(HOME)/.cache/mailark/oidc-provider
+export MAILARK_OIDC_PROVIDER_DIR := $(OIDC_PROVIDER_DIR)
+
+$(OIDC_PROVIDER_DIR)/node_modules/oidc-provider/package.json:
+	-command -v npm >/dev/null && npm install --no-audit --no-fund --prefix $(OIDC_PROVIDER_DIR) oidc-provider@9
+
+test: $(VENV)/.installed $(OIDC_PROVIDER_DIR)/node_modules/oidc-provider/package.json
 	bash scripts/install-test-deps.sh
 	$(PY) -m pytest -q
 

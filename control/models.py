@@ -620,3 +620,21 @@ class RetentionReview(Base):
     decision: Mapped[str | None] = mapped_column(String(16), nullable=True)  # None (open) | deleted | kept
     decided_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SignInProvider(Base):
+    """How an organization's users sign in besides their password (issue 18, migration 0016): Microsoft
+    (`entra`: the tenant's users, matched by their Entra object id) or a generic OpenID Connect
+    provider (`oidc`: matched by email or login). `config` is JSON without secrets; `secret` (the
+    client secret) is encrypted under the master key (control.sign_in)."""
+
+    __tablename__ = "sign_in_providers"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # entra | oidc
+    display_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    config: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

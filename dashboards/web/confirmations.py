@@ -57,6 +57,9 @@ TEMPLATES: dict[str, str] = {
     "directory_removed": "the directory profile {name} is removed; the users, groups and mailboxes it synced stay",
     # restore to mailbox (pages.py)
     "mail_restored": "{restored} of {selected} message(s) restored into {mailbox}, folder {folder}",
+    # sign-in provider (sign_in_pages.py)
+    "sign_in_saved": "sign-in with {provider} is saved",
+    "sign_in_removed": "the sign-in provider is removed: users log in with their password",
     # account and licence (full sentences of their own)
     "token_revoked": "The token is revoked: it no longer works.",
     "licence_changed": "The licence is changed; it applies at once.",

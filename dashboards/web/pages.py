@@ -114,8 +114,13 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @router.get("/login")
-def login_page(request: Request, next: str | None = None) -> HTMLResponse:  # noqa: A002
-    return render(request, "login.html", next=_safe_next(next) or "")
+def login_page(request: Request, s: DB, next: str | None = None, org: str = "") -> HTMLResponse:  # noqa: A002
+    """`?org=acme` adds the button of that organization's sign-in provider (control.sign_in)."""
+    from mailark.control.sign_in import button
+
+    provider = button(s, org) if org.strip() else None
+    sso = {"org": org.strip().lower(), "name": provider[1]} if provider else None
+    return render(request, "login.html", next=_safe_next(next) or "", sso=sso)
 
 
 PENDING_TTL = 300  # seconds the second step (the TOTP code) may take

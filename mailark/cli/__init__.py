@@ -34,6 +34,7 @@ from mailark.cli import (
     restore_mail,
     search,
     server,
+    sign_in,
     sources,
     support,
     usage,
@@ -61,7 +62,7 @@ def _root(
 ) -> None:
     """mailark: multi-tenant email archive."""
 for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup, support, retention, holds, restore_mail, maintenance):
+              search, exports, backup, support, retention, holds, restore_mail, maintenance, sign_in):
     group.register(app)
 
 
