@@ -105,6 +105,10 @@ def victim(server: Server, make_tenant) -> tuple[Tenant, dict[str, str]]:  # typ
         assert r.status_code == 201, r.text
         grant_id = r.json()["id"]
         assert c.delete(f"{base}/support-grants/{grant_id}").status_code == 200
+        # a sign-in provider, so that its GET names a real thing
+        r = c.put(f"{base}/sign-in", json={"kind": "oidc", "client_id": "mailark", "client_secret": "s3cret-for-the-walk",
+                                          "issuer": "https://accounts.example.com", "allowed_domains": [b.name]})
+        assert r.status_code == 200, r.text
     params = {"org": b.name, "login": login, "grant_id": grant_id, "address": f"shared@{b.name}", "alias": f"alias@{b.name}",
               "group": "grp", "domain": f"{b.name}.example", "source": "src", "profile": "corp",
               "export_id": export_id, "compliance_token": ctoken, "item_id": _archived_message(server, b.name, login), "index": "1",
