@@ -105,10 +105,28 @@ def journal_available() -> bool:
     return True
 
 
-def plan(settings: Settings, *, with_prefect_server: bool = True) -> list[Service]:
+# What one node of a deployment runs (`mailark up --role ...`): "all" is the single-machine default.
+ROLES = ("all", "server", "worker", "smtp", "web")
+
+
+def check_roles(roles: list[str]) -> set[str]:
+    """The roles as a set; "all" alone, or any of the others together."""
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ValueError(f"unknown role {', '.join(unknown)}: use {', '.join(ROLES)}")
+    chosen = set(roles) or {"all"}
+    if "all" in chosen and len(chosen) > 1:
+        raise ValueError("--role all already runs everything: name it alone, or name the parts")
+    return {"server", "worker", "smtp", "web"} if "all" in chosen else chosen
+
+
+def plan(settings: Settings, *, with_prefect_server: bool = True, roles: set[str] | None = None) -> list[Service]:
+    """The processes of this node: every part (the default), or only the roles named, so that several
+    machines sharing PostgreSQL, S3 and one Prefect server each run their share."""
+    roles = roles or {"server", "worker", "smtp", "web"}
     api = urlparse(settings.prefect_api_url)
     services: list[Service] = []
-    if with_prefect_server:
+    if with_prefect_server and "server" in roles:
         services.append(Service(
             "prefect-server",
             [sys.executable, "-m", "prefect", "server", "start", "--host", api.hostname or "127.0.0.1",
@@ -116,14 +134,15 @@ def plan(settings: Settings, *, with_prefect_server: bool = True) -> list[Servic
             prefect_server.ui_url(settings),
             lambda: prefect_server.is_up(settings.prefect_api_url),
         ))
-    services.append(Service(
-        "prefect-worker",
-        [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process",
-         "--name", f"mailark-{socket.gethostname()}"],
-        f"work pool {WORK_POOL!r}",
-        lambda: True,
-    ))
-    if journal_available():
+    if "worker" in roles:
+        services.append(Service(
+            "prefect-worker",
+            [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process",
+             "--name", f"mailark-{socket.gethostname()}-{os.getpid()}"],
+            f"work pool {WORK_POOL!r}",
+            lambda: True,
+        ))
+    if "smtp" in roles and journal_available():
         host, port = settings.smtp_host, settings.smtp_port
         services.append(Service(
             "smtp-journal", _mailark_cmd("journal", "serve"), f"smtp://{host}:{port}",
@@ -132,17 +151,20 @@ def plan(settings: Settings, *, with_prefect_server: bool = True) -> list[Servic
     tls = settings.web.tls_cert is not None and settings.web.tls_key is not None
     web = f"{'https' if tls else 'http'}://{settings.web_host}:{settings.web_port}"
     web_args = ["--tls-cert", str(settings.web.tls_cert), "--tls-key", str(settings.web.tls_key)] if tls else []
-    services.append(Service(
-        # Readiness asks our own child on this machine whether it answers; the certificate is for the
-        # public name, which the probe does not use, so it is not verified here.
-        "web", _mailark_cmd("web", *web_args), web, lambda: http_ok(web + "/openapi.json", verify=not tls),
-    ))
+    if "web" in roles:
+        services.append(Service(
+            # Readiness asks our own child on this machine whether it answers; the certificate is for the
+            # public name, which the probe does not use, so it is not verified here.
+            "web", _mailark_cmd("web", *web_args), web, lambda: http_ok(web + "/openapi.json", verify=not tls),
+        ))
     return services
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, say: Callable[[str], None], *, wait: float = 120.0) -> None:
+    def __init__(self, settings: Settings, say: Callable[[str], None], *, wait: float = 120.0,
+                 roles: set[str] | None = None) -> None:
         self.settings = settings
+        self.roles = roles or {"server", "worker", "smtp", "web"}
         self.say = say
         self.wait = wait
         self.services: list[Service] = []
@@ -195,8 +217,12 @@ class Supervisor:
         s.prefect_home.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         reuse = prefect_server.is_up(s.prefect_api_url)
-        self.services = plan(s, with_prefect_server=not reuse)
-        if reuse:
+        if "worker" in self.roles and "server" not in self.roles and not reuse:
+            raise RuntimeError(f"a worker node needs the deployment's Prefect server, and none answers at "
+                               f"{s.prefect_api_url}: start the node with --role server first, or set "
+                               f"MAILARK_PREFECT_API_URL to the server's address")
+        self.services = plan(s, with_prefect_server=not reuse, roles=self.roles)
+        if reuse and "server" in self.roles:
             self.say(f"using the Prefect server already answering at {prefect_server.ui_url(s)}")
         for svc in self.services:
             if svc.name == "prefect-worker":
@@ -277,9 +303,10 @@ def state_path(settings: Settings) -> Path:
     return settings.db_dir / "up.json"
 
 
-def run_up(settings: Settings, say: Callable[[str], None]) -> None:
-    """Start everything, print where it listens, keep it running until Ctrl-C or SIGTERM."""
-    sup = Supervisor(settings, say)
+def run_up(settings: Settings, say: Callable[[str], None], roles: set[str] | None = None) -> None:
+    """Start this node's share (everything by default), print where it listens, keep it running until
+    Ctrl-C or SIGTERM."""
+    sup = Supervisor(settings, say, roles=roles)
     signal.signal(signal.SIGTERM, sup.request_stop)
     # A process started in the background of a non-interactive shell (nohup, CI scripts) inherits
     # SIGINT ignored, and Python then never raises KeyboardInterrupt. Catch it explicitly; the

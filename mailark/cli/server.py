@@ -120,13 +120,24 @@ def web(
     serve(settings, host, port, settings.web.tls_cert, settings.web.tls_key)
 
 
-def up(tls_cert: TlsCertOpt = None, tls_key: TlsKeyOpt = None) -> None:
-    """Start the embedded stack (Prefect server and worker, SMTP journal endpoint, web app) until Ctrl-C."""
-    from mailark.supervisor import run_up
+def up(
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    role: Annotated[list[str] | None, typer.Option(
+        "--role", help="This node's share: all (default), or any of server, worker, smtp, web (repeat --role).",
+    )] = None,
+) -> None:
+    """Start the embedded stack (Prefect server and worker, SMTP journal endpoint, web app) until Ctrl-C;
+    on a node of a larger deployment, only its roles."""
+    from mailark.supervisor import check_roles, run_up
 
+    try:
+        roles = check_roles(role or [])
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--role") from None
     settings = _with_tls(get_settings(), tls_cert, tls_key)
     try:
-        run_up(settings, lambda text: err.print(text, highlight=False, soft_wrap=True))
+        run_up(settings, lambda text: err.print(text, highlight=False, soft_wrap=True), roles)
     except (RuntimeError, FileNotFoundError) as e:
         fail(str(e))
 
