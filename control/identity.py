@@ -398,3 +398,12 @@ def roles_of(session: Session, principal: Principal, org: Organization | str, lo
     return user_roles(session, _user(session, o, login).id)
 
 
+
+
+def set_readers_by_default(session: Session, principal: Principal, org: Organization | str, by_default: bool) -> None:
+    """Whether every user reads their own and granted mailboxes by rule (True, the default for new
+    organizations) or only users given the Reader role, directly or through a group (False)."""
+    o = require_admin(session, principal, org, "changing who reads mail")
+    o.readers_by_default = by_default
+    audit.record(session, principal, "org.readers_by_default", org_id=o.id, target=o.name,
+                 details={"readers_by_default": by_default})

@@ -28,7 +28,7 @@ from mailark.control.models import (
     Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization, SourceProfile, User,
 )
 from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_address, new_id, normalize_address
-from mailark.control.principals import ADMIN, COMPLIANCE, Principal, can_see_org, require_admin, roles_in, visible_org
+from mailark.control.principals import ADMIN, COMPLIANCE, READER, Principal, can_see_org, require_admin, roles_in, visible_org
 
 KINDS = ("user", "shared", "journal")
 
@@ -351,8 +351,11 @@ def readable_mailbox_ids(session: Session, principal: Principal, org: Organizati
         return set()
     q = q.where(Mailbox.org_id == user.org_id)
     own_org = session.get(Organization, user.org_id)
-    if COMPLIANCE in roles_in(session, principal, own_org):  # type: ignore[arg-type]
+    roles = roles_in(session, principal, own_org)  # type: ignore[arg-type]
+    if COMPLIANCE in roles:
         return set(session.scalars(q))
+    if own_org is not None and not own_org.readers_by_default and READER not in roles:
+        return set()  # the organization gives web access to mail only to users with the Reader role
     groups = select(GroupMember.group_id).where(GroupMember.user_id == user.id)
     granted = select(MailboxPermission.mailbox_id).where(
         or_(MailboxPermission.user_id == user.id, MailboxPermission.group_id.in_(groups)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 GB = 1_000_000_000
@@ -25,6 +25,9 @@ class Organization(Base):
     active_data_key_id: Mapped[str] = mapped_column(String(16), nullable=False)
     # Every user must enrol TOTP before a session may do more than enrol.
     mfa_required: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=false())
+    # Every user holds the Reader role by rule (the default); off: only users given Reader (directly or
+    # through a group) read their own and granted mailboxes (issue 14; control.mailboxes.readable_mailbox_ids).
+    readers_by_default: Mapped[bool] = mapped_column(nullable=False, default=True, server_default=true())
 
     keys: Mapped[list[OrgKey]] = relationship(back_populates="org", cascade="all, delete-orphan")
 

@@ -19,4 +19,5 @@ ORG_PATH = "/api/orgs/{org}"
 
 
 def org_out(o: Any) -> OrgOut:
-    return OrgOut(name=o.name, created_at=o.created_at, mfa_required=bool(o.mfa_required))
+    return OrgOut(name=o.name, created_at=o.created_at, mfa_required=bool(o.mfa_required),
+                  readers_by_default=bool(o.readers_by_default))

@@ -113,6 +113,8 @@ class OrgOut(BaseModel):
     name: str
     created_at: Utc
     mfa_required: bool
+    # Every user reads their own and granted mailboxes (true), or only users with the Reader role (false)
+    readers_by_default: bool = True
     # Set for the organization's Admins and Compliance while an MSP operator holds an active support grant.
     support_access_active: bool = False
 
@@ -124,6 +126,11 @@ class CreatedOrgOut(OrgOut):
 
 class MfaIn(Strict):
     required: bool = Field(examples=[True])
+
+
+class ReadersIn(Strict):
+    by_default: bool = Field(examples=[False], description="true: every user is a Reader by rule; false: only "
+                                                           "users given the Reader role read mail")
 
 
 class LicenceOut(BaseModel):

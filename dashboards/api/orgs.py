@@ -8,7 +8,7 @@ from mailark.control import auth as cauth
 from mailark.control.orgs import create_org, list_orgs
 from mailark.control.principals import can_see_org, visible_org
 from mailark.dashboards.api.common import ERRORS, ORG_PATH, org_out
-from mailark.dashboards.api.models import CreatedOrgOut, MfaIn, OrgIn, OrgOut
+from mailark.dashboards.api.models import CreatedOrgOut, MfaIn, OrgIn, OrgOut, ReadersIn
 from mailark.dashboards.deps import DB, Acting, Ctx
 
 router = APIRouter(tags=["orgs"])
@@ -39,4 +39,13 @@ def get(org: str, p: Acting, s: DB) -> OrgOut:
             summary="Require TOTP for every user of the organization (Admin)")
 def set_mfa(org: str, body: MfaIn, p: Acting, s: DB) -> OrgOut:
     cauth.set_mfa_required(s, p, org, body.required)
+    return org_out(visible_org(s, p, org))
+
+
+@router.put(ORG_PATH + "/readers", response_model=OrgOut, responses=ERRORS,
+            summary="Every user a Reader by rule, or only users given the Reader role (Admin)")
+def set_readers(org: str, body: ReadersIn, p: Acting, s: DB) -> OrgOut:
+    from mailark.control.identity import set_readers_by_default
+
+    set_readers_by_default(s, p, org, body.by_default)
     return org_out(visible_org(s, p, org))

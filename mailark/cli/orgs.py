@@ -84,6 +84,23 @@ def org_mfa(
     emit({"org": org, "mfa_required": required}, as_json, f"TOTP is {'required' if required else 'optional'} in {org}")
 
 
+@org_app.command("readers")
+def org_readers(
+    org: OrgOpt,
+    by_default: Annotated[bool, typer.Option(
+        "--by-default/--assigned-only",
+        help="Every user reads their own and granted mailboxes, or only users given the Reader role.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who reads mail on the web: every user (the default) or only users with the Reader role."""
+    from mailark.control.identity import set_readers_by_default
+
+    act(lambda s, p, rt: set_readers_by_default(s, p, org, by_default))
+    emit({"org": org, "readers_by_default": by_default}, as_json,
+         f"in {org}, {'every user reads' if by_default else 'only users with the Reader role read'} "
+         f"their own and granted mailboxes")
+
+
 @org_app.command("delete")
 def org_delete(
     name: Annotated[str, typer.Argument(help="The organization to delete for good.")],
