@@ -8,6 +8,9 @@
 - Trial months are marked (`trial`: in its trial for some of the month); `billable`: paid for
   some of the month. A trial that ends becomes paid unless it was cancelled (then `expired`, not
   billable, until an operator renews the licence).
+- A cancelled subscription (`licence.cancel`) is billed up to the end of the month it ends in (that
+  month's maximum, as always); from its end on the status is `ended`, not billable, until the
+  cancellation is undone (`licence.resume`).
 - A month is `closed` once it is over: the record is final and no longer recomputed.
 """
 
@@ -25,7 +28,8 @@ from mailark.control.models import AuditEvent, BillingRecord, Licence, Organizat
 from mailark.control.orgs import ControlError, NotFound
 from mailark.control.principals import ADMIN, AUDITOR, Principal, require_role
 
-LICENCE_ACTIONS = ("org.create", "licence.change", "licence.auto_expand", "licence.cancel_trial", "licence.renew")
+LICENCE_ACTIONS = ("org.create", "licence.change", "licence.auto_expand", "licence.cancel_trial", "licence.renew",
+                   "licence.cancel", "licence.resume")
 
 
 def parse_month(month: str) -> tuple[datetime, datetime]:
@@ -51,6 +55,7 @@ class Change:
     storage_gb_before: int | None = None
     trial: bool | None = None  # org.create: created as a trial
     action: str = ""
+    ends_at: datetime | None = None  # licence.cancel: when the subscription ends
 
 
 def licence_history(session: Session, org: Organization) -> list[Change]:
@@ -68,13 +73,48 @@ def licence_history(session: Session, org: Organization) -> list[Change]:
             out.append(Change(at, a.get("users"), a.get("storage_gb"), b.get("users"), b.get("storage_gb"), action=ev.action))
         elif ev.action == "licence.auto_expand":
             out.append(Change(at, None, d.get("after_gb"), None, d.get("before_gb"), action=ev.action))
+        elif ev.action == "licence.cancel":
+            ends = d.get("subscription_ends_at")
+            out.append(Change(at, None, None, action=ev.action, ends_at=datetime.fromisoformat(ends) if ends else None))
         else:
             out.append(Change(at, None, None, action=ev.action))
     return out
 
 
+def _ended_spans(history: list[Change], until: datetime) -> list[tuple[datetime, datetime]]:
+    """[from, to) in which a cancelled subscription had ended: from its end until it was resumed (or `until`);
+    a cancellation undone before its end leaves nothing."""
+    spans = []
+    for i, c in enumerate(history):
+        if c.action != "licence.cancel" or c.ends_at is None:
+            continue
+        resumed = next((r.at for r in history[i + 1:] if r.action in ("licence.resume", "licence.renew")), None)
+        end = resumed if resumed is not None else until
+        if end > c.ends_at:
+            spans.append((c.ends_at, end))
+    return spans
+
+
 def _status_segments(org: Organization, lic: Licence, history: list[Change], until: datetime) -> list[tuple[datetime, datetime, str]]:
-    """[start, end, status) from creation to `until`: trial, then paid (or expired if cancelled, until renewed)."""
+    """[start, end, status) from creation to `until`: trial, then paid (or expired if cancelled, until renewed);
+    after a cancelled subscription's end, `ended` (not billable) until the cancellation is undone."""
+    segs = _trial_and_paid(org, lic, history, until)
+    for a, b in _ended_spans(history, until):
+        cut = []
+        for s0, s1, st in segs:
+            if st != "paid" or s1 <= a or s0 >= b:
+                cut.append((s0, s1, st))
+                continue
+            if s0 < a:
+                cut.append((s0, a, st))
+            cut.append((max(s0, a), min(s1, b), "ended"))
+            if s1 > b:
+                cut.append((b, s1, st))
+        segs = cut
+    return segs
+
+
+def _trial_and_paid(org: Organization, lic: Licence, history: list[Change], until: datetime) -> list[tuple[datetime, datetime, str]]:
     created = licensing.utc(org.created_at) or until
     was_trial = next((c.trial for c in history if c.action == "org.create"), None)
     renewals = [c.at for c in history if c.action == "licence.renew"]
