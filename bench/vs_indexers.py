@@ -18,6 +18,9 @@ process (CPU, reading not timed); "import / baseline" compares messages per CPU 
 whole `mailark import` process (start-up included) with it.
 
 notmuch and mu are installed with apt-get when missing (run as root).
+
+`--before COMMIT` adds mailark as of that commit (its files from `git archive`, run through the
+same venv) to the same rounds, so a change is measured against its parent in one run.
 """
 
 from __future__ import annotations
@@ -88,13 +91,35 @@ def child_cpu(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> t
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), p.stdout
 
 
-def run_mailark(maildir: Path, home: Path) -> dict[str, float]:
+# Runs the CLI from another checkout: the editable install's finder is pointed at its folders.
+_BOOT = """import runpy, sys
+import __editable___mailark_0_1_0_finder as f
+root = sys.argv.pop(1)
+f.MAPPING.update({k: root + v[len(f.MAPPING['mailark']) - len('/mailark'):] for k, v in f.MAPPING.items()})
+sys.argv[0] = 'mailark'
+runpy.run_module('mailark.cli', run_name='__main__')
+"""
+
+
+def checkout(commit: str) -> Path:
+    """The files of `commit` in bench/out (git archive), for a before/after run."""
+    dest = OUT / f"code-{commit}"
+    if not (dest / ".complete").exists():
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", commit], cwd=REPO, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        (dest / ".complete").write_text(commit)
+    return dest
+
+
+def run_mailark(maildir: Path, home: Path, code: Path | None = None) -> dict[str, float]:
     shutil.rmtree(home, ignore_errors=True)
     env = {**os.environ, "MAILARK_HOME": str(home), "MAILARK_PREFECT_API_URL": "http://127.0.0.1:9/api"}
-    cli = [sys.executable, "-m", "mailark.cli"]
-    child_cpu([*cli, "org", "create", "bench"], env, REPO)
-    imp, _ = child_cpu([*cli, "import", str(maildir), "--org", "bench", "--mailbox", "a@bench", "--json"], env, REPO)
-    idx, _ = child_cpu([*cli, "search", "index", "--org", "bench", "--json"], env, REPO)
+    cli = [sys.executable, "-m", "mailark.cli"] if code is None else [sys.executable, "-c", _BOOT, str(code)]
+    child_cpu([*cli, "org", "create", "bench"], env, code or REPO)
+    imp, _ = child_cpu([*cli, "import", str(maildir), "--org", "bench", "--mailbox", "a@bench", "--json"], env, code or REPO)
+    idx, _ = child_cpu([*cli, "search", "index", "--org", "bench", "--json"], env, code or REPO)
     return {"cpu": imp + idx, "import": imp, "index": idx, "disk": du(home),
             "index_disk": du(home / "db" / "search")}
 
@@ -138,13 +163,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("MAILARK_TEST_CORPUS", "/work/shared/corpus")))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", nargs="*", default=["mailark", "notmuch", "mu"])
+    ap.add_argument("--before", help="also run mailark as of this commit (before/after in one run)")
     args = ap.parse_args(argv)
     ensure_tools()
     maildir = OUT / "maildir"
     n = build_maildir(args.corpus, maildir)
     runners: dict[str, Callable[[Path, Path], dict[str, float]]] = {
         "mailark": run_mailark, "notmuch": run_notmuch, "mu": run_mu}
-    names = [k for k in runners if k in args.only]
+    if args.before:
+        code = checkout(args.before)
+        runners[f"mailark@{args.before[:7]}"] = lambda m, h: run_mailark(m, h, code)
+    names = [k for k in runners if k in args.only or k.startswith("mailark@")]
     results: dict[str, list[dict[str, float]]] = {k: [] for k in names}
     baselines: list[float] = []
     for r in range(args.rounds):
@@ -159,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     mb = du(maildir / "cur") / 1e6
     print(f"\n{n:,} distinct messages, {mb:.1f} MB; compat32 parse-only: {base:.2f} s CPU ({n / base:,.0f} msg/s); "
           f"median of {args.rounds} rounds, order rotated")
-    print(f"\n| tool | CPU s (median) | CPU per round | / mu | / notmuch | disk MB | index MB |")
+    print("\n| tool | CPU s (median) | CPU per round | / mu | / notmuch | disk MB | index MB |")
     print("|---|---|---|---|---|---|---|")
     med = {k: statistics.median(x["cpu"] for x in v) for k, v in results.items()}
     for name in names:
@@ -168,11 +197,11 @@ def main(argv: list[str] | None = None) -> None:
         ratios = [f"{med[name] / med[o]:.2f}" if o in med else "-" for o in ("mu", "notmuch")]
         print(f"| {name} | {med[name]:.2f} | {per} | {ratios[0]} | {ratios[1]} | {v[-1]['disk'] / 1e6:.1f} | "
               f"{v[-1]['index_disk'] / 1e6:.1f} |")
-    if "mailark" in results:
-        v = results["mailark"]
+    for name in [k for k in names if k.startswith("mailark")]:
+        v = results[name]
         imp = statistics.median(x["import"] for x in v)
         idx = statistics.median(x["index"] for x in v)
-        print(f"\nmailark: import {imp:.2f} s CPU, index {idx:.2f} s CPU (medians); "
+        print(f"\n{name}: import {imp:.2f} s CPU, index {idx:.2f} s CPU (medians); "
               f"import rate {n / imp:,.0f} msg/CPU s = {base / imp:.3f} of the compat32 parse-only rate (goal >= 0.40)")
 
 
