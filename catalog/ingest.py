@@ -156,9 +156,9 @@ class BatchWriter:
             else:
                 try:
                     p.split = self._splitter.split(item.raw)
-                    p.meta = extract(p.split.top_fields, p.split.leaves)
+                    p.meta = extract(p.split.top_fields, p.split.leaves, p.split.top_names)
                     p.meta.defects.extend(p.split.defects)
-                    p.split.leaves, p.split.top_fields = [], []
+                    p.split.leaves, p.split.top_fields, p.split.top_names = [], [], []
                 except NotAMessage as e:
                     p.reason = str(e)
                 except Exception as e:  # noqa: BLE001 - a hostile message must not stop the batch

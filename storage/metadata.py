@@ -100,13 +100,19 @@ def _addresses(values: list[str], defects: list[str]) -> list[tuple[str, str]]:
     return [(decode_words(n, defects), a.strip().lower()) for n, a in pairs if a and "@" in a]
 
 
-def extract(top_fields: list[bytes], leaves: list[Leaf]) -> MessageMeta:
+_WANTED = frozenset((b"message-id", b"subject", b"from", b"to", b"cc", b"bcc", b"date"))
+
+
+def extract(top_fields: list[bytes], leaves: list[Leaf], top_names: list[bytes] | None = None) -> MessageMeta:
+    """The catalogue's fields of a split message; `top_names` are the field names the splitter
+    already read (`Split.top_names`), else they are read here."""
     meta = MessageMeta()
     d = meta.defects
     by_name: dict[bytes, list[str]] = {}
-    for i, f in enumerate(top_fields):
-        n = field_name(f.lstrip() if i == 0 else f)
-        if n in (b"message-id", b"subject", b"from", b"to", b"cc", b"bcc", b"date"):
+    if top_names is None or len(top_names) != len(top_fields):
+        top_names = [field_name(f.lstrip() if i == 0 else f) for i, f in enumerate(top_fields)]
+    for f, n in zip(top_fields, top_names):
+        if n in _WANTED:
             by_name.setdefault(n, []).append(_text(field_value(f)))
     if mid := by_name.get(b"message-id"):
         meta.message_id = mid[0].strip() or None

@@ -45,3 +45,31 @@ def test_fast_path_equals_getaddresses_on_the_corpus(corpus: Path) -> None:
 def test_fast_path_equals_getaddresses(value: str) -> None:
     assert fast_getaddresses([value]) == email.utils.getaddresses([value])
     assert fast_getaddresses([value, "x@y.z"]) == email.utils.getaddresses([value, "x@y.z"])
+
+
+def test_each_field_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The splitter names every header field once; metadata reuses the top-level names."""
+    import hmac
+
+    import mailark.storage.metadata as metadata
+    import mailark.storage.mime as mime
+
+    calls: list[bytes] = []
+    real = mime.field_name
+
+    def counting(f: bytes) -> bytes:
+        calls.append(f)
+        return real(f)
+
+    monkeypatch.setattr(mime, "field_name", counting)
+    monkeypatch.setattr(metadata, "field_name", counting)
+    top = [f"X-Header-{i}: value {i}\r\n".encode() for i in range(20)]
+    raw = (b"".join(top) + b"From: Ann <ann@example.org>\r\nTo: bob@example.org\r\nSubject: hi\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n\r\none\r\n"
+           b"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n\r\ntwo\r\n--b--\r\n")
+    split = mime.Splitter(lambda b: hmac.digest(b"k" * 32, b, "sha256")).split(raw)
+    meta = metadata.extract(split.top_fields, split.leaves, split.top_names)
+    assert meta.from_addr == "ann@example.org" and meta.to_addrs == ["bob@example.org"] and meta.subject == "hi"
+    fields = 25 + 2 * 2
+    assert len(calls) <= fields + 2  # + the check that each part starts with a header field
