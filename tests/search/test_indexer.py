@@ -136,3 +136,18 @@ def test_rows_come_in_pack_order_with_copies_together(arc: Archive) -> None:
     keys = [r.message_key for r in rows]
     runs = [k for k, _ in itertools.groupby(keys)]
     assert len(runs) == len(set(keys)) == 80  # each message's copies in one run
+
+
+def test_stats_show_the_index_size_outside_the_quota(arc: Archive) -> None:
+    from mailark.catalog.ingest import storage_used
+    from mailark.catalog.stats import org_stats
+
+    arc.put(arc.ann, [message(i, body="quarterly figures " * 50) for i in range(5)])
+    assert arc.archive.index_path == index_dir(arc.db_dir, arc.archive.org_id)  # type: ignore[arg-type]
+    before = org_stats(arc.archive)
+    assert before["index_bytes"] == 0
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    after = org_stats(arc.archive)
+    on_disk = sum(p.stat().st_size for p in arc.archive.index_path.rglob("*") if p.is_file())  # type: ignore[union-attr]
+    assert after["index_bytes"] == on_disk > 0
+    assert after["stored_bytes"] == before["stored_bytes"] == storage_used(arc.archive)  # the quota does not count it
