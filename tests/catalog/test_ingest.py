@@ -102,7 +102,7 @@ def test_storage_quota_defers_and_resumes(rt, org) -> None:  # type: ignore[no-u
 def test_one_writer_sums_the_storage_once_and_counts_its_own_batches(rt, org, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The quota check of a run reads the catalogue once, then adds what each batch stored: the
     quota still stops a run whose batches fill it one after another."""
-    import mailark.catalog.ingest as ingest
+    from mailark.catalog import ingest
 
     arch, mb = setup(rt, org)
     sums: list[int] = []

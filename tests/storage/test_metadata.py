@@ -51,8 +51,7 @@ def test_each_field_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The splitter names every header field once; metadata reuses the top-level names."""
     import hmac
 
-    import mailark.storage.metadata as metadata
-    import mailark.storage.mime as mime
+    from mailark.storage import metadata, mime
 
     calls: list[bytes] = []
     real = mime.field_name
