@@ -276,10 +276,15 @@ def _words(value: str) -> str:
     for chunk, charset in chunks:
         if isinstance(chunk, str):
             return value  # nothing was encoded
-        try:
-            text = chunk.decode(charset or "ascii", "replace")
-        except LookupError:
-            text = chunk.decode("ascii", "replace")
+        if charset is None:  # the text between encoded words (decode_header's own encoding)
+            text = chunk.decode("raw-unicode-escape", "replace").strip()
+            if not text:
+                continue
+        else:
+            try:
+                text = chunk.decode(charset, "replace")
+            except LookupError:
+                text = chunk.decode("ascii", "replace")
         if out and not (prev_encoded and charset):
             out.append(" ")
         out.append(text)
