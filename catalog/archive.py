@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 
@@ -35,6 +36,9 @@ class OrgArchive:
     # Set while metering has paused archiving for the organization (an ended trial, a full quota):
     # writers defer everything with this reason until a later run finds it cleared.
     paused_reason: str | None = None
+    # Where the organization's search index lives ($MAILARK_HOME/db/search/<org_id>), for its size
+    # in the statistics; None where no index is kept.
+    index_path: Path | None = None
     _sealer: Sealer | None = field(default=None, repr=False)
 
     @property

@@ -114,6 +114,10 @@ class BatchWriter:
         self.run_id = run_id
         self.source = source
         self._splitter = archive.splitter()
+        # Bytes the organization occupies, summed from the catalogue once per run and then kept
+        # up to date with what this writer adds (re-summing the objects table every batch grew
+        # with the archive). Another writer's additions meanwhile are seen by the next run.
+        self._used: int | None = None
 
     # ---- step 1: outside the lane ---------------------------------------------------------
     # One message at a time: split it, store its parts (or its quarantined bytes), keep only
@@ -125,7 +129,9 @@ class BatchWriter:
         written: dict[str, _NewObject] = {}
         seen_copies: set[tuple[str, str, str]] = set()
         quota = arch.storage_quota_bytes
-        used = storage_used(arch) if quota is not None else 0
+        if quota is not None and self._used is None:
+            self._used = storage_used(arch)
+        used = self._used or 0
         for n in range(len(items)):
             item = items[n]
             if consume:
@@ -150,9 +156,9 @@ class BatchWriter:
             else:
                 try:
                     p.split = self._splitter.split(item.raw)
-                    p.meta = extract(p.split.top_fields, p.split.leaves)
+                    p.meta = extract(p.split.top_fields, p.split.leaves, p.split.top_names)
                     p.meta.defects.extend(p.split.defects)
-                    p.split.leaves, p.split.top_fields = [], []
+                    p.split.leaves, p.split.top_fields, p.split.top_names = [], [], []
                 except NotAMessage as e:
                     p.reason = str(e)
                 except Exception as e:  # noqa: BLE001 - a hostile message must not stop the batch
@@ -215,8 +221,10 @@ class BatchWriter:
         for _ in range(COMMIT_ATTEMPTS):
             counts = Counts(base.seen, base.archived, base.duplicates, base.quarantined, base.deferred, Counter(base.reasons))
             with self.archive.lane():
-                batch_id = self._commit(prepared, objects, counts, started, mailboxes)
+                batch_id, added = self._commit(prepared, objects, counts, started, mailboxes)
                 if self._landed(batch_id):
+                    if self._used is not None:
+                        self._used += added
                     return counts
         raise LakeError(
             f"the catalogue did not record a batch of {len(items)} messages after {COMMIT_ATTEMPTS} attempts; "
@@ -242,27 +250,29 @@ class BatchWriter:
         ).fetchone()
         return bool(row and row[0])
 
-    def _existing(self, table: str, column: str, values: list[str]) -> set[str]:
-        """Which of `values` the organization's `table` already holds in `column`."""
-        if not values:
-            return set()
-        rows = _query_with(
-            self.archive.lake, pa.table({"v": values}),
-            f"SELECT DISTINCT {column} FROM {ALIAS}.{table} WHERE org_id = ? AND {column} IN (SELECT v FROM _cand)",
-            [self.archive.org_id],
-        )
-        return {r[0] for r in rows}
-
-    def _existing_copies(self, table: str, prepared: list[_Prepared]) -> set[tuple[str, str, str]]:
-        if not prepared:
-            return set()
-        rows = _query_with(
-            self.archive.lake, pa.table({"v": [p.sha256 for p in prepared]}),
-            f"SELECT mailbox_id, folder, copy_sha256 FROM {ALIAS}.{table} "
-            f"WHERE org_id = ? AND copy_sha256 IN (SELECT v FROM _cand)",
-            [self.archive.org_id],
-        )
-        return {(r[0], r[1], r[2]) for r in rows}
+    def _existing_all(self, good: list[_Prepared], bad: list[_Prepared], message_keys: set[str],
+                      object_keys: set[str]) -> dict[str, set[tuple[str, ...]]]:
+        """What the catalogue already holds of a batch, in one query (each query on the lake costs
+        a catalog round trip of ~30 ms): copies (mailbox_id, folder, sha256) archived and
+        quarantined, message keys and object keys."""
+        have: dict[str, set[tuple[str, ...]]] = {"item": set(), "quarantine": set(), "message": set(), "object": set()}
+        cand = [("item", p.sha256) for p in good] + [("quarantine", p.sha256) for p in bad]
+        cand += [("message", k) for k in message_keys] + [("object", k) for k in object_keys]
+        if not cand:
+            return have
+        parts = []
+        for kind, table, cols, key in (("item", "mailbox_items", "mailbox_id, folder, copy_sha256", "copy_sha256"),
+                                       ("quarantine", "quarantine", "mailbox_id, folder, copy_sha256", "copy_sha256"),
+                                       ("message", "messages", "message_key, NULL, NULL", "message_key"),
+                                       ("object", "objects", "object_key, NULL, NULL", "object_key")):
+            if any(k == kind for k, _ in cand):
+                parts.append(f"SELECT DISTINCT '{kind}' AS k, {cols} FROM {ALIAS}.{table} "
+                             f"WHERE org_id = $org AND {key} IN (SELECT v FROM _cand WHERE k = '{kind}')")
+        rows = _query_with(self.archive.lake, pa.table({"k": [k for k, _ in cand], "v": [v for _, v in cand]}),
+                           " UNION ALL ".join(parts), {"org": self.archive.org_id})
+        for kind, a, b, c in rows:
+            have[kind].add((a, b, c) if kind in ("item", "quarantine") else (a,))
+        return have
 
     def _commit(
         self,
@@ -271,14 +281,16 @@ class BatchWriter:
         counts: Counts,
         started: datetime,
         mailboxes: set[str],
-    ) -> str:
-        """Append what is new in one commit; returns the batch id."""
+    ) -> tuple[str, int]:
+        """Append what is new in one commit; returns the batch id and the bytes it stored."""
         arch = self.archive
         org = arch.org_id
         good = [p for p in prepared if p.split is not None]
         bad = [p for p in prepared if p.split is None]
-        have_items = self._existing_copies("mailbox_items", good)
-        have_quar = self._existing_copies("quarantine", bad)
+        candidate_objects = {arch.object_name(pt.digest) for p in good if p.split for pt in p.split.parts}
+        candidate_objects |= {p.object_key for p in bad if p.object_key}
+        have = self._existing_all(good, bad, {p.split.message_digest.hex() for p in good if p.split}, candidate_objects)
+        have_items, have_quar = have["item"], have["quarantine"]
         new_good = [p for p in good if p.copy_key not in have_items]
         new_bad = [p for p in bad if p.copy_key not in have_quar]
         counts.duplicates += len(good) - len(new_good) + len(bad) - len(new_bad)
@@ -287,11 +299,10 @@ class BatchWriter:
         for p in new_bad:
             counts.reasons[_reason_kind(p.reason or "quarantined")] += 1
 
-        msg_keys = {p.split.message_digest.hex() for p in new_good if p.split}
-        have_msgs = self._existing("messages", "message_key", sorted(msg_keys))
+        have_msgs = {k for (k,) in have["message"]}
         needed_objects = {k for p in new_good if p.split for k in (arch.object_name(pt.digest) for pt in p.split.parts)}
         needed_objects |= {p.object_key for p in new_bad if p.object_key}
-        have_objs = self._existing("objects", "object_key", sorted(needed_objects))
+        have_objs = {k for (k,) in have["object"]}
 
         batch_id = str(ULID()).lower()
         now = datetime.now(UTC)
@@ -368,7 +379,7 @@ class BatchWriter:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        return batch_id
+        return batch_id, sum(o.stored for o in rows_objects)
 
 
 def _part_row(org: str, key: str, n: int, object_key: str, batch_id: str, part: Part) -> dict[str, object]:
@@ -379,7 +390,8 @@ def _part_row(org: str, key: str, n: int, object_key: str, batch_id: str, part: 
                 encoded_size=part.encoded_size, recipe=recipe)
 
 
-def _query_with(con: duckdb.DuckDBPyConnection, cand: pa.Table, sql: str, params: list[object]) -> list[tuple]:  # type: ignore[type-arg]
+def _query_with(con: duckdb.DuckDBPyConnection, cand: pa.Table, sql: str,
+                params: list[object] | dict[str, object]) -> list[tuple]:  # type: ignore[type-arg]
     """Run `sql` with `cand` visible as `_cand` (Arrow is far faster than binding a long list)."""
     con.register("_cand", cand)
     try:

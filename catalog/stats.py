@@ -9,6 +9,15 @@ from mailark.catalog.ingest import storage_used
 from mailark.catalog.lake import ALIAS, org_lake_bytes
 
 
+def index_bytes(archive: OrgArchive) -> int:
+    """Bytes of the organization's search index on disk (0 when it has none). The index lives with
+    the service's databases, not in the object store, so the storage quota does not count it."""
+    path = archive.index_path
+    if path is None or not path.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
 def org_stats(archive: OrgArchive) -> dict[str, int | float]:
     con, org = archive.lake, archive.org_id
 
@@ -30,6 +39,7 @@ def org_stats(archive: OrgArchive) -> dict[str, int | float]:
         "object_bytes": one(f"SELECT coalesce(sum(stored_size), 0) FROM {ALIAS}.objects WHERE org_id = ?"),
         "catalogue_bytes": org_lake_bytes(con, org),
         "objects": one(f"SELECT count(*) FROM {ALIAS}.objects WHERE org_id = ?"),
+        "index_bytes": index_bytes(archive),
         "stored_ratio": round(stored / raw, 4) if raw else 0.0,
     }
 

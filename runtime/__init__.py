@@ -62,6 +62,8 @@ class Runtime:
             zstd_level=self.settings.zstd_level,
             storage_quota_bytes=org.storage_quota_bytes,
             paused_reason=paused,
+            # catalog.search.index.index_dir, without importing tantivy into every process
+            index_path=self.settings.db_dir / "search" / org.id,
         )
 
     @contextmanager

@@ -163,9 +163,9 @@ def is_transport(name: bytes) -> bool:
     return name in TRANSPORT_FIELDS or name.startswith(TRANSPORT_PREFIXES)
 
 
-def _first(fields: list[bytes], name: bytes) -> bytes | None:
-    for f in fields:
-        if field_name(f) == name:
+def _first(fields: list[bytes], names: list[bytes], name: bytes) -> bytes | None:
+    for f, n in zip(fields, names):
+        if n == name:
             return field_value(f)
     return None
 
@@ -300,6 +300,9 @@ class Split:
     top_fields: list[bytes]  # all top-level fields, as received
     message_digest: bytes  # HMAC of the skeleton: the message key
     defects: list[str] = field(default_factory=list)
+    # The lower-cased name of each top-level field (b"" for a line that is not one), named once
+    # here so that metadata does not scan the fields again.
+    top_names: list[bytes] = field(default_factory=list)
 
 
 class _SkeletonBuilder:
@@ -338,7 +341,8 @@ class Splitter:
             raise NotAMessage("empty file: no header and no body")
         block, sep, body = split_header(raw)
         fields = header_fields(block)
-        names = [field_name(f) for f in fields]
+        strict = [field_name(f) for f in fields]  # what the entity reads (as it always has)
+        names = list(strict)
         defects: list[str] = []
         if names and not names[0] and (lenient := field_name(fields[0].lstrip())):
             # Broken producers put blanks before the first field; the bytes stay as they are.
@@ -366,7 +370,7 @@ class Splitter:
         parts: list[Part] = []
         leaves: list[Leaf] = []
         sk.lit(sep)
-        self._entity(fields, body, sk, parts, leaves, defects, 0)
+        self._entity(fields, body, sk, parts, leaves, defects, 0, strict)
         skeleton = sk.done()
         return Split(
             skeleton=skeleton,
@@ -376,6 +380,7 @@ class Splitter:
             top_fields=fields,
             message_digest=self.digest(skeleton),
             defects=defects,
+            top_names=names,
         )
 
     def _entity(
@@ -387,15 +392,18 @@ class Splitter:
         leaves: list[Leaf],
         defects: list[str],
         depth: int,
+        names: list[bytes] | None = None,
     ) -> None:
         """Emit `body` into the skeleton, recursing into multiparts and attached messages."""
-        ctype_raw = _first(fields, b"content-type")
+        if names is None:
+            names = [field_name(f) for f in fields]
+        ctype_raw = _first(fields, names, b"content-type")
         maintype, subtype = b"text", b"plain"
         if ctype_raw is not None:
             m = _CTYPE.match(ctype_raw)
             if m:
                 maintype, subtype = m.group(1).lower(), m.group(2).lower()
-        cte_raw = _first(fields, b"content-transfer-encoding")
+        cte_raw = _first(fields, names, b"content-transfer-encoding")
         cte = b""
         if cte_raw:
             m = _CTE.match(cte_raw)

@@ -52,8 +52,16 @@ def folder_terms(folder: str) -> list[str]:
     return [folder] + ["/".join(segs[:n]) for n in range(1, len(segs))]
 
 
+# Rows in the order their skeletons lie in the packs (pack, then block), so the reader's block
+# cache hits: in message-key (hash) order every few rows needed another 256 KiB block decrypted
+# (4,959 block decrypts to index 32 MB of mail; 98 in pack order). Copies of one message share
+# their skeleton, so they stay together and their text is extracted once.
+PACK_ORDER = ("split_part(m.skeleton_ref, ':', 1), TRY_CAST(split_part(m.skeleton_ref, ':', 2) AS BIGINT), "
+              "i.message_key, i.item_id")
+
+
 def item_rows(archive: OrgArchive, item_ids: Iterable[str] | None = None, batch: int = 500) -> Iterator[list[ItemRow]]:
-    """Current catalogue rows of the organization's copies (all, or these ids), by message."""
+    """Current catalogue rows of the organization's copies (all, or these ids), in pack order."""
     con = archive.lake
     sql = (f"SELECT {ITEM_COLUMNS} FROM {ALIAS}.mailbox_items i JOIN {ALIAS}.messages m "
            f"ON m.org_id = i.org_id AND m.message_key = i.message_key WHERE i.org_id = ?")
@@ -64,7 +72,7 @@ def item_rows(archive: OrgArchive, item_ids: Iterable[str] | None = None, batch:
         con.register("_search_ids", pa.table({"v": pa.array(ids, pa.string())}))
         sql += " AND i.item_id IN (SELECT v FROM _search_ids)"
     try:
-        cur = con.execute(sql + " ORDER BY i.message_key, i.item_id", [archive.org_id])
+        cur = con.execute(sql + f" ORDER BY {PACK_ORDER}", [archive.org_id])
         while rows := cur.fetchmany(batch):
             yield [ItemRow(*r) for r in rows]
     finally:

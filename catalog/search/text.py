@@ -1,7 +1,11 @@
 """The searchable text of a message: headers, bodies and attachments, each bounded in size.
 
-Parsing uses the standard library's email package on the rebuilt message (what the user would
-see); every extractor is defensive: a broken part or a hostile attachment costs its own text,
+Indexing parses the rebuilt message with the standard library's `compat32` policy and decodes
+only the few fields it indexes (RFC 2047 words, charsets, file names) itself: `policy.default`
+builds a parsed header object for every header it touches, which was more than half of the
+indexer's CPU, for the same words in the index (tests/search/test_text_equivalence.py checks
+that queries over the corpus find the same messages). Displaying a message (`mailview`) keeps
+`parse` with `policy.default`. Every extractor is defensive: a broken part or a hostile attachment costs its own text,
 never the message's document. Attachment text comes from well-kept libraries (pypdf,
 python-docx, openpyxl); other types contribute their file names only.
 """
@@ -9,6 +13,7 @@ python-docx, openpyxl); other types contribute their file names only.
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import email.utils
 import io
@@ -16,8 +21,10 @@ import logging
 import re
 import zlib
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from html.parser import HTMLParser
+
+from mailark.storage.metadata import fast_getaddresses
 
 log = logging.getLogger(__name__)
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about broken files are noise here
@@ -232,32 +239,158 @@ def _xlsx_text(data: bytes) -> str:
     return "\n".join(out)
 
 
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_ADDRESS_HEADERS = {"from": "from_", "to": "to", "cc": "cc", "bcc": "bcc"}
+
+
+def _header_text(value: str) -> str:
+    """A raw header value as text: unfolded, 8-bit bytes read as UTF-8 (else Latin-1)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # undecoded 8-bit bytes (surrogate escapes)
+            data = value.encode("utf-8", "surrogateescape")
+            try:
+                value = data.decode("utf-8")
+            except UnicodeDecodeError:
+                # mostly UTF-8 (a name clipped mid-character) stays UTF-8; anything else is Latin-1
+                value = data.decode("utf-8", "replace")
+                if value.count("\ufffd") * 4 > sum(b > 127 for b in data):
+                    value = data.decode("latin-1")
+    if "\n" in value:
+        value = _FOLD.sub("", value)
+    return value
+
+
+def _words(value: str) -> str:
+    """RFC 2047 words decoded leniently, as `policy.default` shows them: a broken byte becomes
+    U+FFFD and an unknown charset is read as ASCII, rather than keeping the encoded word."""
+    if "=?" not in value:
+        return value
+    try:
+        chunks = email.header.decode_header(value)
+    except Exception:  # noqa: BLE001 - hostile encoded words keep their raw text
+        return value
+    out: list[str] = []
+    prev_encoded = False
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            return value  # nothing was encoded
+        if charset is None:  # the text between encoded words (decode_header's own encoding)
+            text = chunk.decode("raw-unicode-escape", "replace").strip()
+            if not text:
+                continue
+        else:
+            try:
+                text = chunk.decode(charset, "replace")
+            except LookupError:
+                text = chunk.decode("ascii", "replace")
+        if out and not (prev_encoded and charset):
+            out.append(" ")
+        out.append(text)
+        prev_encoded = charset is not None
+    return "".join(out).strip()
+
+
+def _address_texts(values: list[str]) -> list[str]:
+    try:
+        pairs = fast_getaddresses(values)
+    except Exception:  # noqa: BLE001 - hostile headers
+        return []
+    return [f"{_words(n)} {a}".strip() for n, a in pairs if a or n]
+
+
+def _param(part: Message, name: str, header: str = "content-type") -> str | None:
+    raw = part.get(header)
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or "\n" in raw:  # 8-bit values come as Header objects; folds confuse get_param
+        holder = Message()
+        holder[header] = _header_text(_raw_value(part, header))
+        part = holder
+    value = part.get_param(name, header=header)
+    if isinstance(value, tuple):  # RFC 2231
+        value = email.utils.collapse_rfc2231_value(value)
+    return None if value is None else str(value)
+
+
+def _raw_value(part: Message, header: str) -> str:
+    for k, v in part.raw_items():
+        if k.lower() == header:
+            return v
+    return ""
+
+
+class _IndexMessage(Message):
+    """compat32's message, with the boundary read from the unfolded Content-Type, as
+    `policy.default` reads it (`boundary="simple\r\n boundary"` is a real-world case)."""
+
+    def get_boundary(self, failobj=None):  # type: ignore[no-untyped-def]
+        raw = self.get("content-type")
+        if isinstance(raw, str) and "\n" in raw:
+            holder = Message()
+            holder["content-type"] = _FOLD.sub("", raw)
+            return holder.get_boundary(failobj)
+        return super().get_boundary(failobj)
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = _param(part, "filename", "content-disposition") or _param(part, "name")
+        return _words(_header_text(name)).strip() or None if name else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _is_attachment(part: Message, name: str | None) -> bool:
+    disp = part.get_content_disposition()
+    if disp == "attachment" or name:
+        return True
+    return part.get_content_maintype() not in ("text", "multipart") and disp != "inline"
+
+
+def _body_text(part: Message) -> str:
+    """A text part decoded as `policy.default` does (charset parameter, else ASCII; errors
+    replaced); an unknown charset falls back to latin-1."""
+    payload = part.get_payload(decode=True) or b""
+    if not isinstance(payload, bytes):
+        return str(payload)
+    try:
+        return payload.decode(_param(part, "charset") or "ASCII", "replace")
+    except (LookupError, TypeError, ValueError):
+        return payload.decode("latin-1", "replace")
+
+
 def message_text(raw: bytes) -> MessageText:
     """Everything searchable of one message's bytes."""
-    msg = parse(raw)
+    msg = email.message_from_bytes(raw, _class=_IndexMessage, policy=email.policy.compat32)
     t = MessageText()
-    try:
-        t.subject = str(msg.get("subject", "") or "")
-    except Exception:  # noqa: BLE001
-        t.subject = ""
-    t.from_, t.to, t.cc, t.bcc = (_addresses(msg, h) for h in ("from", "to", "cc", "bcc"))
+    addresses: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():
+        key = name.lower()
+        if key == "subject" and not t.subject:
+            t.subject = _words(_header_text(value))
+        elif key in _ADDRESS_HEADERS:
+            addresses.setdefault(key, []).append(_header_text(value))
+    t.from_, t.to, t.cc, t.bcc = (_address_texts(addresses.get(h, [])) for h in ("from", "to", "cc", "bcc"))
     bodies: list[str] = []
     body_size = att_size = 0
     att_texts: list[str] = []
     for part in msg.walk():
         if part.is_multipart():
             continue
-        if is_attachment(part):
+        name = _filename(part)
+        if _is_attachment(part, name):
             t.has_attachment = True
-            name = attachment_name(part)
             if name:
                 t.filenames.append(name)
-            if att_size < MAX_ATTACHMENTS_CHARS and _kind(part.get_content_type(), name) is not None:
+            ctype = part.get_content_type()
+            if att_size < MAX_ATTACHMENTS_CHARS and _kind(ctype, name) is not None:
                 try:
                     data = part.get_payload(decode=True) or b""
                 except Exception:  # noqa: BLE001
                     data = b""
-                text = attachment_text(data if isinstance(data, bytes) else b"", part.get_content_type(), name)
+                text = attachment_text(data if isinstance(data, bytes) else b"", ctype, name)
                 if text:
                     att_texts.append(text)
                     att_size += len(text)
@@ -266,9 +399,9 @@ def message_text(raw: bytes) -> MessageText:
             continue
         ctype = part.get_content_type()
         if ctype == "text/plain":
-            text = part_text(part)
+            text = _body_text(part)
         elif ctype == "text/html":
-            text = html_to_text(part_text(part))
+            text = html_to_text(_body_text(part))
         else:
             continue
         bodies.append(text)

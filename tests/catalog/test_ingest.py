@@ -99,6 +99,23 @@ def test_storage_quota_defers_and_resumes(rt, org) -> None:  # type: ignore[no-u
     assert later.archived == c.deferred and later.duplicates == c.archived
 
 
+def test_one_writer_sums_the_storage_once_and_counts_its_own_batches(rt, org, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The quota check of a run reads the catalogue once, then adds what each batch stored: the
+    quota still stops a run whose batches fill it one after another."""
+    from mailark.catalog import ingest
+
+    arch, mb = setup(rt, org)
+    sums: list[int] = []
+    real = ingest.storage_used
+    monkeypatch.setattr(ingest, "storage_used", lambda a: sums.append(real(a)) or sums[-1])
+    w = BatchWriter(replace(arch, storage_quota_bytes=250_000), "run", "test")
+    got = [w.write(items(mb, [(mail(10 * b + i, os.urandom(40_000)), "Inbox") for i in range(2)])) for b in range(5)]
+    assert len(sums) == 1
+    archived = [c.archived for c in got]
+    assert archived[0] == 2 and 3 <= sum(archived) <= 6 and got[-1].deferred == 2
+    assert ingest.storage_used(arch) <= 250_000 + 60_000  # at most one message's raw size over
+
+
 def test_organizations_share_nothing(rt, org) -> None:  # type: ignore[no-untyped-def]
     with rt.session() as s:
         other, _ = create_org(s, "globex", rt.master_key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from mailark.catalog.deletion import delete_copies
 from mailark.catalog.search.index import drop_index, index_dir, read_state
 from mailark.catalog.search.indexer import documents_in, rebuild_index, sync_index
@@ -115,3 +117,37 @@ def test_a_copy_moved_to_another_folder_is_found_there(arc: Archive) -> None:
     assert ids(arc, "folder:INBOX epsilon", cache) == set()
     assert ids(arc, "folder:archive epsilon", cache) == {item}
     assert documents_in(index_dir(arc.db_dir, arc.archive.org_id)) == 1  # type: ignore[arg-type]
+
+
+def test_rows_come_in_pack_order_with_copies_together(arc: Archive) -> None:
+    """The indexer reads skeletons pack by pack, block by block (its block cache hits), and the
+    copies of one message one after another (their text is extracted once)."""
+    from mailark.catalog.search.documents import item_rows
+    from mailark.storage.packs import EntryRef
+
+    arc.put(arc.ann, [message(i, body=f"first batch {i} " + "x" * 3000) for i in range(40)])
+    arc.put(arc.info, [message(i, body=f"second batch {i} " + "y" * 3000) for i in range(100, 140)])
+    arc.put(arc.info, [message(i, body=f"first batch {i} " + "x" * 3000) for i in range(0, 40, 3)])  # copies
+    rows = [r for rows in item_rows(arc.archive) for r in rows]  # type: ignore[arg-type]
+    assert len(rows) == 94
+    refs = [EntryRef.parse(r.skeleton_ref) for r in rows]
+    positions = [(ref.pack_id, ref.block_offset) for ref in refs]
+    assert positions == sorted(positions)
+    keys = [r.message_key for r in rows]
+    runs = [k for k, _ in itertools.groupby(keys)]
+    assert len(runs) == len(set(keys)) == 80  # each message's copies in one run
+
+
+def test_stats_show_the_index_size_outside_the_quota(arc: Archive) -> None:
+    from mailark.catalog.ingest import storage_used
+    from mailark.catalog.stats import org_stats
+
+    arc.put(arc.ann, [message(i, body="quarterly figures " * 50) for i in range(5)])
+    assert arc.archive.index_path == index_dir(arc.db_dir, arc.archive.org_id)  # type: ignore[arg-type]
+    before = org_stats(arc.archive)
+    assert before["index_bytes"] == 0
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    after = org_stats(arc.archive)
+    on_disk = sum(p.stat().st_size for p in arc.archive.index_path.rglob("*") if p.is_file())  # type: ignore[union-attr]
+    assert after["index_bytes"] == on_disk > 0
+    assert after["stored_bytes"] == before["stored_bytes"] == storage_used(arc.archive)  # the quota does not count it

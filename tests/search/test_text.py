@@ -44,3 +44,10 @@ def test_broken_mime_still_gives_text() -> None:
            b"caf\xe9 body\r\n")
     t = text.message_text(raw)
     assert "body" in t.body and t.from_
+
+
+def test_encoded_words_beside_8bit_text() -> None:
+    raw = ("Subject: Grüße =?utf-8?q?J=C3=B6rg?= und =?iso-8859-1?q?M=FCller?=\r\n"
+           "From: =?utf-8?q?Doe=2C_J=C3=B6rg?= <j@x.org>\r\n\r\nbody\r\n").encode()
+    t = text.message_text(raw)
+    assert t.subject == "Grüße Jörg und Müller" and t.from_ == ["Doe, Jörg j@x.org"]
