@@ -26,6 +26,7 @@ def flip(path: Path) -> None:
 
 def archive(home, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     run("org", "create", "acme")
+    run("domain", "add", "acme.example", "--org", "acme")
     run("import", str(corpus / "cpython-test_email"), "--org", "acme", "--mailbox", "ann@acme.example")
 
 
