@@ -169,6 +169,19 @@ def test_mbox_lines_longer_than_the_read_buffer(tmp_path: Path) -> None:
     assert [i.raw for i in items] == [first.replace(b">From", b"From"), second]
 
 
+@pytest.mark.parametrize("term", [b"\r", b"\n"])
+def test_mbox_long_line_does_not_merge_the_messages_after_it(tmp_path: Path, term: bytes) -> None:
+    from mailark.sources.files.mbox import MAX_PIECE
+
+    sep = b"From a@example.org Mon Jan  1 00:00:00 2024" + term
+    bodies = [b"Subject: long" + term + term + b"x" * (MAX_PIECE + 1000) + term,
+              b"Subject: two" + term + term + b"short" + term,
+              b"Subject: three" + term + term + b"last" + term]
+    path = tmp_path / "classic-mac.mbox"
+    path.write_bytes(term.join(sep + b for b in bodies))
+    assert [i.raw for i in iter_source(path)] == bodies
+
+
 def test_mbox_corpus_files_that_lack_blank_lines_or_use_cr(tmp_path: Path) -> None:
     # sisimai's rhost-cox-01 holds two messages without a blank line between them
     cox = list(iter_source(CORPUS / "sisimai/maildir/bsd/rhost-cox-01.eml"))
