@@ -327,6 +327,14 @@ class _SkeletonBuilder:
 # ---- split ------------------------------------------------------------------------------------
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def lenient_first_field(first: bytes) -> bytes:
+    """The first header field without what broken producers put before it (a BOM, blanks)."""
+    return first.removeprefix(UTF8_BOM).lstrip()
+
+
 class Splitter:
     """Splits messages for one organization; `digest` is its naming HMAC."""
 
@@ -340,10 +348,12 @@ class Splitter:
         fields = header_fields(block)
         names = [field_name(f) for f in fields]
         defects: list[str] = []
-        if names and not names[0] and (lenient := field_name(fields[0].lstrip())):
-            # Broken producers put blanks before the first field; the bytes stay as they are.
+        if names and not names[0] and (lenient := field_name(lenient_first_field(fields[0]))):
+            # Broken producers put blanks or a UTF-8 byte order mark (Windows editors) before the
+            # first field; the bytes stay as they are.
             names[0] = lenient
-            defects.append("white space before the first header field")
+            defects.append("UTF-8 byte order mark before the first header field" if fields[0].startswith(UTF8_BOM)
+                           else "white space before the first header field")
         if not names or not names[0]:
             raise NotAMessage("not an RFC 5322 message: the first line is not a header field")
         if not any(n in MESSAGE_FIELDS for n in names):
