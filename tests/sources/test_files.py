@@ -329,6 +329,17 @@ def test_broken_msg_is_a_problem_with_the_file_bytes(tmp_path: Path) -> None:
         assert item.raw == path.read_bytes() and item.reason
 
 
+def test_small_msg_bytes_are_never_taken_for_a_file_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # olefile reads bytes under 1536 as a path: the small file's bytes name another Outlook item
+    small = bytes.fromhex("D0CF11E0A1B11AE1") + b"-other-item"
+    shutil.copyfile(MSG, os.fsdecode(os.fsencode(tmp_path) + b"/" + small))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "small.msg").write_bytes(small)
+    monkeypatch.chdir(tmp_path)
+    (item,) = list(iter_source(tmp_path / "src" / "small.msg"))
+    assert isinstance(item, SourceProblem) and item.raw == small and "unreadable Outlook .msg" in item.reason
+
+
 def test_outlook_conversion_is_identical_in_another_process() -> None:
     """No hash-seed, time or randomness dependence: a re-import in a new process gives the same bytes."""
     code = (
