@@ -86,7 +86,13 @@ class _Prepared:
     object_key: str | None = None  # quarantined bytes' object
 
     @property
-    def copy_key(self) -> tuple[str, str, str]:
+    def copy_key(self) -> tuple[str, ...]:
+        """What makes a copy a duplicate: its bytes in a mailbox folder. A problem reported by the
+        source (a pipe, an unreadable file or PST) or an item without bytes is told apart by where it
+        came from too: else every such item would share the SHA-256 of nothing and only the first
+        would leave a trace."""
+        if self.item.problem is not None or self.size == 0:
+            return (self.item.mailbox_id, self.item.folder, self.sha256, self.item.source, self.item.position)
         return (self.item.mailbox_id, self.item.folder, self.sha256)
 
 
@@ -123,7 +129,7 @@ class BatchWriter:
         arch = self.archive
         prepared: list[_Prepared] = []
         written: dict[str, _NewObject] = {}
-        seen_copies: set[tuple[str, str, str]] = set()
+        seen_copies: set[tuple[str, ...]] = set()
         quota = arch.storage_quota_bytes
         used = storage_used(arch) if quota is not None else 0
         for n in range(len(items)):
@@ -237,16 +243,17 @@ class BatchWriter:
         )
         return {r[0] for r in rows}
 
-    def _existing_copies(self, table: str, prepared: list[_Prepared]) -> set[tuple[str, str, str]]:
+    def _existing_copies(self, table: str, prepared: list[_Prepared]) -> set[tuple[str, ...]]:
+        """The copy keys (both forms, see `_Prepared.copy_key`) of the rows that share a SHA-256 with `prepared`."""
         if not prepared:
             return set()
         rows = _query_with(
             self.archive.lake, pa.table({"v": [p.sha256 for p in prepared]}),
-            f"SELECT mailbox_id, folder, copy_sha256 FROM {ALIAS}.{table} "
+            f"SELECT mailbox_id, folder, copy_sha256, source, source_position FROM {ALIAS}.{table} "
             f"WHERE org_id = ? AND copy_sha256 IN (SELECT v FROM _cand)",
             [self.archive.org_id],
         )
-        return {(r[0], r[1], r[2]) for r in rows}
+        return {k for r in rows for k in ((r[0], r[1], r[2]), tuple(r))}
 
     def _commit(
         self,
