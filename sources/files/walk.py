@@ -29,7 +29,7 @@ from .maildir import MESSAGE_DIRS, fs_layout_folder, is_maildir, maildirpp_folde
 from .mbox import iter_mbox
 from .model import SourceMessage, SourceProblem
 from .outlook_msg import iter_msg
-from .outlook_pst import MAX_WHOLE_FILE_PROBLEM, iter_pst
+from .outlook_pst import MAX_WHOLE_FILE_PROBLEM, iter_pst, not_kept
 
 Item = SourceMessage | SourceProblem
 _MAILDIR_OWN = frozenset(("cur", "new", "tmp"))
@@ -209,7 +209,8 @@ def _read_file(path: Path, st: os.stat_result, rel: str, dir_parts: list[str], o
                 raw = path.read_bytes()
         except OSError:
             pass
-        yield _problem(path, rel, folder, f"the {kind} reader failed: {type(exc).__name__}: {exc}", raw, kind)
+        reason = f"the {kind} reader failed: {type(exc).__name__}: {exc}"
+        yield _problem(path, rel, folder, reason + ("" if raw else not_kept(path)), raw, kind)
 
 
 def _read_eml(path: Path, rel: str, folder: str) -> Iterator[Item]:

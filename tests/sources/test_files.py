@@ -551,3 +551,15 @@ def test_walk_folders_hidden_symlinks_and_unreadable(tmp_path: Path, monkeypatch
     overridden = list(iter_source(src, folder="Import"))
     assert {i.folder for i in overridden} == {"Import"}
     assert [i.position for i in overridden] == [i.position for i in items]
+
+
+def test_a_large_unreadable_pst_says_its_bytes_are_not_kept(tmp_path: Path) -> None:
+    from mailark.sources.files.outlook_pst import MAX_WHOLE_FILE_PROBLEM
+
+    path = tmp_path / "broken.pst"
+    with open(path, "wb") as f:
+        f.write(b"!BDN" + b"\0" * 508)
+        f.truncate(MAX_WHOLE_FILE_PROBLEM + 1)  # sparse: no 32 MiB written
+    (item,) = list(iter_source(path))
+    assert isinstance(item, SourceProblem) and item.raw == b""
+    assert f"its {MAX_WHOLE_FILE_PROBLEM + 1} bytes are not kept" in item.reason
