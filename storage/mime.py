@@ -20,7 +20,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 SKELETON_MAGIC = b"SK1"
@@ -256,6 +256,36 @@ class Recipe:
         if self.kind == 0:
             return b"\x00"
         return b"\x01" + _uvarint(self.line_len) + bytes([self.crlf | (self.final_eol << 1)])
+
+
+_LINES_PER_PIECE = 4096
+
+
+def iter_base64(content: bytes, line_len: int, eol: bytes, final_eol: bool) -> Iterator[bytes]:
+    """`encode_base64` in pieces of a few thousand lines: joined, exactly its bytes. A large attachment
+    is checked against its recipe without a second encoded copy (plus one object per line) in memory."""
+    if line_len <= 0 or line_len % 4:
+        yield encode_base64(content, line_len, eol, final_eol)
+        return
+    step = line_len // 4 * 3 * _LINES_PER_PIECE
+    view = memoryview(content)
+    for start in range(0, len(content), step):
+        enc = base64.b64encode(view[start : start + step])
+        piece = eol.join([enc[i : i + line_len] for i in range(0, len(enc), line_len)])
+        last = start + step >= len(content)
+        yield piece + eol if (not last or final_eol) and piece else piece
+
+
+def matches_base64(content: bytes, recipe: Recipe, body: bytes) -> bool:
+    """Whether `recipe` re-encodes `content` to exactly `body`, compared piece by piece."""
+    eol = b"\r\n" if recipe.crlf else b"\n"
+    view = memoryview(body)
+    pos = 0
+    for piece in iter_base64(content, recipe.line_len, eol, recipe.final_eol):
+        if view[pos : pos + len(piece)] != piece:
+            return False
+        pos += len(piece)
+    return pos == len(body)
 
 
 def encode_base64(content: bytes, line_len: int, eol: bytes, final_eol: bool) -> bytes:
@@ -526,7 +556,7 @@ class Splitter:
         except binascii.Error:
             return None
         recipe = Recipe(1, line_len, crlf, final_eol)
-        if recipe.encode(decoded) != body:
+        if not matches_base64(decoded, recipe, body):
             return None
         return self._make_part(decoded, recipe, len(body), ctype, header)
 
