@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mailark.catalog.archive import OrgArchive
-from mailark.catalog.export_names import FolderNames, safe_cell
+from mailark.catalog.export_names import FolderNames, part_file, remove_stale_parts, safe_cell
 from mailark.catalog.lake import ALIAS
 from mailark.storage.crypto import IntegrityError
 from mailark.storage.objects import ObjectNotFound
@@ -236,7 +236,8 @@ def export_zip(archive: OrgArchive, out: Path, mailbox_id: str | None = None, fo
     """The selection as a local zip file, written to a temporary file and renamed at the end."""
     sel = Selection(mailbox_ids=(mailbox_id,) if mailbox_id else None, folder=folder)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
+    remove_stale_parts(out.parent)  # left by exports that were killed
+    tmp = part_file(out)
     try:
         with tmp.open("wb") as f:
             result = write_zip(archive, sel, f)

@@ -9,8 +9,10 @@ A manifest cell must not run as a spreadsheet formula and must stay one bounded 
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
+from pathlib import Path
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\/:*?\"<>|]")
 _MESSAGE_FILE = re.compile(r"^\d{6}\.(eml|raw)$", re.I)
@@ -41,8 +43,14 @@ def zip_folder(mailbox: str, folder: str) -> str:
     return "/".join(safe_segment(s) for s in [mailbox, *folder.split("/")] if s.strip() not in ("", ".", ".."))
 
 
+def _fold(path: str) -> str:
+    """What a case-insensitive, normalizing file system (Windows, macOS) sees: "Café" in NFC and NFD,
+    "Straße" and "STRASSE" are one name there."""
+    return unicodedata.normalize("NFC", path).casefold()
+
+
 class FolderNames:
-    """Gives every (mailbox, folder) its own directory, unique without regard to case."""
+    """Gives every (mailbox, folder) its own directory, unique without regard to case or Unicode normalization."""
 
     def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix
@@ -54,10 +62,10 @@ class FolderNames:
         if key not in self._given:
             base = self.prefix + zip_folder(mailbox, folder)
             name, n = base, 1
-            while name.lower() in self._taken:
+            while _fold(name) in self._taken:
                 n += 1
                 name = f"{base}~{n}"
-            self._taken.add(name.lower())
+            self._taken.add(_fold(name))
             self._given[key] = name
         return self._given[key]
 
@@ -66,3 +74,41 @@ def safe_cell(value: object, limit: int | None = MAX_CELL) -> str:
     """A manifest (or audit CSV) cell: one line, bounded (unless `limit` is None), never a formula."""
     text = re.sub(r"[\x00-\x1f\x7f]", " ", "" if value is None else str(value))[:limit]
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+_PART = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.part$")
+
+
+def part_file(out: Path) -> Path:
+    """The hidden file an export is written to before it is renamed to `out`; it names the process
+    writing it, so the next export into the folder can tell a killed export's leftover from a running one."""
+    return out.with_name(f".{out.name}.{os.getpid()}.part")
+
+
+def remove_stale_parts(directory: Path) -> list[Path]:
+    """Delete the part files of exports whose process is gone (killed, machine restarted); returns them."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _PART.match(entry.name)
+        if m is None or not entry.is_file(follow_symlinks=False):
+            continue
+        pid = int(m.group("pid"))
+        if pid == os.getpid():
+            continue  # this process's own (another thread may be writing it)
+        try:
+            os.kill(pid, 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue  # another user's live process, or no pid at all
+        try:
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            pass
+    return removed

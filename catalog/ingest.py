@@ -86,7 +86,13 @@ class _Prepared:
     object_key: str | None = None  # quarantined bytes' object
 
     @property
-    def copy_key(self) -> tuple[str, str, str]:
+    def copy_key(self) -> tuple[str, ...]:
+        """What makes a copy a duplicate: its bytes in a mailbox folder. A problem reported by the
+        source (a pipe, an unreadable file or PST) or an item without bytes is told apart by where it
+        came from too: else every such item would share the SHA-256 of nothing and only the first
+        would leave a trace."""
+        if self.item.problem is not None or self.size == 0:
+            return (self.item.mailbox_id, self.item.folder, self.sha256, self.item.source, self.item.position)
         return (self.item.mailbox_id, self.item.folder, self.sha256)
 
 
@@ -127,7 +133,7 @@ class BatchWriter:
         arch = self.archive
         prepared: list[_Prepared] = []
         written: dict[str, _NewObject] = {}
-        seen_copies: set[tuple[str, str, str]] = set()
+        seen_copies: set[tuple[str, ...]] = set()
         quota = arch.storage_quota_bytes
         if quota is not None and self._used is None:
             self._used = storage_used(arch)
@@ -253,25 +259,29 @@ class BatchWriter:
     def _existing_all(self, good: list[_Prepared], bad: list[_Prepared], message_keys: set[str],
                       object_keys: set[str]) -> dict[str, set[tuple[str, ...]]]:
         """What the catalogue already holds of a batch, in one query (each query on the lake costs
-        a catalog round trip of ~30 ms): copies (mailbox_id, folder, sha256) archived and
-        quarantined, message keys and object keys."""
+        a catalog round trip of ~30 ms): copies archived and quarantined (their keys in both forms, see
+        `_Prepared.copy_key`), message keys and object keys."""
         have: dict[str, set[tuple[str, ...]]] = {"item": set(), "quarantine": set(), "message": set(), "object": set()}
         cand = [("item", p.sha256) for p in good] + [("quarantine", p.sha256) for p in bad]
         cand += [("message", k) for k in message_keys] + [("object", k) for k in object_keys]
         if not cand:
             return have
         parts = []
-        for kind, table, cols, key in (("item", "mailbox_items", "mailbox_id, folder, copy_sha256", "copy_sha256"),
-                                       ("quarantine", "quarantine", "mailbox_id, folder, copy_sha256", "copy_sha256"),
-                                       ("message", "messages", "message_key, NULL, NULL", "message_key"),
-                                       ("object", "objects", "object_key, NULL, NULL", "object_key")):
+        copy_cols = "mailbox_id, folder, copy_sha256, source, source_position"
+        for kind, table, cols, key in (("item", "mailbox_items", copy_cols, "copy_sha256"),
+                                       ("quarantine", "quarantine", copy_cols, "copy_sha256"),
+                                       ("message", "messages", "message_key, NULL, NULL, NULL, NULL", "message_key"),
+                                       ("object", "objects", "object_key, NULL, NULL, NULL, NULL", "object_key")):
             if any(k == kind for k, _ in cand):
                 parts.append(f"SELECT DISTINCT '{kind}' AS k, {cols} FROM {ALIAS}.{table} "
                              f"WHERE org_id = $org AND {key} IN (SELECT v FROM _cand WHERE k = '{kind}')")
         rows = _query_with(self.archive.lake, pa.table({"k": [k for k, _ in cand], "v": [v for _, v in cand]}),
                            " UNION ALL ".join(parts), {"org": self.archive.org_id})
-        for kind, a, b, c in rows:
-            have[kind].add((a, b, c) if kind in ("item", "quarantine") else (a,))
+        for kind, a, b, c, source, position in rows:
+            if kind in ("item", "quarantine"):
+                have[kind] |= {(a, b, c), (a, b, c, source, position)}
+            else:
+                have[kind].add((a,))
         return have
 
     def _commit(

@@ -22,6 +22,8 @@ FORMAT_VERSION = 1
 FLAG_ZSTD = 0x01
 _HEADER = struct.Struct(">2sBB8s12s")
 HEADER_SIZE = _HEADER.size  # 24 bytes
+SAMPLE_ABOVE = 4 << 20  # larger blobs are compressed only when samples of them compress
+SAMPLE_BYTES = 256 << 10  # each of three samples (start, a third in, end)
 
 
 class IntegrityError(ValueError):
@@ -55,11 +57,21 @@ class Sealer:
     def _aad(self, header: bytes, context: str) -> bytes:
         return header + self._org + b"\0" + context.encode()
 
+    def _may_pay(self, plain: bytes) -> bool:
+        """For a large blob, whether samples of it compress: an incompressible attachment (zip, JPEG,
+        PDF) is not compressed whole only to throw away a second copy of its size."""
+        if len(plain) <= SAMPLE_ABOVE:
+            return True
+        view = memoryview(plain)
+        third = len(plain) // 3
+        sample = b"".join(view[at : at + SAMPLE_BYTES] for at in (0, third, len(plain) - SAMPLE_BYTES))
+        return len(self._cctx.compress(sample)) < len(sample) - len(sample) // 64
+
     def seal(self, plain: bytes, context: str, *, compress: bool = True) -> bytes:
         """Compress when it pays, then encrypt. `context` is normally the object name."""
         flags = 0
         body = plain
-        if compress and len(plain) > 64:
+        if compress and len(plain) > 64 and self._may_pay(plain):
             packed = self._cctx.compress(plain)
             if len(packed) < len(plain) - len(plain) // 64:
                 body, flags = packed, FLAG_ZSTD

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from mailark.storage.mime import Leaf, field_name, field_value
+from mailark.storage.mime import Leaf, field_name, field_value, lenient_first_field
 
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 
@@ -47,16 +47,40 @@ def _text(value: bytes) -> str:
             return value.decode("latin-1")
 
 
+_DECODE_ERRORS = (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError, email.errors.CharsetError)
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
+
+
 def decode_words(value: str, defects: list[str] | None = None) -> str:
-    """RFC 2047 encoded words to text; undecodable charsets keep their raw text."""
+    """RFC 2047 encoded words to text; a word that cannot be decoded (unknown or non-ASCII charset,
+    bad base64) keeps its raw text while the words around it are still decoded."""
     if "=?" not in value:
         return value
     try:
         return str(email.header.make_header(email.header.decode_header(value)))
-    except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError) as e:
+    except _DECODE_ERRORS as e:
         if defects is not None:
             defects.append(f"undecodable encoded word: {type(e).__name__}")
-        return value
+    return _decode_word_by_word(value)
+
+
+def _decode_word_by_word(value: str) -> str:
+    out: list[str] = []
+    last = 0
+    prev_decoded = False
+    for m in _ENCODED_WORD.finditer(value):
+        between = value[last : m.start()]
+        try:
+            word, decoded = str(email.header.make_header(email.header.decode_header(m.group()))), True
+        except _DECODE_ERRORS:
+            word, decoded = m.group(), False
+        if not (prev_decoded and decoded and between.strip() == ""):  # blanks between two encoded words are not text
+            out.append(between)
+        out.append(word)
+        prev_decoded = decoded
+        last = m.end()
+    out.append(value[last:])
+    return "".join(out)
 
 
 # The common shapes of an address list entry, `addr` and `Name <addr>` (names of plain atoms,
@@ -110,7 +134,7 @@ def extract(top_fields: list[bytes], leaves: list[Leaf], top_names: list[bytes] 
     d = meta.defects
     by_name: dict[bytes, list[str]] = {}
     if top_names is None or len(top_names) != len(top_fields):
-        top_names = [field_name(f.lstrip() if i == 0 else f) for i, f in enumerate(top_fields)]
+        top_names = [field_name(lenient_first_field(f) if i == 0 else f) for i, f in enumerate(top_fields)]
     for f, n in zip(top_fields, top_names):
         if n in _WANTED:
             by_name.setdefault(n, []).append(_text(field_value(f)))
@@ -136,7 +160,18 @@ def extract(top_fields: list[bytes], leaves: list[Leaf], top_names: list[bytes] 
     return meta
 
 
+# The year after the month ("4 Dec 2026", "Dec 4, 2026") when written with three or four digits.
+_LONG_YEAR = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?\s+(?:\d{1,2},?\s+)?(\d{3,4})(?![\d:])",
+                        re.I)
+
+
 def parse_date(value: str, defects: list[str]) -> datetime | None:
+    """The Date header as a UTC time, or None (with a defect) when it cannot be one. A year below
+    1000 written in full (``0000``) is stored as no date: the parser would read it as a two-digit
+    year (``2000``), a date the message never carried. The header itself stays in the message."""
+    if any(int(y) < 1000 for y in _LONG_YEAR.findall(value)):
+        defects.append(f"Date header with year {min(_LONG_YEAR.findall(value), key=int)}: no date stored")
+        return None
     try:
         dt = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):

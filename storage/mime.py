@@ -20,7 +20,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 SKELETON_MAGIC = b"SK1"
@@ -258,6 +258,36 @@ class Recipe:
         return b"\x01" + _uvarint(self.line_len) + bytes([self.crlf | (self.final_eol << 1)])
 
 
+_LINES_PER_PIECE = 4096
+
+
+def iter_base64(content: bytes, line_len: int, eol: bytes, final_eol: bool) -> Iterator[bytes]:
+    """`encode_base64` in pieces of a few thousand lines: joined, exactly its bytes. A large attachment
+    is checked against its recipe without a second encoded copy (plus one object per line) in memory."""
+    if line_len <= 0 or line_len % 4:
+        yield encode_base64(content, line_len, eol, final_eol)
+        return
+    step = line_len // 4 * 3 * _LINES_PER_PIECE
+    view = memoryview(content)
+    for start in range(0, len(content), step):
+        enc = base64.b64encode(view[start : start + step])
+        piece = eol.join([enc[i : i + line_len] for i in range(0, len(enc), line_len)])
+        last = start + step >= len(content)
+        yield piece + eol if (not last or final_eol) and piece else piece
+
+
+def matches_base64(content: bytes, recipe: Recipe, body: bytes) -> bool:
+    """Whether `recipe` re-encodes `content` to exactly `body`, compared piece by piece."""
+    eol = b"\r\n" if recipe.crlf else b"\n"
+    view = memoryview(body)
+    pos = 0
+    for piece in iter_base64(content, recipe.line_len, eol, recipe.final_eol):
+        if view[pos : pos + len(piece)] != piece:
+            return False
+        pos += len(piece)
+    return pos == len(body)
+
+
 def encode_base64(content: bytes, line_len: int, eol: bytes, final_eol: bool) -> bytes:
     enc = base64.b64encode(content)
     if line_len <= 0 or len(enc) <= line_len:
@@ -330,6 +360,14 @@ class _SkeletonBuilder:
 # ---- split ------------------------------------------------------------------------------------
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def lenient_first_field(first: bytes) -> bytes:
+    """The first header field without what broken producers put before it (a BOM, blanks)."""
+    return first.removeprefix(UTF8_BOM).lstrip()
+
+
 class Splitter:
     """Splits messages for one organization; `digest` is its naming HMAC."""
 
@@ -344,10 +382,12 @@ class Splitter:
         strict = [field_name(f) for f in fields]  # what the entity reads (as it always has)
         names = list(strict)
         defects: list[str] = []
-        if names and not names[0] and (lenient := field_name(fields[0].lstrip())):
-            # Broken producers put blanks before the first field; the bytes stay as they are.
+        if names and not names[0] and (lenient := field_name(lenient_first_field(fields[0]))):
+            # Broken producers put blanks or a UTF-8 byte order mark (Windows editors) before the
+            # first field; the bytes stay as they are.
             names[0] = lenient
-            defects.append("white space before the first header field")
+            defects.append("UTF-8 byte order mark before the first header field" if fields[0].startswith(UTF8_BOM)
+                           else "white space before the first header field")
         if not names or not names[0]:
             raise NotAMessage("not an RFC 5322 message: the first line is not a header field")
         if not any(n in MESSAGE_FIELDS for n in names):
@@ -524,7 +564,7 @@ class Splitter:
         except binascii.Error:
             return None
         recipe = Recipe(1, line_len, crlf, final_eol)
-        if recipe.encode(decoded) != body:
+        if not matches_base64(decoded, recipe, body):
             return None
         return self._make_part(decoded, recipe, len(body), ctype, header)
 

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 
 def import_(
-    sources: Annotated[list[Path], typer.Argument(help="Files or directories: EML, mbox, PST/OST, .msg.")],
+    sources: Annotated[list[Path], typer.Argument(help="Files or directories: EML, mbox, PST/OST, .msg, Maildir.")],
     org: OrgOpt,
     mailbox: Annotated[str, typer.Option("--mailbox", help="Archive mailbox address (created if new).")],
     folder: Annotated[str | None, typer.Option("--folder", help="Put everything into this folder.")] = None,

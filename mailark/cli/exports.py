@@ -116,6 +116,7 @@ def register(app: typer.Typer) -> None:
     def download(org: OrgOpt, export_id: str, out_file: Annotated[Path, typer.Option("--out", help="The zip to write.")],
                  as_json: JsonOpt = False) -> None:
         """Write a finished export's zip (decrypted as it streams) to a local file."""
+        from mailark.catalog.export_names import part_file, remove_stale_parts
         from mailark.operations.exports import open_download
 
         rt = cli_runtime()
@@ -124,7 +125,8 @@ def register(app: typer.Typer) -> None:
             with rt.session(write=True) as s:
                 job = cx.check_download(s, op, org, export_id)
                 s.expunge(job)
-            tmp = out_file.with_name(f".{out_file.name}.part")
+            remove_stale_parts(out_file.parent)  # left by downloads that were killed
+            tmp = part_file(out_file)
             with tmp.open("wb") as f:
                 for block in open_download(rt, job):
                     f.write(block)

@@ -7,6 +7,7 @@ CLI call pays no Prefect start-up.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from mailark.control.mailboxes import ensure_archive_mailbox
 from mailark.control.orgs import ControlError
 from mailark.control.principals import Principal
 from mailark.runtime import Runtime
-from mailark.sources.files import SourceProblem, iter_source
+from mailark.sources.files import SourceMessage, SourceProblem, iter_source
 
 
 class ImportRefused(ControlError):
@@ -82,6 +83,14 @@ def source_bytes(sources: list[Path]) -> int:
     return total
 
 
+def _first_items(sources: list[Path], folder: str | None) -> Iterator[SourceMessage | SourceProblem] | None:
+    """Every item of the sources, or None when they hold none: a path that holds no mail file must
+    not end in a "successful" import of nothing."""
+    items = itertools.chain.from_iterable(iter_source(src, folder) for src in sources)
+    first = next(items, None)
+    return None if first is None else itertools.chain([first], items)
+
+
 def run_import(
     rt: Runtime,
     org_name: str,
@@ -98,6 +107,13 @@ def run_import(
         raise ImportRefused(f"nothing imported: no such file or directory: {', '.join(missing)}")
     started = time.perf_counter()
     org = rt.org(org_name)
+    found = _first_items(sources, folder)
+    if found is None:
+        raise ImportRefused(
+            f"nothing imported: no mail files found in {', '.join(str(s) for s in sources)} (read are EML, mbox, "
+            "PST/OST and .msg files and Maildir directories; hidden files and directories are skipped): "
+            "check the path"
+        )
     with rt.session(write=True) as session:
         # The licence decides whether a new address may get an archive mailbox.
         mb, created = ensure_archive_mailbox(session, Principal.deployment_operator(), org, mailbox)
@@ -108,10 +124,9 @@ def run_import(
     nbytes = 0
 
     def incoming() -> Iterator[Incoming]:
-        for src in sources:
-            for m in iter_source(src, folder):
-                problem = m.reason if isinstance(m, SourceProblem) else None
-                yield Incoming(m.raw, mb.id, mb.primary_address, m.folder, m.source, m.position, problem)
+        for m in found:
+            problem = m.reason if isinstance(m, SourceProblem) else None
+            yield Incoming(m.raw, mb.id, mb.primary_address, m.folder, m.source, m.position, problem)
 
     for n, items in enumerate(batches(incoming(), rt.settings.batch_messages, rt.settings.batch_bytes), 1):
         batch_bytes = sum(len(i.raw) for i in items)

@@ -68,26 +68,29 @@ def _pieces_lf(f: BinaryIO) -> Iterator[bytes]:
 
 
 def _pieces_sep(f: BinaryIO, term: bytes) -> Iterator[bytes]:
-    """Like ``_pieces_lf`` for another one-byte line terminator."""
+    """Like ``_pieces_lf`` for another one-byte line terminator. What follows an over-long piece is
+    split at its line ends like everything else (also at the end of the file)."""
     buf = b""
     pos = 0
+    eof = False
     while True:
         i = buf.find(term, pos)
         if i != -1 and i + 1 - pos <= MAX_PIECE:
             yield buf[pos : i + 1]
             pos = i + 1
             continue
-        rest = buf[pos:]
-        if len(rest) >= MAX_PIECE:
-            yield rest[:MAX_PIECE]
-            rest = rest[MAX_PIECE:]
-        chunk = f.read(READ_CHUNK)
-        if not chunk:
-            if rest:
-                yield rest
+        if len(buf) - pos >= MAX_PIECE:
+            yield buf[pos : pos + MAX_PIECE]
+            pos += MAX_PIECE
+            continue
+        if eof:
+            if pos < len(buf):
+                yield buf[pos:]
             return
-        buf = rest + chunk
+        chunk = f.read(READ_CHUNK)
+        buf = buf[pos:] + chunk
         pos = 0
+        eof = not chunk
 
 
 def iter_mbox(

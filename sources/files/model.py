@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The ``source`` values the readers produce.
-SOURCE_KINDS = ("eml", "mbox", "pst", "msg")
+SOURCE_KINDS = ("eml", "mbox", "pst", "msg", "maildir")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class SourceMessage:
     source: str
     position: str
     origin: Path
+    #: Maildir flag letters from the file name (``"FRS"``); the catalogue has no column for them yet.
+    flags: str = ""
 
 
 @dataclass(frozen=True)

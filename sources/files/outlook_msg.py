@@ -8,6 +8,7 @@ item (another OLE document, a damaged file) becomes a problem carrying the file'
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -101,11 +102,13 @@ def _message_properties(msg: Any, default_codec: str = "cp1252") -> _MsgProperti
 
 
 def _open(data: bytes) -> Any:
+    """Open an item from its bytes. They go in as a file object: olefile takes ``bytes`` shorter
+    than 1536 as a *file name*, so a small .msg would open whatever file its bytes name."""
     import extract_msg
     from extract_msg.enums import ErrorBehavior
 
     return extract_msg.openMsg(
-        data,
+        io.BytesIO(data),
         strict=False,
         errorBehavior=ErrorBehavior.ATTACH_SUPPRESS_ALL | ErrorBehavior.RTFDE | ErrorBehavior.NAMED_NAME_STREAM,
     )

@@ -189,13 +189,14 @@ def iter_pst(
     except Exception as exc:  # noqa: BLE001 - pypff raises IOError, RuntimeError, ...
         if handle is not None:
             handle.close()
+        raw = _small_file_bytes(path)
         yield SourceProblem(
-            raw=_small_file_bytes(path),
+            raw=raw,
             folder=folder if folder is not None else base_folder,
             source="pst",
             position=position,
             origin=origin,
-            reason=f"unreadable Outlook data file (PST/OST): {exc}",
+            reason=f"unreadable Outlook data file (PST/OST): {exc}" + ("" if raw else not_kept(path)),
         )
         return
     try:
@@ -302,6 +303,18 @@ def _has_surrogates(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def not_kept(path: Path) -> str:
+    """What a problem's reason adds when the file's bytes are not kept (too large to quarantine whole)."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return ""
+    if size <= MAX_WHOLE_FILE_PROBLEM:
+        return ""
+    return (f"; its {size} bytes are not kept (over {MAX_WHOLE_FILE_PROBLEM >> 20} MiB): keep the file, "
+            "repair it (Outlook's scanpst) and import it again")
 
 
 def _small_file_bytes(path: Path) -> bytes:

@@ -2,7 +2,8 @@
 
 Each file is recognised by its content (``detect_format``), never by its name. A directory is
 walked recursively in sorted order so that two runs over the same tree yield the same items in
-the same order. Hidden entries (names starting with ".") are skipped; a symlink is followed only
+the same order. Hidden entries (names starting with ".") are skipped, except the folders of a
+Maildir++ (see ``maildir.py``: a directory with ``cur/`` and ``new/`` is read as a Maildir); a symlink is followed only
 to a file inside the tree (symlinked directories are skipped: their targets are either outside the
 tree or walked anyway, and skipping them rules out loops). Nothing here raises for a bad file: an
 unreadable file, a special file or a reader failure becomes a ``SourceProblem``.
@@ -10,7 +11,9 @@ unreadable file, a special file or a reader failure becomes a ``SourceProblem``.
 Folders (unless the caller gives one for everything): a directory's path below the source
 ("" at the top); an mbox adds its file name without extension (Thunderbird's ``X.sbd``
 directories count as folder ``X``, Apple Mail's ``X.mbox/mbox`` as folder ``X``); a PST adds its
-folder tree; an .eml/.msg file lives in its directory's folder.
+folder tree; an .eml/.msg file lives in its directory's folder. A Maildir's own messages go to
+``INBOX`` and its subfolders (``.Archive.2020`` or ``Archive/2020``) beside it, below the Maildir's
+directory path (``Maildir/INBOX``, ``Maildir/Archive/2020`` when the source is its parent).
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from .detect import detect_format
+from .maildir import MESSAGE_DIRS, fs_layout_folder, is_maildir, maildirpp_folder, split_info
 from .mbox import iter_mbox
 from .model import SourceMessage, SourceProblem
 from .outlook_msg import iter_msg
-from .outlook_pst import MAX_WHOLE_FILE_PROBLEM, iter_pst
+from .outlook_pst import MAX_WHOLE_FILE_PROBLEM, iter_pst, not_kept
 
 Item = SourceMessage | SourceProblem
+_MAILDIR_OWN = frozenset(("cur", "new", "tmp"))
 
 
 def _text(name: str) -> str:
@@ -66,13 +72,39 @@ def _problem(path: Path, rel: str, folder: str, reason: str, raw: bytes = b"", s
     return SourceProblem(raw=raw, folder=folder, source=source, position=rel, origin=path, reason=reason)
 
 
-def _walk_directory(directory: Path, root: Path, rel_parts: list[str], override: str | None) -> Iterator[Item]:
-    here = override if override is not None else _join(rel_parts)
+def _entry_stat(entry: os.DirEntry[str], root: Path, rel: str, here: str) -> os.stat_result | SourceProblem | None:
+    """The entry's stat (following a symlink to a file inside the tree), a problem, or None to skip it."""
+    child = Path(entry.path)
+    try:
+        if entry.is_symlink():
+            try:
+                target = child.resolve(strict=True)
+            except (OSError, RuntimeError):
+                return None  # dangling or looping link
+            if not target.is_relative_to(root) or target.is_dir():
+                return None
+        return child.stat()
+    except OSError as exc:
+        return _problem(child, rel, here, f"unreadable file: {exc}")
+
+
+def _scan(directory: Path, rel_parts: list[str], here: str) -> list[os.DirEntry[str]] | SourceProblem:
     try:
         with os.scandir(directory) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            return sorted(it, key=lambda e: e.name)
     except OSError as exc:
-        yield _problem(directory, _join(rel_parts) + "/", here, f"unreadable directory: {exc}")
+        return _problem(directory, _join(rel_parts) + "/", here, f"unreadable directory: {exc}")
+
+
+def _walk_directory(directory: Path, root: Path, rel_parts: list[str], override: str | None) -> Iterator[Item]:
+    here = override if override is not None else _join(rel_parts)
+    if is_maildir(directory):
+        base = _join(rel_parts)
+        yield from _walk_maildir(directory, root, rel_parts, _join([base, "INBOX"]), base, override)
+        return
+    entries = _scan(directory, rel_parts, here)
+    if isinstance(entries, SourceProblem):
+        yield entries
         return
     for entry in entries:
         if entry.name.startswith("."):
@@ -80,22 +112,70 @@ def _walk_directory(directory: Path, root: Path, rel_parts: list[str], override:
         child = Path(entry.path)
         name = _text(entry.name)
         rel = _join([*rel_parts, name])
-        try:
-            if entry.is_symlink():
-                try:
-                    target = child.resolve(strict=True)
-                except (OSError, RuntimeError):
-                    continue  # dangling or looping link
-                if not target.is_relative_to(root) or target.is_dir():
-                    continue
-            st = child.stat()
-        except OSError as exc:
-            yield _problem(child, rel, here, f"unreadable file: {exc}")
+        st = _entry_stat(entry, root, rel, here)
+        if st is None:
+            continue
+        if isinstance(st, SourceProblem):
+            yield st
             continue
         if stat.S_ISDIR(st.st_mode):
             yield from _walk_directory(child, root, [*rel_parts, name], override)
         else:
             yield from _read_file(child, st, rel, rel_parts, override)
+
+
+def _walk_maildir(
+    directory: Path, root: Path, rel_parts: list[str], folder: str, child_base: str, override: str | None
+) -> Iterator[Item]:
+    """A Maildir: its own messages (``cur/``, ``new/``) into ``folder``, then its subfolders (Maildir++
+    ``.A.B`` or ``LAYOUT=fs`` directories) below ``child_base``. Everything else in a Maildir is the
+    mail server's bookkeeping (indexes, uid lists, subscriptions, ``tmp/``) and is not read."""
+    here = override if override is not None else folder
+    entries = _scan(directory, rel_parts, here)
+    if isinstance(entries, SourceProblem):
+        yield entries
+        return
+    for sub in MESSAGE_DIRS:
+        sub_dir = directory / sub
+        if not sub_dir.is_dir():
+            continue
+        files = _scan(sub_dir, [*rel_parts, sub], here)
+        if isinstance(files, SourceProblem):
+            yield files
+            continue
+        for entry in sorted(files, key=lambda e: split_info(e.name)[0]):
+            if entry.name.startswith("."):
+                continue
+            unique, flags = split_info(_text(entry.name))
+            rel = _join([*rel_parts, sub, unique])
+            st = _entry_stat(entry, root, rel, here)
+            if st is None:
+                continue
+            if isinstance(st, SourceProblem):
+                yield st
+                continue
+            path = Path(entry.path)
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                yield _problem(path, rel, here, "not a regular file (device, pipe or socket): not read", source="maildir")
+                continue
+            for item in _read_eml(path, rel, here):
+                if isinstance(item, SourceMessage):
+                    item = replace(item, source="maildir", flags=flags)
+                else:
+                    item = replace(item, source="maildir")
+                yield item
+    for entry in entries:
+        if entry.name in _MAILDIR_OWN or not entry.is_dir(follow_symlinks=False):
+            continue
+        name = _text(entry.name)
+        sub_folder = maildirpp_folder(name) if name.startswith(".") else fs_layout_folder(name)
+        child = Path(entry.path)
+        if sub_folder is None or not is_maildir(child):
+            continue
+        target = _join([child_base, sub_folder])
+        yield from _walk_maildir(child, root, [*rel_parts, name], target, target, override)
 
 
 def _read_file(path: Path, st: os.stat_result, rel: str, dir_parts: list[str], override: str | None) -> Iterator[Item]:
@@ -129,7 +209,8 @@ def _read_file(path: Path, st: os.stat_result, rel: str, dir_parts: list[str], o
                 raw = path.read_bytes()
         except OSError:
             pass
-        yield _problem(path, rel, folder, f"the {kind} reader failed: {type(exc).__name__}: {exc}", raw, kind)
+        reason = f"the {kind} reader failed: {type(exc).__name__}: {exc}"
+        yield _problem(path, rel, folder, reason + ("" if raw else not_kept(path)), raw, kind)
 
 
 def _read_eml(path: Path, rel: str, folder: str) -> Iterator[Item]:

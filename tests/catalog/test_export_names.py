@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
+import unicodedata
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -67,3 +69,30 @@ def test_bidi_controls_in_attachment_names_are_shown_not_obeyed() -> None:
            "Content-Disposition: attachment; filename*=UTF-8''invoice%E2%80%AEfdp.exe\r\n\r\nMZ\r\n--b--\r\n").encode()
     [(att, _)] = attachments_of(BytesParser(policy=policy.default).parsebytes(raw))  # type: ignore[arg-type]
     assert att.filename == "invoice[U+202E]fdp.exe"
+
+
+def test_folder_names_unique_across_unicode_normalization_and_case_folding() -> None:
+    from mailark.catalog.export_names import FolderNames
+
+    names = FolderNames()
+    given = [names("ann@acme", f) for f in ("Caf\u00e9", "Cafe\u0301", "Stra\u00dfe", "STRASSE", "000001.eml", "x/..")]
+    folded = [unicodedata.normalize("NFC", g).casefold() for g in given]
+    assert len(set(folded)) == len(folded), given
+    assert names("ann@acme", "Caf\u00e9") == given[0]  # the same folder keeps its name
+
+
+def test_a_killed_export_leaves_no_part_file_after_the_next(home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    subprocess.run([MAILARK, "org", "create", "acme", "--json"], check=True, capture_output=True, timeout=120)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "m.eml").write_bytes(_mail(1, "<1@x>"))
+    subprocess.run([MAILARK, "import", str(tmp_path / "src"), "--org", "acme", "--mailbox", "ann@acme"], check=True,
+                   capture_output=True, timeout=120)
+    out = tmp_path / "out" / "acme.zip"
+    out.parent.mkdir()
+    # What a kill -9 of an export into the same folder (another file name) leaves: cleaned by the next export.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    (out.parent / f".old.zip.{dead}.part").write_bytes(b"PK\x03\x04 half an export")
+    (out.parent / f".running.zip.{os.getpid()}.part").write_bytes(b"PK\x03\x04 being written")  # a live export
+    subprocess.run([MAILARK, "export", "--org", "acme", "--out", str(out)], check=True, capture_output=True, timeout=300)
+    assert sorted(p.name for p in out.parent.iterdir()) == [f".running.zip.{os.getpid()}.part", "acme.zip"]

@@ -203,3 +203,23 @@ def test_a_consumed_batch_frees_its_messages_and_cannot_be_written_again(rt, org
     assert all(not it.raw for it in items), "the batch no longer holds the messages' bytes"
     with pytest.raises(ValueError, match="consumed"):
         writer.write(items)
+
+
+def test_problems_without_bytes_each_leave_a_trace(rt, org, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from mailark.sources.files.importing import run_import
+
+    src = tmp_path / "src"
+    src.mkdir()
+    os.mkfifo(src / "pipe-a")
+    os.mkfifo(src / "pipe-b")
+    (src / "empty-1.eml").write_bytes(b"")
+    (src / "empty-2.eml").write_bytes(b"")
+    (src / "bad-1.txt").write_bytes(b"just text\n")
+    (src / "bad-2.txt").write_bytes(b"just text\n")  # the same bytes: kept once, a duplicate
+    first = run_import(rt, "acme", "ann@acme", [src])
+    assert (first.counts.quarantined, first.counts.duplicates) == (5, 1)
+    rows = rt.archive_for(org).lake.execute(
+        "SELECT source_position, size FROM lake.quarantine ORDER BY 1").fetchall()
+    assert rows == [("bad-1.txt", 10), ("empty-1.eml", 0), ("empty-2.eml", 0), ("pipe-a", 0), ("pipe-b", 0)]
+    again = run_import(rt, "acme", "ann@acme", [src])
+    assert (again.counts.quarantined, again.counts.duplicates) == (0, 6)

@@ -145,3 +145,12 @@ def test_version() -> None:
 
     done = subprocess.run([MAILARK, "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == f"mailark {version('mailark')}"
+
+
+def test_an_import_that_finds_no_mail_file_exits_1(home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("org", "create", "acme")
+    src = tmp_path / "src"
+    (src / ".Trash" / "cur").mkdir(parents=True)  # hidden, and not inside a Maildir: skipped
+    (src / ".Trash" / "cur" / "1.M1.mx:2,S").write_bytes(b"From: a@b\n\nx\n")
+    p = run("import", str(src), "--org", "acme", "--mailbox", "ann@acme", "--json", check=1)
+    assert "no mail files found" in p.stderr and not p.stdout

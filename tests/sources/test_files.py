@@ -169,6 +169,19 @@ def test_mbox_lines_longer_than_the_read_buffer(tmp_path: Path) -> None:
     assert [i.raw for i in items] == [first.replace(b">From", b"From"), second]
 
 
+@pytest.mark.parametrize("term", [b"\r", b"\n"])
+def test_mbox_long_line_does_not_merge_the_messages_after_it(tmp_path: Path, term: bytes) -> None:
+    from mailark.sources.files.mbox import MAX_PIECE
+
+    sep = b"From a@example.org Mon Jan  1 00:00:00 2024" + term
+    bodies = [b"Subject: long" + term + term + b"x" * (MAX_PIECE + 1000) + term,
+              b"Subject: two" + term + term + b"short" + term,
+              b"Subject: three" + term + term + b"last" + term]
+    path = tmp_path / "classic-mac.mbox"
+    path.write_bytes(term.join(sep + b for b in bodies))
+    assert [i.raw for i in iter_source(path)] == bodies
+
+
 def test_mbox_corpus_files_that_lack_blank_lines_or_use_cr(tmp_path: Path) -> None:
     # sisimai's rhost-cox-01 holds two messages without a blank line between them
     cox = list(iter_source(CORPUS / "sisimai/maildir/bsd/rhost-cox-01.eml"))
@@ -314,6 +327,17 @@ def test_broken_msg_is_a_problem_with_the_file_bytes(tmp_path: Path) -> None:
         (item,) = list(iter_source(path))
         assert isinstance(item, SourceProblem) and item.source == "msg"
         assert item.raw == path.read_bytes() and item.reason
+
+
+def test_small_msg_bytes_are_never_taken_for_a_file_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # olefile reads bytes under 1536 as a path: the small file's bytes name another Outlook item
+    small = bytes.fromhex("D0CF11E0A1B11AE1") + b"-other-item"
+    shutil.copyfile(MSG, os.fsdecode(os.fsencode(tmp_path) + b"/" + small))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "small.msg").write_bytes(small)
+    monkeypatch.chdir(tmp_path)
+    (item,) = list(iter_source(tmp_path / "src" / "small.msg"))
+    assert isinstance(item, SourceProblem) and item.raw == small and "unreadable Outlook .msg" in item.reason
 
 
 def test_outlook_conversion_is_identical_in_another_process() -> None:
@@ -527,3 +551,15 @@ def test_walk_folders_hidden_symlinks_and_unreadable(tmp_path: Path, monkeypatch
     overridden = list(iter_source(src, folder="Import"))
     assert {i.folder for i in overridden} == {"Import"}
     assert [i.position for i in overridden] == [i.position for i in items]
+
+
+def test_a_large_unreadable_pst_says_its_bytes_are_not_kept(tmp_path: Path) -> None:
+    from mailark.sources.files.outlook_pst import MAX_WHOLE_FILE_PROBLEM
+
+    path = tmp_path / "broken.pst"
+    with open(path, "wb") as f:
+        f.write(b"!BDN" + b"\0" * 508)
+        f.truncate(MAX_WHOLE_FILE_PROBLEM + 1)  # sparse: no 32 MiB written
+    (item,) = list(iter_source(path))
+    assert isinstance(item, SourceProblem) and item.raw == b""
+    assert f"its {MAX_WHOLE_FILE_PROBLEM + 1} bytes are not kept" in item.reason

@@ -70,3 +70,15 @@ def test_pack_entries_read_back(tmp_path) -> None:  # type: ignore[no-untyped-de
         assert r.read(str(refs[i])) == e
         assert EntryRef.parse(str(refs[i])) == refs[i]
     assert len({(x.block_offset) for x in refs}) > 1  # several blocks, read independently
+
+
+def test_large_blobs_compress_only_when_samples_of_them_do() -> None:
+    from mailark.storage.crypto import SAMPLE_ABOVE
+
+    s = Sealer("org", DataKey(b"k" * 8, os.urandom(32)))
+    noise = os.urandom(SAMPLE_ABOVE + 1)
+    text = (b"the same line of a long report\r\n" * (SAMPLE_ABOVE // 32 + 1))
+    for plain, compressed in ((noise, False), (text, True)):
+        blob = s.seal(plain, "obj")
+        assert (len(blob) < len(plain) // 2) is compressed
+        assert s.open(blob, "obj") == plain

@@ -123,3 +123,41 @@ def test_blanks_before_the_first_field_are_tolerated() -> None:
     assert "white space before the first header field" in s.defects
     assert extract(s.top_fields, s.leaves).from_addr == "ann@example.org"
     assert roundtrip(raw) == raw
+
+
+def test_utf8_bom_before_the_first_field_is_a_message() -> None:
+    from mailark.storage.metadata import extract
+
+    raw = b"\xef\xbb\xbfFrom: Ann <ann@example.org>\r\nSubject: saved by Notepad\r\n\r\nhello\r\n"
+    s = splitter().split(raw)  # quarantined as "not an RFC 5322 message" before
+    assert "UTF-8 byte order mark before the first header field" in s.defects
+    meta = extract(s.top_fields, s.leaves)
+    assert meta.from_addr == "ann@example.org" and meta.subject == "saved by Notepad"
+    assert roundtrip(raw) == raw
+
+
+def test_an_undecodable_charset_keeps_its_word_and_decodes_the_rest() -> None:
+    from mailark.storage.metadata import extract
+
+    raw = ("From: =?ut\u00e9f-8?q?Ann?= <ann@example.org>\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= "
+           "=?ut\u00e9f-8?q?x?= =?iso-8859-1?q?=E0_bient=F4t?=\r\n\r\nhi\r\n").encode()
+    s = splitter().split(raw)
+    meta = extract(s.top_fields, s.leaves)  # email.errors.CharsetError escaped before: "unparseable"
+    assert meta.subject == "Grüße =?ut\u00e9f-8?q?x?= à bientôt"
+    assert meta.from_addr == "ann@example.org" and meta.from_name == "=?ut\u00e9f-8?q?Ann?="
+    assert "undecodable encoded word: CharsetError" in meta.defects
+
+
+@pytest.mark.parametrize(("date", "expected"), [
+    ("Mon, 1 Jan 0000 00:00:00 +0000", None),
+    ("Sat, 1 Jan 0999 00:00:00 +0000", None),
+    ("Fri, 4 Dec 2026 10:00:00 0000", "2026-12-04T10:00:00+00:00"),
+    ("4 Dec 99 10:00 -0000", "1999-12-04T10:00:00+00:00"),
+])
+def test_a_date_in_year_0000_is_no_date(date: str, expected: str | None) -> None:
+    from mailark.storage.metadata import parse_date
+
+    defects: list[str] = []
+    got = parse_date(date, defects)
+    assert (got.isoformat() if got else None) == expected
+    assert bool(defects) == (expected is None)
