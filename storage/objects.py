@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +40,8 @@ TEMP_PREFIX = ".tmp-"
 class ObjectInfo:
     name: str
     size: int
-    modified: float | None = None  # seconds since the epoch, when the backend says
+    # seconds since the epoch, when the backend says; not part of what an object is (name and size)
+    modified: float | None = field(default=None, compare=False)
 
 
 class ObjectStoreError(RuntimeError):
