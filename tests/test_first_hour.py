@@ -22,9 +22,9 @@ def _pytest_in(root: Path, env_corpus: str | None) -> subprocess.CompletedProces
     env = {k: v for k, v in os.environ.items() if k != "MAILARK_TEST_CORPUS"}
     if env_corpus is not None:
         env["MAILARK_TEST_CORPUS"] = env_corpus
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "--rootdir", str(root),
-                           "-c", os.devnull, str(root / "tests")], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=300)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "--rootdir", str(root),
+           "-c", os.devnull, str(root / "tests")]
+    return subprocess.run(cmd, check=False, cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_a_clone_without_the_corpus_skips_with_the_reason(tmp_path: Path) -> None:

@@ -56,6 +56,16 @@ def print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, default=json_default, ensure_ascii=False) + "\n")
 
 
+def os_failure(e: OSError) -> str:
+    """A file the command needed could not be used: which, why, and (inside the home) what to do."""
+    home = get_settings().home
+    what = f"{e.strerror or e}: {e.filename}" if e.filename else str(e)
+    if e.filename and str(e.filename).startswith(str(home)):
+        return (f"the mailark home {home} cannot be used ({what}): point MAILARK_HOME at the home's directory, "
+                f"or restore the home from a backup (mailark restore)")
+    return what
+
+
 def guard(fn: Callable[[], T]) -> T:
     """Turn the errors we expect into a clear message and exit status 1."""
     from mailark.catalog.lake import LakeError
@@ -69,12 +79,24 @@ def guard(fn: Callable[[], T]) -> T:
         return fn()
     except (ControlError, LakeError, ObjectStoreError, KeyUnavailable, IntegrityError, SourceError) as e:
         fail(str(e))
+    except OSError as e:
+        fail(os_failure(e))
+
+
+def usable_home():  # type: ignore[no-untyped-def]
+    """The settings, once the home's folders are there (made if missing); a home that cannot be used exits 1."""
+    settings = get_settings()
+    try:
+        settings.ensure_dirs()
+    except OSError as e:
+        fail(os_failure(e))
+    return settings
 
 
 def cli_runtime():  # type: ignore[no-untyped-def]
     from mailark.runtime import open_runtime
 
-    return open_runtime(get_settings())
+    return open_runtime(usable_home())
 
 
 def prefect_running() -> bool:
@@ -96,12 +118,14 @@ def act(work: Callable[[Session, Any, Any], Any]) -> Any:
     from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
 
-    rt = open_runtime(get_settings())
+    rt = open_runtime(usable_home())
     try:
         with rt.session() as s:
             return work(s, Principal.deployment_operator(), rt)
     except ControlError as e:
         fail(str(e))
+    except OSError as e:  # a home moved away, a file where the home should be, a disk that went read-only
+        fail(os_failure(e))
     finally:
         rt.close()
 
