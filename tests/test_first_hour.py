@@ -38,3 +38,19 @@ def test_a_wrong_corpus_path_fails_loudly(tmp_path: Path) -> None:
     done = _pytest_in(tmp_path / "clone", str(tmp_path / "no-such-corpus"))
     assert done.returncode != 0
     assert "is not a directory" in done.stdout, done.stdout
+
+
+def test_the_install_builds_without_setuptools_warnings(tmp_path: Path) -> None:
+    """`make demo` installs the package: setuptools must not warn about data folders it would ignore."""
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(tmp_path / "dist"), str(REPO)],
+                          check=False, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = done.stdout + done.stderr
+    assert "absent from the `packages` configuration" not in log, log[-5000:]
+    import zipfile
+
+    wheel = next((tmp_path / "dist").glob("mailark-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for needed in ("mailark/dashboards/web/templates/base.html", "mailark/dashboards/web/static/mailark.css",
+                   "mailark/control/data/common-passwords.txt", "mailark/control/migrations/versions/0013_tokens_and_lockout.py"):
+        assert needed in names, needed
