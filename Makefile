@@ -3,22 +3,29 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CORPUS ?= $(if $(wildcard ../shared/corpus),../shared/corpus,samples/mail)
 
-.PHONY: demo test install bench clean-demo
+.PHONY: demo test install install-test bench clean-demo
 
+# The demo needs mailark alone; the tests add their extras (playwright, moto, schemathesis, ...).
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 ## Set up, start the embedded default (Prefect server), archive the sample mail, say where to look.
 demo: $(VENV)/.installed
 	$(VENV)/bin/mailark demo --corpus $(CORPUS)
 
 ## Install what the tests need, start the real peers (fixtures do), run the suite.
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	bash scripts/install-test-deps.sh
 	$(PY) -m pytest -q
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -54,3 +56,65 @@ def test_the_install_builds_without_setuptools_warnings(tmp_path: Path) -> None:
     for needed in ("mailark/dashboards/web/templates/base.html", "mailark/dashboards/web/static/mailark.css",
                    "mailark/control/data/common-passwords.txt", "mailark/control/migrations/versions/0013_tokens_and_lockout.py"):
         assert needed in names, needed
+
+
+def _make_plan(target: str) -> str:
+    done = subprocess.run(["make", "-n", "-B", "-C", str(REPO), target], check=False, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_make_demo_installs_only_what_the_demo_needs() -> None:
+    demo, test = _make_plan("demo"), _make_plan("test")
+    assert "[test]" not in demo and "pip install -q -e ." in demo, demo
+    assert '-e ".[test]"' in test, test
+    extras = subprocess.run([sys.executable, "-c", "import tomllib,sys; print(tomllib.load(open(sys.argv[1],'rb'))"
+                             "['project']['dependencies'])", str(REPO / "pyproject.toml")],
+                            check=True, capture_output=True, text=True).stdout.lower()
+    for heavy in ("playwright", "moto", "schemathesis", "pytest"):
+        assert heavy not in extras, f"{heavy} is a test extra, not a dependency of the demo"
+
+
+def test_the_demo_summary_reads_like_a_person_wrote_it() -> None:
+    from mailark.cli.server import import_line, storage_line
+
+    line = import_line({"seen": 1579, "archived": 0, "duplicates": 1579, "quarantined": 0}, "samples/mail")
+    assert line.startswith("1,579 seen in samples/mail: 0 archived, 1,579 duplicates"), line
+    assert storage_line(1_000_000, 100_000).endswith(": 90% saved")
+    tiny = storage_line(1453, 19825)  # a few sample messages: the catalogue outweighs them
+    assert "saved" not in tiny and "%" not in tiny and "19,825 bytes stored" in tiny, tiny
+
+
+def test_the_demo_starts_the_web_app_and_says_where_to_log_in(tmp_path: Path) -> None:
+    import socket
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILARK_")}
+    env.update({"MAILARK_HOME": str(tmp_path / "home"), "MAILARK_WEB_PORT": str(port),
+                "MAILARK_PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    mailark = str(Path(sys.executable).parent / "mailark")
+    try:
+        done = subprocess.run([mailark, "demo", "--no-server", "--corpus", str(REPO / "samples" / "mail")], env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Prefect server" not in done.stderr  # none was started, so none is announced
+        login = next(ln for ln in done.stdout.splitlines() if ln.startswith("log in "))
+        assert f"http://127.0.0.1:{port}/login as admin@demo with the one-time password " in login, login
+        password = login.rsplit(" ", 1)[1]
+        page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
+        assert page.status_code == 200
+        answer = httpx.post(f"http://127.0.0.1:{port}/api/auth/login", json={"login": "admin@demo", "password": password},
+                            headers={"X-Requested-With": "mailark"},
+                            timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert "4 seen in" in done.stdout and "3 archived" in done.stdout
+    finally:
+        stop = subprocess.run([mailark, "server", "stop"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert "stopped the web app" in stop.stdout, stop.stdout + stop.stderr
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
