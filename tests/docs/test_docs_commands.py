@@ -103,6 +103,24 @@ def test_runnable_blocks_work_on_a_fresh_home(page: Path, outcomes: dict[str, Ou
         f"--- stdout ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}")
 
 
+def test_the_readme_quick_start_runs_after_the_demo(tmp_path: Path) -> None:
+    """The reader's first hour: `make demo`'s command, then the README's blocks in order, in the same home."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "samples").symlink_to(REPO / "samples")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILARK_")}
+    env.update({"MAILARK_HOME": str(tmp_path / "home"), "MAILARK_PREFECT_API_URL": "http://127.0.0.1:9/api",
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", "COLUMNS": "100"})
+    demo = subprocess.run(["mailark", "demo", "--no-server", "--no-web", "--corpus", "samples/mail"], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "source " in demo.stdout and "/activate" in demo.stdout  # how to get this mailark on the PATH
+    for n, block in enumerate(runnable_blocks(REPO / "README.md"), 1):
+        done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + block], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=600, check=False)
+        assert done.returncode == 0, f"README block {n} after the demo:\n{block}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+
+
 def test_every_catalogue_column_is_documented() -> None:
     from mailark.catalog.schema import TABLES
 
