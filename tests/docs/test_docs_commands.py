@@ -159,6 +159,41 @@ def test_every_command_is_documented() -> None:
     assert not missing, f"commands the manual does not mention: {missing}"
 
 
+def _cli_commands() -> dict[str, object]:
+    import click
+    import typer
+
+    from mailark.cli import app
+
+    found: dict[str, object] = {}
+
+    def walk(cmd: click.Command, prefix: list[str]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, [*prefix, name])
+        else:
+            found[" ".join(prefix)] = cmd
+
+    walk(typer.main.get_command(app), ["mailark"])
+    return found
+
+
+def test_json_is_where_the_manual_says() -> None:
+    """Every command takes --json except those the manual names; a `mailark X ... --json` example works."""
+    commands = _cli_commands()
+    without = sorted(n for n, c in commands.items() if "--json" not in {o for p in c.params for o in p.opts})  # type: ignore[attr-defined]
+    page = (REPO / "docs" / "integrators.md").read_text(encoding="utf-8")
+    sentence = page.split("Every command takes `--help`", 1)[1].split("\n\n", 1)[0]
+    named = sorted(re.findall(r"`(mailark [a-z -]+?)`", sentence))
+    assert without == named, f"commands without --json: {without}; the manual names: {named}"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in [*PAGES, REPO / "CONTRIBUTING.md"])
+    for m in re.finditer(r"(mailark (?:[a-z][a-z0-9-]* ?)+)[^|`\n]*?--json", text):
+        words = m.group(1).split()
+        name = next((" ".join(words[:k]) for k in range(len(words), 0, -1) if " ".join(words[:k]) in commands), None)
+        assert name is None or name not in without, f"the manual shows {name} --json, which it does not take"
+
+
 def test_relative_links_resolve() -> None:
     """Links between the pages and to files of the repository point at something that exists."""
     broken = []
