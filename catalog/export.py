@@ -195,6 +195,7 @@ def export_zip(archive: OrgArchive, out: Path, mailbox_id: str | None = None, fo
     sel = Selection(mailbox_ids=(mailbox_id,) if mailbox_id else None, folder=folder)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.part")
+    tmp.unlink(missing_ok=True)  # left by an export of the same file that was killed
     try:
         with tmp.open("wb") as f:
             result = write_zip(archive, sel, f)

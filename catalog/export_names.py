@@ -41,8 +41,14 @@ def zip_folder(mailbox: str, folder: str) -> str:
     return "/".join(safe_segment(s) for s in [mailbox, *folder.split("/")] if s.strip() not in ("", ".", ".."))
 
 
+def _fold(path: str) -> str:
+    """What a case-insensitive, normalizing file system (Windows, macOS) sees: "Café" in NFC and NFD,
+    "Straße" and "STRASSE" are one name there."""
+    return unicodedata.normalize("NFC", path).casefold()
+
+
 class FolderNames:
-    """Gives every (mailbox, folder) its own directory, unique without regard to case."""
+    """Gives every (mailbox, folder) its own directory, unique without regard to case or Unicode normalization."""
 
     def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix
@@ -54,10 +60,10 @@ class FolderNames:
         if key not in self._given:
             base = self.prefix + zip_folder(mailbox, folder)
             name, n = base, 1
-            while name.lower() in self._taken:
+            while _fold(name) in self._taken:
                 n += 1
                 name = f"{base}~{n}"
-            self._taken.add(name.lower())
+            self._taken.add(_fold(name))
             self._given[key] = name
         return self._given[key]
 

@@ -118,3 +118,22 @@ def test_the_demo_starts_the_web_app_and_says_where_to_log_in(tmp_path: Path) ->
     assert "stopped the web app" in stop.stdout, stop.stdout + stop.stderr
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+
+
+def test_a_passing_run_leaves_nothing_in_the_temp_dir(tmp_path: Path) -> None:
+    """Each test writes into tmp_path; with the repository's pytest settings nothing of a passing run stays."""
+    root = tmp_path / "clone"
+    (root / "tests").mkdir(parents=True)
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    (root / "tests" / "test_big.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('n', range(3))\n"
+        "def test_writes(tmp_path, n):\n    (tmp_path / 'blob').write_bytes(bytes(2_000_000))\n", encoding="utf-8")
+    temproot = tmp_path / "temproot"
+    temproot.mkdir()
+    env = {**os.environ, "PYTEST_DEBUG_TEMPROOT": str(temproot)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                           "-o", "addopts=", str(root / "tests")], check=False, cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    left = sum(f.stat().st_size for f in temproot.rglob("*") if f.is_file())
+    assert left < 100_000, f"{left:,} bytes left in the temporary directory after a passing run"
