@@ -226,6 +226,12 @@ def sync(
     if report.status == "failed":
         if as_json:
             emit(doc, True, "")
+        elif report.mass_removal is not None:  # who would have gone, so the admin can judge
+            from mailark.cli.common import out
+
+            for c in report.changes:
+                if c.action in ("user.remove", "user.disable"):
+                    out.print(f"stopped  {c.action:18} {c.target}", highlight=False, soft_wrap=True)
         fail(report.message())
 
     def text() -> None:

@@ -96,6 +96,7 @@ def test_cli_stops_and_allow_mass_removal_proceeds(rt, tenant, directory) -> Non
     runner = CliRunner()
     r = runner.invoke(app, ["directory", "sync", "corp", "--org", "acme"])
     assert r.exit_code == 1 and "3 of 3 synced users" in r.output and "Traceback" not in r.output
+    assert f"stopped  user.remove        ann@{DOMAIN}" in r.output
     assert len(_logins(rt)) == 3
     r = runner.invoke(app, ["directory", "sync", "corp", "--org", "acme", "--allow-mass-removal", "--json"])
     assert r.exit_code == 0, r.output
