@@ -3,15 +3,22 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CORPUS ?= $(if $(wildcard ../shared/corpus),../shared/corpus,samples/mail)
 
-.PHONY: demo test install bench clean-demo
+.PHONY: demo test install install-test bench clean-demo
 
+# The demo needs mailark alone; the tests add their extras (playwright, moto, schemathesis, ...).
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 ## Set up, start the embedded default (Prefect server), archive the sample mail, say where to look.
 demo: $(VENV)/.installed
@@ -25,7 +32,7 @@ export MAILARK_OIDC_PROVIDER_DIR := $(OIDC_PROVIDER_DIR)
 $(OIDC_PROVIDER_DIR)/node_modules/oidc-provider/package.json:
 	-command -v npm >/dev/null && npm install --no-audit --no-fund --prefix $(OIDC_PROVIDER_DIR) oidc-provider@9
 
-test: $(VENV)/.installed $(OIDC_PROVIDER_DIR)/node_modules/oidc-provider/package.json
+test: $(VENV)/.installed-test $(OIDC_PROVIDER_DIR)/node_modules/oidc-provider/package.json
 	bash scripts/install-test-deps.sh
 	$(PY) -m pytest -q
 

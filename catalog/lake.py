@@ -77,10 +77,13 @@ class LakeLocation:
         return Path(self.catalog[len("sqlite:") :]) if self.catalog.startswith("sqlite:") else None
 
     def attach_sql(self, read_only: bool = False) -> str:
+        # The catalog remembers the absolute data path it was made with; a home moved or restored
+        # elsewhere must read and write where its files are now (issue 18), so the current path wins.
+        here = [f"DATA_PATH '{self.data_path}'", "OVERRIDE_DATA_PATH TRUE"]
         if read_only:
-            opts = ["READ_ONLY"]
+            opts = ["READ_ONLY", *here]
         else:
-            opts = [f"DATA_PATH '{self.data_path}'", "ENCRYPTED", "DATA_INLINING_ROW_LIMIT 0"]
+            opts = [*here, "ENCRYPTED", "DATA_INLINING_ROW_LIMIT 0"]
             if self.sqlite_path:
                 # WAL: readers never wait for the writer. The busy timeout covers the moments
                 # another process's writer holds the file (writers also share one lane).

@@ -17,6 +17,14 @@ The rules (issue 6):
   the directory was connected) is adopted, and so is a local user with the same login.
 - Users deleted or disabled in the directory are removed or kept (disabled) as the profile says;
   groups deleted in the directory likewise. Archive mailboxes are never deleted by a sync.
+- The accidental-delete guard (issue 18): a directory read that comes back empty or wrongly filtered
+  looks exactly like everyone leaving. A sync that would remove or disable more synced users than the
+  profile allows (`max_removals`, default 10 users, or `max_removal_percent`, default 10 % when more
+  than one user goes) stops before changing anything; an admin who confirms the numbers runs it with
+  `allow_mass_removal`.
+- Roles and memberships of archive-made groups that a removed user held are kept (DepartedAccess)
+  and given back when the same directory object (its stable id) is added again.
+- A user mailbox's display name follows the user's display name.
 - Roles come from the profile's `role_map` (directory group -> role). Nothing may leave the
   organization without an Admin: such a change is refused (identity's rule) and reported.
 - Every applied change is audited by the function that makes it, acting as the principal that runs
@@ -29,6 +37,7 @@ change, including what the licence or the last-Admin rule would refuse.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -36,16 +45,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailark.control import audit, identity, licensing
-from mailark.control.directory_profiles import profile_config
+from mailark.control.directory_profiles import POLICY_DEFAULTS, profile_config
 from mailark.control.mailboxes import create_mailbox, profiles_filling, repoint_profiles
 from mailark.control.models import (
-    DirectoryProfile, Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization,
-    RoleAssignment, User,
+    DepartedAccess, DirectoryProfile, Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission,
+    Organization, RoleAssignment, User,
 )
 from mailark.control.orgs import Conflict, ControlError, LimitExceeded, find_mailbox, new_address, new_id
 from mailark.control.principals import Principal
@@ -85,6 +94,44 @@ class SyncPlan:
     problems: list[str]
     users_seen: int
     groups_seen: int
+    synced_users: int = 0  # users of this profile in the archive before the run
+
+
+@dataclass(frozen=True)
+class MassRemoval:
+    """Why the accidental-delete guard stopped a sync: how many would go, out of how many, and the limits."""
+
+    leaving: int
+    synced: int
+    max_removals: int
+    max_removal_percent: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.leaving / self.synced) if self.synced else 0
+
+    def message(self) -> str:
+        return (f"stopped before changing anything: this sync would remove or disable {self.leaving:,} of "
+                f"{self.synced:,} synced users ({self.percent} %), more than the profile allows "
+                f"({self.max_removals:,} users or {self.max_removal_percent} %). If the directory lost "
+                f"them, check its filter and the service account; if they really left, sync again with "
+                f"--allow-mass-removal (API: allow_mass_removal=true; web: \"Sync anyway\")")
+
+    def as_dict(self) -> dict[str, int]:
+        return {"leaving": self.leaving, "synced": self.synced, "percent": self.percent,
+                "max_removals": self.max_removals, "max_removal_percent": self.max_removal_percent}
+
+
+def mass_removal(plan: SyncPlan, cfg: dict[str, Any]) -> MassRemoval | None:
+    """The guard's verdict on a plan: None when it may run, else the numbers that stop it."""
+    leaving = len({c.details.get("external_id") for c in plan.changes if c.action in ("user.remove", "user.disable")})
+    limit = int(cfg.get("max_removals", POLICY_DEFAULTS["max_removals"]))
+    pct = int(cfg.get("max_removal_percent", POLICY_DEFAULTS["max_removal_percent"]))
+    too_many = leaving > limit
+    too_large_a_part = leaving > 1 and plan.synced_users > 0 and leaving * 100 > pct * plan.synced_users
+    if not (too_many or too_large_a_part):
+        return None
+    return MassRemoval(leaving, plan.synced_users, limit, pct)
 
 
 @dataclass
@@ -97,6 +144,7 @@ class SyncReport:
     users_seen: int
     groups_seen: int
     error: str | None = None
+    mass_removal: MassRemoval | None = None  # the guard stopped the run (error says so)
 
     @property
     def refused(self) -> list[Change]:
@@ -145,7 +193,9 @@ class SyncReport:
         return {"org": self.org, "profile": self.profile, "dry_run": self.dry_run, "status": self.status,
                 "message": self.message(), "users_seen": self.users_seen, "groups_seen": self.groups_seen,
                 "summary": self.summary(), "not_added_for_licence": self.not_added_for_licence(),
-                "problems": self.problems, "error": self.error, "changes": [c.as_dict() for c in self.changes]}
+                "problems": self.problems, "error": self.error,
+                "mass_removal": self.mass_removal.as_dict() if self.mass_removal else None,
+                "changes": [c.as_dict() for c in self.changes]}
 
 
 # ---- planning (reads only) ---------------------------------------------------------------------------
@@ -226,10 +276,11 @@ def plan_sync(session: Session, profile: DirectoryProfile, snapshot: DirectorySn
             continue
         if u.login != login:
             changes.append(Change("user.rename", u.login, {"external_id": du.external_id, "to": login}))
-        if (u.display_name or None) != (du.display_name or None) or (u.directory_dn or None) != (du.dn or None):
+        mb = _owned_mailbox(session, profile.id, du.external_id)
+        if ((u.display_name or None) != (du.display_name or None) or (u.directory_dn or None) != (du.dn or None)
+                or (mb is not None and du.display_name and mb.display_name != du.display_name)):
             changes.append(Change("user.update", login, {"external_id": du.external_id, "display_name": du.display_name,
                                                          "dn": du.dn}))
-        mb = _owned_mailbox(session, profile.id, du.external_id)
         if mb is None or _addresses_of(mb) != (primary, set(aliases)):
             was_p, was_a = _addresses_of(mb)
             changes.append(Change("mailbox.addresses", login, {
@@ -301,7 +352,7 @@ def plan_sync(session: Session, profile: DirectoryProfile, snapshot: DirectorySn
 
     changes.sort(key=lambda c: ORDER.index(c.action))  # stable: the order within an action stays
     return SyncPlan(org.id, org.name, profile.id, profile.name, changes, problems, len(snapshot.users),
-                    len(snapshot.groups))
+                    len(snapshot.groups), synced_users=len(users))
 
 
 # ---- applying -------------------------------------------------------------------------------------------
@@ -449,6 +500,8 @@ def _user_create(ctx: _Ctx, ch: Change) -> None:
     user.directory_profile_id, user.external_id = ctx.profile.id, ext
     user.directory_dn = ch.details.get("dn")
     user.display_name = ch.details.get("display_name") or user.display_name
+    s.flush()
+    _restore_access(ctx, user)
     try:
         _ensure_mailbox(ctx, ch, "user", user)
     except LimitExceeded:
@@ -478,6 +531,9 @@ def _user_rename(ctx: _Ctx, ch: Change) -> None:
 def _user_update(ctx: _Ctx, ch: Change) -> None:
     user = ctx.user(ch.details["external_id"])
     user.display_name, user.directory_dn = ch.details.get("display_name"), ch.details.get("dn")
+    mb = _owned_mailbox(ctx.session, ctx.profile.id, ch.details["external_id"])
+    if mb is not None and user.display_name:  # the mailbox is listed under its owner's name
+        mb.display_name = user.display_name
     ctx.audit("user.update", user.login, {"display_name": user.display_name})
 
 
@@ -494,10 +550,60 @@ def _user_active(active: bool) -> Callable[[_Ctx, Change], None]:
     return run
 
 
+def _keep_access(ctx: _Ctx, user: User) -> None:
+    """Remember what the archive (not the directory) gave a user who is removed, for their return."""
+    s = ctx.session
+    roles = sorted(s.scalars(select(RoleAssignment.role).where(RoleAssignment.user_id == user.id)))
+    group_ids = sorted(s.scalars(select(Group.id).join(GroupMember, GroupMember.group_id == Group.id)
+                                 .where(GroupMember.user_id == user.id, Group.directory_profile_id.is_(None))))
+    mailbox_ids = sorted(s.scalars(select(MailboxPermission.mailbox_id).join(Mailbox, Mailbox.id == MailboxPermission.mailbox_id)
+                                   .where(MailboxPermission.user_id == user.id,
+                                          or_(Mailbox.owner_user_id.is_(None), Mailbox.owner_user_id != user.id))))
+    row = s.scalar(select(DepartedAccess).where(DepartedAccess.directory_profile_id == ctx.profile.id,
+                                                DepartedAccess.external_id == user.external_id))
+    if not (roles or group_ids or mailbox_ids):
+        if row is not None:
+            s.delete(row)
+        return
+    if row is None:
+        row = DepartedAccess(org_id=ctx.org.id, directory_profile_id=ctx.profile.id, external_id=user.external_id)
+        s.add(row)
+    row.roles, row.group_ids, row.mailbox_ids = json.dumps(roles), json.dumps(group_ids), json.dumps(mailbox_ids)
+    row.removed_at = datetime.now(UTC)
+    s.flush()
+
+
+def _restore_access(ctx: _Ctx, user: User) -> None:
+    """A removed user who comes back (same directory object) gets back what the archive had given them."""
+    s = ctx.session
+    row = s.scalar(select(DepartedAccess).where(DepartedAccess.directory_profile_id == ctx.profile.id,
+                                                DepartedAccess.external_id == user.external_id))
+    if row is None:
+        return
+    roles, restored_groups, restored_mailboxes = json.loads(row.roles), [], []
+    for role in roles:
+        s.add(RoleAssignment(org_id=ctx.org.id, role=role, user_id=user.id))
+    for gid in json.loads(row.group_ids):
+        g = s.get(Group, gid)
+        if g is not None and g.org_id == ctx.org.id and s.get(GroupMember, (gid, user.id)) is None:
+            s.add(GroupMember(group_id=gid, user_id=user.id))
+            restored_groups.append(g.name)
+    for mid in json.loads(row.mailbox_ids):
+        mb = s.get(Mailbox, mid)
+        if mb is not None and mb.org_id == ctx.org.id:
+            s.add(MailboxPermission(org_id=ctx.org.id, mailbox_id=mid, user_id=user.id, access="read"))
+            restored_mailboxes.append(mb.primary_address)
+    s.delete(row)
+    s.flush()
+    ctx.audit("user.access_restored", user.login, {"external_id": user.external_id, "roles": roles,
+                                                   "groups": restored_groups, "mailboxes": restored_mailboxes})
+
+
 def _user_remove(ctx: _Ctx, ch: Change) -> None:
     """The user goes; the mailbox stays, no longer managed by the directory (admins may change its addresses),
-    and keeps the directory's id so the same person, if they come back, gets it again."""
+    and keeps the directory's id so the same person, if they come back, gets it again (and their roles)."""
     user = ctx.user(ch.details["external_id"])
+    _keep_access(ctx, user)
     identity.delete_user(ctx.session, ctx.principal, ctx.org, user.login, by_directory=True)
     mb = _owned_mailbox(ctx.session, ctx.profile.id, ch.details["external_id"])
     if mb is not None:
@@ -574,6 +680,15 @@ def apply_plan(session: Session, principal: Principal, plan: SyncPlan, *, dry_ru
 
 
 def sync_snapshot(session: Session, principal: Principal, profile: DirectoryProfile, snapshot: DirectorySnapshot,
-                  *, dry_run: bool = False) -> SyncReport:
-    """Plan and apply in the caller's transaction; the caller commits (or rolls back for a dry run)."""
-    return apply_plan(session, principal, plan_sync(session, profile, snapshot), dry_run=dry_run)
+                  *, dry_run: bool = False, allow_mass_removal: bool = False) -> SyncReport:
+    """Plan and apply in the caller's transaction; the caller commits (or rolls back for a dry run).
+
+    A plan the accidental-delete guard stops is not applied at all: the report carries the error, the
+    numbers and the planned changes, so the admin sees who would have gone.
+    """
+    plan = plan_sync(session, profile, snapshot)
+    held = None if allow_mass_removal else mass_removal(plan, profile_config(profile))
+    if held is not None:
+        return SyncReport(plan.org, plan.profile, dry_run, plan.changes, plan.problems, plan.users_seen,
+                          plan.groups_seen, error=held.message(), mass_removal=held)
+    return apply_plan(session, principal, plan, dry_run=dry_run)

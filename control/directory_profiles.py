@@ -10,7 +10,10 @@ overrides, see mailark.control.directory_presets) and the policies:
   archive mailbox stays) or "keep" (the user stays, disabled: no login, mailbox readable as before);
 - `deleted_groups`: "remove" or "keep";
 - `role_map`: directory group name -> role (e.g. {"archive-compliance": "Compliance"});
-- `directory_login`: synced users log in with their directory password (LDAP bind as their DN).
+- `directory_login`: synced users log in with their directory password (LDAP bind as their DN);
+- `max_removals` / `max_removal_percent`: the accidental-delete guard (default 10 users / 10 %): a
+  sync that would remove or disable more synced users stops before changing anything
+  (control.directory.mass_removal).
 
 The secret (bind password, or the app's client secret) is encrypted under the master key, bound to
 the profile id, and never returned or logged. Admins manage profiles; every change is audited.
@@ -42,7 +45,7 @@ MIN_INTERVAL = 300
 DEFAULT_INTERVAL = 3600
 POLICY_DEFAULTS: dict[str, Any] = {
     "deleted_users": "remove", "disabled_users": "keep", "deleted_groups": "remove", "role_map": {},
-    "directory_login": True,
+    "directory_login": True, "max_removals": 10, "max_removal_percent": 10,
 }
 # What sources.graph reads (GraphConfig): https endpoints for national clouds or a test server.
 M365_KEYS = ("tenant_id", "client_id", "authority_url", "graph_url", "scope", "include_shared_mailboxes")
@@ -95,6 +98,13 @@ def _policies(settings: dict[str, Any], kind: str, base: dict[str, Any] | None =
     for k in ("deleted_users", "disabled_users", "deleted_groups"):
         if out[k] not in POLICIES:
             raise ControlError(f"{k} must be 'remove' or 'keep', not {out[k]!r}")
+    for k, top in (("max_removals", None), ("max_removal_percent", 100)):
+        try:
+            out[k] = int(out[k])
+        except (TypeError, ValueError):
+            raise ControlError(f"{k} is a whole number, not {out[k]!r}") from None
+        if out[k] < 0 or (top is not None and out[k] > top):
+            raise ControlError(f"{k} must be between 0 and {top if top is not None else 'any number'}, not {out[k]}")
     role_map = out["role_map"]
     if not isinstance(role_map, dict):
         raise ControlError("role_map maps directory group names to roles, e.g. {\"archive-compliance\": \"Compliance\"}")

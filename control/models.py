@@ -352,6 +352,26 @@ class DirectoryProfile(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_report: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON summary of the last sync
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class DepartedAccess(Base):
+    """What the archive gave a synced user that the directory removed: roles held directly, memberships
+    of archive-made groups, read access to other mailboxes (JSON lists). Given back, and the row
+    dropped, when the same directory object (its stable `external_id`) is added again."""
+
+    __tablename__ = "directory_departed_access"
+    __table_args__ = (UniqueConstraint("directory_profile_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    directory_profile_id: Mapped[str] = mapped_column(ForeignKey("directory_profiles.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    roles: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    group_ids: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    mailbox_ids: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    removed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 # ---- metering, billing and usage reporting (issue 5; control/metering.py, control/billing.py,
 # control/usage_report.py) ----------------------------------------------------------------------
 

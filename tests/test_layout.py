@@ -90,7 +90,13 @@ def test_every_subpackage_is_listed_for_installation() -> None:
             if name == "mailark" and rel and rel[0] in {v for v in mapping.values() if v != "mailark"}:
                 continue
             on_disk.add(".".join((name, *rel)))
-    assert on_disk == listed, f"missing from pyproject: {sorted(on_disk - listed)}; not on disk: {sorted(listed - on_disk)}"
+    # Folders of data files (templates, static files) are listed too, or setuptools warns at every install.
+    data = {f"{name}.{'.'.join(d.relative_to(REPO / folder).parts)}" for name, folder in mapping.items()
+            for d in (REPO / folder).rglob("*") if d.is_dir() and "__pycache__" not in d.parts
+            and not (d / "__init__.py").exists() and any(f.is_file() and f.suffix != ".py" for f in d.iterdir())
+            and (d.parent / "__init__.py").exists()}
+    assert on_disk | data == listed, (f"missing from pyproject: {sorted((on_disk | data) - listed)}; "
+                                      f"not on disk: {sorted(listed - on_disk - data)}")
 
 
 @pytest.mark.slow

@@ -33,6 +33,11 @@ class _PolicyIn(Strict):
     deleted_groups: Policy | None = Field(default=None, examples=["remove"])
     role_map: dict[str, Role] | None = Field(default=None, examples=[{"archive-compliance": "Compliance"}],
                                             description="directory group name -> role of its members")
+    max_removals: int | None = Field(default=None, ge=0, examples=[10],
+                                     description="accidental-delete guard: a sync removing or disabling more users "
+                                                 "stops (default 10)")
+    max_removal_percent: int | None = Field(default=None, ge=0, le=100, examples=[10],
+                                            description="the same as a share of the synced users (default 10)")
     interval_seconds: int = Field(default=3600, ge=dp.MIN_INTERVAL, le=7 * 86400, examples=[3600])
 
 
@@ -76,6 +81,8 @@ class ProfileChangeIn(Strict):
     disabled_users: Policy | None = None
     deleted_groups: Policy | None = None
     role_map: dict[str, Role] | None = None
+    max_removals: int | None = Field(default=None, ge=0)
+    max_removal_percent: int | None = Field(default=None, ge=0, le=100)
     directory_login: bool | None = None
     bind_password: str | None = Field(default=None, min_length=1, max_length=1024)
     client_secret: str | None = Field(default=None, min_length=1, max_length=1024)
@@ -146,6 +153,9 @@ class SyncReportOut(BaseModel):
     not_added_for_licence: list[str]
     problems: list[str]
     error: str | None = None
+    mass_removal: dict[str, int] | None = Field(
+        default=None, description="set when the accidental-delete guard stopped the sync: leaving, synced, percent, "
+                                  "max_removals, max_removal_percent (sync again with allow_mass_removal=true)")
     changes: list[ChangeOut]
 
 
@@ -156,7 +166,8 @@ def _out(v: dp.DirectoryView) -> DirectoryOut:
 
 def _policy_settings(body: _PolicyIn) -> dict[str, Any]:
     return {"deleted_users": body.deleted_users, "disabled_users": body.disabled_users,
-            "deleted_groups": body.deleted_groups, "role_map": body.role_map}
+            "deleted_groups": body.deleted_groups, "role_map": body.role_map, "max_removals": body.max_removals,
+            "max_removal_percent": body.max_removal_percent}
 
 
 @router.get("", response_model=list[DirectoryOut], responses=ERRORS, summary="The organization's directory profiles")
@@ -197,7 +208,8 @@ def change(org: str, profile: str, body: ProfileChangeIn, p: Acting, s: DB, ctx:
     if other:
         raise ControlError(f"{', '.join(sorted(other))}: not a setting of {kind} profiles")
     settings = {k: v for k, v in body.model_dump(include={"deleted_users", "disabled_users", "deleted_groups",
-                                                          "role_map", "directory_login", *LDAP_ONLY, *M365_ONLY}).items()
+                                                          "role_map", "directory_login", "max_removals",
+                                                          "max_removal_percent", *LDAP_ONLY, *M365_ONLY}).items()
                 if v is not None}
     secret = ({"bind_password": body.bind_password} if body.bind_password else
               {"client_secret": body.client_secret} if body.client_secret else None)
@@ -220,6 +232,9 @@ def test(org: str, profile: str, p: Acting, ctx: Ctx) -> ProbeOut:
 
 @router.post("/{profile}/sync", response_model=SyncReportOut, responses=ERRORS,
              summary="Sync now; with dry_run=true: the plan (what would change, what would be refused)")
-def sync(org: str, profile: str, p: Acting, ctx: Ctx, dry_run: bool = False) -> SyncReportOut:
-    return SyncReportOut(**run_named(ctx.runtime, p, org, profile, dry_run=dry_run).as_dict())
+def sync(org: str, profile: str, p: Acting, ctx: Ctx, dry_run: bool = False,
+         allow_mass_removal: bool = False) -> SyncReportOut:
+    """allow_mass_removal=true: proceed although more users would go than the profile's guard allows."""
+    return SyncReportOut(**run_named(ctx.runtime, p, org, profile, dry_run=dry_run,
+                                     allow_mass_removal=allow_mass_removal).as_dict())
 

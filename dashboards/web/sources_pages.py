@@ -132,8 +132,8 @@ def _graph_config(f: dict[str, str], base: dict[str, Any] | None = None) -> dict
 
 
 def _policies(f: dict[str, str]) -> dict[str, Any]:
-    return {k: _text(f, k) or None for k in ("deleted_users", "disabled_users", "deleted_groups")} | {
-        "role_map": _role_map(f)}
+    return {k: _text(f, k) or None for k in ("deleted_users", "disabled_users", "deleted_groups", "max_removals",
+                                              "max_removal_percent")} | {"role_map": _role_map(f)}
 
 
 # ---- refusals ---------------------------------------------------------------------------------------
@@ -370,7 +370,8 @@ def _directory_form(x: api_directory.DirectoryOut) -> dict[str, str]:
     c = x.config
     out = {k: str(c[k]) for k in ("url", "security", "ca_pem", "bind_dn", "base_dn", "user_filter", "group_filter",
                                   "login_domain", "tenant_id", "client_id", "graph_url", "authority_url",
-                                  "deleted_users", "disabled_users", "deleted_groups") if c.get(k) is not None}
+                                  "deleted_users", "disabled_users", "deleted_groups", "max_removals",
+                                  "max_removal_percent") if c.get(k) is not None}
     out["domains"] = " ".join(x.domains)
     out["role_map"] = "\n".join(f"{g} = {r}" for g, r in (c.get("role_map") or {}).items())
     for key in ("directory_login", "include_shared_mailboxes"):
@@ -446,5 +447,6 @@ def test_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx: C
 def sync_directory(request: Request, org: str, name: str, v: Page, s: DB, ctx: Ctx, f: Fields) -> HTMLResponse:
     """Sync now, or with dry_run the plan: what would change and what would be refused."""
     _admin(request, v, s, org, f.get("csrf"), "syncing a directory")
-    report = api_directory.sync(org, name, v.principal, ctx, dry_run=_checked(f, "dry_run"))
+    report = api_directory.sync(org, name, v.principal, ctx, dry_run=_checked(f, "dry_run"),
+                                allow_mass_removal=_checked(f, "allow_mass_removal"))
     return _sources_page(request, org, v, s, report=report)

@@ -69,6 +69,16 @@ def print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, default=json_default, ensure_ascii=False) + "\n")
 
 
+def os_failure(e: OSError) -> str:
+    """A file the command needed could not be used: which, why, and (inside the home) what to do."""
+    home = get_settings().home
+    what = f"{e.strerror or e}: {e.filename}" if e.filename else str(e)
+    if e.filename and str(e.filename).startswith(str(home)):
+        return (f"the mailark home {home} cannot be used ({what}): point MAILARK_HOME at the home's directory, "
+                f"or restore the home from a backup (mailark restore)")
+    return what
+
+
 def guard(fn: Callable[[], T]) -> T:
     """Turn the errors we expect into a clear message and exit status 1."""
     from mailark.catalog.lake import LakeError
@@ -85,6 +95,8 @@ def guard(fn: Callable[[], T]) -> T:
     except Exception as e:
         explained = explain_failure(e)
         if explained is None:
+            if isinstance(e, OSError):
+                fail(os_failure(e))
             raise
         fail(explained)
 
@@ -96,10 +108,20 @@ def explain_failure(e: BaseException) -> str | None:
     return explain(e)
 
 
+def usable_home():  # type: ignore[no-untyped-def]
+    """The settings, once the home's folders are there (made if missing); a home that cannot be used exits 1."""
+    settings = get_settings()
+    try:
+        settings.ensure_dirs()
+    except OSError as e:
+        fail(os_failure(e))
+    return settings
+
+
 def cli_runtime():  # type: ignore[no-untyped-def]
     from mailark.runtime import open_runtime
 
-    return open_runtime(get_settings())
+    return open_runtime(usable_home())
 
 
 def prefect_running() -> bool:
@@ -121,12 +143,14 @@ def act(work: Callable[[Session, Any, Any], Any]) -> Any:
     from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
 
-    rt = open_runtime(get_settings())
+    rt = open_runtime(usable_home())
     try:
         with rt.session() as s:
             return work(s, Principal.deployment_operator(), rt)
     except ControlError as e:
         fail(str(e))
+    except OSError as e:  # a home moved away, a file where the home should be, a disk that went read-only
+        fail(os_failure(e))
     finally:
         rt.close()
 

@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from mailark.cli.common import JsonOpt, OrgOpt, emit, err, fail
-from mailark.config.settings import get_settings
+from mailark.cli.common import JsonOpt, OrgOpt, emit, err, fail, usable_home
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +38,7 @@ def delete(
     if not item and not (mailbox and message_id):
         fail("name the copies: --item ID (repeatable), or --mailbox ADDRESS with --message-id ID")
     p = Principal.deployment_operator()
-    rt = open_runtime(get_settings())
+    rt = open_runtime(usable_home())
     try:
         with rt.session(write=True) as s:
             o = rt.org(org)

@@ -28,6 +28,10 @@ Policy = Annotated[str | None, typer.Option(help="remove or keep.")]
 RoleOpt = Annotated[list[str] | None, typer.Option("--role", help="GROUP=ROLE: members of the directory group get the role "
                                                                    "(repeatable), e.g. archive-compliance=Compliance.")]
 IntervalOpt = Annotated[int, typer.Option("--interval", help="Seconds between scheduled syncs.")]
+MaxRemovals = Annotated[int | None, typer.Option("--max-removals", help="Accidental-delete guard: a sync that removes "
+                                                 "or disables more users stops (default 10).")]
+MaxPercent = Annotated[int | None, typer.Option("--max-removal-percent", help="The same as a share of the synced users "
+                                                "(default 10).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -61,9 +65,10 @@ def _roles(pairs: list[str] | None) -> dict[str, str] | None:
 
 
 def _policies(deleted_users: str | None, disabled_users: str | None, deleted_groups: str | None,
-              role: list[str] | None) -> dict[str, Any]:
+              role: list[str] | None, max_removals: int | None = None,
+              max_removal_percent: int | None = None) -> dict[str, Any]:
     return {"deleted_users": deleted_users, "disabled_users": disabled_users, "deleted_groups": deleted_groups,
-            "role_map": _roles(role)}
+            "role_map": _roles(role), "max_removals": max_removals, "max_removal_percent": max_removal_percent}
 
 
 def _view_text(v: dict[str, Any]) -> str:
@@ -74,7 +79,8 @@ def _view_text(v: dict[str, Any]) -> str:
     if v["last_error"]:
         lines.append(f"  last error: {v['last_error']}")
     for k in ("url", "security", "bind_dn", "base_dn", "user_filter", "group_filter", "tenant_id", "client_id",
-              "deleted_users", "disabled_users", "deleted_groups", "role_map", "directory_login"):
+              "deleted_users", "disabled_users", "deleted_groups", "role_map", "max_removals", "max_removal_percent",
+              "directory_login"):
         if k in cfg:
             lines.append(f"  {k}: {cfg[k]}")
     return "\n".join(lines)
@@ -100,6 +106,8 @@ def add_ldap(
     disabled_users: Policy = None,
     deleted_groups: Policy = None,
     role: RoleOpt = None,
+    max_removals: MaxRemovals = None,
+    max_removal_percent: MaxPercent = None,
     directory_login: Annotated[bool, typer.Option("--directory-login/--no-directory-login",
                                                   help="Synced users log in with their directory password.")] = True,
     interval: IntervalOpt = 3600,
@@ -115,7 +123,7 @@ def add_ldap(
                 "base_dn": base_dn, "user_filter": user_filter, "group_filter": group_filter,
                 "attributes": attrs or None, "login_domain": login_domain, "directory_login": directory_login,
                 "aliases_style": ("proxy" if alias_attr.lower() == "proxyaddresses" else "plain") if alias_attr else None,
-                **_policies(deleted_users, disabled_users, deleted_groups, role)}
+                **_policies(deleted_users, disabled_users, deleted_groups, role, max_removals, max_removal_percent)}
     v = act(lambda s, p, rt: create_profile(s, p, org, "ldap", name, settings, {"bind_password": password},
                                              rt.master_key, domains=domain, interval_seconds=interval).as_dict())
     emit(v, as_json, f"added directory {name} to {org}; check it with: mailark directory test {name} --org {org}")
@@ -136,6 +144,8 @@ def add_m365(
     disabled_users: Policy = None,
     deleted_groups: Policy = None,
     role: RoleOpt = None,
+    max_removals: MaxRemovals = None,
+    max_removal_percent: MaxPercent = None,
     interval: IntervalOpt = 3600,
     client_secret_stdin: Annotated[bool, typer.Option("--client-secret-stdin", help="Read the client secret from stdin.")] = False,
     as_json: JsonOpt = False,
@@ -146,7 +156,7 @@ def add_m365(
     secret = _secret(client_secret_stdin, SECRET_ENV, "Client secret")
     settings = {"tenant_id": tenant_id, "client_id": client_id, "include_shared_mailboxes": shared_mailboxes,
                 "graph_url": graph_url, "authority_url": authority_url,
-                **_policies(deleted_users, disabled_users, deleted_groups, role)}
+                **_policies(deleted_users, disabled_users, deleted_groups, role, max_removals, max_removal_percent)}
     v = act(lambda s, p, rt: create_profile(s, p, org, "m365", name, settings, {"client_secret": secret},
                                              rt.master_key, domains=domain, interval_seconds=interval).as_dict())
     emit(v, as_json, f"added Microsoft 365 tenant {name} to {org}")
@@ -203,16 +213,25 @@ def sync(
     name: str,
     org: OrgOpt,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
+    allow_mass_removal: Annotated[bool, typer.Option(
+        "--allow-mass-removal", help="Proceed although the sync removes or disables more users than the profile's "
+                                     "max_removals / max_removal_percent allow (after checking the plan).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Sync now (also runs on its schedule). With --dry-run: the plan, and what would be refused."""
     from mailark.sources.directory.sync import run_named
 
-    report = act(lambda s, p, rt: run_named(rt, p, org, name, dry_run=dry_run))
+    report = act(lambda s, p, rt: run_named(rt, p, org, name, dry_run=dry_run, allow_mass_removal=allow_mass_removal))
     doc = report.as_dict()
     if report.status == "failed":
         if as_json:
             emit(doc, True, "")
+        elif report.mass_removal is not None:  # who would have gone, so the admin can judge
+            from mailark.cli.common import out
+
+            for c in report.changes:
+                if c.action in ("user.remove", "user.disable"):
+                    out.print(f"stopped  {c.action:18} {c.target}", highlight=False, soft_wrap=True)
         fail(report.message())
 
     def text() -> None:

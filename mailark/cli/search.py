@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from mailark.cli.common import JsonOpt, OrgOpt, emit, fail
+from mailark.cli.common import JsonOpt, OrgOpt, emit, fail, usable_home
 
 search_app = typer.Typer(no_args_is_help=True, help="Full-text search: index, rebuild, query.")
 
@@ -28,7 +28,7 @@ def index(org: OrgOpt, rebuild: Annotated[bool, typer.Option("--rebuild", help="
     from mailark.control.orgs import ControlError
     from mailark.runtime import open_runtime
 
-    rt = open_runtime()
+    rt = open_runtime(usable_home())
     try:
         o = rt.org(org)
         s = rt.settings.search
@@ -55,7 +55,7 @@ def query(org: OrgOpt, text: Annotated[str, typer.Argument(help='e.g. \'from:ann
     from mailark.control.reading import readable, record_search
     from mailark.runtime import open_runtime
 
-    rt = open_runtime()
+    rt = open_runtime(usable_home())
     try:
         with rt.session(write=True) as s:
             p = Principal.deployment_operator()

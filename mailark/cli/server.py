@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mailark.cli.common import JsonOpt, cli_runtime, err, fail, guard, out, prefect_running, print_json
+from mailark.cli.common import JsonOpt, cli_runtime, err, fail, guard, out, prefect_running, print_json, usable_home
 from mailark.config.settings import get_settings
 
 
@@ -22,33 +22,53 @@ def register(app: typer.Typer) -> None:
 # ---- demo -------------------------------------------------------------------------------------
 
 
+def import_line(doc: dict[str, int], corpus: Path | str) -> str:
+    """`1,579 seen: 0 archived, 1,579 duplicates, ...`: counts with thousands separators."""
+    return (f"{doc['seen']:,} seen in {corpus}: {doc['archived']:,} archived, {doc['duplicates']:,} duplicates, "
+            f"{doc['quarantined']:,} quarantined (raw bytes kept, with reasons)")
+
+
+def storage_line(taken: int, stored: int) -> str:
+    """What the archive took in and what it stores; a saving only when there is one (never `-1263% saved`)."""
+    line = f"{taken:,} bytes taken in -> {stored:,} bytes stored (deduplicated, compressed, encrypted; catalogue included)"
+    if taken and stored < taken:
+        return line + f": {1 - stored / taken:.0%} saved"
+    return line + ": a few messages cost more than they save (the catalogue's fixed size); the saving shows on real mailboxes"
+
+
 def demo(
     corpus: Annotated[Path, typer.Option(help="Sample mail to archive.")] = Path("../shared/corpus"),
     org: Annotated[str, typer.Option(help="Demo organization name.")] = "demo",
     no_server: Annotated[bool, typer.Option("--no-server", help="Do not start a Prefect server.")] = False,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Do not start the web app.")] = False,
 ) -> None:
-    """Start the embedded default, archive sample mail through the import flow, and say where to look."""
+    """Start the embedded default and the web app, archive sample mail through the import flow, say where to look."""
     from mailark.control.orgs import Conflict, create_org
-    from mailark.operations import prefect_server
+    from mailark.operations import prefect_server, web_background
 
-    settings = get_settings()
-    settings.ensure_dirs()
+    settings = usable_home()
     if not corpus.exists():
         fail(f"no sample mail at {corpus}: pass --corpus DIR")
+    mailark = Path(sys.executable).parent / "mailark"
     if not no_server:
-        err.print("starting the Prefect server (first start takes a while)...")
-        try:
-            prefect_server.start_background(settings)
-        except RuntimeError as e:
-            fail(str(e))
+        if prefect_server.is_up(settings.prefect_api_url):
+            err.print(f"using the Prefect server at {prefect_server.ui_url(settings)}", highlight=False)
+        else:
+            err.print("starting the Prefect server (the first start takes a while)...")
+            try:
+                prefect_server.start_background(settings)
+            except RuntimeError as e:
+                fail(str(e))
     rt = cli_runtime()
+    password = None
     try:
         with rt.session() as s:
             created = create_org(s, org, rt.master_key)
-        err.print(f"created organization {org}; its first admin is {created.admin_login} "
-                  f"(one-time password {created.admin_password})", soft_wrap=True, highlight=False)
+        admin, password = created.admin_login, created.admin_password
+        err.print(f"created organization {org}; its first admin is {admin}", highlight=False)
     except Conflict:
-        err.print(f"organization {org} exists; importing again shows deduplication at work")
+        admin = f"admin@{org}"
+        err.print(f"organization {org} exists; importing again shows deduplication at work", highlight=False)
     mailbox = f"archive@{org}"
     rt.close()
     if not no_server and prefect_running():
@@ -65,27 +85,39 @@ def demo(
     rt = cli_runtime()
     st = org_stats(rt.archive_for(rt.org(org)))
     taken = st["raw_bytes"] + st["quarantined_bytes"]
-    saved = 1 - st["stored_bytes"] / taken if taken else 0
     script = settings.home / "attach.sql"
     script.write_text(analyst_script(location(settings, rt.store)))
+    rt.close()
+    web_started = False
+    if not no_web:
+        err.print(f"starting the web app on {web_background.web_url(settings)} ..." if not web_background.is_up(settings)
+                  else f"the web app answers on {web_background.web_url(settings)}", highlight=False)
+        try:
+            web_started = web_background.start_background(settings)
+        except RuntimeError as e:
+            err.print(f"[yellow]warning:[/] {e}", highlight=False, soft_wrap=True)
+            no_web = True
     query = "SELECT folder, count(*) AS copies FROM mailbox_items GROUP BY ALL ORDER BY 2 DESC LIMIT 10"
     say = lambda text: out.print(text, soft_wrap=True, highlight=False)  # noqa: E731 - long lines stay pasteable
     say("")
-    say(f"[bold]archived[/] {doc['seen']} items from {corpus}: {doc['archived']} archived, "
-        f"{doc['duplicates']} duplicates, {doc['quarantined']} quarantined (raw bytes kept, with reasons)")
-    say(f"[bold]storage[/] {taken:,} bytes taken in -> {st['stored_bytes']:,} bytes stored "
-        f"(deduplicated, compressed, encrypted; catalogue included): {saved:.0%} saved")
+    say(f"[bold]archived[/] {import_line(doc, corpus)}")
+    say(f"[bold]storage[/] {storage_line(taken, st['stored_bytes'])}")
     say(f"[bold]home[/] {settings.home}  (objects/: ciphertext only; db/: the key room)")
+    if not no_web:
+        how = (f"the one-time password {password}" if password else
+               f"the one-time password the first demo printed (or a new one: {mailark} user reset-password {admin} --org {org})")
+        say(f"[bold]log in[/] {web_background.web_url(settings)}/login as {admin} with {how}")
     say("[bold]query it[/] from plain DuckDB (read-only; the extensions load from this install):")
     say(f"  {sys.executable} -c \"import duckdb; c = duckdb.connect(); c.execute(open('{script}').read()); "
         f"print(c.sql('{query}'))\"")
     say(f"  duckdb -init {script}      (with the DuckDB command-line tool)")
-    say(f"  {Path(sys.executable).parent / 'mailark'} sql \"{query}\"")
+    say(f"  {mailark} sql \"{query}\"")
     if not no_server:
-        say(f"[bold]Prefect UI[/] {prefect_server.ui_url(settings)}  (the import-files flow run is there; "
-            f"stop the server: {Path(sys.executable).parent / 'mailark'} server stop)")
-    say(f"[bold]the whole stack[/] (every scheduled flow, the SMTP journal endpoint, the REST API): "
-        f"{Path(sys.executable).parent / 'mailark'} up")
+        say(f"[bold]Prefect UI[/] {prefect_server.ui_url(settings)}  (the import-files flow run is there)")
+    if web_started or not no_server:
+        say(f"[bold]stop[/] what the demo started: {mailark} server stop")
+    say(f"[bold]the whole stack[/] (every scheduled flow, the SMTP journal endpoint, the REST API): {mailark} up")
+    say(f"[bold]next[/] use this mailark in your shell: source {Path(sys.executable).parent / 'activate'}")
 
 
 TlsCertOpt = Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate chain: serve HTTPS "
@@ -183,8 +215,12 @@ def server_start() -> None:
 
 @server_app.command("stop")
 def server_stop() -> None:
-    """Stop the background Prefect server started by mailark."""
-    from mailark.operations import prefect_server
+    """Stop the background Prefect server (and the demo's web app) started by mailark."""
+    from mailark.operations import prefect_server, web_background
 
-    stopped = prefect_server.stop_background(get_settings())
+    settings = get_settings()
+    web = web_background.stop_background(settings)
+    stopped = prefect_server.stop_background(settings)
+    if web:
+        out.print("stopped the web app")
     out.print("stopped" if stopped else "no server started by mailark is running")

@@ -15,8 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mailark.cli.common import JsonOpt, OrgOpt, err, fail, guard, out, prefect_running, print_json
-from mailark.config.settings import get_settings
+from mailark.cli.common import JsonOpt, OrgOpt, err, fail, guard, out, prefect_running, print_json, usable_home
 
 SECRET_ENV = "MAILARK_M365_CLIENT_SECRET"
 
@@ -76,7 +75,7 @@ def add_m365(
 
     secret = {"client_secret": _read_secret(secret_env, secret_stdin)}
     config = {"tenant_id": tenant_id, "client_id": client_id, "authority_url": authority_url, "graph_url": graph_url}
-    rt = open_runtime(get_settings())
+    rt = open_runtime(usable_home())
     guard(lambda: rt.org(org))
     tested = guard(lambda: probe(config, secret, rt.settings.graph)) if test else None
     if tested:
@@ -102,7 +101,7 @@ def sync_m365(name: Annotated[str, typer.Argument(help="The source's name.")], o
     from mailark.control.principals import Principal
     from mailark.runtime import open_runtime
 
-    rt = open_runtime(get_settings())
+    rt = open_runtime(usable_home())
 
     def find() -> str:
         from mailark.control import audit

@@ -80,8 +80,10 @@ def _failed(rt: RuntimeLike, profile_id: str, principal: Principal, org: str, na
 
 
 def run_sync(rt: RuntimeLike, profile_id: str, principal: Principal = SYSTEM, *, dry_run: bool = False,
-             reader: DirectoryReader | None = None, now: datetime | None = None) -> SyncReport:
-    """Sync one profile. A directory that cannot be read fails the run (recorded, nothing changed)."""
+             reader: DirectoryReader | None = None, now: datetime | None = None,
+             allow_mass_removal: bool = False) -> SyncReport:
+    """Sync one profile. A directory that cannot be read fails the run (recorded, nothing changed), and so
+    does a run the accidental-delete guard stops (unless `allow_mass_removal`: an admin confirmed it)."""
     with rt.session() as s:
         p = s.get(DirectoryProfile, profile_id)
         if p is None:
@@ -98,7 +100,7 @@ def run_sync(rt: RuntimeLike, profile_id: str, principal: Principal = SYSTEM, *,
                        f"reading the directory failed unexpectedly ({type(e).__name__}: {e}); nothing was changed", dry_run)
     del secret
     try:
-        return _apply(rt, profile_id, principal, org_name, name, snapshot, dry_run, now)
+        return _apply(rt, profile_id, principal, org_name, name, snapshot, dry_run, now, allow_mass_removal)
     except SQLAlchemyError as e:  # the control plane failed under us: nothing of this run was kept
         return _failed(rt, profile_id, principal, org_name, name,
                        f"the control plane refused the sync ({type(e).__name__}: {e}); nothing was changed; "
@@ -106,13 +108,22 @@ def run_sync(rt: RuntimeLike, profile_id: str, principal: Principal = SYSTEM, *,
 
 
 def _apply(rt: RuntimeLike, profile_id: str, principal: Principal, org_name: str, name: str,
-           snapshot: DirectorySnapshot, dry_run: bool, now: datetime | None) -> SyncReport:
+           snapshot: DirectorySnapshot, dry_run: bool, now: datetime | None, allow_mass_removal: bool) -> SyncReport:
     with writer(rt.control) as s:
         try:
             p = s.get(DirectoryProfile, profile_id)
             if p is None:
                 raise NotFound(f"directory profile {name!r} was removed during the sync")
-            report = sync_snapshot(s, principal, p, snapshot, dry_run=dry_run)
+            report = sync_snapshot(s, principal, p, snapshot, dry_run=dry_run, allow_mass_removal=allow_mass_removal)
+            if report.mass_removal is not None:
+                s.rollback()  # nothing was applied; the run fails with the numbers
+                if not dry_run:
+                    finish_sync(s, p, "failed", error=report.message(), now=now)
+                audit.record(s, principal, "directory.sync", org_id=p.org_id, target=name,
+                             outcome="failed", details={"mass_removal": report.mass_removal.as_dict(),
+                                                        "dry_run": dry_run})
+                s.commit()
+                return report
             if dry_run:
                 s.rollback()  # a dry run shows what would happen and keeps none of it
             else:
@@ -121,6 +132,7 @@ def _apply(rt: RuntimeLike, profile_id: str, principal: Principal, org_name: str
                             report=summary, now=now)
                 audit.record(s, principal, "directory.sync", org_id=p.org_id, target=name,
                              outcome=report.status, details={"summary": report.summary(), "problems": report.problems[:50],
+                                                             "allow_mass_removal": allow_mass_removal,
                                                              "refused": [f"{c.action} {c.target}: {c.reason}"
                                                                          for c in report.refused][:50]})
                 s.commit()
@@ -136,11 +148,11 @@ def _apply(rt: RuntimeLike, profile_id: str, principal: Principal, org_name: str
 
 
 def run_named(rt: RuntimeLike, principal: Principal, org: str, name: str, *, dry_run: bool = False,
-              reader: DirectoryReader | None = None) -> SyncReport:
+              reader: DirectoryReader | None = None, allow_mass_removal: bool = False) -> SyncReport:
     """An Admin (or operator) syncs one profile of their organization now."""
     with rt.session() as s:
         profile_id = profile_row(s, principal, org, name).id
-    return run_sync(rt, profile_id, principal, dry_run=dry_run, reader=reader)
+    return run_sync(rt, profile_id, principal, dry_run=dry_run, reader=reader, allow_mass_removal=allow_mass_removal)
 
 
 def due_profile_ids(rt: RuntimeLike, now: datetime | None = None) -> list[tuple[str, str, str]]:

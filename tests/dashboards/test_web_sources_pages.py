@@ -284,6 +284,33 @@ def test_ldap_directory_added_edited_disabled_and_removed(server: Server, make_t
     assert actions.count("directory.update") == 3 and "directory.create" in actions and "directory.remove" in actions
 
 
+def test_a_guarded_directory_sync_offers_sync_anyway(server: Server, make_tenant, ldap_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Issue 18: a sync that would remove most users stops, says so, and the page offers "Sync anyway"."""
+    t = make_tenant("ldapg", users=10)
+    dom = f"{t.name}.example"
+    directory = Directory(ldap_server)
+    for n in ("ann", "bob", "carl"):
+        directory.ad_user(n, upn=f"{n}@{dom}")
+    srv = directory.srv
+    form = {"form": "ldap", "name": "corp", "preset": "ad", "url": srv.url, "security": "starttls",
+            "ca_file": str(srv.ca_file), "bind_dn": SYNC_DN, "bind_password": SYNC_PW, "base_dn": BASE,
+            "domains": dom, "directory_login": "true", "role_map": "", "deleted_users": "remove",
+            "disabled_users": "keep", "deleted_groups": "remove", "interval_seconds": "3600",
+            "max_removals": "10", "max_removal_percent": "10"}
+    with page_client(server, t.admin, t.password) as c:
+        token = form_token(c, f"/o/{t.name}/sources")
+        assert c.post(f"/o/{t.name}/directory", data={"csrf": token, **form}).status_code == 303
+        assert 'id="mass-removal"' not in c.post(f"/o/{t.name}/directory/corp/sync", data={"csrf": token}).text
+        for n in ("ann", "bob", "carl"):
+            directory.delete(n)
+        r = c.post(f"/o/{t.name}/directory/corp/sync", data={"csrf": token})
+        assert "3 of 3 synced users" in r.text and 'id="mass-removal"' in r.text and "allow_mass_removal" in r.text
+        r = c.post(f"/o/{t.name}/directory/corp/sync", data={"csrf": token, "allow_mass_removal": "true"})
+        assert 'id="mass-removal"' not in r.text and "user.remove" in r.text
+        with client(server, t.token) as api:
+            assert api.get(f"/api/orgs/{t.name}/directory/corp").json()["last_status"] == "ok"
+
+
 POSTS = ("sources", "sources/office/edit", "sources/office/enabled", "sources/office/remove", "sources/office/test",
          "directory", "directory/corp/edit", "directory/corp/enabled", "directory/corp/remove", "directory/corp/test",
          "directory/corp/sync")

@@ -36,12 +36,13 @@ class Directory:
     dns: dict[str, str] = field(default_factory=dict)
 
     def ad_user(self, name: str, *, upn: str | None = None, primary: str | None = None, aliases: tuple[str, ...] = (),
-                disabled: bool = False, password: str | None = None, display: str | None = None) -> str:
+                disabled: bool = False, password: str | None = None, display: str | None = None,
+                guid: bytes | None = None) -> str:
         dn = f"cn={name},{PEOPLE}"
         upn = upn or f"{name}@{DOMAIN}"
         proxies = [f"SMTP:{primary or upn}", *[f"smtp:{a}" for a in aliases]]
         attrs: dict[str, Any] = {"cn": name, "sn": name, "uid": name, "sAMAccountName": name, "userPrincipalName": upn,
-                                 "mail": primary or upn, "proxyAddresses": proxies, "objectGUID": uuid.uuid4().bytes_le,
+                                 "mail": primary or upn, "proxyAddresses": proxies, "objectGUID": guid or uuid.uuid4().bytes_le,
                                  "userAccountControl": 512 | (2 if disabled else 0),
                                  "displayName": display or name.title()}
         if password:

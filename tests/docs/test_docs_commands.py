@@ -103,6 +103,24 @@ def test_runnable_blocks_work_on_a_fresh_home(page: Path, outcomes: dict[str, Ou
         f"--- stdout ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}")
 
 
+def test_the_readme_quick_start_runs_after_the_demo(tmp_path: Path) -> None:
+    """The reader's first hour: `make demo`'s command, then the README's blocks in order, in the same home."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "samples").symlink_to(REPO / "samples")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILARK_")}
+    env.update({"MAILARK_HOME": str(tmp_path / "home"), "MAILARK_PREFECT_API_URL": "http://127.0.0.1:9/api",
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", "COLUMNS": "100"})
+    demo = subprocess.run(["mailark", "demo", "--no-server", "--no-web", "--corpus", "samples/mail"], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "source " in demo.stdout and "/activate" in demo.stdout  # how to get this mailark on the PATH
+    for n, block in enumerate(runnable_blocks(REPO / "README.md"), 1):
+        done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + block], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=600, check=False)
+        assert done.returncode == 0, f"README block {n} after the demo:\n{block}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+
+
 def test_every_catalogue_column_is_documented() -> None:
     from mailark.catalog.schema import TABLES
 
@@ -139,6 +157,41 @@ def test_every_command_is_documented() -> None:
     walk(typer.main.get_command(app), ["mailark"])
     missing = [n for n in names if n not in text]
     assert not missing, f"commands the manual does not mention: {missing}"
+
+
+def _cli_commands() -> dict[str, object]:
+    import click
+    import typer
+
+    from mailark.cli import app
+
+    found: dict[str, object] = {}
+
+    def walk(cmd: click.Command, prefix: list[str]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, [*prefix, name])
+        else:
+            found[" ".join(prefix)] = cmd
+
+    walk(typer.main.get_command(app), ["mailark"])
+    return found
+
+
+def test_json_is_where_the_manual_says() -> None:
+    """Every command takes --json except those the manual names; a `mailark X ... --json` example works."""
+    commands = _cli_commands()
+    without = sorted(n for n, c in commands.items() if "--json" not in {o for p in c.params for o in p.opts})  # type: ignore[attr-defined]
+    page = (REPO / "docs" / "integrators.md").read_text(encoding="utf-8")
+    sentence = page.split("Every command takes `--help`", 1)[1].split("\n\n", 1)[0]
+    named = sorted(re.findall(r"`(mailark [a-z -]+?)`", sentence))
+    assert without == named, f"commands without --json: {without}; the manual names: {named}"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in [*PAGES, REPO / "CONTRIBUTING.md"])
+    for m in re.finditer(r"(mailark (?:[a-z][a-z0-9-]* ?)+)[^|`\n]*?--json", text):
+        words = m.group(1).split()
+        name = next((" ".join(words[:k]) for k in range(len(words), 0, -1) if " ".join(words[:k]) in commands), None)
+        assert name is None or name not in without, f"the manual shows {name} --json, which it does not take"
 
 
 def test_relative_links_resolve() -> None:
