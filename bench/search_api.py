@@ -11,9 +11,11 @@ three ways, query by query in rotating order so no way always finds the caches w
 * route: the API's route function in process (control-plane reads, the search, the audit row, one
   transaction), no HTTP;
 * http: GET /api/orgs/{org}/search with the principal's token against `mailark web` (a separate
-  process, uvicorn), over one keep-alive connection.
+  process, uvicorn), over one keep-alive connection;
+* http (REV): the same against `mailark web` of an older revision (`--before REV`, installed with
+  pip into a temp directory), on the same home, interleaved with the others.
 
-    python -m bench.search_api --docs 1000000 --queries 300 --keep /tmp/sapi   # reruns reuse the home
+    python -m bench.search_api --docs 1000000 --queries 300 --before 97ace4a --keep /tmp/sapi   # reruns reuse the home
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import httpx
 
 from bench.generate import generate_org_mail
 from bench.search import build
+from bench.startup import install
 from mailark.catalog.search.index import index_dir
 from mailark.catalog.search.text import message_text
 
@@ -104,9 +107,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_web(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_web(home: Path, site: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`mailark web` on a free port: of this checkout, or of the revision installed at `site`."""
     port = free_port()
     env = {**os.environ, "MAILARK_HOME": str(home), "MAILARK_PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    if site is not None:
+        env["PYTHONPATH"] = str(site)
     proc = subprocess.Popen([sys.executable, "-m", "mailark.cli", "web", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -126,7 +132,7 @@ def pct(v: list[float], p: float) -> float:
     return round(s[int(p * (len(s) - 1))], 2)
 
 
-def measure(home: Path, info: dict[str, object], qs: list[str]) -> dict[str, object]:
+def measure(home: Path, info: dict[str, object], qs: list[str], before: tuple[str, Path] | None = None) -> dict[str, object]:
     from sqlalchemy import select
 
     from mailark.catalog.search.searcher import IndexCache, search
@@ -148,9 +154,11 @@ def measure(home: Path, info: dict[str, object], qs: list[str]) -> dict[str, obj
     with rt.session() as s:
         for role, login in info["logins"].items():  # type: ignore[attr-defined]
             principals[role] = user_principal(s.scalar(select(User).where(User.login == login)))
-    proc, url = start_web(home)
-    clients = {role: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tok}"}, timeout=30)
-               for role, tok in info["tokens"].items()}  # type: ignore[attr-defined]
+    servers = [start_web(home)]
+    if before is not None:
+        servers.append(start_web(home, before[1]))
+    clients = [{role: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tok}"}, timeout=30)
+                for role, tok in info["tokens"].items()} for _, url in servers]  # type: ignore[attr-defined]
 
     def by_index(role: str, q: str) -> float:
         with rt.session() as s:  # the permission clause's inputs, not timed
@@ -171,13 +179,17 @@ def measure(home: Path, info: dict[str, object], qs: list[str]) -> dict[str, obj
             s.close()
         return time.perf_counter() - t
 
-    def by_http(role: str, q: str) -> float:
-        t = time.perf_counter()
-        r = clients[role].get(f"/api/orgs/{org}/search", params={"q": q})
-        assert r.status_code == 200, r.text
-        return time.perf_counter() - t
+    def http(n: int):  # type: ignore[no-untyped-def]
+        def by_http(role: str, q: str) -> float:
+            t = time.perf_counter()
+            r = clients[n][role].get(f"/api/orgs/{org}/search", params={"q": q})
+            assert r.status_code == 200, r.text
+            return time.perf_counter() - t
+        return by_http
 
-    ways = {"index": by_index, "route": by_route, "http": by_http}
+    ways = {"index": by_index, "route": by_route, "http": http(0)}
+    if before is not None:
+        ways[f"http ({before[0]})"] = http(1)
     lat: dict[str, dict[str, list[float]]] = {role: {w: [] for w in ways} for role in ROLES}
     try:
         for role in ROLES:  # warm-up: open the index, connections, caches
@@ -185,14 +197,16 @@ def measure(home: Path, info: dict[str, object], qs: list[str]) -> dict[str, obj
                 w(role, "warmup")
         for i, q in enumerate(qs):
             for role in ROLES:
-                order = list(ways)[i % 3:] + list(ways)[: i % 3]
+                order = list(ways)[i % len(ways):] + list(ways)[: i % len(ways)]
                 for w in order:
                     lat[role][w].append(ways[w](role, q) * 1000)
     finally:
-        for c in clients.values():
-            c.close()
-        proc.terminate()
-        proc.wait(10)
+        for cs in clients:
+            for c in cs.values():
+                c.close()
+        for proc, _ in servers:
+            proc.terminate()
+            proc.wait(10)
         rt.close()
     return {role: {w: {"p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95), "mean_ms": round(statistics.mean(v), 2)}
                    for w, v in ways_lat.items()} for role, ways_lat in lat.items()}
@@ -206,6 +220,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--heap-mb", type=int, default=256)
     ap.add_argument("--keep", type=Path, default=None, help="work directory to keep (and reuse its home and index)")
+    ap.add_argument("--before", default=None, help="also measure the API of this older revision")
     a = ap.parse_args()
     work = a.keep or Path(tempfile.mkdtemp(prefix="mailark-search-api-bench-"))
     home = work / "home"
@@ -218,8 +233,13 @@ def main() -> None:
         index_s = None
         if not (path / "state.json").exists():
             index_s = round(build(path, texts, a.docs, a.threads, a.heap_mb, list(info["mailbox_ids"])), 1)  # type: ignore[arg-type]
+        before = None
+        if a.before:
+            site = work / f"site-{a.before}"
+            before = (a.before, site / "site" if (site / "site").is_dir() else install(a.before, site))
         out = {"documents": a.docs, "queries_per_principal": a.queries, "index_s": index_s,
-               "by_principal": measure(home, info, queries(texts, a.queries))}
+               "load_average": os.getloadavg()[0],
+               "by_principal": measure(home, info, queries(texts, a.queries), before)}
         print(json.dumps(out, indent=2))
     finally:
         if a.keep is None:
