@@ -96,7 +96,7 @@ def migrate(engine: Engine) -> None:
     """Upgrade to the newest schema; cheap when already there.
 
     Every process opens the control plane, and importing Alembic and reading its scripts cost more
-    than the command itself (0.2-0.3 s): when the database is at the newest revision of a plain
+    than most commands themselves: when the database is at the newest revision of a plain
     chain, Alembic is not loaded at all.
     """
     head = plain_head()

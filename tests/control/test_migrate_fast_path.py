@@ -1,4 +1,4 @@
-"""Opening a control plane that is at the newest schema does not load Alembic (0.2-0.3 s of every
+"""Opening a control plane that is at the newest schema does not load Alembic (a large share of every
 command); one that is behind is still upgraded by Alembic."""
 
 from __future__ import annotations
