@@ -1,5 +1,5 @@
 """Opening a control plane that is at the newest schema does not load Alembic (a large share of every
-command); one that is behind is still upgraded by Alembic."""
+command's start-up); one that is behind is still upgraded by Alembic."""
 
 from __future__ import annotations
 

@@ -78,3 +78,21 @@ def test_every_command_is_reachable() -> None:
         cmd = root.get_command(ctx, name)
         assert cmd is not None and cmd.name == name
     assert "query" in root.get_command(ctx, "search").list_commands(ctx)  # type: ignore[union-attr]
+
+
+def test_a_search_opens_neither_the_catalogue_nor_alembic(home) -> None:  # type: ignore[no-untyped-def]
+    """`mailark search query` reads the control plane and the index only: DuckDB, the catalogue and
+    Alembic (the control plane is already at its newest schema) stay unimported."""
+    import os
+
+    env = os.environ.copy()
+    assert subprocess.run([sys.executable, "-m", "mailark.cli", "org", "create", "acme"], env=env,
+                          capture_output=True, timeout=300).returncode == 0
+    probe = ("import sys\nfrom mailark.cli import app\n"
+             "try:\n    app(['search', 'query', '--org', 'acme', 'report', '--json'], prog_name='mailark')\n"
+             "except SystemExit as e:\n    assert not e.code, e.code\n"
+             "print('LOADED', [m for m in sys.modules if m.startswith(('duckdb', 'alembic', 'mailark.catalog.lake'))])\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    result, loaded = done.stdout.rsplit("LOADED", 1)
+    assert '"total": 0' in result and loaded.strip() == "[]", loaded
