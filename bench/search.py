@@ -59,7 +59,10 @@ def scale(docs: int, sample: int, threads: int, heap_mb: int, queries: int, work
     return measure(db, path, texts, docs, queries, sample, copies, raw_bytes, extract_s, index_s)
 
 
-def build(path: Path, texts: list, docs: int, threads: int, heap_mb: int) -> float:  # type: ignore[type-arg]
+def build(path: Path, texts: list, docs: int, threads: int, heap_mb: int,  # type: ignore[type-arg]
+          mailbox_ids: list[str] | None = None) -> float:
+    """`docs` documents cycled from `texts` over 100 mailboxes (ids mb000.. unless `mailbox_ids` names them)."""
+    ids = mailbox_ids or [f"mb{i:03d}" for i in range(100)]
     idx = open_index(path, create=True)
     writer = idx.writer(heap_size=heap_mb * 1024 * 1024, num_threads=threads)
     rng = random.Random(5)
@@ -70,7 +73,7 @@ def build(path: Path, texts: list, docs: int, threads: int, heap_mb: int) -> flo
         t = texts[n % len(texts)]
         d = tantivy.Document()
         d.add_text("item_id", f"item{n:08d}")
-        mb = f"mb{rng.randrange(100):03d}"
+        mb = ids[rng.randrange(len(ids))]
         d.add_text("mailbox_id", mb)
         d.add_text("mailbox", f"{mb}@example.org")
         for f in folder_terms(folders[n % 4]):
@@ -91,7 +94,7 @@ def build(path: Path, texts: list, docs: int, threads: int, heap_mb: int) -> flo
     writer.commit()
     writer.wait_merging_threads()
     index_s = time.monotonic() - t1
-    write_state(path, IndexState(snapshot=1, generation="bench", mailboxes=[f"mb{i:03d}" for i in range(100)]))
+    write_state(path, IndexState(snapshot=1, generation="bench", mailboxes=list(ids)))
     return index_s
 
 

@@ -48,7 +48,23 @@ def extension_path(name: str) -> str:
     return found[0]
 
 
-def connect(memory_limit: str | None = None, spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+ALL_EXTENSIONS = ("sqlite_scanner", "postgres_scanner", "httpfs", "ducklake")
+
+
+def extensions_for(catalog: str) -> tuple[str, ...]:
+    """The extensions a lake with this catalog needs: its catalog's scanner, httpfs, ducklake.
+
+    Each LOAD costs 0.1-0.3 s (DuckDB checks the extension's signature over its 20-40 MB file),
+    paid again by every new connection, so the scanner of the other kind of catalog is not loaded.
+    httpfs is needed even for local files: DuckDB's built-in crypto is read-only without it.
+    """
+    scanner = "postgres_scanner" if catalog.startswith(POSTGRES) else "sqlite_scanner"
+    return (scanner, "httpfs", "ducklake")
+
+
+def connect(memory_limit: str | None = None, spill_dir: Path | None = None, *,
+            extensions: tuple[str, ...] = ALL_EXTENSIONS) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the given pinned extensions loaded (see `extensions_for`)."""
     config: dict[str, str | bool] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     if memory_limit:
         # DuckDB would otherwise size its buffer pool to 80 % of RAM; ingest must stay small.
@@ -61,8 +77,7 @@ def connect(memory_limit: str | None = None, spill_dir: Path | None = None) -> d
             spill_dir.mkdir(parents=True, exist_ok=True)
             config["temp_directory"] = str(spill_dir)
     con = duckdb.connect(config=config)
-    # httpfs is needed even for local files: DuckDB's built-in crypto is read-only without it.
-    for name in ("sqlite_scanner", "postgres_scanner", "httpfs", "ducklake"):
+    for name in extensions:
         con.execute(f"LOAD '{extension_path(name)}'")
     return con
 
@@ -93,8 +108,7 @@ class LakeLocation:
 
 def analyst_script(loc: LakeLocation) -> str:
     """SQL that attaches the catalogue read-only in plain DuckDB, extensions loaded from this install."""
-    scanner = "postgres_scanner" if loc.catalog.startswith(POSTGRES) else "sqlite_scanner"
-    loads = "".join(f"LOAD '{extension_path(n)}';\n" for n in (scanner, "httpfs", "ducklake"))
+    loads = "".join(f"LOAD '{extension_path(n)}';\n" for n in extensions_for(loc.catalog))
     return loads + loc.attach_sql(read_only=True) + ";\nUSE lake;\n"
 
 
@@ -168,7 +182,7 @@ def open_lake(settings: Settings, store: ObjectStore, *, read_only: bool = False
     if loc.data_path.startswith("/"):
         Path(loc.data_path).mkdir(parents=True, exist_ok=True)
     # Spilled blocks hold catalogue rows: they belong in the key room (db/), never beside the objects.
-    con = connect(settings.lake_memory_limit, settings.db_dir / "tmp" / "duckdb")
+    con = connect(settings.lake_memory_limit, settings.db_dir / "tmp" / "duckdb", extensions=extensions_for(loc.catalog))
     if settings.object_store == "s3":
         _s3_secret(con, settings)
     if loc.sqlite_path:

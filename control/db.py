@@ -6,20 +6,26 @@ is created and upgraded by Alembic on first open, so a fresh home needs no separ
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6D61696C61726B  # "mailark": the advisory lock key of schema upgrades on PostgreSQL
+_REVISION = re.compile(r"^revision\s*=\s*[\"']([^\"']+)[\"']\s*$", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(None|[\"']([^\"']+)[\"'])\s*$", re.M)
 
 
 def _alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -61,8 +67,45 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def plain_head() -> str | None:
+    """The newest migration, read from the version files' `revision`/`down_revision` lines without
+    Alembic; None when they do not make one plain chain (then Alembic decides)."""
+    revisions: dict[str, str | None] = {}
+    for f in (MIGRATIONS / "versions").glob("*.py"):
+        if f.name == "__init__.py":
+            continue
+        body = f.read_text(encoding="utf-8")
+        rev, down = _REVISION.findall(body), _DOWN_REVISION.findall(body)
+        if len(rev) != 1 or len(down) != 1 or rev[0] in revisions:
+            return None
+        revisions[rev[0]] = down[0][1] or None
+    parents = set(revisions.values())
+    heads = [r for r in revisions if r not in parents]
+    return heads[0] if len(heads) == 1 and sum(d is None for d in revisions.values()) == 1 else None
+
+
+def _current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()  # type: ignore[no-any-return]
+    except SQLAlchemyError:  # a fresh database: no table yet
+        return None
+
+
 def migrate(engine: Engine) -> None:
-    """Upgrade to the newest schema; cheap when already there."""
+    """Upgrade to the newest schema; cheap when already there.
+
+    Every process opens the control plane, and importing Alembic and reading its scripts cost more
+    than most commands themselves: when the database is at the newest revision of a plain
+    chain, Alembic is not loaded at all.
+    """
+    head = plain_head()
+    if head is not None and _current_revision(engine) == head:
+        return
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     cfg = _alembic_config(engine.url.render_as_string(hide_password=False))
     head = ScriptDirectory.from_config(cfg).get_current_head()
     with engine.begin() as conn:

@@ -9,12 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import duckdb
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailark.catalog.archive import OrgArchive
-from mailark.catalog.lake import catalog_lane, open_lake
 from mailark.control.db import open_control, writer
 from mailark.control.metering import archiving_paused
 from mailark.control.models import Organization
@@ -23,6 +21,11 @@ from mailark.runtime.memory import release_free_memory
 from mailark.config.settings import Settings, get_settings
 from mailark.storage.keys import MasterKey, load_master_key
 from mailark.storage.objects import ObjectStore, open_store
+
+if TYPE_CHECKING:  # DuckDB and the catalogue are imported when first used: a search or an admin
+    import duckdb  # command never opens the lake, and importing them cost its start-up
+
+    from mailark.catalog.archive import OrgArchive
 
 
 @dataclass
@@ -46,10 +49,14 @@ class Runtime:
 
     @cached_property
     def lake(self) -> duckdb.DuckDBPyConnection:
+        from mailark.catalog.lake import open_lake
+
         self.settings.ensure_dirs()
         return open_lake(self.settings, self.store)
 
     def archive_for(self, org: Organization) -> OrgArchive:
+        from mailark.catalog.archive import OrgArchive
+
         with self.control() as session:
             keys = org_keys(session, org, self.master_key)
             paused = archiving_paused(session, org.id)
@@ -71,6 +78,8 @@ class Runtime:
         """The organization's commit lane; after every `lake_renew_commits` of them, the next use
         gets a fresh connection. Renewed on the way out, never inside: code that took
         `archive.lake` before entering the lane works on the connection the lane re-attached."""
+        from mailark.catalog.lake import catalog_lane
+
         with catalog_lane(self.settings, org_id, self.lake, self.store):
             yield
         self._commits += 1

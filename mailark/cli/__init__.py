@@ -1,4 +1,5 @@
-"""The `mailark` command: one module per command group, each registering its commands here.
+"""The `mailark` command: one module per command group, imported only when one of its commands runs
+(the table of names and help lines is mailark.cli.commands; see mailark.cli.lazy).
 
 Exit status: 0 on success (quarantined messages included), 1 on failure (also damage found by
 `mailark scrub`/`maintain`), 2 on wrong usage, 3 when an export wrote every intact message but left
@@ -16,32 +17,18 @@ from typing import Annotated
 
 import typer
 
-from mailark.cli import (
-    archive,
-    audit,
-    backup,
-    compliance,
-    directory,
-    exports,
-    holds,
-    identity,
-    journal,
-    licence,
-    mailboxes,
-    maintenance,
-    orgs,
-    retention,
-    restore_mail,
-    search,
-    server,
-    sign_in,
-    sources,
-    support,
-    usage,
-)
-from mailark.cli.common import err, explain_failure
+from mailark.cli.commands import COMMANDS
+from mailark.cli.lazy import LazyGroup
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailark: multi-tenant email archive.")
+
+class _Commands(LazyGroup):
+    """`mailark`'s commands, each imported only when it runs (see mailark.cli.lazy)."""
+
+    table = COMMANDS
+
+
+app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False,
+                  help="mailark: multi-tenant email archive.")
 
 
 def _version(value: bool) -> None:
@@ -61,18 +48,19 @@ def _root(
                                                help="Print the version and exit.")] = False,
 ) -> None:
     """mailark: multi-tenant email archive."""
-for group in (orgs, archive, server, identity, mailboxes, licence, audit, sources, journal, directory, usage, compliance,
-              search, exports, backup, support, retention, holds, restore_mail, maintenance, sign_in):
-    group.register(app)
 
 
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
+        from mailark.cli.common import err
+
         err.print("interrupted")
         sys.exit(130)
     except Exception as e:  # a damaged file, a full disk, an I/O error: one line, not a traceback
+        from mailark.cli.common import err, explain_failure
+
         explained = explain_failure(e)
         if explained is None:
             raise

@@ -147,7 +147,8 @@ def sql(
     """Run a read-only query over all organizations' catalogue (an operator tool)."""
     import duckdb
 
-    from mailark.catalog.lake import QueryRefused, analyst_script, check_analyst_query, connect, location, lock_down
+    from mailark.catalog.lake import (QueryRefused, analyst_script, check_analyst_query, connect, extensions_for, location,
+                                      lock_down)
     from mailark.storage.objects import open_store
 
     settings = get_settings()
@@ -158,7 +159,7 @@ def sql(
     if not query:
         err.print("usage: mailark sql QUERY [--json] | mailark sql --attach")
         raise typer.Exit(2)
-    con = connect()
+    con = connect(extensions=extensions_for(loc.catalog))
     try:
         con.execute(loc.attach_sql(read_only=True))
         con.execute("USE lake")

@@ -147,10 +147,11 @@ def test_every_command_is_documented() -> None:
     names: list[str] = []
 
     def walk(cmd: click.Command, prefix: list[str]) -> None:
-        subs = getattr(cmd, "commands", None)
+        # click's own API: the top-level group imports each command's module only when asked for it
+        subs = cmd.list_commands(click.Context(cmd)) if hasattr(cmd, "list_commands") else []
         if subs:
-            for name, sub in subs.items():
-                walk(sub, [*prefix, name])
+            for name in subs:
+                walk(cmd.get_command(click.Context(cmd), name), [*prefix, name])
         else:
             names.append(" ".join(prefix))
 
