@@ -12,11 +12,13 @@ from mailark.cli.lazy import LazyCommand
 
 COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("import", "archive", "Archive mail files into an archive mailbox."),
-    LazyCommand("export", "archive", "Export archived mail as a zip of .eml files with a manifest."),
+    LazyCommand("export", "archive",
+                "Export archived mail as a zip of .eml files with a manifest (exit 3: damaged copies left out)."),
     LazyCommand("stats", "archive", "Messages, copies and bytes of an organization's archive."),
     LazyCommand("sql", "archive", "Run a read-only query over all organizations' catalogue (an operator tool)."),
     LazyCommand("demo", "server",
-                "Start the embedded default, archive sample mail through the import flow, and say where to look."),
+                "Start the embedded default and the web app, archive sample mail through the import flow, say where "
+                "to look."),
     LazyCommand("web", "server", "Serve the REST API (OpenAPI at /openapi.json) in the foreground until Ctrl-C."),
     LazyCommand("up", "server",
                 "Start the embedded stack (Prefect server and worker, SMTP journal endpoint, web app) until Ctrl-C."),

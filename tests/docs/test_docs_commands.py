@@ -167,16 +167,17 @@ def _cli_commands() -> dict[str, object]:
     from mailark.cli import app
 
     found: dict[str, object] = {}
+    root = typer.main.get_command(app)
+    ctx = click.Context(root)
 
     def walk(cmd: click.Command, prefix: list[str]) -> None:
-        subs = getattr(cmd, "commands", None)
-        if subs:
-            for name, sub in subs.items():
-                walk(sub, [*prefix, name])
+        if hasattr(cmd, "list_commands"):  # a group; the top one loads its commands only when asked (lazy)
+            for name in cmd.list_commands(ctx):
+                walk(cmd.get_command(ctx, name), [*prefix, name])
         else:
             found[" ".join(prefix)] = cmd
 
-    walk(typer.main.get_command(app), ["mailark"])
+    walk(root, ["mailark"])
     return found
 
 
