@@ -19,9 +19,12 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("demo", "server",
                 "Start the embedded default and the web app, archive sample mail through the import flow, say where "
                 "to look."),
-    LazyCommand("web", "server", "Serve the REST API (OpenAPI at /openapi.json) in the foreground until Ctrl-C."),
+    LazyCommand("web", "server",
+                "Serve the REST API (OpenAPI at /openapi.json) in the foreground until Ctrl-C; HTTPS with a "
+                "certificate."),
     LazyCommand("up", "server",
-                "Start the embedded stack (Prefect server and worker, SMTP journal endpoint, web app) until Ctrl-C."),
+                "Start the embedded stack (Prefect server and worker, SMTP journal endpoint, web app) until Ctrl-C; "
+                "on a node of a larger deployment, only its roles."),
     LazyCommand("status", "server",
                 "What `mailark up` runs, whether each part answers, and the last run of each flow."),
     LazyCommand("usage", "usage",
@@ -30,17 +33,18 @@ COMMANDS: tuple[LazyCommand, ...] = (
                 "Billing records of a calendar month: licensed users and the highest storage quota held, trial "
                 "marked."),
     LazyCommand("meter", "usage",
-                "Meter now (as the meter-usage flow does every 15 minutes); runs as that flow when a Prefect "
-                "server is up."),
+                "Meter now (as the meter-usage flow does every 15 minutes); runs as that flow when a Prefect server "
+                "is up."),
     LazyCommand("delete", "compliance",
                 "Delete archived copies for good, and whatever only they used (bodies, attachments, headers)."),
     LazyCommand("backup", "backup",
-                "Back up the control plane, the catalogue and the objects (of one organization or all)."),
+                "Back up the deployment or one organization (`mailark backup DEST`), or check a backup."),
     LazyCommand("restore", "backup",
-                "Restore a backup: a deployment's into an empty home, an organization's into one without it."),
+                "Restore a backup: a deployment's into an empty home, an organization's into one without it (re-run "
+                "to finish an interrupted one)."),
     LazyCommand("repair", "backup",
-                "Find the organization's damaged or missing objects and catalogue files; put them back from a backup "
-                "(exit 1 if any remain)."),
+                "Find the organization's damaged or missing objects and catalogue files; put them back from a "
+                "backup (exit 1 if any remain)."),
     LazyCommand("scrub", "maintenance",
                 "Check stored objects and the catalogue's files now; name the mail any damage affects (exit 1 if "
                 "any)."),
