@@ -39,6 +39,9 @@ class OrgArchive:
     # Where the organization's search index lives ($MAILARK_HOME/db/search/<org_id>), for its size
     # in the statistics; None where no index is kept.
     index_path: Path | None = None
+    # Raises the licence's storage tier when it auto-expands and `needed` bytes would not fit: the new
+    # quota, or None (no auto-expansion, or the largest tier). Writers call it before deferring.
+    expand_quota: Callable[[int], int | None] | None = None
     _sealer: Sealer | None = field(default=None, repr=False)
 
     @property

@@ -153,9 +153,13 @@ class BatchWriter:
                 continue
             # The raw size bounds what a copy can add (compression and dedup only shrink it).
             if quota is not None and used + p.size > quota:
-                counts.deferred += 1
-                counts.reasons["deferred: storage quota full"] += 1
-                continue
+                grown = arch.expand_quota(used + p.size) if arch.expand_quota else None
+                if grown is not None and used + p.size <= grown:
+                    quota = arch.storage_quota_bytes = grown  # the licence auto-expanded right here
+                else:
+                    counts.deferred += 1
+                    counts.reasons["deferred: storage quota full"] += 1
+                    continue
             used += p.size
             if item.problem:
                 p.reason = item.problem

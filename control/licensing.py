@@ -301,10 +301,12 @@ def next_tier(gb: int) -> int | None:
     return next((t for t in TIERS_GB if t > gb), None)
 
 
-def auto_expand(session: Session, org: Organization, storage_used_bytes: int, now: datetime | None = None) -> int | None:
+def auto_expand(session: Session, org: Organization, storage_used_bytes: int, now: datetime | None = None,
+                by: str = "metering") -> int | None:
     """If the licence auto-expands and storage is at 90 %, move to the next tier; the new GB, or None.
 
-    Called by metering (the system acts; the change is audited).
+    Called by metering, and by an ingest batch or an export that would overflow the quota (`by`), so the
+    room is there at once (the system acts; the change is audited).
     """
     lic = lock_licence(session, org)
     if not lic.auto_expand or storage_used_bytes < STORAGE_WARN_FRACTION * lic.storage_gb * GB:
@@ -317,7 +319,7 @@ def auto_expand(session: Session, org: Organization, storage_used_bytes: int, no
     lic.updated_at = now or datetime.now(UTC)
     org.storage_quota_bytes = nxt * GB
     audit.record(
-        session, Principal("system", "metering", "metering"), "licence.auto_expand", org_id=org.id, target=org.name,
+        session, Principal("system", by, by), "licence.auto_expand", org_id=org.id, target=org.name,
         details={"before_gb": before, "after_gb": nxt, "used_bytes": storage_used_bytes},
     )
     return nxt

@@ -100,7 +100,12 @@ def run_export(rt: Runtime, export_id: str, *, on_progress: ProgressHook | None 
     log.info("export %s of %s: %d items to write; %d of %d bytes of storage in use", export_id, org.name, total, used, quota)
 
     def on_block(sealed_so_far: int) -> None:
+        nonlocal quota
         if quota is not None and used + sealed_so_far > quota:
+            grown = archive.expand_quota(used + sealed_so_far) if archive.expand_quota else None
+            if grown is not None and used + sealed_so_far <= grown:
+                quota = grown  # the licence auto-expanded for this export
+                return
             raise QuotaReached()
 
     last = [0]

@@ -71,7 +71,22 @@ class Runtime:
             paused_reason=paused,
             # catalog.search.index.index_dir, without importing tantivy into every process
             index_path=self.settings.db_dir / "search" / org.id,
+            expand_quota=lambda needed: self.expand_quota(org.id, needed),
         )
+
+    def expand_quota(self, org_id: str, needed: int) -> int | None:
+        """Raise an auto-expanding licence's storage tier until `needed` bytes fit below its warning line
+        (audited `licence.auto_expand`, as metering does): the new quota, or None if it did not grow."""
+        from mailark.control import licensing
+
+        with self.session(write=True) as s:
+            org = s.get(Organization, org_id)
+            if org is None:
+                return None
+            grew = False
+            while licensing.auto_expand(s, org, needed, by="ingest") is not None:
+                grew = True
+            return org.storage_quota_bytes if grew else None
 
     @contextmanager
     def commit_lane(self, org_id: str) -> Iterator[None]:
