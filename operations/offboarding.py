@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from mailark.catalog.lake import ALIAS
 from mailark.catalog.schema import TABLES
@@ -86,3 +87,39 @@ def delete_organization(rt: Runtime, principal: Principal, name: str, *, confirm
                 "objects_deleted": result.objects_deleted, "catalogue_rows_deleted": result.catalogue_rows_deleted})
     result.steps.append("organization, users, domains, sources and mailboxes removed; org.deleted recorded")
     return result
+
+
+@dataclass
+class DueDeletions:
+    deleted: list[OrgDeletion] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)  # organization -> why it waits (a legal hold)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"deleted": [d.as_dict() for d in self.deleted], "held": self.held}
+
+
+def delete_due_organizations(rt: Runtime, now: datetime | None = None) -> DueDeletions:
+    """The scheduled end of offboarding: every organization whose grace period after a cancellation is
+    over (licence `locked`, deletion due) is crypto-shredded, as the operator was told it would be. One
+    under legal hold waits, named, until the hold is released; a cancellation undone meanwhile clears
+    the due date, so nothing is deleted then."""
+    from sqlalchemy import select
+
+    from mailark.control import licensing
+    from mailark.control.models import Licence, Organization
+    from mailark.control.orgs import ControlError
+
+    now = now or datetime.now(UTC)
+    with rt.control() as s:
+        due = [(o.name, licensing.utc(lic.deletion_due_at)) for o, lic in s.execute(
+            select(Organization, Licence).join(Licence, Licence.org_id == Organization.id)
+            .where(Licence.deletion_due_at.is_not(None))) if licensing.status(lic, now) == "locked"]
+    out = DueDeletions()
+    for name, at in due:
+        try:
+            out.deleted.append(delete_organization(
+                rt, Principal.deployment_operator(), name, confirm=name,
+                reason=f"scheduled: the grace period after the cancellation ended ({at:%Y-%m-%d})"))  # type: ignore[str-format]
+        except ControlError as e:  # a legal hold: the deletion waits for its release
+            out.held[name] = str(e)
+    return out
