@@ -59,9 +59,11 @@ def main() -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as e:  # a damaged file, a full disk, an I/O error: one line, not a traceback
-        from mailark.cli.common import err, explain_failure
+        from mailark.cli.common import err, explain_failure, os_failure
 
         explained = explain_failure(e)
+        if explained is None and isinstance(e, OSError):  # a home that cannot be used, a file that went away
+            explained = os_failure(e)
         if explained is None:
             raise
         err.print(f"[bold red]error:[/] {explained}", highlight=False, soft_wrap=True)
