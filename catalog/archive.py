@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import duckdb
 
@@ -35,6 +36,9 @@ class OrgArchive:
     # Set while metering has paused archiving for the organization (an ended trial, a full quota):
     # writers defer everything with this reason until a later run finds it cleared.
     paused_reason: str | None = None
+    # WORM on: called once per ingest batch, returns f(mailbox_id, folder, message date, archived at)
+    # -> the date to lock a copy's objects until (None: no lock). Set by the runtime.
+    lock_plan: Callable[[], Callable[[str, str, datetime | None, datetime], datetime | None]] | None = None
     _sealer: Sealer | None = field(default=None, repr=False)
 
     @property

@@ -19,6 +19,7 @@ from mailark.control.db import open_control, writer
 from mailark.control.metering import archiving_paused
 from mailark.control.models import Organization
 from mailark.control.orgs import get_org, org_keys
+from mailark.control.retention import LockPlan, lock_plan
 from mailark.runtime.memory import release_free_memory
 from mailark.config.settings import Settings, get_settings
 from mailark.storage.keys import MasterKey, load_master_key
@@ -62,7 +63,13 @@ class Runtime:
             zstd_level=self.settings.zstd_level,
             storage_quota_bytes=org.storage_quota_bytes,
             paused_reason=paused,
+            lock_plan=(lambda: self._lock_plan(org.id)) if self.settings.worm != "off" else None,
         )
+
+    def _lock_plan(self, org_id: str) -> LockPlan:
+        """WORM: how long to lock what the next batch writes, from the policies of now."""
+        with self.control() as session:
+            return lock_plan(session, org_id, self.settings.worm_default_keep)
 
     @contextmanager
     def commit_lane(self, org_id: str) -> Iterator[None]:
