@@ -270,7 +270,7 @@ class S3ObjectStore(ObjectStore):
             and hasattr(self._client, "_put_object")
         ):
             created = self._put_single(name, data, if_absent=True, lock_until=lock)
-            if created:
+            if created and self._conditional:  # else it fell back to a checked put, without the headers
                 return True
         else:
             created = self._checked_put(name, data)
