@@ -274,13 +274,15 @@ class LocalObjectStore(ObjectStore):
         lock = self._lock_path(name)
         dir_s = os.path.dirname(lock)
         try:
-            tmp, changed = self._write_temp(dir_s, until.isoformat().encode(), True)
+            # durable with the object, at the batch's flush(): a lock is as durable as what it locks
+            tmp, changed = self._write_temp(dir_s, until.isoformat().encode(), False)
             os.chmod(tmp, _LOCKED_MODE)
             os.replace(tmp, lock)  # a rename replaces the old read-only record
             os.chmod(final, _LOCKED_MODE)
         except OSError as exc:
             raise self._error("lock", name, exc) from exc
-        self._after_write(lock, dir_s, changed, True)
+        self._after_write(lock, dir_s, changed, False)
+        self._after_write(final, os.path.dirname(final), [], False)
         return True
 
     def _refuse_if_locked(self, name: str) -> None:
