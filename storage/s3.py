@@ -231,6 +231,8 @@ class S3ObjectStore(ObjectStore):
             if if_absent and exc.code in ("NotImplemented", "NotImplementedError"):
                 self._conditional = False  # the server cannot; use checked writes from now on
                 return self._checked_put(name, data)
+            if lock_until is not None and exc.code == "InvalidRequest":
+                self._no_object_lock(exc)
             self._fail(exc, "write", name)
         except _ERRORS as exc:
             self._fail(exc, "write", name)
@@ -316,6 +318,13 @@ class S3ObjectStore(ObjectStore):
             "x-amz-object-lock-retain-until-date": _s3_date(until),
         }
 
+    def _no_object_lock(self, exc: S3Error) -> NoReturn:
+        raise ObjectStoreError(
+            f"{self.describe()}: the bucket has no object lock, so MAILARK_WORM={self.worm} cannot be "
+            "honoured (object lock can only be chosen when a bucket is created); point MAILARK_S3__BUCKET "
+            "at a new bucket (mailark creates it with object lock) or set MAILARK_WORM=off"
+        ) from exc
+
     def retain_until(self, name: str) -> datetime | None:
         """From the object's HEAD (GetObjectRetention answers are not parsed by every server)."""
         if self.worm is None:
@@ -335,6 +344,10 @@ class S3ObjectStore(ObjectStore):
         try:
             self._client.set_object_retention(self.bucket, name, Retention(self._mode(), until.astimezone(UTC)),
                                               version_id=st.version_id)
+        except S3Error as exc:
+            if exc.code == "InvalidRequest":
+                self._no_object_lock(exc)
+            self._fail(exc, "lock", name)
         except _ERRORS as exc:
             self._fail(exc, "lock", name)
         return True

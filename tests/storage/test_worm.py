@@ -18,7 +18,7 @@ import pytest
 from minio.error import S3Error
 
 from mailark.storage.local import LOCKS_DIR, LocalObjectStore
-from mailark.storage.objects import ObjectLocked, ObjectStore
+from mailark.storage.objects import ObjectLocked, ObjectStore, ObjectStoreError
 from mailark.storage.s3 import S3ObjectStore
 
 
@@ -112,3 +112,12 @@ def test_local_locked_files_are_read_only_and_the_lock_record_is_hidden(tmp_path
     assert s.get("orgs/o/objects/cc/z") == b"mail"
     # the same directory opened with WORM off still shows the lock (it is kept beside the object)
     assert LocalObjectStore(tmp_path / "objects").retain_until("orgs/o/objects/cc/z") is not None
+
+
+def test_s3_worm_on_a_bucket_without_object_lock_says_what_to_do(moto_endpoint: str) -> None:
+    plain = _s3(moto_endpoint, None)
+    plain.put("x", b"1")  # the bucket exists, made without object lock
+    worm = S3ObjectStore(moto_endpoint, "testing", "testing-secret", plain.bucket, secure=False, worm="compliance")
+    with pytest.raises(ObjectStoreError) as e:
+        worm.put_if_absent("y", b"2", retain_until=datetime.now(UTC) + timedelta(days=1))
+    assert "no object lock" in str(e.value) and "MAILARK_WORM=off" in str(e.value)
