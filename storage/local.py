@@ -27,8 +27,8 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -39,8 +39,8 @@ from mailark.storage.objects import (
     ObjectNotFound,
     ObjectStore,
     ObjectStoreError,
-    validate_name,
     locked_message,
+    validate_name,
     validate_prefix,
 )
 

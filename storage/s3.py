@@ -508,4 +508,4 @@ def _s3_date(d: datetime) -> str:
 
 
 def _parse_s3_date(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return datetime.fromisoformat(value).astimezone(UTC)

@@ -83,7 +83,7 @@ def test_s3_lock_from_the_policy_refuses_early_delete_and_the_retention_run_dele
         until = store.retain_until(key)
         assert until == soon + timedelta(days=1), (key, until)
     # the store itself refuses: the bare SDK with the bucket keys, on the locked version
-    raw = store._client  # noqa: SLF001
+    raw = store._client  # the bare SDK
     st = raw.stat_object(store.bucket, parts[0])
     with pytest.raises(S3Error) as e:
         raw.remove_object(store.bucket, parts[0], version_id=st.version_id)

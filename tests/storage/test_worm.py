@@ -81,7 +81,7 @@ def test_s3_the_server_itself_refuses_to_delete_a_locked_version(moto_endpoint: 
     s = _s3(moto_endpoint, "governance")
     until = datetime.now(UTC) + timedelta(minutes=5)
     s.put_if_absent("orgs/o/objects/bb/y", b"mail", retain_until=until)
-    raw = s._client  # noqa: SLF001 - the bare SDK, as an operator with the keys would use it
+    raw = s._client  # the bare SDK, as an operator with the keys would use it
     st = raw.stat_object(s.bucket, "orgs/o/objects/bb/y")
     assert st.metadata.get("x-amz-object-lock-mode") == "GOVERNANCE"
     with pytest.raises(S3Error) as e:
