@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -42,6 +43,9 @@ class OrgArchive:
     # Raises the licence's storage tier when it auto-expands and `needed` bytes would not fit: the new
     # quota, or None (no auto-expansion, or the largest tier). Writers call it before deferring.
     expand_quota: Callable[[int], int | None] | None = None
+    # WORM on: called once per ingest batch, returns f(mailbox_id, folder, message date, archived at)
+    # -> the date to lock a copy's objects until (None: no lock). Set by the runtime.
+    lock_plan: Callable[[], Callable[[str, str, datetime | None, datetime], datetime | None]] | None = None
     _sealer: Sealer | None = field(default=None, repr=False)
 
     @property

@@ -9,6 +9,11 @@ live in per-batch packs; a pack that still holds live entries is rewritten witho
 The catalogue changes in one commit inside the organization's lane; the freed objects are deleted
 from the store after it (a crash in between leaves orphans that maintenance reports, never a
 catalogue row pointing at nothing).
+
+Immutable storage (WORM): a pack still locked is never rewritten; its dead entries leave the
+catalogue now and the pack goes whole once its lock has passed (as an orphan when nothing lives in
+it, else at the next deletion that touches it). A freed object the store still keeps locked is
+reported in ``locked`` and removed by orphan cleanup after its lock passes.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from ulid import ULID
 
 from mailark.catalog.archive import OrgArchive
 from mailark.catalog.lake import ALIAS
+from mailark.storage.objects import ObjectLocked
 from mailark.storage.packs import EntryRef, PackReader, PackWriter, pack_name
 
 
@@ -33,10 +39,16 @@ class DeletionResult:
     bytes_freed: int = 0  # stored bytes given back to the quota
     packs_rewritten: int = 0
     item_ids: list[str] = field(default_factory=list)
+    # WORM: packs not rewritten because they are locked, and freed objects the store still keeps locked
+    packs_locked: list[str] = field(default_factory=list)
+    locked: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        return {"copies": self.copies, "messages": self.messages, "objects": self.objects,
-                "bytes_freed": self.bytes_freed, "packs_rewritten": self.packs_rewritten}
+        out: dict[str, object] = {"copies": self.copies, "messages": self.messages, "objects": self.objects,
+                                  "bytes_freed": self.bytes_freed, "packs_rewritten": self.packs_rewritten}
+        if self.packs_locked or self.locked:
+            out |= {"packs_locked": len(self.packs_locked), "objects_locked": len(self.locked)}
+        return out
 
 
 @dataclass(frozen=True)
@@ -130,9 +142,15 @@ def delete_copies(archive: OrgArchive, item_ids: list[str]) -> DeletionResult:
             touched_packs = {EntryRef.parse(r[0]).pack_id for r in skeletons if r[0]}
             touched_packs |= {EntryRef.parse(r[2]).pack_id for r in items if r[2]}
             for pack_id in sorted(touched_packs):
+                name = pack_name(org, pack_id)
+                if archive.store.worm is not None and archive.store.locked(name) is not None:
+                    result.packs_locked.append(name)  # never rewritten while locked
+                    if not _live_entries(con, org, pack_id):
+                        dead_objects.add(name)  # nothing lives in it: deleted whole once its lock passes
+                    continue
                 if _rewrite_pack(archive, pack_id):
                     result.packs_rewritten += 1
-                dead_objects.add(pack_name(org, pack_id))
+                dead_objects.add(name)
 
             freed = _with_values(con, dead_objects, f"SELECT coalesce(sum(stored_size), 0), count(*) FROM {ALIAS}.objects "
                                  f"WHERE org_id = ? AND object_key IN (SELECT v FROM _vals)", [org])
@@ -144,8 +162,18 @@ def delete_copies(archive: OrgArchive, item_ids: list[str]) -> DeletionResult:
             raise
         doomed_objects = sorted(dead_objects)
     for name in doomed_objects:
-        archive.store.delete(name)
+        try:
+            archive.store.delete(name)
+        except ObjectLocked:
+            result.locked.append(name)  # an orphan now: orphan cleanup removes it after the lock
     return result
+
+
+def _live_entries(con, org: str, pack_id: str) -> bool:  # type: ignore[no-untyped-def]
+    prefix = pack_id + ":"
+    return bool(con.execute(f"SELECT 1 FROM {ALIAS}.messages WHERE org_id = ? AND starts_with(skeleton_ref, ?) "
+                            f"UNION ALL SELECT 1 FROM {ALIAS}.mailbox_items WHERE org_id = ? "
+                            f"AND starts_with(delta_ref, ?) LIMIT 1", [org, prefix, org, prefix]).fetchall())
 
 
 def _delete_in(con, table: str, column: str, values: Iterable[str], org: str) -> None:  # type: ignore[no-untyped-def]

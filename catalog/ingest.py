@@ -84,6 +84,7 @@ class _Prepared:
     meta: MessageMeta | None = None
     reason: str | None = None  # quarantine reason
     object_key: str | None = None  # quarantined bytes' object
+    lock_until: datetime | None = None  # WORM: lock its objects until then (the store's put hook)
 
     @property
     def copy_key(self) -> tuple[str, ...]:
@@ -138,6 +139,8 @@ class BatchWriter:
         if quota is not None and self._used is None:
             self._used = storage_used(arch)
         used = self._used or 0
+        plan = arch.lock_plan() if arch.lock_plan is not None and arch.store.worm else None
+        now = datetime.now(UTC)
         for n in range(len(items)):
             item = items[n]
             if consume:
@@ -174,6 +177,8 @@ class BatchWriter:
                 except Exception as e:  # noqa: BLE001 - a hostile message must not stop the batch
                     p.split = None
                     p.reason = f"unparseable: {type(e).__name__}: {e}"
+            if plan is not None:
+                p.lock_until = plan(item.mailbox_id, item.folder, p.meta.date if p.meta else None, now)
             self._store(p, item.raw, written)
             prepared.append(p)
         return prepared, written
@@ -184,12 +189,16 @@ class BatchWriter:
 
         def put(key: str, content: bytes, kind: str) -> None:
             if key in written:
+                if p.lock_until is not None:
+                    store.extend_retention(key, p.lock_until)
                 return
             if len(content) > CHECK_BEFORE_WRITE and store.exists(key):
                 stored = store.size(key)
+                if p.lock_until is not None:
+                    store.extend_retention(key, p.lock_until)
             else:
                 blob = sealer.seal(content, key)
-                store.put_if_absent(key, blob)
+                store.put_if_absent(key, blob, retain_until=p.lock_until)
                 stored = len(blob)
             written[key] = _NewObject(key, kind, len(content), stored)
 
@@ -335,7 +344,10 @@ class BatchWriter:
         refs = []
         if len(pack):
             blob, refs, plain = pack.finish()
-            arch.store.put_if_absent(pack.name, blob)
+            # WORM: a pack is locked until the earliest lock of its entries, so it never blocks
+            # a due deletion (docs/retention.md, "Immutable storage").
+            locks = [p.lock_until for p in new_good if p.lock_until is not None]
+            arch.store.put_if_absent(pack.name, blob, retain_until=min(locks) if locks else None)
             rows_objects.append(_NewObject(pack.name, "pack", plain, len(blob)))
         arch.store.flush()
 

@@ -37,7 +37,7 @@ from mailark.catalog.archive import OrgArchive
 from mailark.catalog.lake import ALIAS, METADATA, POSTGRES, catalog_lane
 from mailark.config.settings import Settings
 from mailark.storage.crypto import IntegrityError
-from mailark.storage.objects import ObjectInfo, ObjectStore, ObjectStoreError
+from mailark.storage.objects import ObjectInfo, ObjectLocked, ObjectStore, ObjectStoreError
 from mailark.storage.packs import EntryRef, pack_name
 from mailark.storage.streams import open_sealed_stream
 
@@ -84,7 +84,11 @@ class CompactionReport:
 
 def compact(settings: Settings, con: duckdb.DuckDBPyConnection, store: ObjectStore, org_ids: list[str],
             *, now: datetime, retention: timedelta) -> CompactionReport:
-    """Merge small files, expire snapshots older than `retention`, delete the files they alone needed."""
+    """Merge small files, expire snapshots older than `retention`, delete the files they alone needed.
+
+    WORM: this touches only the catalogue's Parquet files under ``lake/``, which are never locked
+    (they are not message content); locked message objects and packs are never read or rewritten
+    here (docs/retention.md, "Immutable storage")."""
     started = time.perf_counter()
     cutoff = now - retention
     with all_lanes(settings, org_ids, con, store), _memory_limit(con, settings.lake_compaction_memory_limit, settings.lake_memory_limit):
@@ -307,10 +311,12 @@ class OrphanCleanup:
     found: list[str] = field(default_factory=list)  # every orphan seen
     deleted: list[str] = field(default_factory=list)  # those older than the grace period, now gone
     kept_reason: str = ""  # why nothing was deleted, when so
+    locked: list[str] = field(default_factory=list)  # WORM: old enough, but the store keeps them locked
 
     def as_dict(self) -> dict[str, object]:
         return {"found": len(self.found), "deleted": len(self.deleted), "deleted_names": self.deleted,
-                "young": len(self.found) - len(self.deleted), "kept_reason": self.kept_reason}
+                "young": len(self.found) - len(self.deleted) - len(self.locked), "locked": len(self.locked),
+                "kept_reason": self.kept_reason}
 
 
 def _old(info: ObjectInfo, cutoff: float) -> bool:
@@ -340,7 +346,11 @@ def delete_orphans(archive: OrgArchive, *, now: datetime, grace: timedelta) -> O
                 continue
             result.found.append(info.name)
             if _old(info, cutoff):
-                archive.store.delete(info.name)
+                try:
+                    archive.store.delete(info.name)
+                except ObjectLocked:
+                    result.locked.append(info.name)  # a later run, once the lock has passed
+                    continue
                 result.deleted.append(info.name)
     return result
 

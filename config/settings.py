@@ -121,6 +121,14 @@ class Settings(BaseSettings):
     # "local": a directory under $MAILARK_HOME/objects; "s3": MinIO or any S3 (see s3.*).
     object_store: Literal["local", "s3"] = "local"
     s3: S3Settings = Field(default_factory=S3Settings)
+    # Immutable storage (WORM), deployment-wide: "governance" or "compliance" writes every message
+    # object with an object lock until the retention that applies at ingest ends (docs/retention.md).
+    # Only S3 object lock is real WORM; the local store makes files read-only and refuses in code.
+    worm: Literal["off", "governance", "compliance"] = "off"
+    # With WORM on: the lock of a copy no retention policy covers ("10y"; None: no lock), and how
+    # far ahead a legal hold extends the lock of what it holds (renewed by every retention run).
+    worm_default_keep: str | None = None
+    worm_hold_keep: str = "1y"
     # The master key wraps every organization's keys: base64 of 32 bytes in MAILARK_MASTER_KEY,
     # or a file (created on first use, mode 0600). A KMS takes this place at scale.
     master_key: SecretStr | None = None

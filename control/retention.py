@@ -22,7 +22,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -277,6 +277,40 @@ def require_compliance(session: Session, principal: Principal, org: Organization
 def policies(session: Session, org: Organization) -> list[RetentionPolicy]:
     return list(session.scalars(select(RetentionPolicy).where(RetentionPolicy.org_id == org.id)
                                 .order_by(RetentionPolicy.created_at, RetentionPolicy.name)))
+
+
+@dataclass(frozen=True)
+class _NewCopy:
+    item_id: str
+    mailbox_id: str
+    folder: str
+    date: datetime | None
+    archived_at: datetime
+    size: int = 0
+
+
+LockPlan = Callable[[str, str, datetime | None, datetime], datetime | None]
+
+
+def lock_plan(session: Session, org_id: str, default_keep: str | None = None) -> LockPlan:
+    """WORM: the date to lock a new copy's objects until, from the policies of now.
+
+    The winning policy's expiry (the longest that covers the copy); a copy none covers is locked
+    for ``default_keep`` from its message date, or not at all. Query policies are left out: a copy
+    is not indexed when it arrives, so its lock would depend on timing (a later policy or hold
+    lengthens locks, never the reverse)."""
+    rules = [rule_of(p) for p in session.scalars(select(RetentionPolicy).where(RetentionPolicy.org_id == org_id))
+             if not p.query]
+    default = parse_period(default_keep) if default_keep else None
+
+    def plan(mailbox_id: str, folder: str, date: datetime | None, archived_at: datetime) -> datetime | None:
+        c = _NewCopy("", mailbox_id, folder, _utc(date) if date else None, _utc(archived_at))
+        _, expires = winning_policy(c, rules)
+        if expires is None and default is not None:
+            expires = add_period(c.date or c.archived_at, *default)
+        return expires
+
+    return plan
 
 
 def get_policy(session: Session, org: Organization, name: str) -> RetentionPolicy:

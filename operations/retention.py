@@ -45,6 +45,7 @@ from mailark.control.retention import (
 )
 from mailark.runtime import Runtime
 from mailark.operations.holds import check_query, hold_rules, query_hits
+from mailark.operations.worm import extend_for_holds
 
 BATCH = 5_000  # copies per deletion step (the compliance path takes at most 10,000 at once)
 
@@ -222,11 +223,18 @@ class ApplyResult:
     review: int = 0  # expired copies waiting for a Compliance decision (review policies)
     by_policy: dict[str, int] = field(default_factory=dict)
     settled: int = 0  # copies a crashed attempt had deleted, audited by this one
+    # WORM: freed objects and packs the store still keeps locked (removed by a later run), and the
+    # locks this run lengthened for copies under a legal hold
+    locked: int = 0
+    locks_extended: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"deleted": self.deleted, "held": self.held, "review": self.review, "bytes_freed": self.bytes_freed,
-                "by_policy": self.by_policy, "run_id": self.run_id, "as_of": self.as_of, "resumed": self.resumed,
-                "settled_after_crash": self.settled, "org": self.org}
+        out = {"deleted": self.deleted, "held": self.held, "review": self.review, "bytes_freed": self.bytes_freed,
+               "by_policy": self.by_policy, "run_id": self.run_id, "as_of": self.as_of, "resumed": self.resumed,
+               "settled_after_crash": self.settled, "org": self.org}
+        if self.locked or self.locks_extended:
+            out |= {"locked": self.locked, "locks_extended": self.locks_extended}
+        return out
 
 
 def _reason(p: PolicyRule) -> str:
@@ -305,6 +313,7 @@ def _delete_batch(rt: Runtime, principal: Principal, o: Organization, archive: O
         s.add(b)
         batch_id = b.id
     result = delete_copies(archive, [c.item_id for c in copies])
+    r.locked += len(result.locked) + len(result.packs_locked)
     gone = set(result.item_ids)
     _finish_batch(rt, principal, o, batch_id, [c for c in planned if c["item_id"] in gone], result.bytes_freed, r)
 
@@ -328,7 +337,10 @@ def apply_retention(rt: Runtime, principal: Principal, org_name: str, *, now: da
     by_id = {p.id: p for p in rules.policies}
     reviews: list[tuple[CopyRow, Decision]] = []
     held = 0
+    held_ids: list[str] = []
     for c, d in decisions(archive, rules):
+        if d.held and archive.store.worm is not None:
+            held_ids.append(c.item_id)
         if not d.expired(r.as_of):
             continue
         assert d.policy is not None
@@ -339,6 +351,7 @@ def apply_retention(rt: Runtime, principal: Principal, org_name: str, *, now: da
         else:
             doomed[d.policy.id].append(c)
     r.held = held
+    r.locks_extended = extend_for_holds(rt, archive, held_ids)
     r.review = _list_for_review(rt, o, reviews)
     for pid in sorted(doomed, key=lambda k: by_id[k].name):
         copies = doomed[pid]
@@ -380,7 +393,15 @@ def add_hold(rt: Runtime, principal: Principal, org_name: str, case: str, reason
         check_query(query)
     with rt.session(write=True) as s:
         h = place_hold(s, principal, org_name, case, reason, mailboxes=mailboxes, query=query)
-        return describe_hold(s, h)
+        out = describe_hold(s, h)
+    if rt.settings.worm != "off":  # lengthen the locks of what the hold now keeps
+        with rt.session() as s:
+            o = require_compliance(s, principal, org_name, "placing legal holds")
+            archive = rt.archive_for(o)
+            rules = load_rules(rt, s, o, archive)
+        out["locks_extended"] = extend_for_holds(rt, archive, [c.item_id for c, d in decisions(archive, rules)
+                                                               if h.case_name in d.holds])
+    return out
 
 
 def end_hold(rt: Runtime, principal: Principal, org_name: str, case: str, reason: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from mailark.control.db import open_control, writer
 from mailark.control.metering import archiving_paused
 from mailark.control.models import Organization
 from mailark.control.orgs import get_org, org_keys
+from mailark.control.retention import LockPlan, lock_plan
 from mailark.runtime.memory import release_free_memory
 from mailark.config.settings import Settings, get_settings
 from mailark.storage.keys import MasterKey, load_master_key
@@ -72,7 +73,13 @@ class Runtime:
             # catalog.search.index.index_dir, without importing tantivy into every process
             index_path=self.settings.db_dir / "search" / org.id,
             expand_quota=lambda needed: self.expand_quota(org.id, needed),
+            lock_plan=(lambda: self._lock_plan(org.id)) if self.settings.worm != "off" else None,
         )
+
+    def _lock_plan(self, org_id: str) -> LockPlan:
+        """WORM: how long to lock what the next batch writes, from the policies of now."""
+        with self.control() as session:
+            return lock_plan(session, org_id, self.settings.worm_default_keep)
 
     def expand_quota(self, org_id: str, needed: int) -> int | None:
         """Raise an auto-expanding licence's storage tier until `needed` bytes fit below its warning line

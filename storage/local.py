@@ -11,6 +11,11 @@ becomes durable before its file's data has been asked to). Until that flush, a p
 process kill) may leave an empty or truncated object under its final name, as with any
 unsynced file; callers therefore flush before they commit the catalogue rows that refer to the
 objects, and readers detect damage through the objects' authenticated encryption.
+
+Locks (WORM on): a locked object's file is made read-only (0400) and its retain-until date is
+kept beside it in ``.worm-locks/<name>`` (also read-only, hidden from ``list()``); ``delete``
+and ``put`` refuse a locked object in code. This is not WORM: anyone who can write the
+directory (root, the service user) can still remove the files. Only S3 object lock is.
 """
 
 from __future__ import annotations
@@ -23,20 +28,26 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from mailark.storage.objects import (
     TEMP_PREFIX,
     ObjectInfo,
+    ObjectLocked,
     ObjectNotFound,
     ObjectStore,
     ObjectStoreError,
+    locked_message,
     validate_name,
     validate_prefix,
 )
 
 _FILE_MODE = 0o600
+_LOCKED_MODE = 0o400
+#: Top-level directory of the lock sidecars (one small file per locked object: its retain-until).
+LOCKS_DIR = ".worm-locks"
 _DIR_MODE = 0o700
 _NOT_FOUND = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 # flush() fsyncs in parallel above this many paths: fsync releases the GIL and the
@@ -48,7 +59,8 @@ _FSYNC_THREADS = 16
 class LocalObjectStore(ObjectStore):
     """Objects as files under ``root`` (created with mode 0700 if missing)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, worm: str | None = None) -> None:
+        self.worm = worm
         self.root = Path(os.path.abspath(root))
         self._root_s = str(self.root)
         try:
@@ -155,7 +167,14 @@ class LocalObjectStore(ObjectStore):
             _fsync_path(d, directory=True)
 
     # ---- writes -------------------------------------------------------------------------
-    def put_if_absent(self, name: str, data: bytes, *, durable: bool = False) -> bool:
+    def put_if_absent(self, name: str, data: bytes, *, durable: bool = False,
+                      retain_until: datetime | None = None) -> bool:
+        created = self._put_if_absent(name, data, durable)
+        if retain_until is not None and self.worm is not None:
+            self.extend_retention(name, retain_until)
+        return created
+
+    def _put_if_absent(self, name: str, data: bytes, durable: bool) -> bool:
         final = self._path(name)
         dir_s = os.path.dirname(final)
         try:
@@ -183,6 +202,7 @@ class LocalObjectStore(ObjectStore):
             raise self._error("write", name, exc) from exc
 
     def put(self, name: str, data: bytes, *, durable: bool = False) -> None:
+        self._refuse_if_locked(name)
         final = self._path(name)
         dir_s = os.path.dirname(final)
         try:
@@ -198,6 +218,7 @@ class LocalObjectStore(ObjectStore):
 
     def put_file(self, name: str, path: Path, *, durable: bool = False) -> None:
         """Copy ``path`` in (the source stays where it is; the kernel copies without Python)."""
+        self._refuse_if_locked(name)
         final = self._path(name)
         dir_s = os.path.dirname(final)
         try:
@@ -223,8 +244,57 @@ class LocalObjectStore(ObjectStore):
         except OSError as exc:
             raise self._error("write", name, exc) from exc
 
-    def delete(self, name: str) -> None:
+    # ---- locks --------------------------------------------------------------------------
+    def _lock_path(self, name: str) -> str:
+        return f"{self._root_s}/{LOCKS_DIR}/{validate_name(name)}"
+
+    def retain_until(self, name: str) -> datetime | None:
+        try:
+            with open(self._lock_path(name), encoding="ascii") as f:
+                return datetime.fromisoformat(f.read().strip())
+        except _NOT_FOUND:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ObjectStoreError(
+                f"{self.describe()}: the lock record of {name!r} is unreadable ({exc}); "
+                "restore .worm-locks from backup before deleting anything"
+            ) from exc
+
+    def extend_retention(self, name: str, until: datetime) -> bool:
+        """Record the later retain-until beside the object and make both read-only."""
+        until = until.astimezone(UTC)
+        if self.worm is None or until <= datetime.now(UTC):
+            return False
+        current = self.retain_until(name)
+        if current is not None and current >= until:
+            return False
         final = self._path(name)
+        if not os.path.isfile(final):
+            raise self._not_found(name)
+        lock = self._lock_path(name)
+        dir_s = os.path.dirname(lock)
+        try:
+            # durable with the object, at the batch's flush(): a lock is as durable as what it locks
+            tmp, changed = self._write_temp(dir_s, until.isoformat().encode(), False)
+            os.chmod(tmp, _LOCKED_MODE)
+            os.replace(tmp, lock)  # a rename replaces the old read-only record
+            os.chmod(final, _LOCKED_MODE)
+        except OSError as exc:
+            raise self._error("lock", name, exc) from exc
+        self._after_write(lock, dir_s, changed, False)
+        self._after_write(final, os.path.dirname(final), [], False)
+        return True
+
+    def _refuse_if_locked(self, name: str) -> None:
+        until = self.retain_until(name)
+        if until is not None and until > datetime.now(UTC):
+            raise ObjectLocked(locked_message(self.describe(), name, until), name, until)
+
+    def delete(self, name: str) -> None:
+        """Remove the object (and its lock record); ObjectLocked before its retain-until."""
+        self._refuse_if_locked(name)
+        final = self._path(name)
+        _unlink_quietly_any(self._lock_path(name))
         try:
             os.unlink(final)
         except FileNotFoundError:
@@ -372,6 +442,8 @@ class LocalObjectStore(ObjectStore):
             return
         except OSError as exc:
             raise self._error("list", rel or None, exc) from exc
+        if dir_s == self._root_s:
+            entries = [e for e in entries if e.name != LOCKS_DIR]
         keyed = []
         for e in entries:
             try:
@@ -407,6 +479,13 @@ def _unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:
+        pass
+
+
+def _unlink_quietly_any(path: str) -> None:
+    try:
+        os.unlink(path)
+    except _NOT_FOUND:
         pass
 
 

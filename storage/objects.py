@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # storage imports none of the other packages at run time
 __all__ = [
     "TEMP_PREFIX",
     "ObjectInfo",
+    "ObjectLocked",
     "ObjectNotFound",
     "ObjectStore",
     "ObjectStoreError",
@@ -60,6 +62,24 @@ class ObjectNotFound(ObjectStoreError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class ObjectLocked(ObjectStoreError):
+    """The object is locked (WORM) until ``until``: the store refuses to delete or replace it."""
+
+    def __init__(self, message: str, name: str, until: datetime) -> None:
+        super().__init__(message)
+        self.name = name
+        self.until = until
+
+
+def locked_message(where: str, name: str, until: datetime) -> str:
+    """What a refused delete says: the object, its lock date, and what to do."""
+    return (
+        f"{where}: object {name!r} is locked (immutable storage) until "
+        f"{until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC and cannot be deleted or replaced before then; "
+        "a later retention run removes it once the lock has passed"
+    )
+
+
 def validate_name(name: str) -> str:
     """Return ``name`` if it is a valid object name, else raise ``ValueError``.
 
@@ -92,16 +112,45 @@ def validate_prefix(prefix: str) -> str:
 
 
 class ObjectStore(ABC):
-    """What every backend offers; see the module docstring for the guarantees."""
+    """What every backend offers; see the module docstring for the guarantees.
+
+    Immutable storage (WORM): when ``worm`` is "governance" or "compliance", objects written
+    with a ``retain_until`` are locked until then: the store refuses to delete or replace them
+    (``ObjectLocked``), and a lock is only ever lengthened. Only S3 object lock is real WORM;
+    the local store enforces it in code (docs/retention.md).
+    """
+
+    #: "governance" or "compliance" when objects may be locked, None when locking is off.
+    worm: str | None = None
 
     @abstractmethod
-    def put_if_absent(self, name: str, data: bytes, *, durable: bool = False) -> bool:
+    def put_if_absent(self, name: str, data: bytes, *, durable: bool = False,
+                      retain_until: datetime | None = None) -> bool:
         """Store ``data`` under ``name`` unless an object of that name exists.
 
         Returns True if this call created the object, False if one already existed (its
         content is left untouched). Never leaves a partial object under ``name``.
         ``durable=True``: on stable storage when this returns; otherwise at the next flush().
+        ``retain_until`` (WORM on, date in the future): lock the object until then; an existing
+        object's lock is lengthened to it if shorter.
         """
+
+    def retain_until(self, name: str) -> datetime | None:
+        """The object's lock date (UTC), or None when it has none (or locking is off)."""
+        return None
+
+    def extend_retention(self, name: str, until: datetime) -> bool:
+        """Lengthen the object's lock to ``until`` (never shortens); True if it changed."""
+        return False
+
+    def locked(self, name: str, now: datetime | None = None) -> datetime | None:
+        """The lock date if the object is locked at ``now`` (default: the current time), else None."""
+        if self.worm is None:
+            return None
+        until = self.retain_until(name)
+        if until is not None and until > (now or datetime.now(UTC)):
+            return until
+        return None
 
     @abstractmethod
     def put(self, name: str, data: bytes, *, durable: bool = False) -> None:
@@ -171,11 +220,17 @@ def open_store(settings: Settings) -> ObjectStore:
             secure=s3.secure,
             region=s3.region,
             cert_check=s3.cert_check,
+            worm=_worm(settings),
         )
     if settings.object_store == "local":
         from mailark.storage.local import LocalObjectStore
 
-        return LocalObjectStore(settings.objects_dir)
+        return LocalObjectStore(settings.objects_dir, worm=_worm(settings))
     raise ObjectStoreError(
         f"unknown object store {settings.object_store!r}; set MAILARK_OBJECT_STORE to 'local' or 's3'"
     )
+
+
+def _worm(settings: Settings) -> str | None:
+    mode = getattr(settings, "worm", "off")
+    return None if mode == "off" else mode

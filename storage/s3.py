@@ -29,8 +29,15 @@ Object lock: a bucket with object lock and a default retention rejects a PUT wit
 ``Content-MD5`` (or an ``x-amz-sdk-checksum-*`` header) -- moto checks this too
 (``MissingUploadObjectWithObjectLockHeaders``). minio-py only sends Content-MD5 over HTTPS, so
 our single PUTs always send it themselves; parts of multipart uploads need none, and put_file
-sends a file that fits in one part as such a PUT. Buckets we create have no object lock;
-compliance retention is configured by the operator on the bucket.
+sends a file that fits in one part as such a PUT. Buckets we create have no object lock unless
+``worm`` is set; compliance retention is configured by the operator on the bucket.
+
+WORM (``worm="governance"|"compliance"``): the bucket is created with object lock (which turns
+on versioning); a ``put_if_absent`` with ``retain_until`` sends ``x-amz-object-lock-mode`` and
+``x-amz-object-lock-retain-until-date`` with an ``x-amz-checksum-sha256``; an existing object's
+lock is lengthened with PutObjectRetention. ``delete`` removes every version of the key (a plain
+DELETE on a versioned bucket only adds a delete marker and frees nothing); the server refuses a
+locked version, which we report as ObjectLocked.
 """
 
 from __future__ import annotations
@@ -41,20 +48,25 @@ import io
 import os
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
 import certifi
 import urllib3
 from minio import Minio
+from minio.commonconfig import COMPLIANCE, GOVERNANCE
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+from minio.retention import Retention
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from mailark.storage.objects import (
     ObjectInfo,
+    ObjectLocked,
     ObjectNotFound,
     ObjectStore,
     ObjectStoreError,
+    locked_message,
     validate_name,
     validate_prefix,
 )
@@ -91,6 +103,7 @@ class S3ObjectStore(ObjectStore):
         cert_check: bool = True,
         create_bucket: bool = True,
         conditional_writes: bool = True,
+        worm: str | None = None,
     ) -> None:
         """``endpoint`` is host:port; an ``http://`` or ``https://`` in front is accepted and
         decides ``secure``. The bucket is checked (and created if ``create_bucket``) on the
@@ -102,6 +115,9 @@ class S3ObjectStore(ObjectStore):
         self.bucket = bucket
         self.secure = secure
         self.region = region
+        if worm not in (None, "governance", "compliance"):
+            raise ObjectStoreError(f"unknown WORM mode {worm!r}; set MAILARK_WORM to off, governance or compliance")
+        self.worm = worm
         self._secret = secret_key  # only to scrub it from error messages
         self._create_bucket = create_bucket
         self._conditional = conditional_writes
@@ -181,7 +197,8 @@ class S3ObjectStore(ObjectStore):
                 try:
                     if not self._client.bucket_exists(self.bucket):
                         try:
-                            self._client.make_bucket(self.bucket, location=self.region)
+                            self._client.make_bucket(self.bucket, location=self.region,
+                                                     object_lock=self.worm is not None)
                         except S3Error as exc:  # another process made it meanwhile
                             if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                                 raise
@@ -194,12 +211,16 @@ class S3ObjectStore(ObjectStore):
             self._bucket_ready = True
 
     # ---- writes -------------------------------------------------------------------------
-    def _put_single(self, name: str, data: bytes, *, if_absent: bool) -> bool:
+    def _put_single(self, name: str, data: bytes, *, if_absent: bool, lock_until: datetime | None = None) -> bool:
         """One PUT with Content-MD5 (integrity, object lock) and optionally If-None-Match."""
         headers: dict[str, Any] = {
             "Content-Type": _CONTENT_TYPE,
             "Content-MD5": base64.b64encode(hashlib.md5(data).digest()).decode(),
         }
+        if lock_until is not None:
+            headers.update(self._lock_headers(lock_until))
+            headers["x-amz-checksum-sha256"] = base64.b64encode(hashlib.sha256(data).digest()).decode()
+            headers["x-amz-sdk-checksum-algorithm"] = "SHA256"
         if if_absent:
             headers["If-None-Match"] = "*"
         try:
@@ -210,6 +231,8 @@ class S3ObjectStore(ObjectStore):
             if if_absent and exc.code in ("NotImplemented", "NotImplementedError"):
                 self._conditional = False  # the server cannot; use checked writes from now on
                 return self._checked_put(name, data)
+            if lock_until is not None and exc.code == "InvalidRequest":
+                self._no_object_lock(exc)
             self._fail(exc, "write", name)
         except _ERRORS as exc:
             self._fail(exc, "write", name)
@@ -234,18 +257,28 @@ class S3ObjectStore(ObjectStore):
             self._put_any(name, data)
             return True
 
-    def put_if_absent(self, name: str, data: bytes, *, durable: bool = False) -> bool:
+    def put_if_absent(self, name: str, data: bytes, *, durable: bool = False,
+                      retain_until: datetime | None = None) -> bool:
         validate_name(name)
         self._ensure_bucket()
+        lock = retain_until if self.worm is not None and retain_until is not None else None
+        if lock is not None and lock <= datetime.now(UTC):
+            lock = None  # S3 refuses a retain-until in the past; nothing left to protect
         if len(data) > _HEAD_FIRST_BYTES and self.exists(name):
-            return False
-        if (
+            created = False
+        elif (
             self._conditional
             and len(data) <= _SINGLE_PUT_MAX
             and hasattr(self._client, "_put_object")
         ):
-            return self._put_single(name, data, if_absent=True)
-        return self._checked_put(name, data)
+            created = self._put_single(name, data, if_absent=True, lock_until=lock)
+            if created and self._conditional:  # else it fell back to a checked put, without the headers
+                return True
+        else:
+            created = self._checked_put(name, data)
+        if lock is not None:  # an existing object, or one written without the headers
+            self.extend_retention(name, lock)
+        return created
 
     def put(self, name: str, data: bytes, *, durable: bool = False) -> None:
         validate_name(name)
@@ -275,9 +308,85 @@ class S3ObjectStore(ObjectStore):
         except _ERRORS as exc:
             self._fail(exc, "write", name)
 
+    # ---- locks --------------------------------------------------------------------------
+    def _mode(self) -> str:
+        return COMPLIANCE if self.worm == "compliance" else GOVERNANCE
+
+    def _lock_headers(self, until: datetime) -> dict[str, str]:
+        return {
+            "x-amz-object-lock-mode": self._mode(),
+            "x-amz-object-lock-retain-until-date": _s3_date(until),
+        }
+
+    def _no_object_lock(self, exc: S3Error) -> NoReturn:
+        raise ObjectStoreError(
+            f"{self.describe()}: the bucket has no object lock, so MAILARK_WORM={self.worm} cannot be "
+            "honoured (object lock can only be chosen when a bucket is created); point MAILARK_S3__BUCKET "
+            "at a new bucket (mailark creates it with object lock) or set MAILARK_WORM=off"
+        ) from exc
+
+    def retain_until(self, name: str) -> datetime | None:
+        """From the object's HEAD (GetObjectRetention answers are not parsed by every server)."""
+        if self.worm is None:
+            return None
+        value = (self._stat(name).metadata or {}).get("x-amz-object-lock-retain-until-date")
+        return _parse_s3_date(value) if value else None
+
+    def extend_retention(self, name: str, until: datetime) -> bool:
+        """PutObjectRetention on the current version, only when it lengthens the lock."""
+        if self.worm is None or until <= datetime.now(UTC):
+            return False
+        st = self._stat(name)
+        value = (st.metadata or {}).get("x-amz-object-lock-retain-until-date")
+        current = _parse_s3_date(value) if value else None
+        if current is not None and current >= until:
+            return False
+        try:
+            self._client.set_object_retention(self.bucket, name, Retention(self._mode(), until.astimezone(UTC)),
+                                              version_id=st.version_id)
+        except S3Error as exc:
+            if exc.code == "InvalidRequest":
+                self._no_object_lock(exc)
+            self._fail(exc, "lock", name)
+        except _ERRORS as exc:
+            self._fail(exc, "lock", name)
+        return True
+
+    def _delete_versions(self, name: str) -> None:
+        """Remove every version of ``name``; a locked one is refused by the server itself."""
+        try:
+            versions = [o.version_id for o in self._client.list_objects(
+                self.bucket, prefix=name, include_version=True) if o.object_name == name]
+        except _ERRORS as exc:
+            self._fail(exc, "list the versions of", name)
+        for version in versions:
+            try:
+                self._client.remove_object(self.bucket, name, version_id=version)
+            except S3Error as exc:
+                if exc.code in _NOT_FOUND_CODES:
+                    continue
+                if exc.code == "AccessDenied":
+                    until = self._version_lock(name, version)
+                    if until is not None and until > datetime.now(UTC):
+                        raise ObjectLocked(locked_message(self.describe(), name, until), name, until) from exc
+                self._fail(exc, "delete", name)
+            except _ERRORS as exc:
+                self._fail(exc, "delete", name)
+
+    def _version_lock(self, name: str, version: str | None) -> datetime | None:
+        try:
+            st = self._client.stat_object(self.bucket, name, version_id=version)
+        except _ERRORS:
+            return None
+        value = (st.metadata or {}).get("x-amz-object-lock-retain-until-date")
+        return _parse_s3_date(value) if value else None
+
     def delete(self, name: str) -> None:
         validate_name(name)
         self._ensure_bucket()
+        if self.worm is not None:
+            self._delete_versions(name)
+            return
         try:
             self._client.remove_object(self.bucket, name)
         except S3Error as exc:
@@ -388,3 +497,15 @@ class S3ObjectStore(ObjectStore):
 
 
 _ERRORS = (MinioException, Urllib3Error, OSError)
+
+
+def _s3_date(d: datetime) -> str:
+    """Whole seconds, rounded up: a lock never ends before the date asked for."""
+    d = d.astimezone(UTC)
+    if d.microsecond:
+        d = d.replace(microsecond=0) + timedelta(seconds=1)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _parse_s3_date(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
