@@ -54,7 +54,34 @@ def alias_add(mailbox: str, alias: str, org: OrgOpt, as_json: JsonOpt = False) -
     from mailark.control.mailboxes import add_alias
 
     act(lambda s, p, rt: add_alias(s, p, org, mailbox, alias))
-    emit({"mailbox": mailbox, "alias": alias}, as_json, f"{alias} now reaches {mailbox}")
+    how, linked = _relink(org, alias)
+    emit({"mailbox": mailbox, "alias": alias, "relink": how, "linked": linked}, as_json,
+         f"{alias} now reaches {mailbox}; " + (f"{linked} message(s) already archived for it linked to the mailbox"
+                                               if how == "done" else "the relink-alias flow links mail already archived for it"))
+
+
+def _relink(org: str, address: str) -> tuple[str, int | None]:
+    """Link mail already archived for the mailbox's addresses: as a flow run when a Prefect server is up
+    ("started"), else here at once ("done", with the count)."""
+    from mailark.operations.relink import relink_mailbox, start_flow
+
+    def work(s, p, rt):  # type: ignore[no-untyped-def]
+        if start_flow(rt, org, address):
+            return "started", None
+        return "done", relink_mailbox(rt, org, address, p).linked
+
+    return act(work)  # type: ignore[no-any-return]
+
+
+@mailbox_app.command("relink")
+def mailbox_relink(address: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Link mail already archived for ADDRESS's mailbox (journal copies naming any of its addresses) to it.
+
+    Catalogue rows only: no new content is stored. Runs by itself after `mailark alias add`."""
+    from mailark.operations.relink import relink_mailbox
+
+    r = act(lambda s, p, rt: relink_mailbox(rt, org, address, p))
+    emit(r.as_dict(), as_json, f"{r.linked} message(s) linked to {r.mailbox} ({r.already} it already held)")
 
 
 @alias_app.command("remove")

@@ -1,0 +1,45 @@
+"""Issue 14, section 5: an alias added later brings the mail already journalled for it into the mailbox
+(catalogue rows only: no new object is stored), and says how many."""
+
+from __future__ import annotations
+
+import json
+
+from tests.sources.journal.conftest import JOURNAL, archived
+from tests.sources.journal.test_journal import send
+from mailark.sources.journal.drain import drain_all
+from tests.control.conftest import run_cli  # noqa: F401 - the admin CLI in-process
+
+RAW = (b"From: Outsider <outsider@fabrikam.com>\r\nTo: Bob Jones <bob.jones@acme.com>\r\n"
+       b"Subject: before the alias\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+       b"Message-ID: <relink@fabrikam.com>\r\n\r\nhello Bob\r\n")
+
+
+def _objects(rt, org) -> int:  # type: ignore[no-untyped-def]
+    return rt.lake.execute("SELECT count(*) FROM lake.objects WHERE org_id = ?", [org.id]).fetchone()[0]
+
+
+def test_alias_added_later_links_journalled_mail(jrt, acme, endpoint, run_cli) -> None:  # type: ignore[no-untyped-def]
+    send(endpoint[1], RAW, [JOURNAL])
+    drain_all(jrt)
+    # bob.jones@ was nobody's address yet: the message is only in the journal mailbox.
+    assert archived(jrt, acme.org, JOURNAL) == [RAW]
+    assert archived(jrt, acme.org, "bob@acme.com") == []
+    objects = _objects(jrt, acme.org)
+
+    r = run_cli("alias", "add", "bob@acme.com", "bob.jones@acme.com", "--org", "acme", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["relink"] == "done" and doc["linked"] == 1
+    assert archived(jrt, acme.org, "bob@acme.com") == [RAW]  # byte for byte, from the stored message
+    assert _objects(jrt, acme.org) == objects  # single instance: nothing new stored
+    assert jrt.lake.execute("SELECT source FROM lake.mailbox_items WHERE mailbox = 'bob@acme.com'").fetchall() == [("relink",)]
+
+    # Again: nothing more (the mailbox holds the message); the count says so.
+    doc = json.loads(run_cli("mailbox", "relink", "bob.jones@acme.com", "--org", "acme", "--json").stdout)
+    assert doc["linked"] == 0 and doc["already"] == 1
+    assert len(archived(jrt, acme.org, "bob@acme.com")) == 1
+    # Other mailboxes are untouched; the runs are audited with their counts.
+    assert archived(jrt, acme.org, "carol@acme.com") == []
+    events = json.loads(run_cli("audit", "list", "--org", "acme", "--json").stdout)
+    relinks = [e for e in events if e["action"] == "mailbox.relink"]
+    assert sorted(e["details"]["linked"] for e in relinks) == [0, 1]
