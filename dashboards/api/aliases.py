@@ -20,11 +20,12 @@ def add(org: str, address: str, body: AliasIn, p: Acting, s: DB, ctx: Ctx, tasks
     `relink-alias` job, started after the response (so after the commit)."""
     cmb.add_alias(s, p, org, address, body.alias)
     s.flush()
-    tasks.add_task(_relink, ctx, org, body.alias)
+    tasks.add_task(relink_later, ctx, org, body.alias)
     return out(cmb.get_mailbox(s, p, org, address))
 
 
-def _relink(ctx: Ctx, org: str, address: str) -> None:
+def relink_later(ctx: Ctx, org: str, address: str) -> None:
+    """Run after the response: the relink-alias job for the new address (a flow run, or a thread here)."""
     from mailark.operations.relink import launch_relink
 
     launch_relink(ctx.runtime, org, address)

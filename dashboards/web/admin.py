@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -47,7 +47,7 @@ def _domain_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation
 
 
 def _alias_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
-    api_aliases.add(org, f.get("mailbox", ""), AliasIn(alias=f.get("alias", "")), p, s)
+    cmb.add_alias(s, p, org, f.get("mailbox", ""), AliasIn(alias=f.get("alias", "")).alias)  # relinked by act()
     return confirmation("alias_added", alias=f.get("alias", "").strip(), mailbox=f.get("mailbox", "").strip())
 
 
@@ -200,7 +200,8 @@ FIELDS = ("address", "kind", "owner", "display_name", "mailbox", "alias", "who",
 
 
 @router.post("/o/{org}/admin/{action}")
-def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = Form(""), address: str = Form(""),
+def act(request: Request, org: str, action: str, v: Page, s: DB, ctx: Ctx, tasks: BackgroundTasks,
+        csrf: str = Form(""), address: str = Form(""),
         kind: str = Form(""), owner: str = Form(""), display_name: str = Form(""), mailbox: str = Form(""),
         alias: str = Form(""), who: str = Form(""), name: str = Form(""), group: str = Form(""), login: str = Form(""),
         role: str = Form(""), target: str = Form("")) -> Response:
@@ -217,6 +218,8 @@ def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = For
         s.flush()
         if isinstance(done, dict):
             return PAGES[page](request, org, v, s, **done)
+        if action == "alias-add":  # mail already archived for the address follows it (after the commit)
+            tasks.add_task(api_aliases.relink_later, ctx, org, form["alias"].strip())
     except (ControlError, ValueError) as e:
         s.rollback()
         if isinstance(e, ControlError) and isinstance(e, NotFound) and "organization" in str(e):

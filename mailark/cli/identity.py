@@ -54,8 +54,15 @@ def domain_remove(domain: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Remove a domain (no user may log in with it); another organization may take it afterwards."""
     from mailark.control.identity import remove_domain
 
-    act(lambda s, p, rt: remove_domain(s, p, org, domain))
-    emit({"removed": domain}, as_json, f"removed domain {domain} from {org}")
+    r = act(lambda s, p, rt: remove_domain(s, p, org, domain))
+    text = f"removed domain {domain} from {org}"
+    if r.sources_removed:
+        text += f"; sources removed with it: {', '.join(r.sources_removed)}"
+    if r.sources_disabled:
+        text += (f"; sources disabled (they fill mailboxes of {domain}): {', '.join(r.sources_disabled)} "
+                 f"(enable one again with mailark source enable NAME --org {org} if it should go on)")
+    emit({"removed": domain, "sources_removed": r.sources_removed, "sources_disabled": r.sources_disabled},
+         as_json, text)
 
 
 # ---- users ------------------------------------------------------------------------------------------------
