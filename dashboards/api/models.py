@@ -244,6 +244,8 @@ class MailboxOut(BaseModel):
     aliases: list[str]
     owner: str | None
     display_name: str | None
+    messages: int | None = Field(None, description="Copies archived in the mailbox (in the mailbox list)")
+    size_bytes: int | None = Field(None, description="Their size as received, in bytes (in the mailbox list)")
 
 
 class AliasIn(Strict):

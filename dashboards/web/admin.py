@@ -163,7 +163,10 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
 
 
 def _mailboxes_page(request: Request, org: str, v: Any, s: Session, **kw: Any) -> HTMLResponse:
-    boxes = api_mailboxes.list_(org, v.principal, s)
+    from mailark.dashboards.deps import context
+
+    sort = request.query_params.get("sort", "address")
+    boxes = api_mailboxes.list_(org, v.principal, s, context(request), sort if sort in ("size", "count") else "address")
     from mailark.dashboards.api import domains as api_domains
     from mailark.dashboards.api import licence as api_licence
 

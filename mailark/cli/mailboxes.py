@@ -40,12 +40,32 @@ def mailbox_add(
 
 
 @mailbox_app.command("list")
-def mailbox_list(org: OrgOpt, as_json: JsonOpt = False) -> None:
-    """List archive mailboxes with their aliases and owners."""
+def mailbox_list(
+    org: OrgOpt,
+    sort: Annotated[str, typer.Option("--sort", help="address, size or count (largest first).")] = "address",
+    as_json: JsonOpt = False,
+) -> None:
+    """List archive mailboxes with their aliases, owners, message count and size."""
+    from mailark.catalog.mailbox_stats import per_mailbox
+    from mailark.cli.common import fail
     from mailark.control.mailboxes import list_mailboxes
 
-    rows = act(lambda s, p, rt: [asdict(m) for m in list_mailboxes(s, p, org)])
-    emit(rows, as_json, table(rows, "primary_address", "kind", "aliases", "owner"))
+    if sort not in ("address", "size", "count"):
+        fail(f"--sort {sort!r} is not a sort order: use address, size or count")
+
+    def work(s, p, rt):  # type: ignore[no-untyped-def]
+        stats = per_mailbox(rt.archive_for(rt.org(org)))
+        rows = []
+        for m in list_mailboxes(s, p, org):
+            count, size = stats.get(m.id, (0, 0))
+            rows.append({**asdict(m), "messages": count, "size_bytes": size, "size": f"{size / 1e6:.1f} MB"})
+        return rows
+
+    rows = act(work)
+    key = {"size": lambda r: (-r["size_bytes"], r["primary_address"]),
+           "count": lambda r: (-r["messages"], r["primary_address"])}.get(sort, lambda r: r["primary_address"])
+    rows.sort(key=key)
+    emit(rows, as_json, table(rows, "primary_address", "kind", "aliases", "owner", "messages", "size"))
 
 
 @alias_app.command("add")
