@@ -35,6 +35,8 @@ class OrgArchive:
     # Set while metering has paused archiving for the organization (an ended trial, a full quota):
     # writers defer everything with this reason until a later run finds it cleared.
     paused_reason: str | None = None
+    # Retired archive mailboxes (control.retirement): writers defer copies for them, reason "mailbox retired".
+    retired_mailboxes: frozenset[str] = frozenset()
     _sealer: Sealer | None = field(default=None, repr=False)
 
     @property

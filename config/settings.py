@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     # After a cancelled subscription ends, its users may still log in and export for this many days; then
     # the organization is locked read-only and due for deletion (issue 14, docs/lifecycle.md).
     offboarding_grace_days: int = 30
+    # A retired archive mailbox stops counting against the mailbox quota this many days after it was
+    # retired, or earlier once a finished export covers it (control.retirement, docs/lifecycle.md).
+    retired_mailbox_release_days: int = 365
 
     # ---- export, maintenance, backup (catalog/export.py, operations/exports.py, catalog/maintenance.py) ----
     # Export files are kept this many days, then the nightly maintenance deletes them.

@@ -59,6 +59,9 @@ class Mailbox(Base):
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     directory_profile_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # synced: read-only
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Retired (control.retirement, migration 0015): no new mail is archived into it; it stays readable.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    retired_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
 
     addresses: Mapped[list[MailboxAddress]] = relationship(back_populates="mailbox", cascade="all, delete-orphan")
 

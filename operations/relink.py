@@ -58,11 +58,11 @@ def relink_mailbox(rt: Runtime, org_name: str, address: str, principal: Principa
         mb = find_mailbox(s, org, address)
         if mb is None:
             raise NotFound(f"organization {org.name!r} has no archive mailbox {address!r}: nothing to re-link")
-        mailbox_id, primary, kind = mb.id, mb.primary_address, mb.kind
+        mailbox_id, primary, kind, retired = mb.id, mb.primary_address, mb.kind, mb.retired_at is not None
         addresses = sorted(s.scalars(select(MailboxAddress.address).where(MailboxAddress.mailbox_id == mb.id)))
         journals = sorted(s.scalars(select(Mailbox.id).where(Mailbox.org_id == org.id, Mailbox.kind == "journal",
                                                              Mailbox.id != mb.id)))
-    if kind == "journal" or not journals:
+    if kind == "journal" or retired or not journals:  # a retired mailbox takes no new mail, re-linked or not
         return RelinkResult(org.name, primary, addresses, 0, 0)
     archive = rt.archive_for(org)
     con = archive.lake

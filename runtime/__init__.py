@@ -17,6 +17,7 @@ from mailark.catalog.archive import OrgArchive
 from mailark.catalog.lake import catalog_lane, open_lake
 from mailark.control.db import open_control, writer
 from mailark.control.metering import archiving_paused
+from mailark.control.retirement import retired_ids
 from mailark.control.models import Organization
 from mailark.control.orgs import get_org, org_keys
 from mailark.runtime.memory import release_free_memory
@@ -53,6 +54,7 @@ class Runtime:
         with self.control() as session:
             keys = org_keys(session, org, self.master_key)
             paused = archiving_paused(session, org.id)
+            retired = frozenset(retired_ids(session, org.id))
         return OrgArchive(
             org_id=org.id,
             keys=keys,
@@ -62,6 +64,7 @@ class Runtime:
             zstd_level=self.settings.zstd_level,
             storage_quota_bytes=org.storage_quota_bytes,
             paused_reason=paused,
+            retired_mailboxes=retired,
         )
 
     @contextmanager

@@ -17,7 +17,7 @@ router = APIRouter(prefix=ORG_PATH + "/mailboxes", tags=["mailboxes"])
 
 def out(i: cmb.MailboxInfo) -> MailboxOut:
     return MailboxOut(id=i.id, kind=i.kind, primary_address=i.primary_address, aliases=i.aliases, owner=i.owner,
-                      display_name=i.display_name)
+                      display_name=i.display_name, retired_at=i.retired_at)
 
 
 @router.get("", response_model=list[MailboxOut], responses=ERRORS,
@@ -55,4 +55,22 @@ def add(org: str, body: MailboxIn, p: Acting, s: DB) -> MailboxOut:
 @router.get("/{address}", response_model=MailboxOut, responses=ERRORS,
             summary="One archive mailbox (404 unless you are Admin or may read it)")
 def get(org: str, address: str, p: Acting, s: DB) -> MailboxOut:
+    return out(cmb.get_mailbox(s, p, org, address))
+
+
+@router.post("/{address}/retire", response_model=MailboxOut, responses=ERRORS,
+             summary="Retire a mailbox (Admin): no new mail is archived into it; it stays readable; never deleted")
+def retire(org: str, address: str, p: Acting, s: DB) -> MailboxOut:
+    from mailark.control.retirement import retire_mailbox
+
+    retire_mailbox(s, p, org, address)
+    return out(cmb.get_mailbox(s, p, org, address))
+
+
+@router.post("/{address}/unretire", response_model=MailboxOut, responses=ERRORS,
+             summary="Open a retired mailbox to new mail again (Admin; it counts against the mailbox quota again)")
+def unretire(org: str, address: str, p: Acting, s: DB) -> MailboxOut:
+    from mailark.control.retirement import unretire_mailbox
+
+    unretire_mailbox(s, p, org, address)
     return out(cmb.get_mailbox(s, p, org, address))

@@ -246,6 +246,7 @@ class MailboxOut(BaseModel):
     display_name: str | None
     messages: int | None = Field(None, description="Copies archived in the mailbox (in the mailbox list)")
     size_bytes: int | None = Field(None, description="Their size as received, in bytes (in the mailbox list)")
+    retired_at: datetime | None = Field(None, description="Set while the mailbox is retired: no new mail, still readable")
 
 
 class AliasIn(Strict):

@@ -46,6 +46,18 @@ def _domain_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation
     return confirmation("domain_added", domain=api_domains.add(org, body, p, s).name)
 
 
+def _retire(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
+    from mailark.control.retirement import retire_mailbox
+
+    return confirmation("mailbox_retired", address=retire_mailbox(s, p, org, f.get("mailbox", "")).address)
+
+
+def _unretire(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
+    from mailark.control.retirement import unretire_mailbox
+
+    return confirmation("mailbox_unretired", address=unretire_mailbox(s, p, org, f.get("mailbox", "")).address)
+
+
 def _alias_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
     cmb.add_alias(s, p, org, f.get("mailbox", ""), AliasIn(alias=f.get("alias", "")).alias)  # relinked by act()
     return confirmation("alias_added", alias=f.get("alias", "").strip(), mailbox=f.get("mailbox", "").strip())
@@ -158,6 +170,7 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "user-totp-reset": (_user_totp_reset, "users"), "user-password-reset": (_user_password_reset, "users"),
     "mailbox-add": (_mailbox_add, "mailboxes"), "domain-add": (_domain_add, "mailboxes"), "alias-add": (_alias_add, "mailboxes"),
     "grant": (_grant, "mailboxes"), "revoke": (_revoke, "mailboxes"),
+    "mailbox-retire": (_retire, "mailboxes"), "mailbox-unretire": (_unretire, "mailboxes"),
     "group-add": (_group_add, "groups"), "member-add": (_member_add, "groups"), "role-assign": (_role_assign, "groups"),
 }
 

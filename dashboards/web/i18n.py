@@ -414,6 +414,12 @@ DE: dict[str, str] = {
     "the archive mailbox {address} is added": "Das Archivpostfach {address} ist angelegt.",
     "the domain {domain} is added": "Die Domain {domain} ist hinzugefügt.",
     "{alias} now reaches {mailbox}": "{alias} erreicht jetzt {mailbox}.",
+    "the archive mailbox {address} is retired: no new mail goes into it; its mail stays readable":
+        "Das Archivpostfach {address} ist stillgelegt: Es nimmt keine neue Mail mehr auf; seine Mail bleibt lesbar.",
+    "the archive mailbox {address} takes new mail again": "Das Archivpostfach {address} nimmt wieder neue Mail auf.",
+    "Retire": "Stilllegen",
+    "Take new mail again": "Wieder Mail aufnehmen",
+    "retired since": "stillgelegt seit",
     "the address {alias} is removed": "Die Adresse {alias} ist entfernt.",
     "{address} is now the primary address ({aliases} still reach the mailbox)":
         "{address} ist jetzt die Hauptadresse ({aliases} erreichen das Postfach weiterhin).",

@@ -65,7 +65,9 @@ def mailbox_list(
     key = {"size": lambda r: (-r["size_bytes"], r["primary_address"]),
            "count": lambda r: (-r["messages"], r["primary_address"])}.get(sort, lambda r: r["primary_address"])
     rows.sort(key=key)
-    emit(rows, as_json, table(rows, "primary_address", "kind", "aliases", "owner", "messages", "size"))
+    for r in rows:
+        r["retired"] = f"{r['retired_at']:%Y-%m-%d}" if r["retired_at"] else ""
+    emit(rows, as_json, table(rows, "primary_address", "kind", "aliases", "owner", "messages", "size", "retired"))
 
 
 @alias_app.command("add")
@@ -91,6 +93,26 @@ def _relink(org: str, address: str) -> tuple[str, int | None]:
         return "done", relink_mailbox(rt, org, address, p).linked
 
     return act(work)  # type: ignore[no-any-return]
+
+
+@mailbox_app.command("retire")
+def mailbox_retire(address: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Retire an archive mailbox: no new mail is archived into it; it stays readable; nothing is deleted."""
+    from mailark.control.retirement import retire_mailbox
+
+    v = act(lambda s, p, rt: retire_mailbox(s, p, org, address))
+    emit(asdict(v), as_json, f"retired {v.address}: no new mail is archived into it; its mail stays readable. It stops "
+                             f"counting against the mailbox quota once a full export covers it (or after the "
+                             f"retention period). Open it again with: mailark mailbox unretire {v.address} --org {org}")
+
+
+@mailbox_app.command("unretire")
+def mailbox_unretire(address: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
+    """Open a retired archive mailbox to new mail again (it counts against the mailbox quota again)."""
+    from mailark.control.retirement import unretire_mailbox
+
+    v = act(lambda s, p, rt: unretire_mailbox(s, p, org, address))
+    emit(asdict(v), as_json, f"{v.address} takes new mail again")
 
 
 @mailbox_app.command("relink")

@@ -48,3 +48,20 @@ def test_alias_added_later_links_journalled_mail(jrt, acme, endpoint, run_cli) -
     assert [(r["primary_address"], r["messages"]) for r in rows][:2] == [("bob@acme.com", 1), (JOURNAL, 1)]  # ties by address
     assert {r["primary_address"]: r["size_bytes"] for r in rows}["bob@acme.com"] == len(RAW)
     assert {r["primary_address"]: r["messages"] for r in rows}["carol@acme.com"] == 0
+
+
+def test_retired_mailbox_gets_no_journal_mail_until_it_is_opened_again(jrt, acme, endpoint, run_cli) -> None:  # type: ignore[no-untyped-def]
+    run_cli("mailbox", "retire", "bob@acme.com", "--org", "acme")
+    raw = RAW.replace(b"bob.jones@acme.com", b"bob@acme.com").replace(b"relink@", b"retired@")
+    send(endpoint[1], raw, [JOURNAL])
+    [res] = drain_all(jrt)
+    # The journal keeps it; the retired mailbox does not get it, and the drop is not held back for it.
+    assert res.removed == 1 and res.counts.deferred == 0
+    assert archived(jrt, acme.org, JOURNAL) == [raw] and archived(jrt, acme.org, "bob@acme.com") == []
+    assert json.loads(run_cli("mailbox", "relink", "bob@acme.com", "--org", "acme", "--json").stdout)["linked"] == 0
+    rows = json.loads(run_cli("mailbox", "list", "--org", "acme", "--json").stdout)
+    assert {r["primary_address"]: r["retired"] for r in rows}["bob@acme.com"]
+    # Opened again, the re-link brings what the journal kept for it.
+    run_cli("mailbox", "unretire", "bob@acme.com", "--org", "acme")
+    assert json.loads(run_cli("mailbox", "relink", "bob@acme.com", "--org", "acme", "--json").stdout)["linked"] == 1
+    assert archived(jrt, acme.org, "bob@acme.com") == [raw]

@@ -1,0 +1,26 @@
+"""Retired archive mailboxes; one-time set-password tokens of first-login invitations (issue 14, sections 5-6).
+
+Revision ID: 0015
+Revises: 0014
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    tz = sa.DateTime(timezone=True)
+    with op.batch_alter_table("mailboxes") as b:
+        b.add_column(sa.Column("retired_at", tz, nullable=True))
+        b.add_column(sa.Column("retired_by", sa.String(320), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("mailboxes") as b:
+        b.drop_column("retired_by")
+        b.drop_column("retired_at")
