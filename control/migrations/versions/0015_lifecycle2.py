@@ -15,12 +15,11 @@ depends_on = None
 
 def upgrade() -> None:
     tz = sa.DateTime(timezone=True)
-    with op.batch_alter_table("mailboxes") as b:
-        b.add_column(sa.Column("retired_at", tz, nullable=True))
-        b.add_column(sa.Column("retired_by", sa.String(320), nullable=True))
+    # Plain ALTERs (no batch table rebuild: on SQLite that would cascade-delete mailbox_addresses).
+    op.add_column("mailboxes", sa.Column("retired_at", tz, nullable=True))
+    op.add_column("mailboxes", sa.Column("retired_by", sa.String(320), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("mailboxes") as b:
-        b.drop_column("retired_by")
-        b.drop_column("retired_at")
+    op.drop_column("mailboxes", "retired_by")
+    op.drop_column("mailboxes", "retired_at")
