@@ -463,6 +463,22 @@ class ExportJob(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class SetPasswordToken(Base):
+    """A one-time link that sets a user's password (first-login invitations, control.invitations;
+    migration 0015). Only the token's SHA-256 is stored; valid until `expires_at`, once."""
+
+    __tablename__ = "set_password_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    sent_to: Mapped[str] = mapped_column(String(320), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 # ---- audit log: indexes of filtered pages (migration 0009; see control.audit.list_events) ----------
 from sqlalchemy import Index  # noqa: E402 - kept with the block it serves (models.py is shared)
 

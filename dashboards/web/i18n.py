@@ -418,6 +418,11 @@ DE: dict[str, str] = {
         "Das Archivpostfach {address} ist stillgelegt: Es nimmt keine neue Mail mehr auf; seine Mail bleibt lesbar.",
     "the archive mailbox {address} takes new mail again": "Das Archivpostfach {address} nimmt wieder neue Mail auf.",
     "Retire": "Stilllegen",
+    "Choose your password": "Wählen Sie Ihr Passwort",
+    "Repeat it": "Wiederholen",
+    "At least 12 characters; not your login; not a commonly used password.":
+        "Mindestens 12 Zeichen; nicht Ihr Login; kein häufig verwendetes Passwort.",
+    "Set the password": "Passwort setzen",
     "Take new mail again": "Wieder Mail aufnehmen",
     "retired since": "stillgelegt seit",
     "the address {alias} is removed": "Die Adresse {alias} ist entfernt.",
