@@ -12,13 +12,13 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from mailark.config.settings import Settings
 from sqlalchemy.orm import Session
 
+from mailark.config.settings import Settings
 from mailark.control.invitations import Invitation, issue
 from mailark.control.models import User
-from mailark.control.principals import Principal
 from mailark.control.orgs import ControlError
+from mailark.control.principals import Principal
 
 
 def invitation_link(settings: Settings, inv: Invitation) -> str:

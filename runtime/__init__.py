@@ -17,9 +17,9 @@ from mailark.catalog.archive import OrgArchive
 from mailark.catalog.lake import catalog_lane, open_lake
 from mailark.control.db import open_control, writer
 from mailark.control.metering import archiving_paused
-from mailark.control.retirement import retired_ids
 from mailark.control.models import Organization
 from mailark.control.orgs import get_org, org_keys
+from mailark.control.retirement import retired_ids
 from mailark.runtime.memory import release_free_memory
 from mailark.config.settings import Settings, get_settings
 from mailark.storage.keys import MasterKey, load_master_key

@@ -7,9 +7,9 @@ from typing import Literal
 from fastapi import APIRouter, Query, status
 
 from mailark.control import mailboxes as cmb
+from mailark.control.principals import visible_org
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
 from mailark.dashboards.api.models import MailboxIn, MailboxOut
-from mailark.control.principals import visible_org
 from mailark.dashboards.deps import DB, Acting, Ctx
 
 router = APIRouter(prefix=ORG_PATH + "/mailboxes", tags=["mailboxes"])

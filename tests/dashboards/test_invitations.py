@@ -29,7 +29,7 @@ class Sink:
         sink = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
                 sink.messages.append(email.message_from_bytes(envelope.content))
                 return "250 OK"
 

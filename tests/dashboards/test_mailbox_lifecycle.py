@@ -62,8 +62,8 @@ def _full_export_done(server: Server, org_name: str) -> None:
 
 def test_admin_retires_a_mailbox_no_new_mail_still_readable_released_after_export(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
     from mailark.catalog.ingest import BatchWriter, Incoming
-    from mailark.control.mailboxes import find_mailbox
     from mailark.control.audit import list_events
+    from mailark.control.mailboxes import find_mailbox
     from mailark.control.principals import Principal
     from mailark.control.retirement import released_ids
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from tests.sources.journal.conftest import JOURNAL, archived
-from tests.sources.journal.test_journal import send
 from mailark.sources.journal.drain import drain_all
 from tests.control.conftest import run_cli  # noqa: F401 - the admin CLI in-process
+from tests.sources.journal.conftest import JOURNAL, archived
+from tests.sources.journal.test_journal import send
 
 RAW = (b"From: Outsider <outsider@fabrikam.com>\r\nTo: Bob Jones <bob.jones@acme.com>\r\n"
        b"Subject: before the alias\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
@@ -19,7 +19,7 @@ def _objects(rt, org) -> int:  # type: ignore[no-untyped-def]
     return rt.lake.execute("SELECT count(*) FROM lake.objects WHERE org_id = ?", [org.id]).fetchone()[0]
 
 
-def test_alias_added_later_links_journalled_mail(jrt, acme, endpoint, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_alias_added_later_links_journalled_mail(jrt, acme, endpoint, run_cli) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     send(endpoint[1], RAW, [JOURNAL])
     drain_all(jrt)
     # bob.jones@ was nobody's address yet: the message is only in the journal mailbox.
@@ -50,7 +50,7 @@ def test_alias_added_later_links_journalled_mail(jrt, acme, endpoint, run_cli) -
     assert {r["primary_address"]: r["messages"] for r in rows}["carol@acme.com"] == 0
 
 
-def test_retired_mailbox_gets_no_journal_mail_until_it_is_opened_again(jrt, acme, endpoint, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_retired_mailbox_gets_no_journal_mail_until_it_is_opened_again(jrt, acme, endpoint, run_cli) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     run_cli("mailbox", "retire", "bob@acme.com", "--org", "acme")
     raw = RAW.replace(b"bob.jones@acme.com", b"bob@acme.com").replace(b"relink@", b"retired@")
     send(endpoint[1], raw, [JOURNAL])
