@@ -65,3 +65,17 @@ def test_retired_mailbox_gets_no_journal_mail_until_it_is_opened_again(jrt, acme
     run_cli("mailbox", "unretire", "bob@acme.com", "--org", "acme")
     assert json.loads(run_cli("mailbox", "relink", "bob@acme.com", "--org", "acme", "--json").stdout)["linked"] == 1
     assert archived(jrt, acme.org, "bob@acme.com") == [raw]
+
+
+def test_relink_alias_flow_reports_the_count(prefect_api, jrt, acme, endpoint) -> None:  # type: ignore[no-untyped-def]
+    from mailark.control.mailboxes import add_alias
+    from mailark.control.principals import Principal
+    from mailark.flows.relink import relink_alias
+
+    send(endpoint[1], RAW, [JOURNAL])
+    drain_all(jrt)
+    with jrt.session() as s:
+        add_alias(s, Principal.deployment_operator(), "acme", "bob@acme.com", "bob.jones@acme.com")
+    result = relink_alias(org="acme", address="bob.jones@acme.com")
+    assert (result["mailbox"], result["linked"]) == ("bob@acme.com", 1)
+    assert archived(jrt, acme.org, "bob@acme.com") == [RAW]
