@@ -119,3 +119,31 @@ def test_admin_retires_a_mailbox_no_new_mail_still_readable_released_after_expor
         assert other.id not in released_ids(s, org.id)
         assert other.id in released_ids(s, org.id, datetime.now(UTC) + timedelta(days=366))
         s.rollback()
+
+
+def test_alias_added_over_http_brings_journalled_mail_in_the_background(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from mailark.control.mailboxes import find_mailbox
+
+    t = make_tenant(users=3)
+    ann, _ = add_user(server, t, "ann", with_mailbox=True)
+    base = f"/api/orgs/{t.name}"
+    with client(server, t.token) as c:
+        assert c.post(f"{base}/mailboxes", json={"address": f"journal@{t.name}", "kind": "journal"}).status_code == 201
+    rt = server.rt
+    org = rt.org(t.name)
+    with rt.session() as s:
+        journal = find_mailbox(s, org, f"journal@{t.name}")
+    raw = (f"From: x@outside.example\r\nTo: anna.old@{t.name}\r\nSubject: before\r\nMessage-ID: <b4@x>\r\n\r\nhi\r\n").encode()
+    BatchWriter(rt.archive_for(org), "t", "journal").write([Incoming(raw, journal.id, journal.primary_address, "Journal",
+                                                                     "journal", "j/1")])
+    with client(server, t.token) as c:
+        assert c.post(f"{base}/mailboxes/{ann}/aliases", json={"alias": f"anna.old@{t.name}"}).status_code == 201
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            row = {r["primary_address"]: r for r in c.get(f"{base}/mailboxes").json()}[ann]
+            if row["messages"]:
+                break
+            time.sleep(0.3)
+        assert row["messages"] == 1 and row["size_bytes"] == len(raw)
