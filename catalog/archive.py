@@ -46,6 +46,8 @@ class OrgArchive:
     # WORM on: called once per ingest batch, returns f(mailbox_id, folder, message date, archived at)
     # -> the date to lock a copy's objects until (None: no lock). Set by the runtime.
     lock_plan: Callable[[], Callable[[str, str, datetime | None, datetime], datetime | None]] | None = None
+    # Retired archive mailboxes (control.retirement): writers defer copies for them, reason "mailbox retired".
+    retired_mailboxes: frozenset[str] = frozenset()
     _sealer: Sealer | None = field(default=None, repr=False)
 
     @property

@@ -150,6 +150,10 @@ class BatchWriter:
                 counts.duplicates += 1
                 continue
             seen_copies.add(p.copy_key)
+            if item.mailbox_id in arch.retired_mailboxes:
+                counts.deferred += 1
+                counts.reasons["deferred: mailbox retired"] += 1
+                continue
             if arch.paused_reason is not None:
                 counts.deferred += 1
                 counts.reasons[f"deferred: {arch.paused_reason}"] += 1

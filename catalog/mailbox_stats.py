@@ -36,3 +36,11 @@ def archived_per_day(archive: OrgArchive, since: datetime) -> list[tuple[date, i
         f"SELECT CAST(archived_at AS DATE) AS d, count(*) FROM {ALIAS}.mailbox_items "
         f"WHERE org_id = ? AND archived_at >= ? GROUP BY d ORDER BY d", [archive.org_id, since]).fetchall()
     return [(r[0], int(r[1])) for r in rows]
+
+
+def per_mailbox(archive: OrgArchive) -> dict[str, tuple[int, int]]:
+    """Mailbox id -> (copies, bytes as received) for every mailbox of the organization that holds mail."""
+    rows = archive.lake.execute(
+        f"SELECT mailbox_id, count(*), coalesce(sum(size), 0) FROM {ALIAS}.mailbox_items WHERE org_id = ? "
+        f"GROUP BY mailbox_id", [archive.org_id]).fetchall()
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}

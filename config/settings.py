@@ -112,6 +112,22 @@ class BackupSettings(BaseModel):
     with_master_key: bool = False
 
 
+class MailSettings(BaseModel):
+    """The SMTP relay that sends first-login invitations (operations/invites.py): MAILARK_MAIL__RELAY_HOST, ..."""
+
+    relay_host: str | None = None  # unset: invitations cannot be sent (the one-time password is shown instead)
+    relay_port: int = 25
+    from_: str = Field("mailark@localhost", alias="from")
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    # The web app's address as users reach it: the set-password link starts with it.
+    link_base_url: str = "http://127.0.0.1:8080"
+    timeout_seconds: float = 30.0
+
+    model_config = {"populate_by_name": True}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
@@ -166,6 +182,9 @@ class Settings(BaseSettings):
     # After a cancelled subscription ends, its users may still log in and export for this many days; then
     # the organization is locked read-only and due for deletion (issue 14, docs/lifecycle.md).
     offboarding_grace_days: int = 30
+    # A retired archive mailbox stops counting against the mailbox quota this many days after it was
+    # retired, or earlier once a finished export covers it (control.retirement, docs/lifecycle.md).
+    retired_mailbox_release_days: int = 365
 
     # ---- export, maintenance, backup (catalog/export.py, operations/exports.py, catalog/maintenance.py) ----
     # Export files are kept this many days, then the nightly maintenance deletes them.
@@ -194,6 +213,8 @@ class Settings(BaseSettings):
     # Full-text search: MAILARK_SEARCH__WRITER_HEAP_MB, MAILARK_SEARCH__THREADS
     search: SearchSettings = Field(default_factory=SearchSettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
+    # First-login invitations by e-mail (issue 14, section 6): MAILARK_MAIL__RELAY_HOST, __RELAY_PORT, __FROM, ...
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     @classmethod
     def settings_customise_sources(

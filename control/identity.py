@@ -23,7 +23,7 @@ from mailark.control.auth import end_all_sessions, hash_password, one_time_passw
 from mailark.control.models import Domain, Group, GroupMember, Mailbox, Organization, RoleAssignment, User
 from mailark.control.orgs import Conflict, ControlError, NotFound, new_id, reserved_domain
 from mailark.control.principals import ADMIN, ROLES, Principal, require_admin, user_roles
-from mailark.control.sources import remove_domain_sources
+from mailark.control.sources import disable_sources_filling_domain, remove_domain_sources
 
 LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Local domains follow the organization names' rule (a-z 0-9 _ -): `my_org` is a valid local domain (issue 14).
@@ -78,8 +78,17 @@ def list_domains(session: Session, principal: Principal, org: Organization | str
     return list(session.scalars(select(Domain).where(Domain.org_id == o.id).order_by(Domain.name)))
 
 
-def remove_domain(session: Session, principal: Principal, org: Organization | str, name: str) -> None:
-    """Another organization may take the domain afterwards; archive mailboxes keep their addresses."""
+@dataclass(frozen=True)
+class DomainRemoval:
+    domain: str
+    sources_removed: list[str]  # profiles that served the domain (removed with it)
+    sources_disabled: list[str]  # profiles that fill an archive mailbox with an address in it (disabled)
+
+
+def remove_domain(session: Session, principal: Principal, org: Organization | str, name: str) -> DomainRemoval:
+    """Another organization may take the domain afterwards; archive mailboxes keep their addresses (and
+    their mail), but every source that fills one of them is disabled, so that once the domain has moved,
+    its mail is not archived into this organization any more. The answer says which."""
     o = require_admin(session, principal, org, "removing a domain")
     d = name.strip().lower().rstrip(".")
     dom = session.scalar(select(Domain).where(Domain.org_id == o.id, Domain.name == d))
@@ -92,8 +101,11 @@ def remove_domain(session: Session, principal: Principal, org: Organization | st
     if n:
         raise Conflict(f"{n} user(s) log in with domain {d!r}: delete them or move them to another domain first")
     removed = remove_domain_sources(session, principal, o, d)
+    disabled = disable_sources_filling_domain(session, principal, o, d)
     session.delete(dom)
-    audit.record(session, principal, "domain.remove", org_id=o.id, target=d, details={"sources_removed": removed})
+    audit.record(session, principal, "domain.remove", org_id=o.id, target=d,
+                 details={"sources_removed": removed, "sources_disabled": disabled})
+    return DomainRemoval(d, removed, disabled)
 
 
 # ---- objects synced from a directory are read-only here --------------------------------------------

@@ -119,7 +119,11 @@ def count_users(session: Session, org_id: str) -> int:
 
 
 def count_mailboxes(session: Session, org_id: str) -> int:
-    return session.scalar(select(func.count()).select_from(Mailbox).where(Mailbox.org_id == org_id)) or 0
+    """Archive mailboxes counted against the quota: all but retired ones released from it (control.retirement)."""
+    from mailark.control.retirement import released_ids
+
+    n = session.scalar(select(func.count()).select_from(Mailbox).where(Mailbox.org_id == org_id)) or 0
+    return n - len(released_ids(session, org_id))
 
 
 def view(session: Session, org: Organization, now: datetime | None = None) -> LicenceView:

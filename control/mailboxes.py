@@ -166,12 +166,14 @@ class MailboxInfo:
     aliases: list[str]
     owner: str | None
     display_name: str | None
+    retired_at: datetime | None = None  # retired: no new mail (control.retirement)
 
 
 def _info(session: Session, mb: Mailbox) -> MailboxInfo:
     owner = session.scalar(select(User.login).where(User.id == mb.owner_user_id)) if mb.owner_user_id else None
     aliases = sorted(a.address for a in mb.addresses if not a.is_primary)
-    return MailboxInfo(mb.id, mb.kind, mb.primary_address, aliases, owner, mb.display_name)
+    retired = mb.retired_at.replace(tzinfo=UTC) if mb.retired_at and not mb.retired_at.tzinfo else mb.retired_at
+    return MailboxInfo(mb.id, mb.kind, mb.primary_address, aliases, owner, mb.display_name, retired)
 
 
 def list_mailboxes(session: Session, principal: Principal, org: Organization | str) -> list[MailboxInfo]:

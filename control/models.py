@@ -62,6 +62,9 @@ class Mailbox(Base):
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     directory_profile_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # synced: read-only
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Retired (control.retirement, migration 0015): no new mail is archived into it; it stays readable.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    retired_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
 
     addresses: Mapped[list[MailboxAddress]] = relationship(back_populates="mailbox", cascade="all, delete-orphan")
 
@@ -483,6 +486,22 @@ class ExportJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SetPasswordToken(Base):
+    """A one-time link that sets a user's password (first-login invitations, control.invitations;
+    migration 0015). Only the token's SHA-256 is stored; valid until `expires_at`, once."""
+
+    __tablename__ = "set_password_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    sent_to: Mapped[str] = mapped_column(String(320), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 # ---- audit log: indexes of filtered pages (migration 0009; see control.audit.list_events) ----------

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from mailark.control import audit
 from mailark.control.auth import decrypt_secret, encrypt_secret
-from mailark.control.models import Domain, Organization, SourceCursor, SourceProfile
+from mailark.control.models import Domain, MailboxAddress, Organization, SourceCursor, SourceProfile
 from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_id, normalize_address
 from mailark.control.principals import Principal, require_admin
 from mailark.control.trust import checked_trust
@@ -221,6 +221,28 @@ def remove_domain_sources(session: Session, principal: Principal, org: Organizat
                      details={"kind": p.kind, "because": f"domain {domain} removed"})
     session.flush()
     return names
+
+
+def disable_sources_filling_domain(session: Session, principal: Principal, org: Organization, domain: str) -> list[str]:
+    """Disable every source that fills an archive mailbox with an address in `domain` (removing the domain
+    calls this): once the domain moves to another organization its mail must not keep landing here.
+    Names disabled (already disabled ones included, so the caller can say which fill those mailboxes)."""
+    from mailark.control.mailboxes import profiles_filling
+
+    addresses = session.scalars(select(MailboxAddress).where(MailboxAddress.org_id == org.id,
+                                                              MailboxAddress.address.like(f"%@{domain}")))
+    mailbox_ids = {a.mailbox_id for a in addresses if a.address.rsplit("@", 1)[-1] == domain}
+    names: set[str] = set()
+    for a in session.scalars(select(MailboxAddress.address).where(MailboxAddress.mailbox_id.in_(mailbox_ids or {""}))):
+        names.update(profiles_filling(session, org, a))
+    for name in sorted(names):
+        p = _profile(session, org, name)
+        if p.enabled:
+            p.enabled = False
+            audit.record(session, principal, "source.disable", org_id=org.id, target=name,
+                         details={"kind": p.kind, "because": f"domain {domain} removed"})
+    session.flush()
+    return sorted(names)
 
 
 def list_sources(session: Session, principal: Principal, org: Organization | str) -> list[SourceView]:

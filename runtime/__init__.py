@@ -18,6 +18,7 @@ from mailark.control.metering import archiving_paused
 from mailark.control.models import Organization
 from mailark.control.orgs import get_org, org_keys
 from mailark.control.retention import LockPlan, lock_plan
+from mailark.control.retirement import retired_ids
 from mailark.runtime.memory import release_free_memory
 from mailark.config.settings import Settings, get_settings
 from mailark.storage.keys import MasterKey, load_master_key
@@ -61,6 +62,7 @@ class Runtime:
         with self.control() as session:
             keys = org_keys(session, org, self.master_key)
             paused = archiving_paused(session, org.id)
+            retired = frozenset(retired_ids(session, org.id))
         return OrgArchive(
             org_id=org.id,
             keys=keys,
@@ -74,6 +76,7 @@ class Runtime:
             index_path=self.settings.db_dir / "search" / org.id,
             expand_quota=lambda needed: self.expand_quota(org.id, needed),
             lock_plan=(lambda: self._lock_plan(org.id)) if self.settings.worm != "off" else None,
+            retired_mailboxes=retired,
         )
 
     def _lock_plan(self, org_id: str) -> LockPlan:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from pydantic import Field
 
 from mailark.control import identity
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
@@ -26,8 +27,15 @@ def add(org: str, body: DomainIn, p: Acting, s: DB) -> DomainOut:
     return _out(identity.add_domain(s, p, org, body.name, body.kind))
 
 
-@router.delete("/{domain}", response_model=OkOut, responses=ERRORS,
+class DomainRemovedOut(OkOut):
+    domain: str
+    sources_removed: list[str] = Field(description="Sources that served the domain, removed with it")
+    sources_disabled: list[str] = Field(description="Sources that fill an archive mailbox with an address in the "
+                                               "domain, disabled so that its mail is no longer archived here")
+
+
+@router.delete("/{domain}", response_model=DomainRemovedOut, responses=ERRORS,
                summary="Remove a domain (not the default one, not while users log in with it)")
-def remove(org: str, domain: str, p: Acting, s: DB) -> OkOut:
-    identity.remove_domain(s, p, org, domain)
-    return OkOut()
+def remove(org: str, domain: str, p: Acting, s: DB) -> DomainRemovedOut:
+    r = identity.remove_domain(s, p, org, domain)
+    return DomainRemovedOut(domain=r.domain, sources_removed=r.sources_removed, sources_disabled=r.sources_disabled)

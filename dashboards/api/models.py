@@ -107,6 +107,10 @@ class OrgIn(Strict):
     mailboxes_per_user: int | None = Field(default=None, ge=1, le=1000, examples=[2])
     trial: bool | None = None
     auto_expand: bool = False
+    send_invite: bool = Field(default=False, description="e-mail the first admin a one-time set-password link (valid "
+                                                         "72 h) through the SMTP relay instead of showing a password")
+    invite_to: str | None = Field(default=None, max_length=320, description="where to send it (required with send_invite: "
+                                                                         "admin@NAME is not a mail address)")
 
 
 class OrgOut(BaseModel):
@@ -121,7 +125,9 @@ class OrgOut(BaseModel):
 
 class CreatedOrgOut(OrgOut):
     admin_login: str
-    admin_password: str = Field(description="one-time password of the first admin: shown only this once")
+    admin_password: str | None = Field(description="one-time password of the first admin: shown only this once "
+                                                   "(null when an invitation was sent)")
+    invite_sent_to: str | None = None
 
 
 class MfaIn(Strict):
@@ -188,6 +194,9 @@ class UserIn(Strict):
     display_name: str | None = Field(default=None, max_length=200, examples=["Ann Smith"])
     with_mailbox: bool = Field(default=False, description="also create the user's archive mailbox")
     roles: list[Role] = Field(default_factory=list, max_length=4)
+    send_invite: bool = Field(default=False, description="e-mail a one-time set-password link (valid 72 h) through the "
+                                                         "SMTP relay instead of returning a one-time password")
+    invite_to: str | None = Field(default=None, max_length=320, description="where to send it (default: the login)")
 
 
 class UserOut(BaseModel):
@@ -203,6 +212,7 @@ class UserOut(BaseModel):
 class NewUserOut(UserOut):
     one_time_password: str | None = Field(description="set when no password was given: shown only this once")
     mailbox: str | None = Field(description="primary address of the archive mailbox created with the user")
+    invite_sent_to: str | None = None
 
 
 class ActiveIn(Strict):
@@ -254,6 +264,9 @@ class MailboxOut(BaseModel):
     aliases: list[str]
     owner: str | None
     display_name: str | None
+    messages: int | None = Field(None, description="Copies archived in the mailbox (in the mailbox list)")
+    size_bytes: int | None = Field(None, description="Their size as received, in bytes (in the mailbox list)")
+    retired_at: datetime | None = Field(None, description="Set while the mailbox is retired: no new mail, still readable")
 
 
 class AliasIn(Strict):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlalchemy import select
 
 from mailark.control import auth as cauth
-from mailark.control.orgs import create_org, list_orgs
+from mailark.control.orgs import ControlError, create_org, list_orgs
 from mailark.control.principals import can_see_org, visible_org
 from mailark.dashboards.api.common import ERRORS, ORG_PATH, org_out
 from mailark.dashboards.api.models import CreatedOrgOut, MfaIn, OrgIn, OrgOut, ReadersIn
@@ -22,9 +23,20 @@ def list_(p: Acting, s: DB) -> list[OrgOut]:
 @router.post("/api/orgs", response_model=CreatedOrgOut, status_code=status.HTTP_201_CREATED, responses=ERRORS,
              summary="Create an organization with its licence and first admin (operators serving every organization)")
 def create(body: OrgIn, p: Acting, s: DB, ctx: Ctx) -> CreatedOrgOut:
+    if body.send_invite and not body.invite_to:
+        raise ControlError("give invite_to, the e-mail address of the organization's first admin: admin@"
+                           f"{body.name} is not a mail address")
     c = create_org(s, body.name, ctx.runtime.master_key, users=body.users, storage_gb=body.storage_gb,
                    trial=body.trial, mailboxes_per_user=body.mailboxes_per_user, auto_expand=body.auto_expand, actor=p)
-    return CreatedOrgOut(**org_out(c.org).model_dump(), admin_login=c.admin_login, admin_password=c.admin_password)
+    sent_to = None
+    if body.send_invite:
+        from mailark.control.models import User
+        from mailark.operations.invites import invite_user
+
+        admin = s.scalar(select(User).where(User.login == c.admin_login))
+        sent_to = invite_user(s, p, ctx.runtime.settings, admin, body.invite_to)  # type: ignore[arg-type]
+    return CreatedOrgOut(**org_out(c.org).model_dump(), admin_login=c.admin_login,
+                         admin_password=None if sent_to else c.admin_password, invite_sent_to=sent_to)
 
 
 @router.get(ORG_PATH, response_model=OrgOut, responses=ERRORS, summary="One organization")

@@ -10,7 +10,7 @@ from mailark.control import identity
 from mailark.control.models import User
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
 from mailark.dashboards.api.models import ActiveIn, NewUserOut, OkOut, PasswordResetOut, RolesOut, UserIn, UserOut
-from mailark.dashboards.deps import DB, Acting
+from mailark.dashboards.deps import DB, Acting, Ctx
 
 router = APIRouter(prefix=ORG_PATH + "/users", tags=["users"])
 
@@ -34,11 +34,16 @@ def list_(org: str, p: Acting, s: DB) -> list[UserOut]:
 
 @router.post("", response_model=NewUserOut, status_code=status.HTTP_201_CREATED, responses=ERRORS,
              summary="Add a user (refused with 409 beyond the licence)")
-def add(org: str, body: UserIn, p: Acting, s: DB) -> NewUserOut:
+def add(org: str, body: UserIn, p: Acting, s: DB, ctx: Ctx) -> NewUserOut:
     n = identity.create_user(s, p, org, body.login, password=body.password, display_name=body.display_name,
                              with_mailbox=body.with_mailbox, roles=tuple(body.roles))
-    return NewUserOut(**_out(n.user).model_dump(), one_time_password=n.one_time_password,
-                      mailbox=n.mailbox.primary_address if n.mailbox else None)
+    sent_to = None
+    if body.send_invite:
+        from mailark.operations.invites import invite_user
+
+        sent_to = invite_user(s, p, ctx.runtime.settings, n.user, body.invite_to)
+    return NewUserOut(**_out(n.user).model_dump(), one_time_password=None if sent_to else n.one_time_password,
+                      mailbox=n.mailbox.primary_address if n.mailbox else None, invite_sent_to=sent_to)
 
 
 @router.get("/{login}", response_model=UserOut, responses=ERRORS, summary="One user")

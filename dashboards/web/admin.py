@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -46,8 +46,20 @@ def _domain_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation
     return confirmation("domain_added", domain=api_domains.add(org, body, p, s).name)
 
 
+def _retire(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
+    from mailark.control.retirement import retire_mailbox
+
+    return confirmation("mailbox_retired", address=retire_mailbox(s, p, org, f.get("mailbox", "")).address)
+
+
+def _unretire(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
+    from mailark.control.retirement import unretire_mailbox
+
+    return confirmation("mailbox_unretired", address=unretire_mailbox(s, p, org, f.get("mailbox", "")).address)
+
+
 def _alias_add(org: str, p: Any, s: Session, f: dict[str, str]) -> Confirmation:
-    api_aliases.add(org, f.get("mailbox", ""), AliasIn(alias=f.get("alias", "")), p, s)
+    cmb.add_alias(s, p, org, f.get("mailbox", ""), AliasIn(alias=f.get("alias", "")).alias)  # relinked by act()
     return confirmation("alias_added", alias=f.get("alias", "").strip(), mailbox=f.get("mailbox", "").strip())
 
 
@@ -158,12 +170,16 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "user-totp-reset": (_user_totp_reset, "users"), "user-password-reset": (_user_password_reset, "users"),
     "mailbox-add": (_mailbox_add, "mailboxes"), "domain-add": (_domain_add, "mailboxes"), "alias-add": (_alias_add, "mailboxes"),
     "grant": (_grant, "mailboxes"), "revoke": (_revoke, "mailboxes"),
+    "mailbox-retire": (_retire, "mailboxes"), "mailbox-unretire": (_unretire, "mailboxes"),
     "group-add": (_group_add, "groups"), "member-add": (_member_add, "groups"), "role-assign": (_role_assign, "groups"),
 }
 
 
 def _mailboxes_page(request: Request, org: str, v: Any, s: Session, **kw: Any) -> HTMLResponse:
-    boxes = api_mailboxes.list_(org, v.principal, s)
+    from mailark.dashboards.deps import context
+
+    sort = request.query_params.get("sort", "address")
+    boxes = api_mailboxes.list_(org, v.principal, s, context(request), sort if sort in ("size", "count") else "address")
     from mailark.dashboards.api import domains as api_domains
     from mailark.dashboards.api import licence as api_licence
 
@@ -200,7 +216,8 @@ FIELDS = ("address", "kind", "owner", "display_name", "mailbox", "alias", "who",
 
 
 @router.post("/o/{org}/admin/{action}")
-def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = Form(""), address: str = Form(""),
+def act(request: Request, org: str, action: str, v: Page, s: DB, ctx: Ctx, tasks: BackgroundTasks,
+        csrf: str = Form(""), address: str = Form(""),
         kind: str = Form(""), owner: str = Form(""), display_name: str = Form(""), mailbox: str = Form(""),
         alias: str = Form(""), who: str = Form(""), name: str = Form(""), group: str = Form(""), login: str = Form(""),
         role: str = Form(""), target: str = Form("")) -> Response:
@@ -217,6 +234,8 @@ def act(request: Request, org: str, action: str, v: Page, s: DB, csrf: str = For
         s.flush()
         if isinstance(done, dict):
             return PAGES[page](request, org, v, s, **done)
+        if action == "alias-add":  # mail already archived for the address follows it (after the commit)
+            tasks.add_task(api_aliases.relink_later, ctx, org, form["alias"].strip())
     except (ControlError, ValueError) as e:
         s.rollback()
         if isinstance(e, ControlError) and isinstance(e, NotFound) and "organization" in str(e):

@@ -24,6 +24,8 @@ TEMPLATES: dict[str, str] = {
     "mailbox_added": "the archive mailbox {address} is added",
     "domain_added": "the domain {domain} is added",
     "alias_added": "{alias} now reaches {mailbox}",
+    "mailbox_retired": "the archive mailbox {address} is retired: no new mail goes into it; its mail stays readable",
+    "mailbox_unretired": "the archive mailbox {address} takes new mail again",
     "alias_removed": "the address {alias} is removed",
     "alias_primary": "{address} is now the primary address ({aliases} still reach the mailbox)",
     "user_may_read": "the user {login} may read {mailbox}",

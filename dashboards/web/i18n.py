@@ -452,6 +452,17 @@ DE: dict[str, str] = {
     "the archive mailbox {address} is added": "Das Archivpostfach {address} ist angelegt.",
     "the domain {domain} is added": "Die Domain {domain} ist hinzugefügt.",
     "{alias} now reaches {mailbox}": "{alias} erreicht jetzt {mailbox}.",
+    "the archive mailbox {address} is retired: no new mail goes into it; its mail stays readable":
+        "Das Archivpostfach {address} ist stillgelegt: Es nimmt keine neue Mail mehr auf; seine Mail bleibt lesbar.",
+    "the archive mailbox {address} takes new mail again": "Das Archivpostfach {address} nimmt wieder neue Mail auf.",
+    "Retire": "Stilllegen",
+    "Choose your password": "Wählen Sie Ihr Passwort",
+    "Repeat it": "Wiederholen",
+    "At least 12 characters; not your login; not a commonly used password.":
+        "Mindestens 12 Zeichen; nicht Ihr Login; kein häufig verwendetes Passwort.",
+    "Set the password": "Passwort setzen",
+    "Take new mail again": "Wieder Mail aufnehmen",
+    "retired since": "stillgelegt seit",
     "the address {alias} is removed": "Die Adresse {alias} ist entfernt.",
     "{address} is now the primary address ({aliases} still reach the mailbox)":
         "{address} ist jetzt die Hauptadresse ({aliases} erreichen das Postfach weiterhin).",

@@ -54,8 +54,15 @@ def domain_remove(domain: str, org: OrgOpt, as_json: JsonOpt = False) -> None:
     """Remove a domain (no user may log in with it); another organization may take it afterwards."""
     from mailark.control.identity import remove_domain
 
-    act(lambda s, p, rt: remove_domain(s, p, org, domain))
-    emit({"removed": domain}, as_json, f"removed domain {domain} from {org}")
+    r = act(lambda s, p, rt: remove_domain(s, p, org, domain))
+    text = f"removed domain {domain} from {org}"
+    if r.sources_removed:
+        text += f"; sources removed with it: {', '.join(r.sources_removed)}"
+    if r.sources_disabled:
+        text += (f"; sources disabled (they fill mailboxes of {domain}): {', '.join(r.sources_disabled)} "
+                 f"(enable one again with mailark source enable NAME --org {org} if it should go on)")
+    emit({"removed": domain, "sources_removed": r.sources_removed, "sources_disabled": r.sources_disabled},
+         as_json, text)
 
 
 # ---- users ------------------------------------------------------------------------------------------------
@@ -68,6 +75,9 @@ def user_add(
     name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
     mailbox: Annotated[bool, typer.Option("--mailbox", help="Also create the user's archive mailbox.")] = False,
     role: Annotated[list[str] | None, typer.Option("--role", help="A direct role (repeatable).")] = None,
+    send_invite: Annotated[bool, typer.Option("--send-invite", help="E-mail a one-time set-password link (valid 72 h) "
+                                                                     "through the SMTP relay (mail.*) instead.")] = False,
+    invite_to: Annotated[str | None, typer.Option("--invite-to", help="Send it there (default: the login).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user with a one-time password (printed once; the user changes it at first login)."""
@@ -75,12 +85,19 @@ def user_add(
 
     def work(s, p, rt):  # type: ignore[no-untyped-def]
         n = create_user(s, p, org, login, display_name=name, with_mailbox=mailbox, roles=tuple(role or ()))
-        return {"login": n.user.login, "one_time_password": n.one_time_password,
-                "mailbox": n.mailbox.primary_address if n.mailbox else None}
+        sent_to = None
+        if send_invite:
+            from mailark.operations.invites import invite_user
+
+            sent_to = invite_user(s, p, rt.settings, n.user, invite_to)
+        return {"login": n.user.login, "one_time_password": None if sent_to else n.one_time_password,
+                "mailbox": n.mailbox.primary_address if n.mailbox else None, "invite_sent_to": sent_to}
 
     doc = act(work)
     extra = f" and archive mailbox {doc['mailbox']}" if doc["mailbox"] else ""
-    emit(doc, as_json, f"added user {doc['login']}{extra}; one-time password: {doc['one_time_password']}")
+    how = (f"a set-password link (valid 72 h) was sent to {doc['invite_sent_to']}" if doc["invite_sent_to"]
+           else f"one-time password: {doc['one_time_password']}")
+    emit(doc, as_json, f"added user {doc['login']}{extra}; {how}")
 
 
 @user_app.command("list")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mailark.cli.common import JsonOpt, OrgOpt, act, cli_runtime, emit, guard, out, print_json
+from mailark.cli.common import JsonOpt, OrgOpt, act, cli_runtime, emit, fail, guard, out, print_json
 
 org_app = typer.Typer(no_args_is_help=True, help="Organizations (tenants).")
 
@@ -25,12 +25,17 @@ def org_create(
     storage_gb: Annotated[int | None, typer.Option("--storage-gb", help="Storage tier in GB: 10, 25, 50, 100, 250, ...")] = None,
     per_user: Annotated[int | None, typer.Option("--mailboxes-per-user", help="Archive mailboxes per licensed user.")] = None,
     trial: Annotated[bool, typer.Option("--trial", help="Start a 30-day trial (the default without --users/--storage-gb).")] = False,
+    send_invite: Annotated[bool, typer.Option("--send-invite", help="E-mail the first admin a one-time set-password "
+                                                                     "link (valid 72 h) through the SMTP relay.")] = False,
+    invite_to: Annotated[str | None, typer.Option("--invite-to", help="The first admin's e-mail address.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an organization, its keys, licence and first admin (admin@NAME, one-time password printed once)."""
     from mailark.control.licensing import view
     from mailark.control.orgs import create_org
 
+    if send_invite and not invite_to:
+        fail(f"give --invite-to, the e-mail address of the first admin (admin@{name} is not a mail address)")
     rt = cli_runtime()
 
     def run() -> dict[str, Any]:
@@ -38,8 +43,19 @@ def org_create(
             created = create_org(s, name, rt.master_key, users=users, storage_gb=storage_gb,
                                  mailboxes_per_user=per_user, trial=True if trial else None)
             org, lic = created.org, view(s, created.org)
+            sent_to = None
+            if send_invite:
+                from sqlalchemy import select
+
+                from mailark.control.models import User
+                from mailark.control.principals import Principal
+                from mailark.operations.invites import invite_user
+
+                admin = s.scalar(select(User).where(User.login == created.admin_login))
+                sent_to = invite_user(s, Principal.deployment_operator(), rt.settings, admin, invite_to)
             return {"id": org.id, "name": org.name, "storage_quota_bytes": org.storage_quota_bytes,
-                    "licence": lic.as_dict(), "admin": created.admin_login, "admin_password": created.admin_password}
+                    "licence": lic.as_dict(), "admin": created.admin_login,
+                    "admin_password": None if sent_to else created.admin_password, "invite_sent_to": sent_to}
 
     doc = guard(run)
     if as_json:
@@ -49,7 +65,11 @@ def org_create(
         trial_note = f", trial until {lic['trial_ends_at']:%Y-%m-%d}" if lic["status"] == "trial" else ""
         out.print(f"created organization [bold]{doc['name']}[/] (id {doc['id']}): {lic['licensed_users']} users, "
                   f"{lic['storage_gb']} GB{trial_note}")
-        out.print(f"first admin [bold]{doc['admin']}[/], one-time password: {doc['admin_password']}", highlight=False)
+        if doc["invite_sent_to"]:
+            out.print(f"first admin [bold]{doc['admin']}[/]: a set-password link (valid 72 h) was sent to "
+                      f"{doc['invite_sent_to']}", highlight=False)
+        else:
+            out.print(f"first admin [bold]{doc['admin']}[/], one-time password: {doc['admin_password']}", highlight=False)
 
 
 @org_app.command("list")

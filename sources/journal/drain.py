@@ -9,7 +9,7 @@ where they are until there is room.
 Which archive mailboxes a drop goes to:
 - an SMTP import: the import's mailbox only (folder of the profile), the bytes as received;
 - journal mail: the journal mailbox, plus every archive mailbox (any kind; primary address or
-  alias) among the sender and recipients. For an Exchange journal report those come from the
+  alias; not a retired one) among the sender and recipients. For an Exchange journal report those come from the
   report body (Bcc, expanded groups and forwards included) and the original message is archived;
   for any other message from its header (From, Sender, To, Cc, Bcc, Resent-*) and the SMTP
   envelope sender. A malformed report is quarantined in the journal mailbox with its reason.
@@ -97,6 +97,7 @@ class _Mailboxes:
         self.rt, self.org = rt, org
         self.found: dict[str, tuple[str, str]] = {}
         self.kinds: dict[str, str] = {}  # mailbox id -> kind
+        self.retired: set[str] = set()  # retired mailboxes: journal mail for them stays in the journal mailbox only
         self._missing: set[str] = set()  # looked up in this drain: no archive mailbox has them
 
     def load(self, addresses: set[str]) -> None:
@@ -105,12 +106,14 @@ class _Mailboxes:
             return
         with self.rt.session() as s:
             for i in range(0, len(want), 500):
-                q = (select(MailboxAddress.address, Mailbox.id, Mailbox.primary_address, Mailbox.kind)
+                q = (select(MailboxAddress.address, Mailbox.id, Mailbox.primary_address, Mailbox.kind, Mailbox.retired_at)
                      .join(Mailbox, Mailbox.id == MailboxAddress.mailbox_id)
                      .where(MailboxAddress.org_id == self.org.id, MailboxAddress.address.in_(want[i:i + 500])))
-                for addr, mid, primary, kind in s.execute(q):
+                for addr, mid, primary, kind, retired_at in s.execute(q):
                     self.found[addr] = (mid, primary)
                     self.kinds[mid] = kind
+                    if retired_at is not None:
+                        self.retired.add(mid)
         self._missing.update(a for a in want if a not in self.found)
 
     def ensure(self, address: str, kind: str) -> tuple[str, str]:
@@ -151,7 +154,8 @@ def copies(meta: drops.DropMeta, raw: bytes, position: str, mailboxes: _Mailboxe
     for a in sorted(addresses):
         if a in mailboxes.found:
             mid, primary = mailboxes.found[a]
-            targets.setdefault(mid, primary)
+            if mid not in mailboxes.retired:
+                targets.setdefault(mid, primary)
     return [Incoming(original, mid, primary, meta.folder, source, position) for mid, primary in targets.items()]
 
 

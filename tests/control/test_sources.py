@@ -85,3 +85,28 @@ def test_removing_a_domain_removes_its_sources(rt, tenant) -> None:  # type: ign
     with rt.session() as s:  # another organization may take the domain, without the old sources
         add_domain(s, other.admin, "globex", "acme.example", "global")
         assert sources.list_sources(s, other.admin, "globex") == []
+
+
+def test_removing_a_domain_disables_the_sources_that_fill_its_mailboxes(rt, tenant, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14, section 5: a domain that moves to another organization is not archived into the old one."""
+    import json
+
+    from mailark.control.identity import add_domain
+    from mailark.control.mailboxes import create_mailbox
+
+    with rt.session() as s:
+        add_domain(s, tenant.admin, "acme", "moving.example", "global")
+        create_mailbox(s, tenant.admin, "acme", "sales@moving.example", kind="shared")
+        create_mailbox(s, tenant.admin, "acme", "info@acme", kind="shared")
+        sources.create_source(s, tenant.admin, "acme", "imap", "sales-imap", {"mailbox": "sales@moving.example"}, None,
+                              rt.master_key)
+        sources.create_source(s, tenant.admin, "acme", "imap", "info-imap", {"mailbox": "info@acme"}, None, rt.master_key)
+    r = run_cli("domain", "remove", "moving.example", "--org", "acme", "--json")
+    assert json.loads(r.stdout)["sources_disabled"] == ["sales-imap"]
+    with rt.session() as s:
+        state = {v.name: v.enabled for v in sources.list_sources(s, tenant.admin, "acme")}
+        assert state == {"sales-imap": False, "info-imap": True}
+        assert sources.due_sources(s, "imap", datetime.now(UTC) + timedelta(days=1)) == [
+            sources.profile_by_id(s, sources.get_source(s, tenant.admin, "acme", "info-imap").id)]
+        [ev] = [e for e in list_events(s, Principal.deployment_operator(), "acme") if e.action == "domain.remove"]
+        assert ev.details["sources_disabled"] == ["sales-imap"]
