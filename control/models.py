@@ -62,7 +62,7 @@ class Mailbox(Base):
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     directory_profile_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # synced: read-only
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    # Retired (control.retirement, migration 0015): no new mail is archived into it; it stays readable.
+    # Retired (control.retirement, migration 0019): no new mail is archived into it; it stays readable.
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     retired_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
 
@@ -490,7 +490,7 @@ class ExportJob(Base):
 
 class SetPasswordToken(Base):
     """A one-time link that sets a user's password (first-login invitations, control.invitations;
-    migration 0015). Only the token's SHA-256 is stored; valid until `expires_at`, once."""
+    migration 0019). Only the token's SHA-256 is stored; valid until `expires_at`, once."""
 
     __tablename__ = "set_password_tokens"
 
