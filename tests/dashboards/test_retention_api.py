@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.dashboards.conftest import Server, add_user, client
 from tests.dashboards.test_deletions_api import _archive
 
@@ -49,3 +51,33 @@ def test_retention_and_holds_through_the_api(server: Server, make_tenant) -> Non
         assert long_["deleted"][0]["copies"] == 3 and "retention policy 'long'" in long_["deleted"][0]["reason"]
     with client(server, rita_token) as c:
         assert c.get(f"{base}/holds").status_code == 403
+
+
+def test_hold_export_over_http_is_compliance_only_and_audited(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import io
+    import zipfile
+
+    t = make_tenant()
+    rita, _ = add_user(server, t, "rita", with_mailbox=True, roles=["Reader"])
+    _, officer = add_user(server, t, "cora", roles=["Compliance"])
+    _archive(server, t.name, rita, 2)
+    base = f"/api/orgs/{t.name}"
+    with client(server, officer) as c:
+        assert c.post(f"{base}/holds", json={"case": "Case 8", "reason": "litigation hold", "mailboxes": [rita]}).status_code == 201
+        assert c.post(f"{base}/holds/Case 9/export").status_code == 404
+        r = c.post(f"{base}/holds/Case 8/export")
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/zip"
+        assert r.headers["x-mailark-zip-sha256"] == hashlib.sha256(r.content).hexdigest()
+        with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+            assert len([n for n in zf.namelist() if n.endswith(".eml")]) == 2
+            assert "Case 8" in zf.read("CUSTODY.txt").decode()
+    _, auditor = add_user(server, t, "audra", roles=["Auditor"])
+    with client(server, auditor) as c:
+        events = c.get(f"{base}/audit", params={"limit": 500})
+        assert events.status_code == 200, events.text
+        (ev,) = [e for e in events.json() if e["action"] == "hold.export"]
+        assert ev["target"] == "Case 8" and hashlib.sha256(r.content).hexdigest() in json.dumps(ev)
+    with client(server, t.token) as c:  # an Admin is not Compliance
+        assert c.post(f"{base}/holds/Case 8/export").status_code == 403
