@@ -621,6 +621,12 @@ DE: dict[str, str] = {
     "cancelling the trial": "die Testphase kündigen",
     "renewing the licence": "die Lizenz verlängern",
     "deleting archived mail": "archivierte Mail löschen",
+    "What will expire next": "Was als Nächstes abläuft",
+    "Copies the retention policies remove (or list for review) in each of the next 12 months; held copies are not counted.":
+        "Kopien, die die Aufbewahrungsrichtlinien in jedem der nächsten 12 Monate löschen (oder zur Prüfung vorlegen); Kopien unter Legal Hold sind nicht mitgezählt.",
+    "No retention policy: nothing expires, mail is kept for ever.":
+        "Keine Aufbewahrungsrichtlinie: Nichts läuft ab, Mail wird unbegrenzt aufbewahrt.",
+    "size": "Größe",
 }
 TABLES = {"de": DE}
 

@@ -446,7 +446,12 @@ def usage(request: Request, org: str, v: Page, s: DB, ctx: Ctx) -> HTMLResponse:
     last = points[-1] if points else None
     saved = (1 - last.storage_bytes / last.raw_bytes) if last and last.raw_bytes else None
     top_day = max((n for _, n in per_day), default=0)
+    from mailark.operations.retention import expiring_next
+
+    with ctx.lake_lock:
+        expiring = expiring_next(ctx.runtime, v.principal, org)
     return render(request, "usage.html", viewer=v, nav=_nav(s, v, org), u=u, chart=storage_chart(points),
+                  expiring=expiring, expiring_total=sum(m["copies"] for m in expiring),
                   runs_out=projection(points), now=datetime.now(UTC), by_size=by_size, by_count=by_count,
                   per_day=per_day, top_day=top_day, saved=saved, raw_bytes=last.raw_bytes if last else 0)
 
