@@ -245,7 +245,7 @@ def home(v: Page, s: DB) -> Response:
 
 def _nav(s: DB, v: Any, org: str) -> dict[str, Any]:
     """What the navigation may offer (links only; every page checks again)."""
-    from mailark.control.principals import ADMIN, AUDITOR, roles_in
+    from mailark.control.principals import ADMIN, AUDITOR, COMPLIANCE, roles_in
 
     o = s.scalar(select(Organization).where(Organization.name == org))
     roles = roles_in(s, v.principal, o) if o is not None else set()
@@ -254,7 +254,7 @@ def _nav(s: DB, v: Any, org: str) -> dict[str, Any]:
 
     grants = notice_for(s, v.principal, o) if o is not None else []
     return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin, "can_audit": AUDITOR in roles,
-            "support_grants": grants}
+            "can_compliance": COMPLIANCE in roles, "support_grants": grants}
 
 
 DAY = __import__("re").compile(r"^\d{4}-\d{2}-\d{2}$")
