@@ -680,6 +680,7 @@ DE: dict[str, str] = {
     "verified": "geprüft",
     "when": "wann",
     "who": "wer",
+    "Export for e-discovery": "Für E-Discovery exportieren",
 }
 TABLES = {"de": DE}
 

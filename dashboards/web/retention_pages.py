@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from mailark.control.orgs import ControlError
 from mailark.control.retention import PolicySpec
@@ -115,6 +115,18 @@ def release(request: Request, org: str, case: str, v: Page, s: DB, ctx: Ctx, csr
     except ControlError as e:
         return _refused(request, org, v, s, ctx, e)
     return _page(request, org, v, s, ctx, saved="The legal hold was released.")
+
+
+@router.post("/o/{org}/holds/{case}/export")
+def export(request: Request, org: str, case: str, v: Page, s: DB, ctx: Ctx, csrf: str = Form("")) -> Response:
+    """The hold's zip with its chain-of-custody sheet, as the API gives it (audited `hold.export`)."""
+    from mailark.dashboards.api.retention import export_hold
+
+    check_form(request, v, csrf)
+    try:
+        return export_hold(org, case, v.principal, ctx)
+    except ControlError as e:
+        return _refused(request, org, v, s, ctx, e)
 
 
 @router.get("/o/{org}/retention/report")

@@ -4,7 +4,10 @@ reads the report; others get no link and a refusal."""
 
 from __future__ import annotations
 
+import hashlib
 import html
+import io
+import zipfile
 import re
 
 from tests.dashboards.conftest import Server, add_user, client
@@ -58,6 +61,12 @@ def test_compliance_manages_policies_and_holds_in_the_pages(server: Server, make
         holds = r.text.split('id="holds"')[1].split("</table>")[0]
         assert "Case 7" in holds and "3 copies" in holds
         assert "3 copies" in r.text.split('id="preview-held"')[1].split("</p>")[0]
+        r = c.post(f"{base}/holds/Case%207/export", data={"csrf": tok})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+        assert r.headers["x-mailark-zip-sha256"] == hashlib.sha256(r.content).hexdigest()
+        with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+            assert len([n for n in zf.namelist() if n.endswith(".eml")]) == 3 and "CUSTODY.txt" in zf.namelist()
+        assert c.post(f"{base}/holds/Case%209/export", data={"csrf": tok}).status_code == 404
         r = c.post(f"{base}/holds/Case%207/release", data={"csrf": tok, "reason": "no"})
         assert r.status_code == 400 and "reason of at least 5 characters" in html.unescape(r.text)
         r = c.post(f"{base}/holds/Case%207/release", data={"csrf": tok, "reason": "case closed"})
