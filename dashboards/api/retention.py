@@ -4,17 +4,16 @@ is refused with 409 and the warning until it is sent again with `confirm: true`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
-from starlette.background import BackgroundTask
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from mailark.control.retention import PolicySpec
 from mailark.dashboards.api.common import ERRORS, ORG_PATH

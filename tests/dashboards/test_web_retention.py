@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import html
 import io
-import zipfile
 import re
+import zipfile
 
 from tests.dashboards.conftest import Server, add_user, client
 from tests.dashboards.test_deletions_api import _archive
