@@ -87,8 +87,9 @@ def export_hold(rt: Runtime, principal: Principal, org_name: str, case: str, out
     sidecar `out.sha256`; audit it. Compliance only. Returns the custody document with every hash."""
     out = Path(out)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    with rt.session(write=True) as s:
+    with rt.session() as s:  # read: the control plane's write lock is not held while the zip is written
         o = require_compliance(s, principal, org_name, "exporting a legal hold")
+        org_id, org_label = o.id, o.name
         holds = all_holds(s, o)
         h = next((h for h in holds if h.case_name == case and h.released_at is None), None)
         h = h or next((h for h in reversed(holds) if h.case_name == case), None)
@@ -101,32 +102,33 @@ def export_hold(rt: Runtime, principal: Principal, org_name: str, case: str, out
             sel = Selection(item_ids=tuple(sorted(hits.get(h.query, ()))))
         else:
             sel = Selection(mailbox_ids=tuple(sorted(hold_rule_of(h).mailbox_ids)))
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".part")
-        try:
-            with tmp.open("wb") as f:
-                res = write_zip(archive, sel, f)
-            doc: dict[str, Any] = {
-                "org": o.name, "case": case, "reason": d["reason"], "active": d["active"],
-                "placed_at": _iso(d["placed_at"]), "placed_by": d["placed_by"],
-                "exported_by": principal.login, "exported_at": now.isoformat(),
-                "selection": {"mailboxes": d["mailboxes"], "query": d["query"]},
-                "messages": res.messages, "quarantined": res.quarantined, "damaged": res.damaged, "bytes": res.bytes,
-            }
-            files = _member_hashes(tmp)
-            sheet = custody_sheet(doc, files)
-            with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(CUSTODY, sheet)
-            zip_sha = _sha256_file(tmp)
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        sidecar = out.with_name(out.name + ".sha256")
-        sidecar.write_text(f"{zip_sha}  {out.name}\n")
-        doc.update(path=str(out), zip_sha256=zip_sha, zip_bytes=out.stat().st_size, sidecar=str(sidecar),
-                   files=[{"path": n, "size": z, "sha256": x} for n, z, x in files],
-                   custody_sha256=hashlib.sha256(sheet.encode()).hexdigest())
-        audit.record(s, principal, "hold.export", org_id=o.id, target=case, details={
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    try:
+        with tmp.open("wb") as f:
+            res = write_zip(archive, sel, f)
+        doc: dict[str, Any] = {
+            "org": org_label, "case": case, "reason": d["reason"], "active": d["active"],
+            "placed_at": _iso(d["placed_at"]), "placed_by": d["placed_by"],
+            "exported_by": principal.login, "exported_at": now.isoformat(),
+            "selection": {"mailboxes": d["mailboxes"], "query": d["query"]},
+            "messages": res.messages, "quarantined": res.quarantined, "damaged": res.damaged, "bytes": res.bytes,
+        }
+        files = _member_hashes(tmp)
+        sheet = custody_sheet(doc, files)
+        with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(CUSTODY, sheet)
+        zip_sha = _sha256_file(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    sidecar = out.with_name(out.name + ".sha256")
+    sidecar.write_text(f"{zip_sha}  {out.name}\n")
+    doc.update(path=str(out), zip_sha256=zip_sha, zip_bytes=out.stat().st_size, sidecar=str(sidecar),
+               files=[{"path": n, "size": z, "sha256": x} for n, z, x in files],
+               custody_sha256=hashlib.sha256(sheet.encode()).hexdigest())
+    with rt.session(write=True) as s:
+        audit.record(s, principal, "hold.export", org_id=org_id, target=case, details={
             k: doc[k] for k in ("case", "selection", "messages", "quarantined", "damaged", "bytes", "exported_at",
                                 "zip_sha256", "zip_bytes", "custody_sha256")} | {"file": out.name})
     return doc
