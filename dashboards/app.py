@@ -82,12 +82,13 @@ def install_pages(app: FastAPI) -> None:
     from mailark.dashboards.web.audit_pages import router as audit_pages
     from mailark.dashboards.web.licence import router as licence_pages
     from mailark.dashboards.web.pages import router as pages
+    from mailark.dashboards.web.retention_pages import router as retention_pages
     from mailark.dashboards.web.set_password import router as set_password_page  # first-login invitations
     from mailark.dashboards.web.sign_in_pages import router as sign_in_pages
     from mailark.dashboards.web.sources_pages import router as sources_pages
 
     for router in (pages, admin_pages, sources_pages, account_pages, licence_pages, audit_pages, sign_in_pages,
-                   set_password_page):
+                   set_password_page, retention_pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
 

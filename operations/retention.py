@@ -37,7 +37,7 @@ from mailark.control.models import (
     AuditEvent, Organization, RetentionBatch, RetentionPolicy, RetentionReview, RetentionRun,
 )
 from mailark.control.orgs import Conflict, new_id
-from mailark.control.principals import Principal
+from mailark.control.principals import ADMIN, AUDITOR, Principal, require_role
 from mailark.control.retention import (
     Decision, HoldRule, PolicyRule, PolicySpec, add_period, all_holds, decide, describe_hold, describe_policy,
     draft_policy, get_policy, hold_rule_of, period_words, place_hold, policies, release_hold, remove_policy,
@@ -175,37 +175,60 @@ def _add(b: dict[str, int], c: CopyRow) -> None:
 def preview(rt: Runtime, principal: Principal, org_name: str, *, now: datetime | None = None) -> dict[str, Any]:
     """Per policy: the copies (and bytes as received) it governs, would remove (or list for review)
     now, and in each of the next 12 months; held copies apart, by case. Nothing is changed."""
-    now = _now(now)
-    bounds = [add_period(now, i, "m") for i in range(1, 13)]
     with rt.session() as s:
         o = require_compliance(s, principal, org_name, "previewing retention")
-        archive = rt.archive_for(o)
-        rules = load_rules(rt, s, o, archive)
-        per: dict[str, dict[str, Any]] = {}
-        for p in policies(s, o):
-            per[p.id] = {**describe_policy(s, p), "governs": _bucket(), "now": _bucket(),
-                         "months": [{"until": b, **_bucket()} for b in bounds]}
-        held: dict[str, Any] = {**_bucket(), "cases": defaultdict(_bucket)}
-        forever = _bucket()
-        for c, d in decisions(archive, rules):
-            if d.policy is None:
-                _add(forever, c)
-                continue
-            e = per[d.policy.id]
-            _add(e["governs"], c)
-            assert d.expires is not None
-            if d.held:
-                if d.expires <= bounds[-1]:
-                    _add(held, c)
-                    for case in d.holds:
-                        _add(held["cases"][case], c)
-                continue
-            if d.expires <= now:
-                _add(e["now"], c)
-            elif d.expires <= bounds[-1]:
-                _add(e["months"][bisect.bisect_left(bounds, d.expires)], c)
+        return _preview(rt, s, o, _now(now))
+
+
+def _preview(rt: Runtime, s: Session, o: Organization, now: datetime) -> dict[str, Any]:
+    bounds = [add_period(now, i, "m") for i in range(1, 13)]
+    org_name = o.name
+    archive = rt.archive_for(o)
+    rules = load_rules(rt, s, o, archive)
+    per: dict[str, dict[str, Any]] = {}
+    for p in policies(s, o):
+        per[p.id] = {**describe_policy(s, p), "governs": _bucket(), "now": _bucket(),
+                     "months": [{"until": b, **_bucket()} for b in bounds]}
+    held: dict[str, Any] = {**_bucket(), "cases": defaultdict(_bucket)}
+    forever = _bucket()
+    for c, d in decisions(archive, rules):
+        if d.policy is None:
+            _add(forever, c)
+            continue
+        e = per[d.policy.id]
+        _add(e["governs"], c)
+        assert d.expires is not None
+        if d.held:
+            if d.expires <= bounds[-1]:
+                _add(held, c)
+                for case in d.holds:
+                    _add(held["cases"][case], c)
+            continue
+        if d.expires <= now:
+            _add(e["now"], c)
+        elif d.expires <= bounds[-1]:
+            _add(e["months"][bisect.bisect_left(bounds, d.expires)], c)
     held["cases"] = dict(held["cases"])
     return {"org": org_name, "as_of": now, "policies": list(per.values()), "held": held, "kept_forever": forever}
+
+
+def expiring_next(rt: Runtime, principal: Principal, org_name: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """What retention will remove (or list for review) in each of the next 12 months, summed over the
+    policies (from the preview; held copies apart): for the usage page, Admin or Auditor. Empty when
+    the organization has no policy (then nothing is scanned)."""
+    with rt.session() as s:
+        o = require_role(s, principal, org_name, (ADMIN, AUDITOR), "reading usage")
+        if not policies(s, o):
+            return []
+        pv = _preview(rt, s, o, _now(now))
+    months = [{"until": m["until"], "copies": 0, "bytes": 0} for m in pv["policies"][0]["months"]]
+    for p in pv["policies"]:  # what expired already goes at the next daily run: in the first month
+        months[0]["copies"] += p["now"]["copies"]
+        months[0]["bytes"] += p["now"]["bytes"]
+        for total, m in zip(months, p["months"], strict=True):
+            total["copies"] += m["copies"]
+            total["bytes"] += m["bytes"]
+    return months
 
 
 # ---- applying --------------------------------------------------------------------------------------

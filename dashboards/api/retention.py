@@ -4,10 +4,16 @@ is refused with 409 and the warning until it is sent again with `confirm: true`.
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from mailark.control.retention import PolicySpec
 from mailark.dashboards.api.common import ERRORS, ORG_PATH
@@ -105,6 +111,28 @@ def add_hold(org: str, body: HoldIn, p: Acting, ctx: Ctx) -> dict[str, Any]:
 @router.post("/holds/{case}/release", responses=ERRORS, summary="Release a legal hold (Compliance; a reason is required)")
 def release_hold(org: str, case: str, body: ReleaseIn, p: Acting, ctx: Ctx) -> dict[str, Any]:
     return ret.end_hold(ctx.runtime, p, org, case, body.reason)
+
+
+@router.post("/holds/{case}/export", response_class=FileResponse, responses={
+    **ERRORS, 200: {"description": "the zip: .eml files, manifest.csv, CUSTODY.txt; the zip's SHA-256 in the header "
+                                   "X-Mailark-Zip-SHA256", "content": {"application/zip": {}}}},
+    summary="Export a legal hold for e-discovery with a chain-of-custody sheet (Compliance; audited)")
+def export_hold(org: str, case: str, p: Acting, ctx: Ctx) -> FileResponse:
+    from mailark.operations.hold_export import export_hold as run
+
+    work = Path(tempfile.mkdtemp(prefix="mailark-hold-"))
+    try:
+        with ctx.lake_lock:
+            doc = run(ctx.runtime, p, org, case, work / "hold.zip")
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    name = "hold-" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in case) + ".zip"
+    return FileResponse(doc["path"], media_type="application/zip", filename=name,
+                        headers={"X-Mailark-Zip-SHA256": doc["zip_sha256"],
+                                 "X-Mailark-Custody": json.dumps({k: doc[k] for k in (
+                                     "case", "exported_by", "exported_at", "messages", "quarantined", "damaged")})},
+                        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True))
 
 
 class ReviewIn(BaseModel):

@@ -19,6 +19,13 @@ from mailark.dashboards.deps import DB, Acting, Ctx
 router = APIRouter(tags=["usage"])
 
 
+class ExpiringOut(BaseModel):
+    until: datetime = Field(description="the end of the month (counted from now)")
+    copies: int = Field(description="copies retention removes (or lists for review) in this month; the first month "
+                                    "includes those already expired, which the next daily run removes")
+    bytes: int = Field(description="their size as received")
+
+
 class UsageOut(BaseModel):
     org: str
     measured_at: datetime | None = Field(description="when it was last metered; null: not yet (figures are 0)")
@@ -41,6 +48,9 @@ class UsageOut(BaseModel):
     warnings: list[WarningOut]
     paused_code: str | None = Field(default=None, description="paused_reason's code (its parameters in paused_params)")
     paused_params: dict[str, Any] | None = None
+    expiring: list[ExpiringOut] = Field(default_factory=list, description=(
+        "what will expire next: each of the next 12 months (from the retention preview, held copies apart); "
+        "empty when the organization has no retention policy"))
 
 
 class UsagePointOut(BaseModel):
@@ -72,8 +82,13 @@ def _out(v: metering.UsageView) -> UsageOut:
 
 @router.get(ORG_PATH + "/usage", response_model=UsageOut, responses=ERRORS,
             summary="Current usage against the licence, with warnings and whether archiving is paused (Admin or Auditor)")
-def current(org: str, p: Acting, s: DB) -> UsageOut:
-    return _out(metering.get_usage(s, p, org))
+def current(org: str, p: Acting, s: DB, ctx: Ctx) -> UsageOut:
+    from mailark.operations.retention import expiring_next
+
+    u = _out(metering.get_usage(s, p, org))
+    with ctx.lake_lock:
+        u.expiring = [ExpiringOut(**m) for m in expiring_next(ctx.runtime, p, org)]
+    return u
 
 
 @router.get(ORG_PATH + "/usage/history", response_model=list[UsagePointOut], responses=ERRORS,

@@ -245,7 +245,7 @@ def home(v: Page, s: DB) -> Response:
 
 def _nav(s: DB, v: Any, org: str) -> dict[str, Any]:
     """What the navigation may offer (links only; every page checks again)."""
-    from mailark.control.principals import ADMIN, AUDITOR, roles_in
+    from mailark.control.principals import ADMIN, AUDITOR, COMPLIANCE, roles_in
 
     o = s.scalar(select(Organization).where(Organization.name == org))
     roles = roles_in(s, v.principal, o) if o is not None else set()
@@ -254,7 +254,7 @@ def _nav(s: DB, v: Any, org: str) -> dict[str, Any]:
 
     grants = notice_for(s, v.principal, o) if o is not None else []
     return {"org": org, "can_usage": admin or AUDITOR in roles, "can_admin": admin, "can_audit": AUDITOR in roles,
-            "support_grants": grants}
+            "can_compliance": COMPLIANCE in roles, "support_grants": grants}
 
 
 DAY = __import__("re").compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -446,7 +446,12 @@ def usage(request: Request, org: str, v: Page, s: DB, ctx: Ctx) -> HTMLResponse:
     last = points[-1] if points else None
     saved = (1 - last.storage_bytes / last.raw_bytes) if last and last.raw_bytes else None
     top_day = max((n for _, n in per_day), default=0)
+    from mailark.operations.retention import expiring_next
+
+    with ctx.lake_lock:
+        expiring = expiring_next(ctx.runtime, v.principal, org)
     return render(request, "usage.html", viewer=v, nav=_nav(s, v, org), u=u, chart=storage_chart(points),
+                  expiring=expiring, expiring_total=sum(m["copies"] for m in expiring),
                   runs_out=projection(points), now=datetime.now(UTC), by_size=by_size, by_count=by_count,
                   per_day=per_day, top_day=top_day, saved=saved, raw_bytes=last.raw_bytes if last else 0)
 

@@ -4,6 +4,7 @@ are audited. The CLI acts as the deployment operator."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -53,3 +54,23 @@ def register(app: typer.Typer) -> None:
             if not rows:
                 out.print("no legal holds")
         emit(rows, as_json, show)
+
+    @hold_app.command("export")
+    def export(case: str, org: OrgOpt,
+               out_file: Annotated[Path, typer.Option("--out", help="The zip to write (a sidecar FILE.zip.sha256 is written next to it).")],
+               as_json: JsonOpt = False) -> None:
+        """Export a case's held copies for e-discovery: .eml files, manifest.csv and a chain-of-custody sheet."""
+        from mailark.operations.hold_export import export_hold
+
+        doc = _with_rt(lambda rt, op: export_hold(rt, op, org, case, out_file))
+
+        def show() -> None:
+            out.print(f"case {case!r}: {doc['messages']} messages, {doc['quarantined']} quarantined items, "
+                      f"{doc['bytes']:,} bytes written to {doc['path']}", highlight=False)
+            if doc["damaged"]:
+                out.print(f"{doc['damaged']} damaged copies could not be read back and are listed in DAMAGED.txt", highlight=False)
+            out.print(f"exported by {doc['exported_by']} at {doc['exported_at']} (UTC)", highlight=False)
+            for f in doc["files"]:
+                out.print(f"  {f['sha256']}  {f['path']}", highlight=False)
+            out.print(f"SHA-256 of the zip: {doc['zip_sha256']} (also in {doc['sidecar']})", highlight=False)
+        emit(doc, as_json, show)

@@ -83,3 +83,22 @@ def test_apply_retention_flow_writes_an_artifact_per_organization(prefect_api, r
     (art,) = _artifacts("retention-acme")
     assert "deleted: 2 copies" in art.data and "policy **five**: 2 deleted" in art.data
     assert all(r.state.is_completed() for r in _flow_runs("apply-retention"))
+
+
+def test_hold_export_command_writes_the_zip_the_sidecar_and_prints_the_custody(rt, arc: Archive, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import zipfile
+
+    arc.put(arc.info, [message(9, date=OLD, subject="merger")])
+    cli("hold", "add", "Case 1", "--org", "acme", "--query", "subject:merger", "--reason", "counsel's instruction")
+    out = tmp_path / "case1.zip"
+    doc = json.loads(cli("hold", "export", "Case 1", "--org", "acme", "--out", str(out), "--json").stdout)
+    sha = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert doc["zip_sha256"] == sha and doc["messages"] == 1 and doc["case"] == "Case 1"
+    assert (tmp_path / "case1.zip.sha256").read_text().split()[0] == sha
+    with zipfile.ZipFile(out) as zf:
+        assert "CUSTODY.txt" in zf.namelist()
+    r = cli("hold", "export", "Case 1", "--org", "acme", "--out", str(tmp_path / "again.zip"))
+    assert "SHA-256 of the zip" in r.stdout and "manifest.csv" in r.stdout
+    r = cli("hold", "export", "No such case", "--org", "acme", "--out", str(tmp_path / "x.zip"), code=1)
+    assert "no hold for case" in r.stderr and "Traceback" not in r.stderr
