@@ -27,7 +27,9 @@ from mailark.control.models import (
     SupportGrant,
     Domain, Group, GroupMember, Mailbox, MailboxAddress, MailboxPermission, Organization, SourceProfile, User,
 )
-from mailark.control.orgs import Conflict, ControlError, NotFound, find_mailbox, new_address, new_id, normalize_address
+from mailark.control.orgs import (
+    Conflict, ControlError, NotFound, find_mailbox, new_address, new_id, normalize_address, reserved_domain,
+)
 from mailark.control.principals import ADMIN, COMPLIANCE, READER, Principal, can_see_org, require_admin, roles_in, visible_org
 
 KINDS = ("user", "shared", "journal")
@@ -55,14 +57,24 @@ def _require_org_domain(session: Session, org: Organization, address: str, what:
                        f"page, or POST /api/orgs/{org.name}/domains)")
 
 
-def _require_mailbox_domain(session: Session, org: Organization, address: str, kind: str) -> None:
-    """A mailbox lives in one of the organization's domains, as its aliases do; a journal mailbox may also
-    live in the organization's own journal domain (<org>.<journal domain>), where journal addresses are."""
+def _require_mailbox_domain(session: Session, org: Organization, address: str, kind: str, *, strict: bool) -> None:
+    """A mailbox an Admin creates lives in one of the organization's domains, as its aliases do (`strict`); a
+    journal mailbox may also live in the organization's own journal domain (<org>.<journal domain>). One
+    that ingest creates for the mail it meets (an import, a Microsoft 365 or IMAP account, journal fan-out)
+    may carry a domain the organization has not registered, but never another organization's or one the
+    deployment reserves: mail is never filed under a domain someone else owns."""
+    domain = address.rsplit("@", 1)[-1]
     if kind == "journal":
         journal = get_settings().journal.domain.strip().lower().rstrip(".")
-        if address.rsplit("@", 1)[-1] == f"{org.name}.{journal}":
+        if domain == f"{org.name}.{journal}":
             return
-    _require_org_domain(session, org, address, "an archive mailbox's address")
+    if strict:
+        _require_org_domain(session, org, address, "an archive mailbox's address")
+        return
+    owner = session.scalar(select(Domain.org_id).where(Domain.name == domain))
+    if (owner is not None and owner != org.id) or reserved_domain(domain, org.name):
+        raise Conflict(f"{address!r} is not available: its domain is not one of organization {org.name!r}'s; "
+                       f"archive it under an address of the organization's own domains")
 
 
 def profiles_filling(session: Session, org: Organization, address: str) -> list[str]:
@@ -113,13 +125,15 @@ def create_mailbox(
     kind: str = "user",
     owner: str | None = None,
     display_name: str | None = None,
+    strict_domain: bool = True,
 ) -> Mailbox:
-    """A new archive mailbox, within the licence; `owner` (a login, user mailboxes) gets read access at once."""
+    """A new archive mailbox, within the licence; `owner` (a login, user mailboxes) gets read access at once.
+    `strict_domain=False` is ingest's: see `_require_mailbox_domain`."""
     o = require_admin(session, principal, org, "adding an archive mailbox")
     if kind not in KINDS:
         raise ControlError(f"invalid mailbox kind {kind!r}: use user, shared or journal")
     a = new_address(address)
-    _require_mailbox_domain(session, o, a, kind)
+    _require_mailbox_domain(session, o, a, kind, strict=strict_domain)
     _address_free(session, o, a)
     owner_user = None
     if owner is not None:
@@ -150,7 +164,7 @@ def ensure_archive_mailbox(session: Session, principal: Principal, org: Organiza
         return found, False
     try:
         with session.begin_nested():
-            return create_mailbox(session, principal, o, address, kind=kind), True
+            return create_mailbox(session, principal, o, address, kind=kind, strict_domain=False), True
     except (IntegrityError, Conflict):  # created by a concurrent writer a moment ago
         found = find_mailbox(session, o, address)
         if found is None:

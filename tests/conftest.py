@@ -64,13 +64,8 @@ def rt(home: Settings):  # type: ignore[no-untyped-def]
 def org(rt):  # type: ignore[no-untyped-def]
     from mailark.control.orgs import create_org
 
-    from mailark.control.identity import add_domain
-    from mailark.control.principals import Principal
-
     with rt.session() as s:
         o, _ = create_org(s, "acme", rt.master_key)
-        # the docs' example domain: mailboxes live in one of their organization's domains
-        add_domain(s, Principal.deployment_operator(), o, "acme.example")
     return o
 
 
