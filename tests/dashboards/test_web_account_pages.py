@@ -98,8 +98,8 @@ def test_licence_changed_by_the_operator_refused_for_admin_and_outsiders(server:
         r = c.post(f"/o/{t.name}/licence/renew", data={"csrf": token})
         assert r.status_code == 200 and ">paid" in r.text.split('id="licence-status"')[1]
     changes = _events(server, t.name, "licence.change")
-    assert changes and changes[0].details["after"] == {"users": 5, "mailboxes_per_user": 3, "storage_gb": 25,
-                                                        "auto_expand": True}
+    assert {"users": 5, "mailboxes_per_user": 3, "storage_gb": 25, "auto_expand": True} in [
+        c.details["after"] for c in changes]
     assert _events(server, t.name, "licence.cancel_trial") and _events(server, t.name, "licence.renew")
     with page_client(server, t.admin, t.password) as c:
         token = form_token(c, f"/o/{t.name}/licence")
