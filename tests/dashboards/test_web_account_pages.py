@@ -91,6 +91,9 @@ def test_licence_changed_by_the_operator_refused_for_admin_and_outsiders(server:
         r = c.post(f"/o/{t.name}/licence", data={"csrf": token, "users": "1", "mailboxes_per_user": "3", "storage_gb": "25"})
         assert r.status_code == 200  # below what is in use: recorded, and the page says so (issue 14)
         assert "over licence: 2 users for 1 licensed" in r.text.split('id="over-licence"')[1]
+        r = c.post(f"/o/{t.name}/licence", data={"csrf": token, "users": "5", "mailboxes_per_user": "3", "storage_gb": "25",
+                                                 "auto_expand": "true"})
+        assert r.status_code == 200 and 'id="over-licence"' not in r.text
         r = c.post(f"/o/{t.name}/licence", data={"csrf": token, "users": "5", "mailboxes_per_user": "3", "storage_gb": "26"})
         assert r.status_code == 400 and "not a tier" in r.text
         r = c.post(f"/o/{t.name}/licence/cancel-trial", data={"csrf": token})
