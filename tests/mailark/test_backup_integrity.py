@@ -22,6 +22,9 @@ def acme(rt, corpus: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
         create_org(s, "acme", rt.master_key)
     run_import(rt, "acme", "ann@acme", [corpus / "mail-parser"])
     monkeypatch.setenv("MAILARK_BACKUP_PASSPHRASE", PASS.decode())
+    from mailark.config.settings import reset_settings_cache
+
+    reset_settings_cache()  # the in-process CLI reads the settings again, passphrase included
     return rt
 
 
