@@ -293,7 +293,7 @@ def test_a_guarded_directory_sync_offers_sync_anyway(server: Server, make_tenant
         directory.ad_user(n, upn=f"{n}@{dom}")
     srv = directory.srv
     form = {"form": "ldap", "name": "corp", "preset": "ad", "url": srv.url, "security": "starttls",
-            "ca_file": str(srv.ca_file), "bind_dn": SYNC_DN, "bind_password": SYNC_PW, "base_dn": BASE,
+            "ca_pem": srv.ca_file.read_text(), "bind_dn": SYNC_DN, "bind_password": SYNC_PW, "base_dn": BASE,
             "domains": dom, "directory_login": "true", "role_map": "", "deleted_users": "remove",
             "disabled_users": "keep", "deleted_groups": "remove", "interval_seconds": "3600",
             "max_removals": "10", "max_removal_percent": "10"}
