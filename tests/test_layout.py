@@ -124,3 +124,15 @@ def test_an_installation_holds_one_package(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
     assert probe.returncode == 0, probe.stderr[-2000:]
     assert probe.stdout.strip().startswith(str(target))
+
+
+def test_sources_hold_the_runtime_handle_without_importing_it() -> None:
+    """Sources are given the Runtime by their caller (a flow, the CLI); they name it only for types."""
+    probe = ("import sys, pkgutil, importlib, mailark.sources as s\n"
+             "for m in pkgutil.walk_packages(s.__path__, 'mailark.sources.'):\n"
+             "    importlib.import_module(m.name)\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('mailark.runtime', 'mailark.operations', "
+             "'mailark.flows', 'mailark.dashboards', 'mailark.cli'))))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]", done.stdout

@@ -34,7 +34,10 @@ def serve(
     from mailark.config.settings import get_settings
     from mailark.sources.journal.endpoint import EndpointError, JournalEndpoint
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ep = JournalEndpoint(get_settings(), host=host, port=port)
+    from mailark.runtime import open_runtime
+
+    settings = get_settings()
+    ep = JournalEndpoint(settings, host=host, port=port, runtime=open_runtime(settings), close_runtime=True)
     try:
         h, p = ep.start()
     except EndpointError as e:

@@ -7,6 +7,8 @@ CLI call pays no Prefect start-up.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,8 +21,10 @@ from mailark.catalog.ingest import BatchWriter, Counts, Incoming
 from mailark.control.mailboxes import ensure_archive_mailbox
 from mailark.control.orgs import ControlError
 from mailark.control.principals import Principal
-from mailark.runtime import Runtime
 from mailark.sources.files import SourceMessage, SourceProblem, iter_source
+
+if TYPE_CHECKING:  # the handle is passed in by the caller; sources never open one themselves
+    from mailark.runtime import Runtime
 
 
 class ImportRefused(ControlError):

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from ulid import ULID
 
@@ -40,10 +40,12 @@ from mailark.control.mailboxes import ensure_archive_mailbox
 from mailark.control.models import Organization
 from mailark.control.orgs import LimitExceeded, find_mailbox
 from mailark.control.principals import Principal
-from mailark.runtime import Runtime
 from mailark.sources.errors import SourceError
 from mailark.sources.graph import tenant
 from mailark.sources.graph.client import DeltaExpired, GraphClient, GraphDenied, GraphHTTPError, seg
+
+if TYPE_CHECKING:  # the handle is passed in by the caller; sources never open one themselves
+    from mailark.runtime import Runtime
 
 SOURCE = "graph"
 KIND = "graph"

@@ -18,7 +18,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TYPE_CHECKING
 
 from ulid import ULID
 
@@ -30,7 +30,6 @@ from mailark.control.mailboxes import ensure_archive_mailbox
 from mailark.control.models import Mailbox, Organization, SourceProfile
 from mailark.control.orgs import ControlError, NotFound
 from mailark.control.principals import Principal
-from mailark.runtime import Runtime
 from mailark.sources.errors import SourceError
 from mailark.sources.imap.client import (
     FolderStatus, ImapSession, MessageInfo, ServerUnavailable, connect, header_key, header_of,
@@ -39,6 +38,9 @@ from mailark.sources.imap.config import ImapConfig, ImapSecret
 from mailark.sources.imap.plan import (
     FolderWork, batches, cursor_value, parse_position, plan_chunk, position, reconcile,
 )
+
+if TYPE_CHECKING:  # the handle is passed in by the caller; sources never open one themselves
+    from mailark.runtime import Runtime
 
 SOURCE = "imap"
 # New UIDs are looked at (size, ids) this many at a time; bodies are fetched in smaller batches.

@@ -17,6 +17,8 @@ Which archive mailboxes a drop goes to:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hashlib
 import time
 from collections.abc import Callable, Iterator
@@ -35,12 +37,14 @@ from mailark.control.models import Mailbox, MailboxAddress, Organization
 from mailark.control.orgs import ControlError, list_orgs
 from mailark.control.principals import Principal
 from mailark.control.sources import finish_run, profile_by_id
-from mailark.runtime import Runtime
 from mailark.sources.journal import drops
 from mailark.sources.journal.profiles import IMPORT, JOURNAL
 from mailark.sources.journal.report import MalformedReport, is_journal_report, unwrap
 from mailark.storage.crypto import IntegrityError
 from mailark.storage.mime import field_name, field_value, header_fields, split_header
+
+if TYPE_CHECKING:  # the handle is passed in by the caller; sources never open one themselves
+    from mailark.runtime import Runtime
 
 SOURCES = {JOURNAL: "journal", IMPORT: "smtp-import"}
 ADDRESS_FIELDS = frozenset({b"from", b"sender", b"to", b"cc", b"bcc", b"resent-from", b"resent-sender",

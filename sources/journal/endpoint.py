@@ -9,7 +9,7 @@ Replies a sender sees:
 - 451 4.3.0: the drop could not be written (disk, object store): the sender retries;
 - 250: the message is sealed and on stable storage (file and directory synced, or an S3 PUT).
 
-`JournalEndpoint(settings).start() -> (host, port)` runs the server on its own thread and event
+`JournalEndpoint(settings, runtime=rt).start() -> (host, port)` runs the server on its own thread and event
 loop (what `mailark up` and `mailark journal serve` call); `.stop()` ends it. Sealing and fsync
 run on a small thread pool so a slow disk does not stall other sessions.
 """
@@ -25,19 +25,21 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailark.catalog.archive import OrgArchive
 from mailark.catalog.ingest import storage_used
 from mailark.control.models import Organization
-from mailark.runtime import Runtime, open_runtime
 from mailark.config.settings import Settings, get_settings
 from mailark.sources.journal import drops
 from mailark.sources.journal.profiles import Route, load_routes
 from mailark.sources.journal.quota import QuotaGate
 from mailark.storage.crypto import Sealer
+
+if TYPE_CHECKING:  # the handle is passed in by the caller; sources never open one themselves
+    from mailark.runtime import Runtime
 
 log = logging.getLogger("mailark.journal")
 # aiosmtpd itself sets the deprecated Session.login_data on every successful AUTH and warns about it.
@@ -278,13 +280,14 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 class JournalEndpoint:
     """The endpoint as a service: start() -> (host, port) in the background, stop() to end it."""
 
-    def __init__(self, settings: Settings | None = None, *, host: str | None = None, port: int | None = None,
-                 runtime: Runtime | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, runtime: Runtime, host: str | None = None,
+                 port: int | None = None, close_runtime: bool = False) -> None:
+        """`runtime` is the caller's (the CLI opens one); `close_runtime` hands it over, closed at stop()."""
         self.settings = settings or get_settings()
         self.host = host if host is not None else self.settings.smtp_host
         self.port = port if port is not None else self.settings.smtp_port
-        self._own_runtime = runtime is None
-        self.rt = runtime or open_runtime(self.settings)
+        self._own_runtime = close_runtime
+        self.rt = runtime
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
