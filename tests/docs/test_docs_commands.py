@@ -190,7 +190,7 @@ def test_json_is_where_the_manual_says() -> None:
     named = sorted(re.findall(r"`(mailark [a-z -]+?)`", sentence))
     assert without == named, f"commands without --json: {without}; the manual names: {named}"
     text = "\n".join(p.read_text(encoding="utf-8") for p in [*PAGES, REPO / "CONTRIBUTING.md"])
-    for m in re.finditer(r"(mailark (?:[a-z][a-z0-9-]* ?)+)[^|`\n]*?--json", text):
+    for m in re.finditer(r"(mailark(?: [a-z][a-z0-9-]*+)++)[^|`\n]*?--json", text):
         words = m.group(1).split()
         name = next((" ".join(words[:k]) for k in range(len(words), 0, -1) if " ".join(words[:k]) in commands), None)
         assert name is None or name not in without, f"the manual shows {name} --json, which it does not take"

@@ -26,6 +26,9 @@ def test_repair_puts_back_damaged_objects_and_catalogue_files(rt, corpus: Path, 
     run_import(rt, "acme", "ann@acme", [corpus / "mail-parser"])
     run_import(rt, "globex", "gus@globex", [corpus / "imap_tools"])
     monkeypatch.setenv("MAILARK_BACKUP_PASSPHRASE", PASS.decode())
+    from mailark.config.settings import reset_settings_cache
+
+    reset_settings_cache()  # the in-process CLI reads the settings again, passphrase included
     before = exported(rt, "acme", tmp_path / "before.zip")
     res = run("backup", str(tmp_path / "bk"), "--org", "acme")
     assert res.exit_code == 0, res.output
