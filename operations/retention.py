@@ -526,10 +526,23 @@ def open_reviews(rt: Runtime, principal: Principal, org_name: str) -> list[dict[
     """Copies whose period ended under a review policy, waiting for Compliance to decide."""
     with rt.session() as s:
         o = require_compliance(s, principal, org_name, "reading the retention review queue")
-        rows = s.scalars(select(RetentionReview).where(RetentionReview.org_id == o.id, RetentionReview.decision.is_(None))
-                         .order_by(RetentionReview.expired_at))
-        return [{"item_id": x.item_id, "policy": x.policy_name, "expired_at": x.expired_at, "size": x.size,
-                 "listed_at": x.listed_at} for x in rows]
+        rows = list(s.scalars(select(RetentionReview).where(RetentionReview.org_id == o.id,
+                                                             RetentionReview.decision.is_(None))
+                              .order_by(RetentionReview.expired_at)))
+        if not rows:
+            return []
+        from mailark.catalog.deletion import find_copies
+
+        # what a person decides on: whose mail, where, which message (the queue holds ids only)
+        copies = {c.item_id: c for c in find_copies(rt.archive_for(o), item_ids=[x.item_id for x in rows])}
+        out = []
+        for x in rows:
+            c = copies.get(x.item_id)
+            out.append({"item_id": x.item_id, "policy": x.policy_name, "expired_at": x.expired_at, "size": x.size,
+                        "listed_at": x.listed_at, "mailbox": c.mailbox if c else None,
+                        "folder": c.folder if c else None, "subject": c.subject if c else None,
+                        "date": c.date if c else None, "message_id": c.message_id if c else None})
+        return out
 
 
 def decide_reviews(rt: Runtime, principal: Principal, org_name: str, *, delete: list[str] = (),  # type: ignore[assignment]

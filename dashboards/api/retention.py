@@ -142,7 +142,8 @@ class ReviewIn(BaseModel):
 
 @router.get("/retention/reviews", responses=ERRORS, summary="Copies review policies listed, waiting for a decision")
 def reviews(org: str, p: Acting, ctx: Ctx) -> list[dict[str, Any]]:
-    return ret.open_reviews(ctx.runtime, p, org)
+    with ctx.lake_lock:
+        return ret.open_reviews(ctx.runtime, p, org)
 
 
 @router.post("/retention/reviews", responses=ERRORS,

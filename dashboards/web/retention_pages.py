@@ -34,7 +34,9 @@ def _page(request: Request, org: str, v: Viewer, s: DB, ctx: Ctx, status: int = 
     with ctx.lake_lock:
         pv = ret.preview(ctx.runtime, v.principal, org)  # Compliance (or the deployment's operator)
         holds = ret.list_holds(ctx.runtime, v.principal, org)
-    return render(request, "retention.html", status=status, viewer=v, nav=_nav(s, v, org), pv=pv, holds=holds, **kw)
+        reviews = ret.open_reviews(ctx.runtime, v.principal, org)
+    return render(request, "retention.html", status=status, viewer=v, nav=_nav(s, v, org), pv=pv, holds=holds,
+                  reviews=reviews, **kw)
 
 
 def _refused(request: Request, org: str, v: Viewer, s: DB, ctx: Ctx, e: Exception) -> HTMLResponse:
@@ -93,6 +95,25 @@ def remove(request: Request, org: str, policy: str, v: Page, s: DB, ctx: Ctx, cs
     except ControlError as e:
         return _refused(request, org, v, s, ctx, e)
     return _page(request, org, v, s, ctx, saved="The policy was removed.")
+
+
+@router.post("/o/{org}/retention/reviews")
+async def decide(request: Request, org: str, v: Page, s: DB, ctx: Ctx) -> HTMLResponse:
+    """Delete or keep the ticked copies of the review queue (one decision for all ticked)."""
+    form = await request.form()
+    check_form(request, v, str(form.get("csrf", "")))
+    items = [str(x) for x in form.getlist("item")]
+    decision = str(form.get("decision", ""))
+    try:
+        if not items or decision not in ("delete", "keep"):
+            raise ControlError("tick the copies to decide on, then choose delete or keep")
+        with ctx.lake_lock:
+            doc = ret.decide_reviews(ctx.runtime, v.principal, org, delete=items if decision == "delete" else [],
+                                     keep=items if decision == "keep" else [])
+    except ControlError as e:
+        return _refused(request, org, v, s, ctx, e)
+    return _page(request, org, v, s, ctx, saved="The review decision was recorded.",
+                 decided=doc)
 
 
 @router.post("/o/{org}/holds")

@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
             emit(doc, as_json, f"deleted {doc['deleted']} copies, kept {doc['kept']}")
             return
         rows = _with_rt(lambda rt, op: open_reviews(rt, op, org))
-        emit(rows, as_json, table(rows, "item_id", "policy", "expired_at", "size"))
+        emit(rows, as_json, table(rows, "item_id", "policy", "mailbox", "subject", "expired_at"))
 
     @ret_app.command("report")
     def report(org: OrgOpt, as_json: JsonOpt = False) -> None:

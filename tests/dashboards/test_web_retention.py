@@ -80,3 +80,48 @@ def test_compliance_manages_policies_and_holds_in_the_pages(server: Server, make
         r = c.post(f"{base}/retention/policies/long/remove", data={"csrf": tok})
         assert r.status_code == 200 and 'id="no-policies"' in r.text
         assert "Aufbewahrungsrichtlinien" in c.get(f"{base}/retention", params={"lang": "de"}).text
+
+
+def test_compliance_decides_the_review_queue_in_the_pages(server: Server, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    """A review policy lists expired copies on the retention page (whose, where, which message);
+    ticked copies are deleted or kept there, through the same rules as the API (a held copy is refused)."""
+    t = make_tenant()
+    rita, _ = add_user(server, t, "rita", with_mailbox=True, roles=["Reader"])
+    cora, officer = add_user(server, t, "cora", roles=["Compliance"])
+    items = _archive(server, t.name, rita, 4)  # dated 2024-01-01
+    with client(server, officer) as api:
+        assert api.post(f"/api/orgs/{t.name}/retention/policies",
+                        json={"name": "look first", "keep": "1y", "action": "review"}).status_code == 201
+        assert api.post(f"/api/orgs/{t.name}/retention/apply").json()["review"] == 4
+        listed = api.get(f"/api/orgs/{t.name}/retention/reviews").json()
+        assert {x["item_id"] for x in listed} == set(items) and {x["mailbox"] for x in listed} == {rita}
+        assert all(x["subject"] and x["folder"] == "INBOX" for x in listed)
+    base = f"/o/{t.name}"
+    with page_client(server, cora, f"pw-cora-{t.name}-long") as c:
+        page = c.get(f"{base}/retention").text
+        queue = page.split('id="reviews"')[1].split("</table>")[0]
+        assert queue.count('name="item"') == 4 and rita in queue and f'href="{base}/m/{items[0]}"' in queue
+        tok = form_token(c, f"{base}/retention")
+        r = c.post(f"{base}/retention/reviews", data={"csrf": tok, "decision": "delete"})
+        assert r.status_code == 400 and 'id="refused"' in r.text  # nothing ticked
+        r = c.post(f"{base}/retention/reviews", data={"csrf": "nope", "decision": "delete", "item": items[0]})
+        assert r.status_code == 403
+        with client(server, officer) as api:  # a hold on the mailbox: its copies cannot be deleted on review
+            assert api.post(f"/api/orgs/{t.name}/holds", json={"case": "Case 1", "reason": "litigation hold",
+                                                                "mailboxes": [rita]}).status_code == 201
+        r = c.post(f"{base}/retention/reviews", data={"csrf": tok, "decision": "delete", "item": items[:2]})
+        assert r.status_code == 409 and "Case 1" in html.unescape(r.text)
+        with client(server, officer) as api:
+            assert api.post(f"/api/orgs/{t.name}/holds/Case%201/release", json={"reason": "case closed"}).status_code == 200
+        r = c.post(f"{base}/retention/reviews", data={"csrf": tok, "decision": "delete", "item": items[:2]})
+        assert r.status_code == 200 and 'id="done"' in r.text
+        assert "2" in r.text.split('id="done"')[1].split("</p>")[0]
+        r = c.post(f"{base}/retention/reviews", data={"csrf": tok, "decision": "keep", "item": items[2:]})
+        assert r.status_code == 200 and 'id="no-reviews"' in r.text
+    with client(server, officer) as api:
+        assert api.get(f"/api/orgs/{t.name}/retention/reviews").json() == []
+    from mailark.catalog.lake import ALIAS
+
+    left = server.rt.lake.execute(f"SELECT item_id FROM {ALIAS}.mailbox_items WHERE org_id = ?",
+                                  [server.rt.org(t.name).id]).fetchall()
+    assert {r[0] for r in left} == set(items[2:])
