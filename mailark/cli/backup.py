@@ -58,7 +58,7 @@ def _problems(names: list[dict[str, Any]], what: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from mailark.cli.common import JsonOpt, cli_runtime, err, guard, out, print_json
+    from mailark.cli.common import JsonOpt, err, out, print_json, run_with_runtime
 
     backup_app = typer.Typer(cls=_CreateByDefault, no_args_is_help=True,
                              help="Back up the deployment or one organization (`mailark backup DEST`), or check a backup.")
@@ -79,8 +79,7 @@ def register(app: typer.Typer) -> None:
         from mailark.operations.backup import backup
 
         secret = _passphrase(passphrase_file)
-        rt = cli_runtime()
-        summary = guard(lambda: backup(rt, dest, secret, org_name=org, with_master_key=with_master_key, verify=not no_verify))
+        summary = run_with_runtime(lambda rt: backup(rt, dest, secret, org_name=org, with_master_key=with_master_key, verify=not no_verify))
         if as_json:
             print_json(summary.as_dict())
         else:
@@ -106,8 +105,7 @@ def register(app: typer.Typer) -> None:
         from mailark.operations.backup_verify import verify_backup
 
         secret = _passphrase(passphrase_file)
-        rt = cli_runtime()
-        report = guard(lambda: verify_backup(rt, src, secret))
+        report = run_with_runtime(lambda rt: verify_backup(rt, src, secret))
         doc = report.as_dict()
         if as_json:
             print_json(doc)
@@ -132,8 +130,7 @@ def register(app: typer.Typer) -> None:
         from mailark.operations.backup import restore
 
         secret = _passphrase(passphrase_file)
-        rt = cli_runtime()
-        summary = guard(lambda: restore(rt, src, secret))
+        summary = run_with_runtime(lambda rt: restore(rt, src, secret))
         if as_json:
             print_json(summary.as_dict())
         else:
@@ -151,8 +148,7 @@ def register(app: typer.Typer) -> None:
         from mailark.operations.repair import repair
 
         secret = _passphrase(passphrase_file)
-        rt = cli_runtime()
-        report = guard(lambda: repair(rt, org, src, secret))
+        report = run_with_runtime(lambda rt: repair(rt, org, src, secret))
         doc = report.as_dict()
         if as_json:
             print_json(doc)

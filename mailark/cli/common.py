@@ -124,6 +124,15 @@ def cli_runtime():  # type: ignore[no-untyped-def]
     return open_runtime(usable_home())
 
 
+def run_with_runtime(work: Callable[[Any], T]) -> T:
+    """`work(runtime)` under `guard` (one line for every known failure), the runtime closed after."""
+    rt = cli_runtime()
+    try:
+        return guard(lambda: work(rt))
+    finally:
+        rt.close()
+
+
 def prefect_running() -> bool:
     """Is this deployment's Prefect server up? If so, point Prefect's client at it."""
     from mailark.operations.prefect_server import is_up, prefect_env
