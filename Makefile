@@ -6,14 +6,18 @@ CORPUS ?= $(if $(wildcard ../shared/corpus),../shared/corpus,samples/mail)
 .PHONY: demo test install install-test bench clean-demo
 
 # The demo needs mailark alone; the tests add their extras (playwright, moto, schemathesis, ...).
+# setuptools says "Editable installation" (an information, not a problem) for every editable install
+# whose packages live in mapped folders, as ours do (pyproject's package-dir); pip shows it as a warning.
+EDITABLE := PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -e
+
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(EDITABLE) .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -q -e ".[test]"
+	$(EDITABLE) ".[test]"
 	touch $@
 
 install: $(VENV)/.installed

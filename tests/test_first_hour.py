@@ -69,6 +69,8 @@ def test_make_demo_installs_only_what_the_demo_needs() -> None:
     demo, test = _make_plan("demo"), _make_plan("test")
     assert "[test]" not in demo and "pip install -q -e ." in demo, demo
     assert '-e ".[test]"' in test, test
+    for line in (x for x in (demo + test).splitlines() if "pip install -q -e" in x):  # no setuptools note shown
+        assert 'PYTHONWARNINGS="ignore:Editable installation"' in line, line
     import tomllib
 
     extras = str(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]).lower()
