@@ -97,14 +97,18 @@ def main() -> None:
     total = Counts()
     start = last_t = time.perf_counter()
     last_n = nbytes = 0
-    print(f"{'copies':>10} {'copies/s':>9} {'MB/s':>6} {'RSS MB':>7} {'peak MB':>7} {'duckdb MB':>9} {'heap MB':>7} {'free MB':>7} {'files':>6}"
-          f"  (last {a.every} batches; duckdb: what DuckDB says it holds; heap/free: glibc malloc in use/held free)")
+    print(f"{'copies':>10} {'copies/s':>9} {'MB/s':>6} {'RSS MB':>7} {'RSS lo-hi':>9} {'peak MB':>7} {'duckdb MB':>9} {'heap MB':>7} {'free MB':>7} {'files':>6}"
+          f"  (last {a.every} batches; RSS lo-hi: after each batch of the stretch, so the saw-tooth of the connection "
+          f"renewals shows; duckdb: what DuckDB says it holds; heap/free: glibc malloc in use/held free)")
+    rss_lo, rss_hi = float("inf"), 0.0
     compactions = 0.0
     for i, batch in enumerate(batches(incoming(), rt.settings.batch_messages, rt.settings.batch_bytes), 1):
         nbytes += sum(len(x.raw) for x in batch)
         total.add(writer.write(batch, consume=True))
         if a.trim:
             release_free_memory()
+        rss_now = proc.memory_info().rss / 2**20
+        rss_lo, rss_hi = min(rss_lo, rss_now), max(rss_hi, rss_now)
         if a.compact_every and i % a.compact_every == 0:
             # In a process of its own, as the nightly maintenance flow runs: the figures here stay ingest's.
             t0 = time.perf_counter()
@@ -116,9 +120,11 @@ def main() -> None:
             used, free = malloc_mb()
             held = rt.lake.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] or 0
             print(f"{total.seen:>10} {(total.seen - last_n) / (now - last_t):>9.0f} {nbytes / (now - start) / 1e6:>6.1f} "
-                  f"{proc.memory_info().rss / 2**20:>7.0f} {peak_mb():>7.0f} {held / 2**20:>9.0f} {used:>7.0f} {free:>7.0f} {files:>6}",
+                  f"{proc.memory_info().rss / 2**20:>7.0f} {f'{rss_lo:.0f}-{rss_hi:.0f}':>9} {peak_mb():>7.0f} "
+                  f"{held / 2**20:>9.0f} {used:>7.0f} {free:>7.0f} {files:>6}",
                   flush=True)
             last_t, last_n = now, total.seen
+            rss_lo, rss_hi = float("inf"), 0.0
     seconds = time.perf_counter() - start
     ingest_peak = peak_mb()
     st = org_stats(archive)
