@@ -15,7 +15,7 @@ from mailark.cli.help_page import render
 
 @pytest.mark.parametrize("width", [60, 80, 123, 200])
 def test_the_page_is_typers_page(width: int) -> None:
-    r = CliRunner().invoke(app, ["--help"], env={"COLUMNS": str(width), "TERMINAL_WIDTH": None})
+    r = CliRunner().invoke(app, ["--help"], env={"COLUMNS": str(width), "TERMINAL_WIDTH": None}, prog_name="mailark")
     assert r.exit_code == 0
     assert render(width) == r.stdout
 
