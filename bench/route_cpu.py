@@ -22,9 +22,9 @@ from pathlib import Path
 def main() -> None:
     home, role, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     os.environ["MAILARK_HOME"] = str(home)
-    import mailark
     from sqlalchemy import select
 
+    import mailark
     from mailark.config.settings import Settings
     from mailark.control.models import User
     from mailark.control.principals import user_principal
