@@ -1,7 +1,8 @@
 """Who is acting, and what they may do in an organization.
 
 A `Principal` is only an identity (made per request by the API, once by the CLI); roles are read
-from the database at each check so that a demotion takes effect at once. Outsiders get NotFound,
+from the database at each check so that a demotion takes effect at once (a session remembers a user's
+roles until its next write or the end of its transaction, so one request reads them once). Outsiders get NotFound,
 never Forbidden: a principal of one organization cannot learn that another exists.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 from mailark.control.models import GroupMember, Operator, OperatorOrg, Organization, RoleAssignment, User
@@ -77,14 +78,38 @@ def visible_org(session: Session, principal: Principal, org: Organization | str)
     return found
 
 
+_ROLES_SEEN = "mailark.user_roles"  # session.info key: user id -> roles read in this transaction
+
+
 def user_roles(session: Session, user_id: str) -> frozenset[str]:
-    """Roles of an active user: direct ones and those of the user's groups."""
+    """Roles of an active user: direct ones and those of the user's groups (read once per transaction
+    while it writes nothing: a search checks them twice and paid two queries)."""
+    seen: dict[str, frozenset[str]] = session.info.setdefault(_ROLES_SEEN, {})
+    if user_id not in seen:
+        seen[user_id] = _read_user_roles(session, user_id)
+    return seen[user_id]
+
+
+def _read_user_roles(session: Session, user_id: str) -> frozenset[str]:
     active = session.scalar(select(User.active).where(User.id == user_id))
     if not active:
         return frozenset()
     groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
     q = select(RoleAssignment.role).where(or_(RoleAssignment.user_id == user_id, RoleAssignment.group_id.in_(groups)))
     return frozenset(session.scalars(q))
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_transaction_end")
+def _forget_roles(session: Session, *_: object) -> None:
+    """Any write (it may be a role, a group or a user's `active`) or a new transaction reads them again."""
+    session.info.pop(_ROLES_SEEN, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_roles_on_dml(state) -> None:  # type: ignore[no-untyped-def]
+    if not state.is_select:  # an UPDATE or DELETE statement bypasses the flush
+        state.session.info.pop(_ROLES_SEEN, None)
 
 
 def roles_in(session: Session, principal: Principal, org: Organization) -> frozenset[str]:

@@ -12,45 +12,26 @@ plain code (no temporary server is started); with one, work runs as a flow and s
 from __future__ import annotations
 
 import sys
-
-from typing import Annotated
-
-import typer
-
-from mailark.cli.commands import COMMANDS
-from mailark.cli.lazy import LazyGroup
+from typing import Any
 
 
-class _Commands(LazyGroup):
-    """`mailark`'s commands, each imported only when it runs (see mailark.cli.lazy)."""
+def __getattr__(name: str) -> Any:
+    """`mailark.cli.app`, the root Typer app, imported on first use (`mailark --help` does without it)."""
+    if name == "app":
+        from mailark.cli.root import app
 
-    table = COMMANDS
-
-
-app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False,
-                  help="mailark: multi-tenant email archive.")
-
-
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            print(f"mailark {version('mailark')}")
-        except PackageNotFoundError:  # run from a checkout that was never installed
-            print("mailark (not installed)")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                               help="Print the version and exit.")] = False,
-) -> None:
-    """mailark: multi-tenant email archive."""
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--help"]:  # the top-level page, from the table alone (mailark.cli.help_page)
+        from mailark.cli.help_page import page_width, render
+
+        sys.stdout.write(render(page_width()))
+        return
+    from mailark.cli.root import app
+
     try:
         app()
     except KeyboardInterrupt:

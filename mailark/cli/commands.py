@@ -8,7 +8,19 @@ module; tests/mailark/test_cli_lazy.py fails when the two disagree.
 
 from __future__ import annotations
 
-from mailark.cli.lazy import LazyCommand
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """One top-level command: its name, the module whose `register(app)` adds it, its help line.
+
+    Here rather than in mailark.cli.lazy so that reading the table imports no Typer (`mailark --help`)."""
+
+    name: str
+    module: str  # under mailark.cli
+    help: str
+
 
 COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("import", "archive", "Archive mail files into an archive mailbox."),

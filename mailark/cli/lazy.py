@@ -9,20 +9,14 @@ the one-line help `--help` shows); a test checks the table against the commands 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup, _click as click  # Typer's own (vendored) click
 
+from mailark.cli.commands import LazyCommand
 
-@dataclass(frozen=True)
-class LazyCommand:
-    """One top-level command: its name, the module whose `register(app)` adds it, its help line."""
-
-    name: str
-    module: str  # under mailark.cli
-    help: str
+__all__ = ["LazyCommand", "LazyGroup", "load_commands", "register_module"]
 
 
 def register_module(module: str, app: typer.Typer) -> None:
