@@ -120,7 +120,7 @@ def test_imports_on_two_nodes_at_once_store_each_message_once(world: World, corp
         got = _contents(world, org)
         assert sum(got.values()) == total["archived"]
         assert set(got) <= set(wanted), f"{org}: bytes came back that were never imported"
-        assert max(got.values()) == 1, f"{org}: a message is stored twice"
+        assert all(n <= wanted[h] for h, n in got.items()), f"{org}: a message is stored twice"
         # What did not come back was quarantined (kept with its reason), not lost.
         assert len(set(wanted) - set(got)) <= total["quarantined"], org  # a file is quarantined once, not once a run
 
@@ -288,7 +288,8 @@ def test_a_worker_killed_mid_batch_its_run_is_run_again_on_the_other(world: Worl
     # Nothing twice: what the killed attempt committed came back as duplicates; nothing lost.
     assert led["copies"] == led["distinct_copies"] == led["archived"]
     got = _contents(world, "east")
-    assert max(got.values()) == 1 and set(got) <= set(wanted)
+    assert set(got) <= set(wanted)
+    assert all(n <= wanted[h] for h, n in got.items()), "a message is stored twice"  # the same file twice: two copies
     assert len(set(wanted) - set(got)) <= led["quarantined"]
     assert led["seen"] >= items
 
@@ -313,7 +314,7 @@ def _search(world: World, org: str, q: str, node: str) -> dict[str, Any]:
 @pytest.mark.xfail(strict=True, reason="needs the shared search index (branch sharedindex)")
 def test_full_text_search_on_both_web_replicas(world: World) -> None:
     # The index-mail flow runs every minute on whichever worker; give it two rounds.
-    deadline = time.monotonic() + 130
+    deadline = time.monotonic() + 100
     while time.monotonic() < deadline:
         found = _search(world, "north", "zeppelin quartermaster", "c")
         if found["total"]:
