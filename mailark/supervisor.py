@@ -31,6 +31,15 @@ from mailark.config.settings import Settings
 WORK_POOL = "mailark"
 STOP_GRACE = 20.0
 MAX_RESTART_PAUSE = 30.0
+# A flow run whose process dies with its machine (or a SIGKILL, or the OOM killer) would stay "Running"
+# for ever: nothing on the Prefect server notices. Every flow run sends a heartbeat (Prefect's shortest
+# interval, 30 s); an automation on the server puts a run that has missed them for this long back in the
+# queue as AwaitingRetry, and the next free worker of the pool, on any machine, runs it again. Every
+# deployment of prefect.yaml resumes safely (the ledger makes what was archived a duplicate; cursors,
+# leases and progress rows do the same for the others).
+HEARTBEAT_SECONDS = 30
+LOST_AFTER_SECONDS = int(os.environ.get("MAILARK_RUN_LOST_AFTER_SECONDS", "90"))
+RECOVERY_AUTOMATION = "mailark: run again a flow run whose process died"
 
 
 def source_dir() -> Path:
@@ -93,7 +102,42 @@ def child_env(settings: Settings) -> dict[str, str]:
         "MAILARK_HOME": str(settings.home),
         "MAILARK_SOURCE_DIR": str(source_dir()),
         "PYTHONUNBUFFERED": "1",
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
     }
+
+
+def recovery_automation(lost_after: int = LOST_AFTER_SECONDS) -> dict[str, Any]:
+    """The Prefect automation that re-queues a flow run whose heartbeats stopped (see LOST_AFTER_SECONDS)."""
+    return {
+        "name": RECOVERY_AUTOMATION,
+        "description": "A flow run that sent no heartbeat for a while lost its process (a machine or worker "
+                       "died): back to the queue, any worker of the pool runs it again. Installed by mailark up.",
+        "enabled": True,
+        "trigger": {
+            "type": "event", "posture": "Proactive",
+            "after": ["prefect.flow-run.heartbeat"], "expect": ["prefect.flow-run.*"],
+            "match": {"prefect.resource.id": "prefect.flow-run.*"}, "for_each": ["prefect.resource.id"],
+            "threshold": 1, "within": lost_after,
+        },
+        "actions": [{
+            "type": "change-flow-run-state", "state": "SCHEDULED", "name": "AwaitingRetry", "force": True,
+            "message": f"no heartbeat for {lost_after} s: its process died; queued to run again on any worker",
+        }],
+    }
+
+
+def ensure_recovery_automation(api_url: str) -> None:
+    """Create or update the automation on the deployment's Prefect server (each worker node does it at start)."""
+    api = api_url.rstrip("/")
+    wanted = recovery_automation()
+    with httpx.Client(timeout=30) as c:
+        r = c.post(f"{api}/automations/filter", json={})
+        r.raise_for_status()
+        have = [a for a in r.json() if a.get("name") == RECOVERY_AUTOMATION]
+        if have:
+            c.put(f"{api}/automations/{have[0]['id']}", json=wanted).raise_for_status()
+        else:
+            c.post(f"{api}/automations/", json=wanted).raise_for_status()
 
 
 def journal_available() -> bool:
@@ -210,6 +254,11 @@ class Supervisor:
         done = self._prefect("deploy", "--all", "--prefect-file", str(prefect_file()))
         if done.returncode != 0:
             raise RuntimeError(f"deploying prefect.yaml failed; see {self.log_path}")
+        try:
+            ensure_recovery_automation(self.settings.prefect_api_url)
+        except httpx.HTTPError as e:
+            raise RuntimeError(f"could not install the automation that re-runs flow runs of dead workers on the "
+                               f"Prefect server at {self.settings.prefect_api_url} ({e}); is it Prefect 3.x?") from None
 
     def start(self) -> None:
         s = self.settings

@@ -45,3 +45,17 @@ def test_a_worker_node_without_a_prefect_server_says_what_to_do(home, monkeypatc
     assert "a worker node needs the deployment's Prefect server" in r.stderr and "--role server" in r.stderr
     r = CliRunner().invoke(app, ["up", "--role", "database"])
     assert r.exit_code == 2 and "unknown role database" in r.stderr
+
+
+def test_flow_runs_send_heartbeats_and_a_lost_run_is_queued_again(tmp_path: Path) -> None:
+    """A flow run whose machine died must not stay "Running" for ever (issue 17): the children of a node
+    send heartbeats, and the automation each worker node installs is one the Prefect server accepts."""
+    from prefect.server.events.schemas.automations import AutomationCore
+
+    from mailark.supervisor import child_env, recovery_automation
+
+    assert int(child_env(Settings(home=tmp_path / "home"))["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]) >= 30
+    spec = AutomationCore.model_validate(recovery_automation(lost_after=120))
+    assert spec.trigger.within.total_seconds() == 120  # type: ignore[union-attr]
+    [action] = spec.actions
+    assert (action.type, action.state.value, action.name) == ("change-flow-run-state", "SCHEDULED", "AwaitingRetry")  # type: ignore[union-attr]
