@@ -32,14 +32,14 @@ UNITS: dict[str, tuple[float, str, str]] = {
     "catalog_rows_per_message": (5.28, "rows", "python -m bench.capacity --measure 3000 (all lake tables)"),
     "parquet_bytes_per_message": (648.0, "bytes", "python -m bench.capacity --measure 3000 (after compaction)"),
     "objects_per_message": (0.381, "objects", "python -m bench.capacity --measure 3000"),
-    "stored_over_raw": (0.154, "ratio", "python -m bench.capacity --measure 3000 (BENCHMARKS.md 'Scale': 12.0 % "
-                        "with 2 % attachments)"),
+    "stored_over_raw": (0.154, "ratio", ("python -m bench.capacity --measure 3000 (BENCHMARKS.md 'Scale': "
+                                                 "12.0 % with 2 % attachments)")),
     "batch_raw_bytes": (66.4e6, "bytes", "python -m bench.capacity --measure 3000 (1.13 GB in 17 batches)"),
-    "metadata_rows_per_batch": (85.2, "rows", "python -m bench.capacity --measure 3000 (DuckLake metadata, "
-                                "before compaction)"),
+    "metadata_rows_per_batch": (85.2, "rows", ("python -m bench.capacity --measure 3000 (DuckLake metadata, "
+                                         "before compaction)")),
     "metadata_rows_per_org_compacted": (277.0, "rows", "python -m bench.capacity --measure 3000 (after compaction)"),
-    "metadata_row_bytes": (167.0, "bytes", "python -m bench.capacity --measure 3000 (SQLite file / rows; "
-                           "PostgreSQL with its indexes: assume 2x)"),
+    "metadata_row_bytes": (167.0, "bytes", ("python -m bench.capacity --measure 3000 (SQLite file / rows; "
+                                    "PostgreSQL with its indexes: assume 2x)")),
     # --- ingest: BENCHMARKS.md 'Scale: 1 million copies', session 3 (python -m bench.scale --messages 1000000 ...)
     "ingest_copies_per_core_s": (1457.0, "copies/s", "BENCHMARKS.md 'Scale', session 3: 1,457 copies/s, 1 process"),
     # --- search: BENCHMARKS.md 'Search: query latency on 1 million documents' (python -m bench.search --docs 1000000)
@@ -57,8 +57,8 @@ UNITS: dict[str, tuple[float, str, str]] = {
     "prefect_subflow_s": (1.3, "s", "BENCHMARKS.md 'Prefect load': one empty subflow, sequential (0.8/s)"),
     "prefect_flow_runs_per_s_pg": (12.3, "runs/s", "BENCHMARKS.md 'Prefect load': API flow runs, PostgreSQL"),
     "prefect_task_runs_per_s_pg": (170.0, "runs/s", "BENCHMARKS.md 'Prefect load': task runs created, PostgreSQL"),
-    "prefect_task_runs_recorded_per_s": (12.0, "runs/s", "BENCHMARKS.md 'Prefect load': task runs recorded while "
-                                         "created, PostgreSQL"),
+    "prefect_task_runs_recorded_per_s": (12.0, "runs/s", ("BENCHMARKS.md 'Prefect load': task runs "
+                                                                  "recorded while created, PostgreSQL")),
 }
 
 # Ticks a day of the deployments that look at every organization (prefect.yaml).
@@ -144,6 +144,8 @@ def measure(n: int) -> dict[str, Any]:
     """Ingest n generated messages into a fresh home, compact, and count what was made."""
     home = Path(tempfile.mkdtemp(prefix="mailark-capacity-"))
     os.environ["MAILARK_HOME"] = str(home)
+    from datetime import UTC, datetime, timedelta
+
     from bench.generate import generate_org_mail
     from mailark.catalog.ingest import BatchWriter, Counts, Incoming
     from mailark.catalog.lake import ALIAS, METADATA
@@ -151,7 +153,6 @@ def measure(n: int) -> dict[str, Any]:
     from mailark.control.orgs import create_org, ensure_mailbox
     from mailark.runtime import open_runtime
     from mailark.sources.files.importing import batches
-    from datetime import UTC, datetime, timedelta
 
     rt = open_runtime()
     try:

@@ -159,7 +159,7 @@ def _start_server(home: Path, db_url: str | None) -> tuple[subprocess.Popen[byte
     env.pop("PREFECT_API_URL", None)
     if db_url:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = db_url
-    log = open(home / "server.log", "ab")
+    log = open(home / "server.log", "ab")  # noqa: SIM115 - the server writes to it until it stops
     proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                              "--port", str(port), "--no-ui"], env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
