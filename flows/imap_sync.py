@@ -1,8 +1,11 @@
 """The `imap-sync` flow: every 5 minutes, run the due IMAP source profiles of all organizations.
 
-Each profile runs as a subflow named for it ("imap <profile> (<org>)"), its archive batches as
-tasks ("archive <account> <folder> #n"), submitted so that the next batch downloads while one is
-archived; the work is the plain code of sources/imap/sync.py.
+One flow run per tick looks at every due profile (issue 17: a subflow per due profile cost the
+Prefect API a flow run per source every 5 minutes, idle or not); archive batches are tasks
+("archive <account> <folder> #n"), submitted so that the next batch downloads while one is
+archived, and a failed profile is a failed task "imap <profile> (<org>)" and a line of the run's
+"imap-sync-failures" artifact. `imap-profile` runs one profile on demand (the CLI); the work is
+the plain code of sources/imap/sync.py.
 Task parameters and results hold no message content: batches are opaque, results are counts.
 A failed profile fails its own subflow with the reason (also in the ledger and on the profile);
 the other profiles still run.
@@ -58,27 +61,63 @@ def imap_profile(profile_id: str, name: str, org: str) -> dict[str, Any]:
     return result.as_dict()
 
 
+# A failed source becomes one failed task run named for it: the Prefect objects of a tick grow with the
+# work done (batches) and the failures, not with the number of due sources (issue 17).
+@task(name="imap-source-failed", cache_policy=NO_CACHE, task_run_name="imap {name} ({org})")
+def source_failed(name: str, org: str, reason: str) -> None:
+    """Fail, with the reason, so that the UI shows which organization's source failed."""
+    raise SourceError(f"source {name!r} of {org!r} {reason}")
+
+
 @flow(name="imap-sync", flow_run_name="imap sync", log_prints=True, timeout_seconds=12 * 3600)
 def imap_sync() -> dict[str, Any]:
-    """Run every due IMAP profile of every organization; one failing does not stop the others."""
+    """Run every due IMAP profile of every organization in this one run; one failing does not stop the others.
+
+    The due sources come from one control-plane query; an idle source costs its IMAP look, no Prefect
+    object. Sources run one after the other, so an organization never has two at once; the archive
+    batches of a source with new mail are tasks, and a failed source is a failed task named
+    "imap <profile> (<org>)" plus a line of the "imap-sync-failures" artifact.
+    """
+    from prefect.artifacts import create_markdown_artifact
+    from prefect.runtime import flow_run
+
     logger = get_run_logger()
     rt = open_runtime()
+    outcome: dict[str, Any] = {}
+    failures: list[tuple[str, str, str]] = []
     try:
         with rt.session() as s:
             from mailark.control.models import Organization
 
             due = [(p.id, p.name, s.get(Organization, p.org_id).name)  # type: ignore[union-attr]
                    for p in control_sources.due_sources(s, "imap")]
+        if not due:
+            logger.info("no IMAP source is due")
+        run_id = str(flow_run.id) if flow_run.id else None
+        for profile_id, name, org in due:
+            try:
+                result = sync_profile(rt, profile_id, run_id=run_id, submit=lambda w, b: archive_batch.submit(w, b),
+                                      log=logger)
+            except Exception as e:  # one source's surprise must not stop the others; it is reported below
+                logger.exception("source %r of %r stopped", name, org)
+                outcome[f"{org}/{name}"] = "failed"
+                failures.append((org, name, f"stopped: {e}"))
+                continue
+            c = result.counts
+            logger.info("%s (%s): %s; %d downloaded, %d archived, %d duplicates, %d quarantined, %d deferred",
+                        name, org, result.status, result.fetched, c.archived, c.duplicates, c.quarantined, c.deferred)
+            if result.status in ("failed", "partial"):
+                outcome[f"{org}/{name}"] = "failed"
+                failures.append((org, name, f"{result.status}: {result.error}"))
+            else:
+                outcome[f"{org}/{name}"] = result.status
     finally:
         rt.close()
-    if not due:
-        logger.info("no IMAP source is due")
-    outcome: dict[str, Any] = {}
-    for profile_id, name, org in due:
-        state = imap_profile(profile_id, name, org, return_state=True)
-        if state.is_completed():
-            outcome[f"{org}/{name}"] = state.result()["status"]
-        else:
-            outcome[f"{org}/{name}"] = "failed"
-            logger.error("source %r of %r failed: %s", name, org, state.message)
+    for org, name, reason in failures:
+        source_failed(name, org, reason, return_state=True)
+    if failures:
+        lines = ["# IMAP sources that failed", "", "| organization | source | reason |", "|---|---|---|"]
+        lines += [f"| {org} | {name} | {reason.replace('|', '/')} |" for org, name, reason in failures]
+        create_markdown_artifact("\n".join(lines), key="imap-sync-failures",
+                                 description=f"{len(failures)} of {len(due)} due IMAP source(s) failed")
     return outcome

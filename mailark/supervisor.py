@@ -251,6 +251,12 @@ class Supervisor:
             created = self._prefect("work-pool", "create", WORK_POOL, "--type", "process")
             if created.returncode != 0:
                 raise RuntimeError(f"could not create the Prefect work pool {WORK_POOL!r}; see {self.log_path}")
+        # The queues' priorities and limits (journal first, bulk imports last; mailark/work_queues.py).
+        queues = subprocess.run([sys.executable, "-m", "mailark.work_queues"], env=child_env(self.settings),
+                                cwd=str(source_dir()), stdout=self._log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, timeout=120, check=False)
+        if queues.returncode != 0:
+            raise RuntimeError(f"could not set the work queues of {WORK_POOL!r}; see {self.log_path}")
         done = self._prefect("deploy", "--all", "--prefect-file", str(prefect_file()))
         if done.returncode != 0:
             raise RuntimeError(f"deploying prefect.yaml failed; see {self.log_path}")

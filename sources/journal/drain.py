@@ -82,6 +82,15 @@ class DrainResult:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def merge(self, other: DrainResult) -> None:
+        """Add another area's result of the same organization and run."""
+        self.drops += other.drops
+        self.removed += other.removed
+        self.kept += other.kept
+        self.counts.add(other.counts)
+        self.problems += other.problems
+        self.seconds += other.seconds
+
     def as_dict(self) -> dict[str, object]:
         return {"org": self.org, "run_id": self.run_id, "drops": self.drops, "removed": self.removed,
                 "kept": self.kept, **self.counts.as_dict(), "problems": self.problems,
@@ -229,12 +238,18 @@ def drain_org(
     run_id: str | None = None,
     *,
     write: Callable[[BatchWriter, Batch], Counts] | None = None,
+    kinds: tuple[str, ...] | None = None,
+    deadline: float | None = None,
 ) -> DrainResult:
-    """Archive and remove the organization's drops; `write` lets the flow run each batch as a task."""
+    """Archive and remove the organization's drops; `write` lets the flow run each batch as a task.
+
+    `kinds` limits the drain to those areas (journal, smtp-import); after `deadline` (a
+    time.monotonic() value) no new batch starts -- at least one always does, so every run makes
+    progress -- and the drops not reached wait for the next run."""
     started = time.perf_counter()
     run_id = run_id or str(ULID()).lower()
     result = DrainResult(org.name, run_id)
-    names = [o.name for o in drops.pending(rt.store, org.id)]
+    names = [o.name for o in drops.pending(rt.store, org.id, kinds)]
     result.drops = len(names)
     if not names:
         return result
@@ -242,7 +257,9 @@ def drain_org(
     writers = {src: BatchWriter(archive, run_id, source=src) for src in SOURCES.values()}
     mailboxes = _Mailboxes(rt, org)
     profiles: set[str] = set()
-    for batch in _batches(rt, org, archive, names, mailboxes, result, profiles):
+    for n, batch in enumerate(_batches(rt, org, archive, names, mailboxes, result, profiles)):
+        if n and deadline is not None and time.monotonic() >= deadline:
+            break
         writer = writers[batch.source]
         counts = write(writer, batch) if write else writer.write(batch.items)
         result.counts.add(counts)
@@ -287,5 +304,35 @@ def orgs_with_drops(rt: Runtime) -> list[Organization]:
     return [o for o in orgs if next(iter(drops.pending(rt.store, o.id)), None) is not None]
 
 
+def drain_fairly(
+    rt: Runtime,
+    run_id: str | None = None,
+    *,
+    write: Callable[[BatchWriter, Batch], Counts] | None = None,
+    import_seconds: float | None = None,
+) -> list[DrainResult]:
+    """One drain run, fair between organizations (issue 17): first the journal drops of every
+    organization (small, and what compliance waits for), then the SMTP import drops, each
+    organization's share of `import_seconds` at most (None: no limit). One organization's
+    2 TB import therefore never holds back the journals of the others: its drops wait for the
+    next run (a minute later) once the run has spent its import time."""
+    orgs = orgs_with_drops(rt)
+    journals = [drain_org(rt, o, run_id, write=write, kinds=(JOURNAL,)) for o in orgs
+                if drops.pending(rt.store, o.id, (JOURNAL,))]
+    importing = [o for o in orgs if drops.pending(rt.store, o.id, (IMPORT,))]
+    imports = []
+    end = None if import_seconds is None else time.monotonic() + import_seconds
+    for i, o in enumerate(importing):
+        share = None if end is None else time.monotonic() + max(0.0, end - time.monotonic()) / (len(importing) - i)
+        imports.append(drain_org(rt, o, run_id, write=write, kinds=(IMPORT,), deadline=share))
+    by_org: dict[str, DrainResult] = {}
+    for r in journals + imports:
+        if r.org in by_org:
+            by_org[r.org].merge(r)
+        else:
+            by_org[r.org] = r
+    return list(by_org.values())
+
+
 def drain_all(rt: Runtime, run_id: str | None = None) -> list[DrainResult]:
-    return [drain_org(rt, o, run_id) for o in orgs_with_drops(rt)]
+    return drain_fairly(rt, run_id)

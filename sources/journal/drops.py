@@ -82,6 +82,6 @@ def read(store: ObjectStore, sealer: Sealer, name: str) -> tuple[DropMeta, bytes
     return decode(sealer.open(store.get(name), name))
 
 
-def pending(store: ObjectStore, org_id: str) -> list[ObjectInfo]:
-    """The organization's drops, oldest first within each area (journal, then import)."""
-    return [o for kind in AREAS for o in store.list(prefix(org_id, kind))]
+def pending(store: ObjectStore, org_id: str, kinds: tuple[str, ...] | None = None) -> list[ObjectInfo]:
+    """The organization's drops (of `kinds`, default all), oldest first within each area (journal, then import)."""
+    return [o for kind in AREAS if kinds is None or kind in kinds for o in store.list(prefix(org_id, kind))]

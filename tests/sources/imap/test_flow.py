@@ -1,5 +1,6 @@
-"""The imap-sync flow under a real Prefect server (the test harness): one subflow per due profile,
-one task per download batch, failures visible in the UI, no message content in Prefect."""
+"""The imap-sync flow under a real Prefect server (the test harness): one flow run per tick (no
+subflow per due profile, issue 17), one task per download batch, a failed profile a failed task
+named for it and a line of the failures artifact, no message content in Prefect."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _runs(name: str) -> list:  # type: ignore[type-arg]
     return asyncio.run(q())
 
 
-def _task_names(flow_run_id) -> list[str]:  # type: ignore[no-untyped-def]
+def _task_runs(flow_run_id) -> dict:  # type: ignore[no-untyped-def,type-arg]
     import asyncio
 
     from prefect.client.orchestration import get_client
@@ -32,10 +33,24 @@ def _task_names(flow_run_id) -> list[str]:  # type: ignore[no-untyped-def]
         async with get_client() as c:
             return await c.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
 
-    return sorted(t.name for t in asyncio.run(q()))
+    return {t.name: t for t in asyncio.run(q())}
 
 
-def test_imap_sync_runs_due_profiles_as_subflows(prefect_api, rt, org, dovecot, messages) -> None:  # type: ignore[no-untyped-def]
+def _artifact(key: str) -> str:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def q():  # type: ignore[no-untyped-def]
+        async with get_client() as c:
+            return await c.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+
+    found = asyncio.run(q())
+    return found[0].data if found else ""
+
+
+def test_imap_sync_runs_due_profiles_in_one_run(prefect_api, rt, org, dovecot, messages) -> None:  # type: ignore[no-untyped-def]
     from mailark.flows.imap_sync import imap_sync
 
     good, bad = new_user(dovecot), new_user(dovecot)
@@ -47,16 +62,20 @@ def test_imap_sync_runs_due_profiles_as_subflows(prefect_api, rt, org, dovecot, 
     assert outcome == {"acme/good": "ok", "acme/bad": "failed"}
     top = _runs("imap-sync")
     assert len(top) == 1 and top[0].state.is_completed()
-    subs = {r.name: r for r in _runs("imap-profile")}
-    assert set(subs) == {"imap good (acme)", "imap bad (acme)"}
-    assert subs["imap good (acme)"].state.is_completed()
-    assert subs["imap bad (acme)"].state.is_failed()
-    assert "refused the login" in (subs["imap bad (acme)"].state.message or "")
-    # Download batches are tasks named for account, folder and number.
-    assert _task_names(subs["imap good (acme)"].id) == [f"archive {good} INBOX #1", f"archive {good} INBOX #2"]
-    # The ledger's run id is the profile's flow run id.
+    # No flow run per profile: the Prefect objects grow with the work, not with the due sources.
+    assert _runs("imap-profile") == []
+    tasks = _task_runs(top[0].id)
+    # Download batches are tasks named for account, folder and number; the failed profile is a
+    # failed task named for it and its organization, with the reason.
+    assert sorted(tasks) == sorted([f"archive {good} INBOX #1", f"archive {good} INBOX #2", "imap bad (acme)"])
+    assert tasks[f"archive {good} INBOX #1"].state.is_completed()
+    assert tasks["imap bad (acme)"].state.is_failed()
+    assert "refused the login" in (tasks["imap bad (acme)"].state.message or "")
+    report = _artifact("imap-sync-failures")
+    assert "| acme | bad |" in report and "refused the login" in report and "good" not in report
+    # The ledger's run id is the tick's flow run id.
     runs = dict(rt.lake.execute("SELECT mailbox, any_value(run_id) FROM lake.ingest_ledger GROUP BY 1").fetchall())
-    assert runs[good] == str(subs["imap good (acme)"].id) and runs[bad] == str(subs["imap bad (acme)"].id)
+    assert runs[good] == str(top[0].id) and runs[bad] == str(top[0].id)
     # Not due again until their interval has passed: a second sync runs nothing.
     assert imap_sync() == {}
     from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
