@@ -25,7 +25,7 @@ from pathlib import Path
 
 def _pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(p * (len(xs) - 1)))]
 
 
 def _texts(sample: int) -> list:  # type: ignore[type-arg]

@@ -16,7 +16,6 @@ import tantivy
 
 from mailark.catalog.search import shipping
 from mailark.catalog.search.index import IndexState, exists, index_dir, open_index, read_state
-from mailark.catalog.search.shipping import local_seq
 from mailark.catalog.search.query import MailboxResolver, QueryError, compile_query
 
 SORTS = ("newest", "oldest", "relevance")
@@ -50,7 +49,7 @@ class SearchPage:
 def _token(path: Path, state: IndexState) -> str:
     """What an open index is kept for: its generation, and the shared generation pulled (a pull
     swaps the directory, so the index open on the old one would never see the new segments)."""
-    return f"{state.generation}@{local_seq(path)}"
+    return f"{state.generation}@{shipping.local_seq(path)}"
 
 
 class IndexCache:
