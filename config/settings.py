@@ -84,6 +84,12 @@ class SearchSettings(BaseModel):
     # The index writer's memory before it flushes a segment, and its threads (ingest shares the cores).
     writer_heap_mb: int = 64
     threads: int = 1
+    # Share the index through the object store (sealed with the organization's key), for a second web
+    # replica or a worker on another machine: the indexer publishes each new generation, and every
+    # home keeps a local copy in db/search that it refreshes at most every `refresh_seconds` when
+    # searched. Off (one machine): the index stays in db/search alone, as before. docs/operators.md.
+    shared: bool = False
+    refresh_seconds: float = 10.0
 
 
 # ---- Where sources may connect (IMAP, LDAP, Microsoft Graph) ------------------------------------------
@@ -210,7 +216,8 @@ class Settings(BaseSettings):
     backup_passphrase: SecretStr | None = None
     # Scheduled backups: MAILARK_BACKUP__DESTINATION, MAILARK_BACKUP__KEEP, MAILARK_BACKUP__WITH_MASTER_KEY
     backup: BackupSettings = Field(default_factory=BackupSettings)
-    # Full-text search: MAILARK_SEARCH__WRITER_HEAP_MB, MAILARK_SEARCH__THREADS
+    # Full-text search: MAILARK_SEARCH__WRITER_HEAP_MB, MAILARK_SEARCH__THREADS, MAILARK_SEARCH__SHARED,
+    # MAILARK_SEARCH__REFRESH_SECONDS
     search: SearchSettings = Field(default_factory=SearchSettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     # First-login invitations by e-mail (issue 14, section 6): MAILARK_MAIL__RELAY_HOST, __RELAY_PORT, __FROM, ...

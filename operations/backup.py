@@ -256,6 +256,8 @@ def backup(rt: Runtime, dest: Path, passphrase: bytes, *, org_name: str | None =
         listing = []
         copied: set[str] = set()
         for info in rt.store.list(f"orgs/{org_id}/" if org_id else "orgs/"):
+            if info.name.split("/", 3)[2:3] == ["search"]:
+                continue  # the shared search index (search.shared): rebuilt from the catalogue after a restore
             path = dest / "objects" / info.name
             try:
                 sha = _copy(rt, info.name, path)

@@ -28,12 +28,33 @@ if TYPE_CHECKING:  # DuckDB and the catalogue are imported when first used: a se
     import duckdb  # command never opens the lake, and importing them cost its start-up
 
     from mailark.catalog.archive import OrgArchive
+    from mailark.catalog.search.shipping import Shelf
 
 
 @dataclass
 class Runtime:
     settings: Settings
     _commits: int = field(default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.settings.search.shared:
+            from mailark.catalog.search import shipping
+
+            shipping.registry.register(self.settings.db_dir, lambda: self.store, self._search_shelf,
+                                       self.settings.search.refresh_seconds)
+
+    def _search_shelf(self, org_id: str) -> Shelf:
+        """How this process reads and writes the organization's shared search index (search.shared)."""
+        from mailark.catalog.search.shipping import Shelf
+        from mailark.storage.crypto import Sealer
+
+        with self.control() as session:
+            org = session.get(Organization, org_id)
+            if org is None:
+                raise LookupError(f"organization {org_id} is not known to the control plane")
+            keys = org_keys(session, org, self.master_key)
+        return Shelf(self.store, Sealer(org_id, keys.data_key, keys.all_data_keys(), self.settings.zstd_level),
+                     keys.name_digest)
 
     @cached_property
     def store(self) -> ObjectStore:

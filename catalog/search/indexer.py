@@ -25,6 +25,7 @@ from ulid import ULID
 
 from mailark.catalog.archive import OrgArchive
 from mailark.catalog.lake import ALIAS, METADATA
+from mailark.catalog.search import shipping
 from mailark.catalog.search.documents import DocumentBuilder, item_rows
 from mailark.catalog.search.index import (
     SCHEMA_VERSION, IndexState, exists, index_dir, open_index, read_state, write_state, writing,
@@ -79,7 +80,7 @@ def sync_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = No
     """Bring the organization's index up to the catalogue's current snapshot (a rebuild when needed)."""
     opts = opts or IndexOptions()
     path = index_dir(db_dir, archive.org_id)
-    with writing(db_dir, archive.org_id):
+    with writing(db_dir, archive.org_id), shipping.shipped(archive, db_dir, path):
         state = read_state(path) if exists(path) else None
         if state is None or state.schema_version != SCHEMA_VERSION or state.snapshot < 0:
             return _rebuild(archive, path, opts)
@@ -126,8 +127,9 @@ def sync_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = No
 def rebuild_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = None) -> IndexRun:
     """Recreate the organization's index from the catalogue and the objects, then swap it in."""
     opts = opts or IndexOptions()
-    with writing(db_dir, archive.org_id):
-        return _rebuild(archive, index_dir(db_dir, archive.org_id), opts)
+    path = index_dir(db_dir, archive.org_id)
+    with writing(db_dir, archive.org_id), shipping.shipped(archive, db_dir, path):
+        return _rebuild(archive, path, opts)
 
 
 def _rebuild(archive: OrgArchive, path: Path, opts: IndexOptions) -> IndexRun:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import tantivy
 
-from mailark.catalog.search.index import exists, index_dir, open_index, read_state
+from mailark.catalog.search import shipping
+from mailark.catalog.search.index import IndexState, exists, index_dir, open_index, read_state
 from mailark.catalog.search.query import MailboxResolver, QueryError, compile_query
 
 SORTS = ("newest", "oldest", "relevance")
@@ -45,6 +46,12 @@ class SearchPage:
     ready: bool = True  # False: the organization has no index yet
 
 
+def _token(path: Path, state: IndexState) -> str:
+    """What an open index is kept for: its generation, and the shared generation pulled (a pull
+    swaps the directory, so the index open on the old one would never see the new segments)."""
+    return f"{state.generation}@{shipping.local_seq(path)}"
+
+
 class IndexCache:
     """Open indexes of the organizations this process searches, reopened after a rebuild."""
 
@@ -59,8 +66,8 @@ class IndexCache:
             return None
         with self._lock:
             cached = self._open.get(path)
-            if cached is None or cached[0] != state.generation:
-                cached = (state.generation, open_index(path))
+            if cached is None or cached[0] != _token(path, state):
+                cached = (_token(path, state), open_index(path))
                 self._open[path] = cached
         idx = cached[1]
         try:
@@ -70,7 +77,7 @@ class IndexCache:
             if not exists(path):
                 return None
             idx = open_index(path)
-            cached = ((read_state(path) or state).generation, idx)
+            cached = (_token(path, read_state(path) or state), idx)
             with self._lock:
                 self._open[path] = cached
         return idx, cached[0]
@@ -89,13 +96,14 @@ def _open_searcher(cache: IndexCache | None, path: Path) -> tuple[tantivy.Search
     state.json is read after the searcher is taken: the indexer records a new mailbox before it
     commits its documents, so the list read now covers everything this searcher can see. A list of
     another generation (a rebuild swapped in meanwhile) is not used."""
+    shipping.refresh(path.parent.parent, path.name)
     got = (cache or _default_cache).get(path)
     if got is None:
         return None
     idx, generation = got
     searcher = idx.searcher()
     state = read_state(path)
-    known = state is not None and state.generation == generation and state.mailboxes is not None
+    known = state is not None and _token(path, state) == generation and state.mailboxes is not None
     return searcher, frozenset(state.mailboxes) if known else None  # type: ignore[union-attr,arg-type]
 
 

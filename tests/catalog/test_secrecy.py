@@ -34,6 +34,16 @@ def test_nothing_readable_at_rest(rt, org, corpus: Path) -> None:  # type: ignor
     assert result.counts.archived > 1000
     subjects, bodies = _needles(rt, org)
     assert len(subjects) >= 40 and len(bodies) >= 30
+    # the search index shared through the object store (search.shared) is at rest there too
+    from mailark.catalog.search import shipping
+    from mailark.catalog.search.indexer import sync_index
+
+    shipping.registry.register(rt.settings.db_dir, lambda: rt.store, rt._search_shelf, 10.0)
+    try:
+        sync_index(rt.archive_for(org), rt.settings.db_dir)
+    finally:
+        shipping.registry.unregister(rt.settings.db_dir)
+    assert any("/search/files/" in i.name for i in rt.store.list(shipping.prefix(org.id)))
     home = rt.settings.home
     (home / "logs").mkdir(exist_ok=True)
     at_rest = [p for d in ("objects", "logs") for p in (home / d).rglob("*") if p.is_file()]
