@@ -677,10 +677,15 @@ def rebuild(skeleton: bytes, delta: bytes, fetch: Callable[[bytes], bytes]) -> b
         fields.insert(idx, f)
     out = [b"".join(fields)]
     for s in segs:
-        if isinstance(s, PartRef):
-            out.append(s.recipe.encode(fetch(s.digest)))
-        else:
+        if not isinstance(s, PartRef):
             out.append(s)
+        elif s.recipe.kind == 1:
+            # Encoded in pieces: a huge attachment is not held encoded twice (whole, then as lines)
+            # next to the message being joined.
+            r = s.recipe
+            out.extend(iter_base64(fetch(s.digest), r.line_len, b"\r\n" if r.crlf else b"\n", r.final_eol))
+        else:
+            out.append(s.recipe.encode(fetch(s.digest)))
     return b"".join(out)
 
 
