@@ -71,7 +71,8 @@ def import_peak(source: Path, home: Path) -> tuple[float, int, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=int, default=500, help="size of the attachment in MB (decoded)")
-    ap.add_argument("--incompressible", action="store_true", help="an attachment of noise throughout (zstd cannot shrink it)")
+    ap.add_argument("--incompressible", action="store_true",
+                    help="an attachment of noise throughout (zstd cannot shrink it)")
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
     big = OUT / f"huge-{args.mb}mb{'-noise' if args.incompressible else ''}.eml"
