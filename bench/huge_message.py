@@ -24,10 +24,12 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def write_message(path: Path, attachment_bytes: int) -> int:
+def write_message(path: Path, attachment_bytes: int, incompressible: bool = False) -> int:
+    """The attachment repeats 57 KB of noise with a counter (zstd shrinks it: sealing compresses it), or
+    with `incompressible` is noise throughout, like a zip or a JPEG (sealing stores it as it is)."""
     if path.exists() and path.with_suffix(".complete").exists():
         return path.stat().st_size
-    rnd = os.urandom(57 * 1024)  # repeated: zstd finds nothing to gain inside a base64 line anyway
+    rnd = os.urandom(57 * 1024)
     with path.open("wb") as f:
         f.write(b"From: ann@acme.example\r\nTo: bob@acme.example\r\nSubject: the big one\r\n"
                 b"Message-ID: <huge@acme.example>\r\nDate: Fri, 04 Dec 2026 07:00:00 +0000\r\nMIME-Version: 1.0\r\n"
@@ -37,7 +39,7 @@ def write_message(path: Path, attachment_bytes: int) -> int:
         written = 0
         counter = 0
         while written < attachment_bytes:
-            chunk = counter.to_bytes(8, "big") + rnd[8:]
+            chunk = os.urandom(len(rnd)) if incompressible else counter.to_bytes(8, "big") + rnd[8:]
             counter += 1
             f.write(base64.encodebytes(chunk).replace(b"\n", b"\r\n"))
             written += len(chunk)
@@ -69,10 +71,12 @@ def import_peak(source: Path, home: Path) -> tuple[float, int, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=int, default=500, help="size of the attachment in MB (decoded)")
+    ap.add_argument("--incompressible", action="store_true",
+                    help="an attachment of noise throughout (zstd cannot shrink it)")
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
-    big = OUT / f"huge-{args.mb}mb.eml"
-    size = write_message(big, args.mb * 10**6)
+    big = OUT / f"huge-{args.mb}mb{'-noise' if args.incompressible else ''}.eml"
+    size = write_message(big, args.mb * 10**6, args.incompressible)
     small = OUT / "huge-baseline.eml"
     small.write_bytes(b"From: ann@acme.example\r\nSubject: tiny\r\n\r\nx\r\n")
     _, base_peak, _ = import_peak(small, OUT / "home-huge")

@@ -22,8 +22,10 @@ FORMAT_VERSION = 1
 FLAG_ZSTD = 0x01
 _HEADER = struct.Struct(">2sBB8s12s")
 HEADER_SIZE = _HEADER.size  # 24 bytes
+TAG_SIZE = 16  # the GCM tag after the ciphertext
 SAMPLE_ABOVE = 4 << 20  # larger blobs are compressed only when samples of them compress
 SAMPLE_BYTES = 256 << 10  # each of three samples (start, a third in, end)
+COMPRESS_PIECE = 4 << 20  # a large blob is compressed in pieces of this size
 
 
 class IntegrityError(ValueError):
@@ -67,17 +69,38 @@ class Sealer:
         sample = b"".join(view[at : at + SAMPLE_BYTES] for at in (0, third, len(plain) - SAMPLE_BYTES))
         return len(self._cctx.compress(sample)) < len(sample) - len(sample) // 64
 
-    def seal(self, plain: bytes, context: str, *, compress: bool = True) -> bytes:
-        """Compress when it pays, then encrypt. `context` is normally the object name."""
+    def _compress_large(self, plain: bytes) -> bytearray:
+        """The same zstd frame as `compress` (content size in its header), made piece by piece: the
+        one-shot call reserves the worst-case output (a copy of the input's size) before it starts."""
+        cobj = self._cctx.compressobj(size=len(plain))
+        out = bytearray()
+        with memoryview(plain) as view:
+            for at in range(0, len(plain), COMPRESS_PIECE):
+                out += cobj.compress(view[at : at + COMPRESS_PIECE])
+        out += cobj.flush()
+        return out
+
+    def seal(self, plain: bytes, context: str, *, compress: bool = True) -> bytes | bytearray:
+        """Compress when it pays, then encrypt. `context` is normally the object name. A blob over
+        SAMPLE_ABOVE comes back as a bytearray (written in place); store it as it is."""
         flags = 0
         body = plain
         if compress and len(plain) > 64 and self._may_pay(plain):
-            packed = self._cctx.compress(plain)
+            packed = self._cctx.compress(plain) if len(plain) <= SAMPLE_ABOVE else self._compress_large(plain)
             if len(packed) < len(plain) - len(plain) // 64:
                 body, flags = packed, FLAG_ZSTD
         nonce = os.urandom(12)
         header = _HEADER.pack(MAGIC, FORMAT_VERSION, flags, self._active.key_id, nonce)
-        return header + self._aead[self._active.key_id].encrypt(nonce, body, self._aad(header, context))
+        aead = self._aead[self._active.key_id]
+        if len(body) <= SAMPLE_ABOVE:
+            return header + aead.encrypt(nonce, body, self._aad(header, context))
+        # A large blob is encrypted straight into its place after the header: no ciphertext
+        # copy next to the sealed blob (the same bytes as above, so the format is unchanged).
+        sealed = bytearray(HEADER_SIZE + len(body) + TAG_SIZE)
+        sealed[:HEADER_SIZE] = header
+        with memoryview(sealed) as view:
+            aead.encrypt_into(nonce, body, self._aad(header, context), view[HEADER_SIZE:])
+        return sealed
 
     def open(self, blob: bytes, context: str) -> bytes:
         if len(blob) < HEADER_SIZE + 16:
@@ -93,7 +116,8 @@ class Sealer:
                 f"organization no longer has (keys destroyed or rotated away)"
             )
         try:
-            body = aead.decrypt(nonce, blob[HEADER_SIZE:], self._aad(header, context))
+            with memoryview(blob) as view:  # the ciphertext is read in place, not copied first
+                body = aead.decrypt(nonce, view[HEADER_SIZE:], self._aad(header, context))
         except InvalidTag:
             raise IntegrityError(
                 f"stored object {context!r} failed authentication: it was altered, or belongs "

@@ -127,13 +127,21 @@ class NotAMessage(ValueError):
 
 def split_header(data: bytes) -> tuple[bytes, bytes, bytes]:
     """(header block incl. its last line ending, the blank line, body)."""
-    if data.startswith(b"\n") or data.startswith(b"\r\n"):
-        sep = b"\n" if data.startswith(b"\n") else b"\r\n"
-        return b"", sep, data[len(sep) :]
-    m = _HEADER_END.search(data)
+    block, sep, at = header_at(data, 0, len(data))
+    return block, sep, data[at:]
+
+
+def header_at(buf: bytes, start: int, end: int) -> tuple[bytes, bytes, int]:
+    """`split_header` of ``buf[start:end]`` without copying the body: (block, blank line, where the
+    body starts in `buf`). A huge attachment is then sliced once, not once per MIME level."""
+    if buf.startswith(b"\n", start, end):
+        return b"", b"\n", start + 1
+    if buf.startswith(b"\r\n", start, end):
+        return b"", b"\r\n", start + 2
+    m = _HEADER_END.search(buf, start, end)
     if m is None:
-        return data, b"", b""
-    return data[: m.start() + 1], m.group(1), data[m.end() :]
+        return buf[start:end], b"", end
+    return buf[start : m.start() + 1], m.group(1), m.end()
 
 
 def header_fields(block: bytes) -> list[bytes]:
@@ -170,8 +178,9 @@ def _first(fields: list[bytes], names: list[bytes], name: bytes) -> bytes | None
     return None
 
 
-def _delimiters(body: bytes, boundary: bytes) -> list[tuple[int, int, bool]]:
-    """(start, end incl. line ending, is closing) of each delimiter line, up to the closing one.
+def _delimiters(body: bytes, boundary: bytes, start: int = 0, stop: int | None = None) -> list[tuple[int, int, bool]]:
+    """(start, end incl. line ending, is closing) of each delimiter line, up to the closing one,
+    within ``body[start:stop]`` (positions are in `body`).
 
     A delimiter is `--boundary` at the start of a line, optionally `--`, optional blanks, then a
     line ending or the end of the body (RFC 2046). Scanned with find(), not a regular expression:
@@ -179,12 +188,12 @@ def _delimiters(body: bytes, boundary: bytes) -> list[tuple[int, int, bool]]:
     """
     marker = b"--" + boundary
     out: list[tuple[int, int, bool]] = []
-    n = len(body)
-    i = body.find(marker)
+    n = len(body) if stop is None else stop
+    i = body.find(marker, start, n)
     while i >= 0:
-        if i == 0 or body[i - 1] == 0x0A:
+        if i == start or body[i - 1] == 0x0A:
             k = i + len(marker)
-            closing = body.startswith(b"--", k)
+            closing = body.startswith(b"--", k, n)
             if closing:
                 k += 2
             while k < n and body[k] in (0x20, 0x09):
@@ -195,14 +204,14 @@ def _delimiters(body: bytes, boundary: bytes) -> list[tuple[int, int, bool]]:
             elif body[k] == 0x0A:
                 end = k + 1
             elif body[k] == 0x0D:
-                end = k + 2 if body.startswith(b"\n", k + 1) else k + 1
+                end = k + 2 if body.startswith(b"\n", k + 1, n) else k + 1
             if end >= 0:
                 out.append((i, end, closing))
                 if closing:
                     break
-                i = body.find(marker, end)
+                i = body.find(marker, end, n)
                 continue
-        i = body.find(marker, i + 1)
+        i = body.find(marker, i + 1, n)
     return out
 
 
@@ -276,16 +285,16 @@ def iter_base64(content: bytes, line_len: int, eol: bytes, final_eol: bool) -> I
         yield piece + eol if (not last or final_eol) and piece else piece
 
 
-def matches_base64(content: bytes, recipe: Recipe, body: bytes) -> bool:
+def matches_base64(content: bytes, recipe: Recipe, body: bytes | memoryview) -> bool:
     """Whether `recipe` re-encodes `content` to exactly `body`, compared piece by piece."""
     eol = b"\r\n" if recipe.crlf else b"\n"
-    view = memoryview(body)
-    pos = 0
-    for piece in iter_base64(content, recipe.line_len, eol, recipe.final_eol):
-        if view[pos : pos + len(piece)] != piece:
-            return False
-        pos += len(piece)
-    return pos == len(body)
+    with memoryview(body) as view:
+        pos = 0
+        for piece in iter_base64(content, recipe.line_len, eol, recipe.final_eol):
+            if view[pos : pos + len(piece)] != piece:
+                return False
+            pos += len(piece)
+        return pos == len(view)
 
 
 def encode_base64(content: bytes, line_len: int, eol: bytes, final_eol: bool) -> bytes:
@@ -377,7 +386,7 @@ class Splitter:
     def split(self, raw: bytes) -> Split:
         if not raw.strip():
             raise NotAMessage("empty file: no header and no body")
-        block, sep, body = split_header(raw)
+        block, sep, at = header_at(raw, 0, len(raw))
         fields = header_fields(block)
         strict = [field_name(f) for f in fields]  # what the entity reads (as it always has)
         names = list(strict)
@@ -410,7 +419,7 @@ class Splitter:
         parts: list[Part] = []
         leaves: list[Leaf] = []
         sk.lit(sep)
-        self._entity(fields, body, sk, parts, leaves, defects, 0, strict)
+        self._entity(fields, raw, at, len(raw), sk, parts, leaves, defects, 0, strict)
         skeleton = sk.done()
         return Split(
             skeleton=skeleton,
@@ -426,7 +435,9 @@ class Splitter:
     def _entity(
         self,
         fields: list[bytes],
-        body: bytes,
+        buf: bytes,
+        start: int,
+        end: int,
         sk: _SkeletonBuilder,
         parts: list[Part],
         leaves: list[Leaf],
@@ -434,7 +445,8 @@ class Splitter:
         depth: int,
         names: list[bytes] | None = None,
     ) -> None:
-        """Emit `body` into the skeleton, recursing into multiparts and attached messages."""
+        """Emit the body ``buf[start:end]`` into the skeleton, recursing into multiparts and attached
+        messages. Bodies are positions in the one message buffer, never copies."""
         if names is None:
             names = [field_name(f) for f in fields]
         ctype_raw = _first(fields, names, b"content-type")
@@ -453,7 +465,7 @@ class Splitter:
             bm = _BOUNDARY.search(ctype_raw)
             if bm:
                 boundary = (bm.group(1) if bm.group(1) is not None else bm.group(2)).rstrip()
-                if boundary and self._multipart(boundary, body, sk, parts, leaves, defects, depth):
+                if boundary and self._multipart(boundary, buf, start, end, sk, parts, leaves, defects, depth):
                     return
                 defects.append("multipart without its boundary lines")
             else:
@@ -463,110 +475,122 @@ class Splitter:
             and subtype == b"rfc822"
             and cte in (b"", b"7bit", b"8bit", b"binary")
             and depth < MAX_DEPTH
-            and body
+            and end > start
         ):
-            block, sep, inner = split_header(body)
+            block, sep, inner = header_at(buf, start, end)
             inner_fields = header_fields(block)
             if inner_fields and field_name(inner_fields[0]):
                 sk.lit(block)
                 sk.lit(sep)
-                self._entity(inner_fields, inner, sk, parts, leaves, defects, depth + 1)
+                self._entity(inner_fields, buf, inner, end, sk, parts, leaves, defects, depth + 1)
                 return
-        self._leaf(fields, maintype + b"/" + subtype, cte, body, sk, parts, leaves)
+        self._leaf(fields, maintype + b"/" + subtype, cte, buf, start, end, sk, parts, leaves)
 
     def _multipart(
         self,
         boundary: bytes,
-        body: bytes,
+        buf: bytes,
+        first: int,
+        last: int,
         sk: _SkeletonBuilder,
         parts: list[Part],
         leaves: list[Leaf],
         defects: list[str],
         depth: int,
     ) -> bool:
-        delims = _delimiters(body, boundary)
+        delims = _delimiters(buf, boundary, first, last)
         if not delims:
             return False
-        pos = 0
+        pos = first
         for i, (start, d_end, _) in enumerate(delims):
             if i > 0:
                 # The line ending before a delimiter belongs to the delimiter.
                 end = start
-                if body[end - 2 : end] == b"\r\n":
+                if buf[end - 2 : end] == b"\r\n":
                     end -= 2
-                elif body[end - 1 : end] in (b"\n", b"\r"):
+                elif buf[end - 1 : end] in (b"\n", b"\r"):
                     end -= 1
                 end = max(end, pos)
-                self._part(body[pos:end], sk, parts, leaves, defects, depth)
+                self._part(buf, pos, end, sk, parts, leaves, defects, depth)
                 pos = end
-            sk.lit(body[pos:d_end])
+            sk.lit(buf[pos:d_end])
             pos = d_end
         if not delims[-1][2]:
             defects.append("multipart without its closing boundary")
-            if pos < len(body):
-                self._part(body[pos:], sk, parts, leaves, defects, depth)
+            if pos < last:
+                self._part(buf, pos, last, sk, parts, leaves, defects, depth)
                 return True
-        sk.lit(body[pos:])
+        sk.lit(buf[pos:last])
         return True
 
     def _part(
         self,
-        data: bytes,
+        buf: bytes,
+        start: int,
+        end: int,
         sk: _SkeletonBuilder,
         parts: list[Part],
         leaves: list[Leaf],
         defects: list[str],
         depth: int,
     ) -> None:
-        block, sep, body = split_header(data)
+        block, sep, at = header_at(buf, start, end)
         fields = header_fields(block)
         if fields and not field_name(fields[0]):
             # Not a header: the whole part is body text with default type.
-            block, sep, body, fields = b"", b"", data, []
+            block, sep, at, fields = b"", b"", start, []
         sk.lit(block)
         sk.lit(sep)
-        self._entity(fields, body, sk, parts, leaves, defects, depth + 1)
+        self._entity(fields, buf, at, end, sk, parts, leaves, defects, depth + 1)
 
     def _leaf(
         self,
         fields: list[bytes],
         ctype: bytes,
         cte: bytes,
-        body: bytes,
+        buf: bytes,
+        start: int,
+        end: int,
         sk: _SkeletonBuilder,
         parts: list[Part],
         leaves: list[Leaf],
     ) -> None:
         header = b"".join(fields)
         part: Part | None = None
-        if cte == b"base64" and len(body) >= PART_MIN_BASE64:
-            part = self._base64_part(body, ctype, header)
-        if part is None and len(body) >= PART_MIN_PLAIN:
-            part = self._make_part(body, Recipe(0), len(body), ctype, header)
-        leaves.append(Leaf(ctype.decode("ascii", "replace"), header, len(body), part))
+        size = end - start
+        if cte == b"base64" and size >= PART_MIN_BASE64:
+            part = self._base64_part(buf, start, end, ctype, header)
+        if part is None and size >= PART_MIN_PLAIN:
+            part = self._make_part(buf[start:end], Recipe(0), size, ctype, header)
+        leaves.append(Leaf(ctype.decode("ascii", "replace"), header, size, part))
         if part is None:
-            sk.lit(body)
+            sk.lit(buf[start:end])
         else:
             parts.append(part)
             sk.ref(part)
 
-    def _base64_part(self, body: bytes, ctype: bytes, header: bytes) -> Part | None:
-        nl = body.find(b"\n")
+    def _base64_part(self, buf: bytes, start: int, end: int, ctype: bytes, header: bytes) -> Part | None:
+        """Decoded straight from the message buffer: the only new copy is the decoded content."""
+        nl = buf.find(b"\n", start, end)
         if nl < 0:
-            line_len, crlf = len(body.rstrip(b"\r")), False
+            stop = end
+            while stop > start and buf[stop - 1] == 0x0D:
+                stop -= 1
+            line_len, crlf = stop - start, False
         else:
-            crlf = body[nl - 1 : nl] == b"\r"
-            line_len = nl - 1 if crlf else nl
+            crlf = nl > start and buf[nl - 1] == 0x0D
+            line_len = nl - start - (1 if crlf else 0)
         eol = b"\r\n" if crlf else b"\n"
-        final_eol = body.endswith(eol)
-        try:
-            decoded = binascii.a2b_base64(body, strict_mode=False)
-        except binascii.Error:
-            return None
-        recipe = Recipe(1, line_len, crlf, final_eol)
-        if not matches_base64(decoded, recipe, body):
-            return None
-        return self._make_part(decoded, recipe, len(body), ctype, header)
+        final_eol = buf.endswith(eol, start, end)
+        with memoryview(buf) as whole, whole[start:end] as body:
+            try:
+                decoded = binascii.a2b_base64(body, strict_mode=False)
+            except binascii.Error:
+                return None
+            recipe = Recipe(1, line_len, crlf, final_eol)
+            if not matches_base64(decoded, recipe, body):
+                return None
+        return self._make_part(decoded, recipe, end - start, ctype, header)
 
     def _make_part(self, content: bytes, recipe: Recipe, encoded_size: int, ctype: bytes, header: bytes) -> Part:
         from mailark.storage.metadata import part_filename  # local: keeps this module free of email.* cost
@@ -653,10 +677,15 @@ def rebuild(skeleton: bytes, delta: bytes, fetch: Callable[[bytes], bytes]) -> b
         fields.insert(idx, f)
     out = [b"".join(fields)]
     for s in segs:
-        if isinstance(s, PartRef):
-            out.append(s.recipe.encode(fetch(s.digest)))
-        else:
+        if not isinstance(s, PartRef):
             out.append(s)
+        elif s.recipe.kind == 1:
+            # Encoded in pieces: a huge attachment is not held encoded twice (whole, then as lines)
+            # next to the message being joined.
+            r = s.recipe
+            out.extend(iter_base64(fetch(s.digest), r.line_len, b"\r\n" if r.crlf else b"\n", r.final_eol))
+        else:
+            out.append(s.recipe.encode(fetch(s.digest)))
     return b"".join(out)
 
 
