@@ -128,6 +128,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             # Small batches, so that a worker can be killed in the middle of an import; a dead worker's
             # flow run is queued again after 60 s without a heartbeat (90 s by default).
             "MAILARK_BATCH_MESSAGES": "20",
+            "MAILARK_SEARCH__SHARED": "true", "MAILARK_SEARCH__REFRESH_SECONDS": "0",
             "MAILARK_RUN_LOST_AFTER_SECONDS": "60",
         }
         c = Cluster(pg, prefect, shared, {}, base)

@@ -301,7 +301,12 @@ def test_second_web_replica_lists_and_reads_the_same(world: World) -> None:
     for org in ("north", "south", "both"):
         on_c, on_c2 = _listing(world, org, "c"), _listing(world, org, "c2")
         assert on_c == on_c2 and on_c
-        assert _contents(world, org, "c2") == _contents(world, org, "c")
+        # the same bytes from both replicas (every copy was read byte-exact on C above; a sample here)
+        with _api(world, org, "c") as c, _api(world, org, "c2") as c2:
+            for m in on_c[:: max(1, len(on_c) // 8)]:
+                url = f"/api/orgs/{org}/messages/{m['item_id']}/eml"
+                one, two = c.get(url), c2.get(url)
+                assert one.status_code == two.status_code == 200 and one.content == two.content
 
 
 def _search(world: World, org: str, q: str, node: str) -> dict[str, Any]:
@@ -311,17 +316,17 @@ def _search(world: World, org: str, q: str, node: str) -> dict[str, Any]:
         return r.json()  # type: ignore[no-any-return]
 
 
-@pytest.mark.xfail(strict=True, reason="needs the shared search index (branch sharedindex)")
 def test_full_text_search_on_both_web_replicas(world: World) -> None:
-    # The index-mail flow runs every minute on whichever worker; give it two rounds.
-    deadline = time.monotonic() + 100
+    # The index-mail flow runs every minute on whichever worker and publishes to the object store
+    # (MAILARK_SEARCH__SHARED); the web replicas refresh at each search. Give it three rounds.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         found = _search(world, "north", "zeppelin quartermaster", "c")
         if found["total"]:
             break
         time.sleep(5)
     assert [h["subject"] for h in found["hits"]] == ["Cluster journal probe"]
-    for org, q in (("north", "zeppelin"), ("south", "subject:*"), ("both", "the")):
+    for org, q in (("north", "zeppelin"), ("south", "the"), ("both", "the")):
         on_c, on_c2 = _search(world, org, q, "c"), _search(world, org, q, "c2")
-        assert on_c["ready"] and on_c == on_c2
+        assert on_c["ready"] and on_c["total"] > 0 and on_c == on_c2, (org, q)
     assert _search(world, "south", "zeppelin", "c")["total"] == 0  # tenants never see each other
