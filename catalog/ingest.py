@@ -146,6 +146,7 @@ class BatchWriter:
             if consume:
                 items[n] = _CONSUMED
             p = _Prepared(replace(item, raw=b""), hashlib.sha256(item.raw).hexdigest(), size=len(item.raw))
+            raw, item = item.raw, p.item  # only `raw` holds the bytes now: dropped once split (a huge message)
             if p.copy_key in seen_copies:
                 counts.duplicates += 1
                 continue
@@ -172,7 +173,7 @@ class BatchWriter:
                 p.reason = item.problem
             else:
                 try:
-                    p.split = self._splitter.split(item.raw)
+                    p.split = self._splitter.split(raw)
                     p.meta = extract(p.split.top_fields, p.split.leaves, p.split.top_names)
                     p.meta.defects.extend(p.split.defects)
                     p.split.leaves, p.split.top_fields, p.split.top_names = [], [], []
@@ -183,7 +184,9 @@ class BatchWriter:
                     p.reason = f"unparseable: {type(e).__name__}: {e}"
             if plan is not None:
                 p.lock_until = plan(item.mailbox_id, item.folder, p.meta.date if p.meta else None, now)
-            self._store(p, item.raw, written)
+            if p.split is not None:
+                raw = b""  # the parts, skeleton and delta rebuild it; only a quarantined copy stores it
+            self._store(p, raw, written)
             prepared.append(p)
         return prepared, written
 

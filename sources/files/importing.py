@@ -69,6 +69,7 @@ def batches(items: Iterable[Incoming], max_messages: int, max_bytes: int) -> Ite
     for it in items:
         batch.append(it)
         size += len(it.raw)
+        del it  # only the batch holds it: a consumed batch frees a huge message while it is written
         if len(batch) >= max_messages or size >= max_bytes:
             yield batch
             batch, size = [], 0
@@ -92,7 +93,14 @@ def _first_items(sources: list[Path], folder: str | None) -> Iterator[SourceMess
     not end in a "successful" import of nothing."""
     items = itertools.chain.from_iterable(iter_source(src, folder) for src in sources)
     first = next(items, None)
-    return None if first is None else itertools.chain([first], items)
+    return None if first is None else _first_then([first], items)
+
+
+def _first_then(box: list[SourceMessage | SourceProblem], rest: Iterator[SourceMessage | SourceProblem]
+                ) -> Iterator[SourceMessage | SourceProblem]:
+    """`itertools.chain([first], rest)` without keeping `first` (and its bytes) for the whole import."""
+    yield box.pop()
+    yield from rest
 
 
 def run_import(
@@ -130,7 +138,9 @@ def run_import(
     def incoming() -> Iterator[Incoming]:
         for m in found:
             problem = m.reason if isinstance(m, SourceProblem) else None
-            yield Incoming(m.raw, mb.id, mb.primary_address, m.folder, m.source, m.position, problem)
+            box = [Incoming(m.raw, mb.id, mb.primary_address, m.folder, m.source, m.position, problem)]
+            del m  # a suspended generator keeps its locals: hand the bytes on, keep none of them
+            yield box.pop()
 
     for n, items in enumerate(batches(incoming(), rt.settings.batch_messages, rt.settings.batch_bytes), 1):
         batch_bytes = sum(len(i.raw) for i in items)

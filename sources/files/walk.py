@@ -216,8 +216,9 @@ def _read_file(path: Path, st: os.stat_result, rel: str, dir_parts: list[str], o
 def _read_eml(path: Path, rel: str, folder: str) -> Iterator[Item]:
     """A single message file, byte for byte (even empty or binary: the core decides)."""
     try:
-        raw = path.read_bytes()
+        box = [path.read_bytes()]
     except OSError as exc:
         yield _problem(path, rel, folder, f"unreadable file: {exc}")
         return
-    yield SourceMessage(raw=raw, folder=folder, source="eml", position=rel, origin=path)
+    # Not kept in a local: this generator stays suspended while the message is written.
+    yield SourceMessage(raw=box.pop(), folder=folder, source="eml", position=rel, origin=path)
