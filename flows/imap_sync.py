@@ -7,8 +7,7 @@ archived, and a failed profile is a failed task "imap <profile> (<org>)" and a l
 "imap-sync-failures" artifact. `imap-profile` runs one profile on demand (the CLI); the work is
 the plain code of sources/imap/sync.py.
 Task parameters and results hold no message content: batches are opaque, results are counts.
-A failed profile fails its own subflow with the reason (also in the ledger and on the profile);
-the other profiles still run.
+A failed profile's reason is also in the ledger and on the profile; the other profiles still run.
 """
 
 from __future__ import annotations
