@@ -104,3 +104,10 @@ def prefect_api() -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield PREFECT_API_URL.value()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The three-node cluster (tests/cluster) runs last: it starts the heaviest peers (PostgreSQL, a
+    Prefect server, four mailark nodes) and kills a node on purpose; the rest of the suite must not
+    run in its wake (a shorter suite, too, when it is the last thing to fail)."""
+    items.sort(key=lambda item: "/tests/cluster/" in item.path.as_posix())

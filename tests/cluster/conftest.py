@@ -206,4 +206,5 @@ def world(cluster: Cluster) -> Iterator[World]:
     finally:
         rt.close()  # type: ignore[attr-defined]
         mp.undo()
+        reset_settings_cache()  # the tests after these must not get the cluster's cached settings
         reset_settings_cache()
