@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 
 from mailark.config.settings import Settings
+from mailark.operations import detached
 
 
 def prefect_env(settings: Settings) -> dict[str, str]:
@@ -54,43 +53,14 @@ def start_background(settings: Settings, wait: float = 90.0) -> bool:
     settings.ensure_dirs()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     u = urlparse(settings.prefect_api_url)
-    log = (settings.logs_dir / "prefect-server.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", u.hostname or "127.0.0.1", "--port", str(u.port or 4200)],
-        env={**os.environ, **prefect_env(settings)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    _pid_file(settings).write_text(str(proc.pid))
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"the Prefect server exited at start (code {proc.returncode}); see {settings.logs_dir / 'prefect-server.log'}"
-            )
-        if is_up(settings.prefect_api_url):
-            return True
-        time.sleep(0.5)
-    raise RuntimeError(f"the Prefect server did not answer within {wait:.0f}s; see {settings.logs_dir / 'prefect-server.log'}")
+    detached.start([sys.executable, "-m", "prefect", "server", "start", "--host", u.hostname or "127.0.0.1",
+                    "--port", str(u.port or 4200)],
+                   env={**os.environ, **prefect_env(settings)}, log_path=settings.logs_dir / "prefect-server.log",
+                   pid_file=_pid_file(settings), answers=lambda: is_up(settings.prefect_api_url),
+                   what="the Prefect server", wait=wait)
+    return True
 
 
 def stop_background(settings: Settings) -> bool:
-    pid_file = _pid_file(settings)
-    if not pid_file.exists():
-        return False
-    pid = int(pid_file.read_text().strip() or 0)
-    pid_file.unlink()
-    try:
-        os.killpg(pid, signal.SIGINT)
-    except ProcessLookupError:
-        return False
-    for _ in range(60):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.25)
-    os.killpg(pid, signal.SIGKILL)
-    return True
+    # A Prefect server (and a worker) stops cleanly on SIGINT, not SIGTERM.
+    return detached.stop(_pid_file(settings), signal.SIGINT)
