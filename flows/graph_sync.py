@@ -2,8 +2,10 @@
 
 The work is sources/graph/sync.py; this flow only orchestrates. Each archive batch (fetched
 messages of one mailbox, up to the batch size) is one `archive-m365-batch` task. Batch objects are
-opaque to Prefect; results are counts, never content. A profile whose run failed (server down, credentials
-refused) fails the flow run with its reason, after the other due profiles had their turn.
+opaque to Prefect; results are counts, never content. A profile whose run failed or was partial is a
+failed task "m365 <profile> (<org>)" and a line of the run's "m365-sync-failures" artifact
+(flows/source_failures.py); a failed one also fails the flow run with its reason, after the other due
+profiles had their turn.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from mailark.catalog.ingest import BatchWriter, Counts
 from mailark.control import sources as control_sources
 from mailark.control.models import Organization
 from mailark.control.principals import Principal
+from mailark.flows.source_failures import SourceFailure, report
 from mailark.runtime import open_runtime
 from mailark.sources.errors import SourceError
 from mailark.sources.graph.sync import KIND, Batch, sync_profile
@@ -44,6 +47,7 @@ def m365_sync(org: str | None = None, profile: str | None = None) -> list[dict[s
     logger = get_run_logger()
     rt = open_runtime()
     results: list[dict[str, Any]] = []
+    failures: list[SourceFailure] = []
     try:
         with rt.session() as s:
             if profile is not None:
@@ -59,8 +63,14 @@ def m365_sync(org: str | None = None, profile: str | None = None) -> list[dict[s
             logger.info("no Microsoft 365 source is due")
         for pid, org_name, name in due:
             logger.info("syncing %s of organization %s", name, org_name)
-            res = sync_profile(rt, pid, run_id=str(flow_run.id) if flow_run.id else None,
-                               write=lambda w, b: archive_batch(w, b), logger=logger)
+            try:
+                res = sync_profile(rt, pid, run_id=str(flow_run.id) if flow_run.id else None,
+                                   write=lambda w, b: archive_batch(w, b), logger=logger)
+            except Exception as e:  # one source's surprise must not stop the others; it is reported below
+                logger.exception("source %r of %r stopped", name, org_name)
+                results.append({"profile": name, "org": org_name, "status": "failed", "error": f"stopped: {e}"})
+                failures.append(SourceFailure(org_name, name, f"stopped: {e}"))
+                continue
             c = res.counts
             logger.info("%s (%s): %s; %d mailboxes, %d folders; %d archived, %d duplicates, %d quarantined, "
                         "%d deferred; %d unchanged, %d removed in Microsoft 365 (kept here), %d resyncs",
@@ -68,9 +78,12 @@ def m365_sync(org: str | None = None, profile: str | None = None) -> list[dict[s
                         c.quarantined, c.deferred, res.unchanged, res.removed_in_source, res.resyncs)
             if res.error:
                 logger.warning("%s (%s): %s", name, org_name, res.error)
+            if res.status in ("failed", "partial"):
+                failures.append(SourceFailure(org_name, name, f"{res.status}: {res.error}"))
             results.append(res.as_dict())
     finally:
         rt.close()
+    report("m365", "Microsoft 365 sources", failures, len(due))
     failed = [r for r in results if r["status"] == "failed"]
     if failed:
         raise SourceError("; ".join(f"{r['profile']} ({r['org']}): {r['error']}" for r in failed))

@@ -19,8 +19,9 @@ from prefect.cache_policies import NO_CACHE
 
 from mailark.catalog.ingest import BatchWriter, Counts
 from mailark.control import sources as control_sources
-from mailark.sources.imap.sync import ImapBatch, sync_profile
+from mailark.flows.source_failures import SourceFailure, report
 from mailark.runtime import open_runtime
+from mailark.sources.imap.sync import ImapBatch, sync_profile
 from mailark.sources.errors import SourceError
 
 
@@ -60,14 +61,6 @@ def imap_profile(profile_id: str, name: str, org: str) -> dict[str, Any]:
     return result.as_dict()
 
 
-# A failed source becomes one failed task run named for it: the Prefect objects of a tick grow with the
-# work done (batches) and the failures, not with the number of due sources (issue 17).
-@task(name="imap-source-failed", cache_policy=NO_CACHE, task_run_name="imap {name} ({org})")
-def source_failed(name: str, org: str, reason: str) -> None:
-    """Fail, with the reason, so that the UI shows which organization's source failed."""
-    raise SourceError(f"source {name!r} of {org!r} {reason}")
-
-
 @flow(name="imap-sync", flow_run_name="imap sync", log_prints=True, timeout_seconds=12 * 3600)
 def imap_sync() -> dict[str, Any]:
     """Run every due IMAP profile of every organization in this one run; one failing does not stop the others.
@@ -77,13 +70,12 @@ def imap_sync() -> dict[str, Any]:
     batches of a source with new mail are tasks, and a failed source is a failed task named
     "imap <profile> (<org>)" plus a line of the "imap-sync-failures" artifact.
     """
-    from prefect.artifacts import create_markdown_artifact
     from prefect.runtime import flow_run
 
     logger = get_run_logger()
     rt = open_runtime()
     outcome: dict[str, Any] = {}
-    failures: list[tuple[str, str, str]] = []
+    failures: list[SourceFailure] = []
     try:
         with rt.session() as s:
             from mailark.control.models import Organization
@@ -100,23 +92,17 @@ def imap_sync() -> dict[str, Any]:
             except Exception as e:  # one source's surprise must not stop the others; it is reported below
                 logger.exception("source %r of %r stopped", name, org)
                 outcome[f"{org}/{name}"] = "failed"
-                failures.append((org, name, f"stopped: {e}"))
+                failures.append(SourceFailure(org, name, f"stopped: {e}"))
                 continue
             c = result.counts
             logger.info("%s (%s): %s; %d downloaded, %d archived, %d duplicates, %d quarantined, %d deferred",
                         name, org, result.status, result.fetched, c.archived, c.duplicates, c.quarantined, c.deferred)
             if result.status in ("failed", "partial"):
                 outcome[f"{org}/{name}"] = "failed"
-                failures.append((org, name, f"{result.status}: {result.error}"))
+                failures.append(SourceFailure(org, name, f"{result.status}: {result.error}"))
             else:
                 outcome[f"{org}/{name}"] = result.status
     finally:
         rt.close()
-    for org, name, reason in failures:
-        source_failed(name, org, reason, return_state=True)
-    if failures:
-        lines = ["# IMAP sources that failed", "", "| organization | source | reason |", "|---|---|---|"]
-        lines += [f"| {org} | {name} | {reason.replace('|', '/')} |" for org, name, reason in failures]
-        create_markdown_artifact("\n".join(lines), key="imap-sync-failures",
-                                 description=f"{len(failures)} of {len(due)} due IMAP source(s) failed")
+    report("imap", "IMAP sources", failures, len(due))
     return outcome

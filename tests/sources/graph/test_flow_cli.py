@@ -14,6 +14,7 @@ from mailark.control.principals import Principal
 from mailark.cli.sources_graph import register
 from mailark.sources.errors import SourceError
 from tests.peers.graph_server import GraphServer, Tenant
+from tests.prefect_reads import artifact
 from tests.sources.graph.helpers import corpus_messages, items, ledger
 
 
@@ -62,15 +63,33 @@ def test_flow_runs_due_profiles_with_a_task_per_batch_and_fails_with_the_reason(
     [again] = m365_sync(org="acme", profile="m365")  # on demand (the CLI with a server up): due or not
     assert (again["status"], again["seen"]) == ("ok", 0)
 
-    # A profile with a wrong secret fails the flow run with its reason.
+    # A profile with a wrong secret, due first, does not stop another organization's profile in the same
+    # tick; it is a failed task named for it and its organization, a line of the failures artifact, and it
+    # fails the flow run with its reason.
+    from mailark.control.orgs import create_org
+
+    bob = tenant.add_user("bob")
+    for raw in corpus_messages(corpus, 2):
+        tenant.add_message(bob, "inbox", raw)
     with rt.session(write=True) as s:
         sources.create_source(s, op, "acme", "graph", "broken", graph.profile_config(), {"client_secret": "nope"},
                               rt.master_key)
+        create_org(s, "zeta", rt.master_key)
+        sources.create_source(s, op, "zeta", "graph", "m365-zeta", graph.profile_config(),
+                              {"client_secret": tenant.client_secret}, rt.master_key)
     with pytest.raises(SourceError, match=r"broken \(acme\): Microsoft 365 refused the client secret"):
         m365_sync()
-    runs, _ = _flow_runs("m365-sync")
+    runs, tasks = _flow_runs("m365-sync")
     failed = [r for r in runs if r.state.is_failed()]
     assert len(failed) == 1 and "refused the client secret" in failed[0].state.message
+    mine = {t.name: t for t in tasks if t.flow_run_id == failed[0].id}
+    assert mine["m365 broken (acme)"].state.is_failed()
+    assert "refused the client secret" in (mine["m365 broken (acme)"].state.message or "")
+    assert not any(n.startswith("m365 m365-zeta") for n in mine)  # the good profile is no failed task
+    report = artifact("m365-sync-failures")
+    assert "| acme | broken |" in report and "refused the client secret" in report and "zeta" not in report
+    zeta_rows = [r for r in ledger(rt) if r["run_id"] == str(failed[0].id) and r["archived"]]
+    assert sum(r["archived"] for r in zeta_rows) == 8  # zeta's profile archived ann's 6 and bob's 2 messages
 
 
 def _cli() -> typer.Typer:

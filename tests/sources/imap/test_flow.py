@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
+from tests.prefect_reads import artifact
 from tests.sources.imap.conftest import account_config, append, make_source, new_user
 
 
@@ -36,20 +37,6 @@ def _task_runs(flow_run_id) -> dict:  # type: ignore[no-untyped-def,type-arg]
     return {t.name: t for t in asyncio.run(q())}
 
 
-def _artifact(key: str) -> str:
-    import asyncio
-
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    async def q():  # type: ignore[no-untyped-def]
-        async with get_client() as c:
-            return await c.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
-
-    found = asyncio.run(q())
-    return found[0].data if found else ""
-
-
 def test_imap_sync_runs_due_profiles_in_one_run(prefect_api, rt, org, dovecot, messages) -> None:  # type: ignore[no-untyped-def]
     from mailark.flows.imap_sync import imap_sync
 
@@ -71,7 +58,7 @@ def test_imap_sync_runs_due_profiles_in_one_run(prefect_api, rt, org, dovecot, m
     assert tasks[f"archive {good} INBOX #1"].state.is_completed()
     assert tasks["imap bad (acme)"].state.is_failed()
     assert "refused the login" in (tasks["imap bad (acme)"].state.message or "")
-    report = _artifact("imap-sync-failures")
+    report = artifact("imap-sync-failures")
     assert "| acme | bad |" in report and "refused the login" in report and "good" not in report
     # The ledger's run id is the tick's flow run id.
     runs = dict(rt.lake.execute("SELECT mailbox, any_value(run_id) FROM lake.ingest_ledger GROUP BY 1").fetchall())
