@@ -55,6 +55,9 @@ UNITS: dict[str, tuple[float, str, str]] = {
     "retention_cpu_s_per_m_copies": (41.9, "CPU s", "BENCHMARKS.md 'apply-retention': 41.9 s CPU for 1 M copies"),
     # --- Prefect: BENCHMARKS.md 'Prefect load (issue 17)' (python -m bench.prefect_load --seconds 20)
     "prefect_subflow_s": (1.3, "s", "BENCHMARKS.md 'Prefect load': one empty subflow, sequential (0.8/s)"),
+    # --- the IMAP look: BENCHMARKS.md 'One imap-sync tick over idle sources' (python -m bench.imap_tick ...)
+    "imap_idle_look_s_seq": (0.443, "s", "bench.imap_tick --orgs 40 --rtt 40: one idle source, sources.parallel 1"),
+    "imap_idle_look_s_par": (0.193, "s", "bench.imap_tick --orgs 40 --rtt 40: one idle source, sources.parallel 4"),
     "prefect_flow_runs_per_s_pg": (12.3, "runs/s", "BENCHMARKS.md 'Prefect load': API flow runs, PostgreSQL"),
     "prefect_task_runs_per_s_pg": (170.0, "runs/s", "BENCHMARKS.md 'Prefect load': task runs created, PostgreSQL"),
     "prefect_task_runs_recorded_per_s": (12.0, "runs/s", ("BENCHMARKS.md 'Prefect load': task runs "
@@ -118,6 +121,9 @@ def model(orgs: int, messages: float, raw_tb: float, sources_per_org: float, bus
         f"{u['prefect_flow_runs_per_s_pg']:.0f}/s)", "IMAP sources x 288 ticks + one run per tick")
     add("one imap-sync tick, today, all sources idle", f"{imap * u['prefect_subflow_s'] / 3600:.1f} h (tick: 5 min)",
         "IMAP sources x prefect_subflow_s, in sequence")
+    add("one imap-sync tick, batched, all sources idle", f"{imap * u['imap_idle_look_s_seq'] / 60:.0f} min in sequence, "
+        f"{imap * u['imap_idle_look_s_par'] / 60:.0f} min with sources.parallel 4 (tick: 5 min)",
+        "IMAP sources x imap_idle_look_s (40 ms to each server)")
     # This branch: one flow run per tick; tasks only for archive batches (a source tick that found
     # new mail makes at least one) and for failed sources. busy_share: share of source ticks with new mail.
     source_ticks = imap * SCHEDULES_PER_DAY["imap-sync"] + (srcs - imap) * SCHEDULES_PER_DAY["m365-sync"]

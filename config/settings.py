@@ -98,6 +98,9 @@ class SourcesSettings(BaseModel):
     # services live there) or otherwise special. Private ranges (an MSP's customer servers) are always
     # allowed; loopback and link-local only when listed here, e.g. ["127.0.0.0/8"] for a local test server.
     allow_networks: list[str] = []
+    # How many organizations' due IMAP sources one imap-sync run checks at once (an idle check is a
+    # network round trip; one organization's sources always run one after the other).
+    parallel: int = Field(default=4, ge=1, le=64)
 
 
 # ---- The web app's own HTTPS (or a reverse proxy in front: docs/operators.md) ------------------------

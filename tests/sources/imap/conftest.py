@@ -82,13 +82,14 @@ def append(server: DovecotServer, user: str, folder: str, raws: list[bytes]) -> 
         c.logout()
 
 
-def make_source(rt, name: str, config: dict[str, Any], secret: dict[str, Any] | None) -> str:  # type: ignore[no-untyped-def]
-    """A profile of organization acme as its admin would add it; returns its id."""
+def make_source(rt, name: str, config: dict[str, Any], secret: dict[str, Any] | None,  # type: ignore[no-untyped-def]
+                org: str = "acme") -> str:
+    """A profile of organization `org` as its admin would add it; returns its id."""
     from mailark.control.principals import Principal
     from mailark.control.sources import create_source
 
     with rt.session(write=True) as s:
-        v = create_source(s, Principal.deployment_operator(), "acme", "imap", name, config, secret, rt.master_key,
+        v = create_source(s, Principal.deployment_operator(), org, "imap", name, config, secret, rt.master_key,
                           interval_seconds=300)
     return v.id
 

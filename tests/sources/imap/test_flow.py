@@ -71,3 +71,43 @@ def test_imap_sync_runs_due_profiles_in_one_run(prefect_api, rt, org, dovecot, m
     prefect_bytes = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
     assert b"Here is your dingus fish" in b"".join(messages[:9])
     assert b"Here is your dingus fish" not in prefect_bytes and dovecot.users[good].encode() not in prefect_bytes
+
+
+def test_imap_sync_checks_organizations_at_once(prefect_api, rt, org, dovecot, messages, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two organizations' sources are synced at the same time (sources.parallel), each on a runtime of
+    its own thread, with their batches still tasks of the one flow run."""
+    import threading
+
+    from mailark.config.settings import reset_settings_cache
+    from mailark.control.orgs import create_org
+    from mailark.flows import imap_sync as flow_module
+
+    with rt.session() as s:
+        create_org(s, "beta", rt.master_key)
+    users = {"acme": new_user(dovecot), "beta": new_user(dovecot, domain="beta")}
+    for o, u in users.items():
+        append(dovecot, u, "INBOX", messages[:4])
+        make_source(rt, f"{o}-mail", account_config(dovecot, u), {"password": dovecot.users[u]}, org=o)
+    monkeypatch.setenv("MAILARK_SOURCES__PARALLEL", "2")
+    reset_settings_cache()
+    both_inside = threading.Barrier(2, timeout=60)  # reached by both only if they run at the same time
+    real = flow_module.sync_profile
+
+    def meet_then_sync(*args, **kwargs):  # type: ignore[no-untyped-def]
+        both_inside.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flow_module, "sync_profile", meet_then_sync)
+    try:
+        outcome = flow_module.imap_sync()
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
+    assert outcome == {"acme/acme-mail": "ok", "beta/beta-mail": "ok"}
+    top = max(_runs("imap-sync"), key=lambda r: r.start_time)  # the session's harness holds earlier runs
+    tasks = _task_runs(top.id)
+    assert sorted(tasks) == sorted(f"archive {u} INBOX #1" for u in users.values())
+    assert all(t.state.is_completed() for t in tasks.values())
+    per_mailbox = dict(rt.lake.execute(
+        "SELECT mailbox, sum(archived) FROM lake.ingest_ledger WHERE run_id = ? GROUP BY 1", [str(top.id)]).fetchall())
+    assert per_mailbox == {users["acme"]: 4, users["beta"]: 4}
