@@ -227,7 +227,78 @@ def _breakdown(shelf: object, org: str, out: Path) -> dict[str, float]:  # type:
             "write_MBps": _mb(plain) / write_s, "sequential_s": get_s + open_s + write_s}
 
 
-def from_index(src: Path, which: list[str], queries: list[tuple[str, str]], work: Path) -> list[tuple[str, dict[str, float]]]:
+def _v1_publish(shelf: object, org: str, path: Path) -> int:  # type: ignore[type-arg]
+    """The session-6 publish (format 1): each file read and sealed whole as one object."""
+    import json
+
+    from mailark.catalog.search import shipping
+
+    files = {}
+    for f in sorted(path.iterdir()):
+        if not f.is_file() or f.name == shipping.SHIPPED_FILE or f.name.endswith((".lock", ".tmp")):
+            continue
+        data = f.read_bytes()
+        obj = f"{shipping.prefix(org)}files/{shelf.name_digest(data).hex()}"  # type: ignore[attr-defined]
+        shelf.store.put(obj, shelf.sealer.seal(data, obj))  # type: ignore[attr-defined]
+        files[f.name] = obj
+    name = f"{shipping.prefix(org)}gens/{1:012d}"
+    shelf.store.put(name, shelf.sealer.seal(json.dumps({"files": files}).encode(), name))  # type: ignore[attr-defined]
+    return 1
+
+
+def _v1_pull(shelf: object, org: str, path: Path, seq: int) -> None:  # type: ignore[type-arg]
+    """The session-6 pull, as it was: every file fetched, unsealed and written whole, one after the other."""
+    import json
+
+    from mailark.catalog.search import shipping
+
+    name = f"{shipping.prefix(org)}gens/{seq:012d}"
+    files = json.loads(shelf.sealer.open(shelf.store.get(name), name))["files"]  # type: ignore[attr-defined]
+    path.mkdir(parents=True, mode=0o700)
+    for fname, obj in files.items():
+        (path / fname).write_bytes(shelf.sealer.open(shelf.store.get(obj), obj))  # type: ignore[attr-defined]
+
+
+def _before_after(shelf: object, shelf_v1: object, org: str, org_v1: str, a_path: Path,  # type: ignore[type-arg]
+                  work: Path) -> dict[str, float]:
+    """Session 6's pull (format 1, sequential, whole files) against this one, A B A B, plus the
+    Python-allocated peak of one pull of each (tracemalloc)."""
+    import tracemalloc
+
+    from mailark.catalog.search import shipping
+
+    r: dict[str, float] = {}
+    t = time.perf_counter()
+    _v1_publish(shelf_v1, org_v1, a_path)
+    r["v1_publish_s"] = time.perf_counter() - t
+    seq = shipping.latest_seq(shelf.store, org)  # type: ignore[attr-defined]
+    for rnd in range(2):
+        for which in ("v1", "v2"):
+            dest = work / f"ab-{which}" / org
+            t = time.perf_counter()
+            if which == "v1":
+                _v1_pull(shelf_v1, org_v1, dest, 1)
+            else:
+                shipping.pull(shelf, org, dest, seq)  # type: ignore[arg-type]
+            r[f"{which}_pull_s_{rnd}"] = time.perf_counter() - t
+            shutil.rmtree(dest.parent)
+    for which in ("v1", "v2"):
+        dest = work / f"mem-{which}" / org
+        tracemalloc.start()
+        if which == "v1":
+            _v1_pull(shelf_v1, org_v1, dest, 1)
+        else:
+            shipping.pull(shelf, org, dest, seq)  # type: ignore[arg-type]
+        r[f"{which}_peak_MB"] = _mb(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        shutil.rmtree(dest.parent)
+    for f in list(shelf_v1.store.list(shipping.prefix(org_v1))):  # type: ignore[attr-defined]
+        shelf_v1.store.delete(f.name)  # type: ignore[attr-defined]
+    return r
+
+
+def from_index(src: Path, which: list[str], queries: list[tuple[str, str]], work: Path,
+               before: bool = True) -> list[tuple[str, dict[str, float]]]:
     """Session 7: the cold and warm replica on an existing index (see the module docstring)."""
     import hashlib
     import json
@@ -258,6 +329,9 @@ def from_index(src: Path, which: list[str], queries: list[tuple[str, str]], work
                                    "store_MB": _mb(sum(i.size for i in store.list(shipping.prefix(org))))}  # type: ignore[attr-defined]
             r.update(_raw_get(store, work))
             r.update(_breakdown(shelf, org, work / "breakdown"))
+            if before:
+                shelf_v1 = shipping.Shelf(store, Sealer(org + "-v1", key), shelf.name_digest)  # type: ignore[arg-type]
+                r.update(_before_after(shelf, shelf_v1, org, org + "-v1", a_path, work))
             seq = shipping.latest_seq(store, org)  # type: ignore[arg-type]
             for rnd in range(2):  # A B A B: one thread (the old sequential order), then THREADS
                 for threads in (1, shipping.THREADS):
@@ -305,6 +379,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--from-index", type=Path, help="an existing index to ship (no building, no PostgreSQL)")
+    ap.add_argument("--no-before", action="store_true", help="--from-index: skip session 6's pull (format 1)")
     ap.add_argument("--stores", nargs="+", default=["local", "moto"], choices=["local", "moto"])
     args = ap.parse_args()
     texts = _texts(args.sample)
@@ -315,7 +390,7 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="shared-search-"))
         try:
             print("load average before", os.getloadavg(), flush=True)
-            for name, r in from_index(args.from_index, args.stores, queries, work):
+            for name, r in from_index(args.from_index, args.stores, queries, work, not args.no_before):
                 print(f"\n{name}: " + ", ".join(f"{k} {v:,.2f}" for k, v in r.items()))
             print("load average after", os.getloadavg(), flush=True)
         finally:
