@@ -169,6 +169,16 @@ def _have(path: Path) -> dict[str, list[str]]:
             for k, v in dict(files).items()}  # type: ignore[call-overload]
 
 
+def _stats(path: Path, names: Iterable[str]) -> dict[str, list[int]]:
+    """Size, mtime and inode of each file: a file that still has them is the one its parts were made
+    from (index files are written once, under new names or by rename), so publishing need not read it."""
+    out = {}
+    for n in names:
+        st = (path / n).stat()
+        out[n] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    return out
+
+
 def local_seq(path: Path) -> int | None:
     seq = _shipped(path).get("seq")
     return seq if isinstance(seq, int) else None
@@ -265,7 +275,7 @@ def pull(shelf: Shelf, org_id: str, path: Path, seq: int, *, threads: int = THRE
     finally:
         for fd in fds:
             os.close(fd)
-    (new / SHIPPED_FILE).write_text(json.dumps({"seq": seq, "files": man.files}))
+    (new / SHIPPED_FILE).write_text(json.dumps({"seq": seq, "files": man.files, "stats": _stats(new, man.files)}))
     swap_in(new, path)
 
 
@@ -364,8 +374,13 @@ def publish(shelf: Shelf, org_id: str, path: Path, base: int | None, *, threads:
     had = {o for parts in have.values() for o in parts}
     names = [f for f in sorted(path.iterdir()) if f.is_file() and f.name != SHIPPED_FILE
              and not f.name.endswith(".lock") and not f.name.endswith(".tmp")]
-    sizes = {f.name: f.stat().st_size for f in names}
+    stats = _stats(path, [f.name for f in names])
+    sizes = {n: st[0] for n, st in stats.items()}
     files: dict[str, list[str]] = {f.name: [""] * max(1, -(-sizes[f.name] // PART_BYTES)) for f in names}
+    known = dict(current.get("stats") or {})  # type: ignore[call-overload]
+    unchanged = {n for n in files if known.get(n) == stats[n] and len(have.get(n, [])) == len(files[n])}
+    for n in unchanged:  # the files of the generation this copy is, untouched since: not read again
+        files[n] = list(have[n])
     local = _PerThread(shelf.sealer)
 
     def ship(f: Path, i: int) -> None:
@@ -377,14 +392,15 @@ def publish(shelf: Shelf, org_id: str, path: Path, base: int | None, *, threads:
             shelf.store.put(obj, local.sealer.seal(data, obj), durable=True)
         files[f.name][i] = obj
 
-    _run(threads, [lambda f=f, i=i: ship(f, i) for f in names for i in range(len(files[f.name]))])
+    _run(threads, [lambda f=f, i=i: ship(f, i) for f in names if f.name not in unchanged
+                   for i in range(len(files[f.name]))])
     if base is not None and current.get("seq") == base and files == have:
         return base  # nothing changed since the generation this copy is
     name = _gen_name(org_id, seq)
     manifest = json.dumps({"format": FORMAT, "part_bytes": PART_BYTES, "files": files, "sizes": sizes}).encode()
     if not shelf.store.put_if_absent(name, shelf.sealer.seal(manifest, name), durable=True):
         return None
-    (path / SHIPPED_FILE).write_text(json.dumps({"seq": seq, "files": files}))
+    (path / SHIPPED_FILE).write_text(json.dumps({"seq": seq, "files": files, "stats": stats}))
     _prune(shelf, org_id, seq)
     return seq
 

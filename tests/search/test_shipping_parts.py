@@ -204,3 +204,31 @@ def test_web_replica_prewarms_and_a_search_waits_for_the_pull(two: tuple[Runtime
 
 def test_prewarm_is_off_without_search_shared(tmp_path: Path) -> None:
     assert shipping.prewarm(tmp_path / "db", ["x"]) is None
+
+
+def test_publish_reads_only_the_files_that_changed(small_parts: None, tmp_path: Path) -> None:
+    """An indexing run publishes after every run: the files of the previous generation, untouched since
+    (same size, mtime and inode), are not read and digested again; a copy pulled from the store counts too."""
+    digested: list[int] = []
+    base = _shelf(LocalObjectStore(tmp_path / "objects"))
+    shelf = shipping.Shelf(base.store, base.sealer, lambda b: digested.append(len(b)) or base.name_digest(b))
+    a = tmp_path / "a" / ORG
+    files = _files(a)
+    assert shipping.publish(shelf, ORG, a, None) == 1
+    assert len(digested) == 1 + 1 + 2 + 4 + 1  # every part once
+    digested.clear()
+    assert shipping.publish(shelf, ORG, a, 1) == 1 and digested == []  # nothing changed, nothing read
+    (a / "meta.json.tmp").write_bytes(b'{"segments": ["new"]}')
+    os.replace(a / "meta.json.tmp", a / "meta.json")  # as tantivy writes it: a new file by rename
+    (a / "new.pos").write_bytes(os.urandom(PART + 1))
+    assert shipping.publish(shelf, ORG, a, 1) == 2
+    assert sorted(digested) == [1, len(b'{"segments": ["new"]}'), PART]  # meta.json and the new file's 2 parts
+    b = tmp_path / "b" / ORG
+    shipping.pull(shelf, ORG, b, 2)
+    digested.clear()
+    (b / "state.json.tmp").write_bytes(b'{"snapshot": 2}')
+    os.replace(b / "state.json.tmp", b / "state.json")
+    assert shipping.publish(shelf, ORG, b, 2) == 3 and digested == [len(b'{"snapshot": 2}')]
+    shipping.pull(shelf, ORG, tmp_path / "c" / ORG, 3)
+    assert _read(tmp_path / "c" / ORG) == {**files, "meta.json": b'{"segments": ["new"]}',
+                                           "new.pos": (a / "new.pos").read_bytes(), "state.json": b'{"snapshot": 2}'}
