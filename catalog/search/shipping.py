@@ -395,6 +395,8 @@ def publish(shelf: Shelf, org_id: str, path: Path, base: int | None, *, threads:
     _run(threads, [lambda f=f, i=i: ship(f, i) for f in names if f.name not in unchanged
                    for i in range(len(files[f.name]))])
     if base is not None and current.get("seq") == base and files == have:
+        if known != stats:  # e.g. a copy shipped before stats were kept: the next run need not read it
+            (path / SHIPPED_FILE).write_text(json.dumps({"seq": base, "files": files, "stats": stats}))
         return base  # nothing changed since the generation this copy is
     name = _gen_name(org_id, seq)
     manifest = json.dumps({"format": FORMAT, "part_bytes": PART_BYTES, "files": files, "sizes": sizes}).encode()

@@ -218,6 +218,12 @@ def test_publish_reads_only_the_files_that_changed(small_parts: None, tmp_path: 
     assert len(digested) == 1 + 1 + 2 + 4 + 1  # every part once
     digested.clear()
     assert shipping.publish(shelf, ORG, a, 1) == 1 and digested == []  # nothing changed, nothing read
+    doc = json.loads((a / shipping.SHIPPED_FILE).read_text())
+    del doc["stats"]  # a copy shipped before stats were kept: read once, then not again
+    (a / shipping.SHIPPED_FILE).write_text(json.dumps(doc))
+    assert shipping.publish(shelf, ORG, a, 1) == 1 and len(digested) == 9
+    digested.clear()
+    assert shipping.publish(shelf, ORG, a, 1) == 1 and digested == []
     (a / "meta.json.tmp").write_bytes(b'{"segments": ["new"]}')
     os.replace(a / "meta.json.tmp", a / "meta.json")  # as tantivy writes it: a new file by rename
     (a / "new.pos").write_bytes(os.urandom(PART + 1))
