@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SHIPPED_FILE = "shipped.json"  # in a local copy: {"seq": n, "files": {file name: object name}}
+SHIPPED_FILE = "shipped.json"  # in a local copy: {"seq": n, "files": {file name: [part objects]}, "stats": ...}
 KEEP_GENERATIONS = 3  # older manifests (and files only they name) are pruned by the writer
 FORMAT = 2  # manifests: {"format": 2, "part_bytes": n, "files": {name: [part objects]}, "sizes": {name: bytes}}
 PART_BYTES = 16 << 20  # a larger index file is stored as parts of this size (plaintext)
@@ -218,9 +218,9 @@ def _fetch_part(shelf: Shelf, local: _PerThread, org_id: str, obj: str, fd: int,
     try:
         sealed = shelf.store.get(obj)
     except ObjectNotFound:
-        raise ShippedIndexError(f"{where} is missing from the store ({obj}); the local copy is kept: publish "
-                                "the index again (`mailark index` on the indexing node) if the next generation "
-                                "does not bring it") from None
+        raise ShippedIndexError(f"{where} is missing from the store ({obj}); the local copy is kept. If the next "
+                                "generation does not bring it, rebuild the index on the indexing node "
+                                "(`mailark search index --org ORG --rebuild`), which publishes every file anew") from None
     try:
         plain = local.sealer.open(sealed, obj)
     except IntegrityError as e:
