@@ -45,6 +45,11 @@ UNITS: dict[str, tuple[float, str, str]] = {
     # --- search: BENCHMARKS.md 'Search: query latency on 1 million documents' (python -m bench.search --docs 1000000)
     "index_bytes_per_copy": (2200.0, "bytes", "BENCHMARKS.md 'Search': 2.19 GB for 1,000,000 documents"),
     "index_copies_per_core_s": (418.0, "copies/s", "BENCHMARKS.md 'Search', end to end: 418 copies/s, one writer"),
+    # --- shared search: BENCHMARKS.md 'Session 7: 1 M documents' (python -m bench.shared_search --from-index ...)
+    "index_sealed_bytes_per_copy": (1312.0, "bytes", ("BENCHMARKS.md 'Session 7: 1 M documents': 1,312 MB sealed "
+                                                      "in the store for the 2,207 MB index of 1,000,000 documents")),
+    "index_pull_MBps": (670.0, "MB/s", ("BENCHMARKS.md 'Session 7: 1 M documents': a replica pulls the 2,207 MB "
+                                        "index in 3.2-3.5 s from moto (4 threads, 2 cores)")),
     # --- metering: BENCHMARKS.md 'Metering cost at 1 million messages' (python -m bench.metering --messages 1000000)
     "meter_idle_cpu_s": (0.08, "CPU s", "BENCHMARKS.md 'Metering': a run with nothing changed"),
     "meter_changed_cpu_s": (0.25, "CPU s", "BENCHMARKS.md 'Metering': incremental run, +2,000 messages, 1 M archive"),
@@ -96,6 +101,11 @@ def model(orgs: int, messages: float, raw_tb: float, sources_per_org: float, bus
     add("objects", f"{messages * u['objects_per_message'] / 1e6:.0f} M", "messages x objects_per_message")
     add("object bytes", f"{raw * u['stored_over_raw'] / 1e12:.1f} TB", "raw x stored_over_raw")
     add("search index bytes", f"{copies * u['index_bytes_per_copy'] / 1e12:.1f} TB", "copies x index_bytes_per_copy")
+    add("search index in the store (search.shared)", f"{copies * u['index_sealed_bytes_per_copy'] / 1e12:.1f} TB",
+        "copies x index_sealed_bytes_per_copy")
+    pull_h = copies * u["index_bytes_per_copy"] / (u["index_pull_MBps"] * 1e6) / 3600
+    add("web replica holding every org's index: disk, pre-warm", f"{copies * u['index_bytes_per_copy'] / 1e12:.1f} TB, "
+        f"{pull_h:.1f} h", "copies x index_bytes_per_copy / index_pull_MBps")
     new_copies = new_messages_per_day * u["copies_per_message"]
     ingest_cores = new_copies / u["ingest_copies_per_core_s"] / 86400
     index_cores = new_copies / u["index_copies_per_core_s"] / 86400
@@ -142,7 +152,7 @@ def model(orgs: int, messages: float, raw_tb: float, sources_per_org: float, bus
     }
     for tier, c in cores.items():
         add(f"cores: {tier}", f"{c:.0f}", "daily CPU / 86,400 x 2 headroom")
-    add("storage: object store", f"{(raw * u['stored_over_raw'] + copies * u['index_bytes_per_copy']) / 1e12:.0f} TB",
+    add("storage: object store", f"{(raw * u['stored_over_raw'] + copies * u['index_sealed_bytes_per_copy']) / 1e12:.0f} TB",
         "objects + search index (if shipped through the store)")
     return rows
 

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI
 
 from mailark.control.models import Organization
@@ -19,8 +21,11 @@ from mailark.dashboards.api import routers
 from mailark.dashboards.api_docs import install_api_docs
 from mailark.dashboards.deps import AppContext, lake_storage_used
 from mailark.dashboards.errors import install_error_handlers
-from mailark.runtime import open_runtime
+from mailark.runtime import Runtime, open_runtime
 from mailark.config.settings import Settings
+
+if TYPE_CHECKING:
+    from mailark.catalog.search.shipping import Warmup
 
 DESCRIPTION = """\
 The REST API of mailark, a multi-tenant email archive.
@@ -57,7 +62,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warm = _prewarm_search(runtime) if settings.search.shared else None
+        app.state.search_warmup = warm
         yield
+        if warm is not None:
+            warm.stop()
         runtime.close()
 
     app = FastAPI(title="mailark", version="1", description=DESCRIPTION, lifespan=lifespan,
@@ -69,6 +78,18 @@ def create_app(
         app.include_router(r)
     install_pages(app)
     return app
+
+
+def _prewarm_search(runtime: Runtime) -> Warmup | None:
+    """search.shared: pull every organization's shared index in the background at start-up, so the
+    first search of a replica started cold does not wait for the whole index (catalog/search/shipping.py)."""
+    from sqlalchemy import select
+
+    from mailark.catalog.search.shipping import prewarm
+
+    with runtime.control() as session:
+        org_ids = list(session.scalars(select(Organization.id).order_by(Organization.name)))
+    return prewarm(runtime.settings.db_dir, org_ids)
 
 
 def install_pages(app: FastAPI) -> None:

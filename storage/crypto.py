@@ -55,6 +55,18 @@ class Sealer:
         self._cctx = zstandard.ZstdCompressor(level=zstd_level)
         self._dctx = zstandard.ZstdDecompressor()
         self._org = org_id.encode()
+        self._zstd_level = zstd_level
+
+    def copy(self) -> Sealer:
+        """The same keys with its own (de)compressors, for another thread (a Sealer is not thread-safe;
+        the AEAD and zstd calls themselves release the GIL, so threads seal and open in parallel)."""
+        active = self._active
+        twin = Sealer.__new__(Sealer)
+        twin.org_id, twin._active, twin._aead, twin._org = self.org_id, active, self._aead, self._org
+        twin._zstd_level = self._zstd_level
+        twin._cctx = zstandard.ZstdCompressor(level=self._zstd_level)
+        twin._dctx = zstandard.ZstdDecompressor()
+        return twin
 
     def _aad(self, header: bytes, context: str) -> bytes:
         return header + self._org + b"\0" + context.encode()

@@ -9,7 +9,14 @@ manifest `orgs/<org_id>/search/gens/<seq>` naming them. The manifest is written 
 discarded and the next run starts from the winner's index (single writer per generation, with no
 lock shared between machines). Replicas keep a plain local copy in their key room
 (`db/search/<org_id>/`, as a single machine does) and look for a newer generation at most every
-`search.refresh_seconds`; a replica with no copy fetches it on its first query.
+`search.refresh_seconds`; a replica with no copy fetches it on its first query, or before, when the
+web app starts (`prewarm`).
+
+Large files are stored as parts of `PART_BYTES`, each named by the keyed digest of its own bytes and
+sealed under that name, so a part cannot be moved to another place; the manifest (format 2) lists
+each file's parts in order and its size. A pull fetches, unseals and writes parts on a few threads
+(the store clients, AES-GCM and zstd release the GIL), each written at its place in the file, so a
+1 GB segment is never held whole in memory. Format-1 manifests (one object per file) stay readable.
 
 Org deletion removes `orgs/<org_id>/` and with it the shared index; the local copies are removed by
 `index.drop_index` on the machine that deletes, and by the next refresh elsewhere (no generation).
@@ -19,12 +26,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,8 +45,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SHIPPED_FILE = "shipped.json"  # in a local copy: {"seq": n, "files": {file name: object name}}
+SHIPPED_FILE = "shipped.json"  # in a local copy: {"seq": n, "files": {file name: [part objects]}, "stats": ...}
 KEEP_GENERATIONS = 3  # older manifests (and files only they name) are pruned by the writer
+FORMAT = 2  # manifests: {"format": 2, "part_bytes": n, "files": {name: [part objects]}, "sizes": {name: bytes}}
+PART_BYTES = 16 << 20  # a larger index file is stored as parts of this size (plaintext)
+THREADS = 4  # parts fetched (or published) at once: memory is about THREADS x 3 x PART_BYTES
+
+
+class ShippedIndexError(RuntimeError):
+    """A generation in the store cannot be made into a local copy (a part missing or not ours)."""
 
 
 def prefix(org_id: str) -> str:
@@ -114,9 +131,28 @@ def latest_seq(store: ObjectStore, org_id: str) -> int | None:
     return max(seqs) if seqs else None
 
 
-def _manifest(shelf: Shelf, org_id: str, seq: int) -> dict[str, str]:
+@dataclass(frozen=True)
+class Manifest:
+    """One generation: each file's parts (objects, in order), and its size when the format says."""
+    files: dict[str, list[str]]
+    sizes: dict[str, int]
+    part_bytes: int
+
+    def objects(self) -> set[str]:
+        return {o for parts in self.files.values() for o in parts}
+
+
+def _manifest(shelf: Shelf, org_id: str, seq: int) -> Manifest:
     name = _gen_name(org_id, seq)
-    return dict(json.loads(shelf.sealer.open(shelf.store.get(name), name))["files"])
+    doc = json.loads(shelf.sealer.open(shelf.store.get(name), name))
+    fmt = doc.get("format", 1)
+    if fmt == 1:  # one object per file, sealed whole (sessions before 7)
+        return Manifest({str(k): [str(v)] for k, v in doc["files"].items()}, {}, 0)
+    if fmt != FORMAT:
+        raise ShippedIndexError(f"generation {seq} of the shared search index of {org_id} has format {fmt}, which "
+                                "this mailark does not read: upgrade this node to the version that published it")
+    return Manifest({str(k): [str(o) for o in v] for k, v in doc["files"].items()},
+                    {str(k): int(v) for k, v in doc["sizes"].items()}, int(doc["part_bytes"]))
 
 
 def _shipped(path: Path) -> dict[str, object]:
@@ -126,26 +162,120 @@ def _shipped(path: Path) -> dict[str, object]:
         return {}
 
 
+def _have(path: Path) -> dict[str, list[str]]:
+    """The parts of each file of the local copy, as the generation it was pulled from (or published) named them."""
+    files = _shipped(path).get("files") or {}
+    return {str(k): [str(v)] if isinstance(v, str) else [str(o) for o in v]
+            for k, v in dict(files).items()}  # type: ignore[call-overload]
+
+
+def _stats(path: Path, names: Iterable[str]) -> dict[str, list[int]]:
+    """Size, mtime and inode of each file: a file that still has them is the one its parts were made
+    from (index files are written once, under new names or by rename), so publishing need not read it."""
+    out = {}
+    for n in names:
+        st = (path / n).stat()
+        out[n] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    return out
+
+
 def local_seq(path: Path) -> int | None:
     seq = _shipped(path).get("seq")
     return seq if isinstance(seq, int) else None
 
 
-def pull(shelf: Shelf, org_id: str, path: Path, seq: int) -> None:
-    """Make `path` a copy of generation `seq`: files the local copy has are kept, the rest fetched."""
+class _PerThread(threading.local):
+    """A Sealer per thread of a pull or publish (a Sealer holds its own zstd contexts)."""
+
+    def __init__(self, sealer: Sealer) -> None:
+        self.sealer = sealer.copy()
+
+
+def _run(threads: int, jobs: Iterable[Callable[[], None]]) -> None:
+    """Run every job on `threads` threads; the first error is raised once all have stopped."""
+    jobs = list(jobs)
+    if threads <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            job()
+        return
+    with ThreadPoolExecutor(min(threads, len(jobs)), thread_name_prefix="search-ship") as pool:
+        futures = [pool.submit(job) for job in jobs]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for f in futures:
+            f.cancel()  # after a failure, the parts not yet started are not fetched
+    for f in futures:
+        if f.done() and not f.cancelled() and f.exception() is not None:
+            raise f.exception()  # type: ignore[misc]
+
+
+def _fetch_part(shelf: Shelf, local: _PerThread, org_id: str, obj: str, fd: int, at: int, want: int | None,
+                fname: str, i: int, n: int) -> None:
+    """Fetch, unseal and write one part at its place in the file."""
+    from mailark.storage.crypto import IntegrityError
+    from mailark.storage.objects import ObjectNotFound
+
+    where = f"file {fname} (part {i + 1} of {n}) of the shared search index of {org_id}"
+    try:
+        sealed = shelf.store.get(obj)
+    except ObjectNotFound:
+        raise ShippedIndexError(f"{where} is missing from the store ({obj}); the local copy is kept. If the next "
+                                "generation does not bring it, rebuild the index on the indexing node "
+                                "(`mailark search index --org ORG --rebuild`), which publishes every file anew") from None
+    try:
+        plain = local.sealer.open(sealed, obj)
+    except IntegrityError as e:
+        raise ShippedIndexError(f"{where} failed authentication ({e}); the local copy is kept and nothing of "
+                                "that generation is used") from None
+    del sealed
+    if want is not None and len(plain) != want:
+        raise ShippedIndexError(f"{where} holds {len(plain)} bytes where the manifest says {want}; the local copy "
+                                "is kept and nothing of that generation is used")
+    with memoryview(plain) as view:
+        done = 0
+        while done < len(plain):
+            done += os.pwrite(fd, view[done:], at + done)
+
+
+def pull(shelf: Shelf, org_id: str, path: Path, seq: int, *, threads: int = THREADS) -> None:
+    """Make `path` a copy of generation `seq`: files the local copy has are kept (linked), the rest
+    fetched part by part on `threads` threads. Nothing is swapped in unless every part arrived whole."""
     from mailark.catalog.search.indexer import swap_in
 
-    files = _manifest(shelf, org_id, seq)
-    have = {str(k): str(v) for k, v in dict(_shipped(path).get("files") or {}).items()}  # type: ignore[call-overload]
+    man = _manifest(shelf, org_id, seq)
+    have = _have(path)
     new = path.with_name(f"{path.name}.pull")
     shutil.rmtree(new, ignore_errors=True)
     new.mkdir(parents=True, mode=0o700)
-    for fname, obj in files.items():
-        if have.get(fname) == obj and (path / fname).is_file():
-            shutil.copyfile(path / fname, new / fname)
-        else:
-            (new / fname).write_bytes(shelf.sealer.open(shelf.store.get(obj), obj))
-    (new / SHIPPED_FILE).write_text(json.dumps({"seq": seq, "files": files}))
+    local = _PerThread(shelf.sealer)
+    jobs: list[Callable[[], None]] = []
+    fds: list[int] = []
+    try:
+        for fname, parts in man.files.items():
+            if have.get(fname) == parts and (path / fname).is_file():
+                try:
+                    os.link(path / fname, new / fname)  # index files are never changed in place
+                except OSError:
+                    shutil.copyfile(path / fname, new / fname)
+                continue
+            fd = os.open(new / fname, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fds.append(fd)
+            size = man.sizes.get(fname)
+            if size is not None:
+                os.ftruncate(fd, size)
+            for i, obj in enumerate(parts):
+                want = None
+                if size is not None:
+                    want = min(man.part_bytes, size - i * man.part_bytes)
+                jobs.append(partial(_fetch_part, shelf, local, org_id, obj, fd, i * man.part_bytes, want, fname, i,
+                                    len(parts)))
+        _run(threads, jobs)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    finally:
+        for fd in fds:
+            os.close(fd)
+    (new / SHIPPED_FILE).write_text(json.dumps({"seq": seq, "files": man.files, "stats": _stats(new, man.files)}))
     swap_in(new, path)
 
 
@@ -177,6 +307,43 @@ def refresh(db_dir: Path, org_id: str, *, force: bool = False) -> None:
                         org_id, e)
 
 
+class Warmup:
+    """The background pull a web replica starts with (`prewarm`): which organizations are still to do."""
+
+    def __init__(self, org_ids: list[str]) -> None:
+        self.pending = list(org_ids)
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def stop(self) -> None:
+        """No further organization is started (the one being pulled finishes)."""
+        self._stop.set()
+
+
+def prewarm(db_dir: Path, org_ids: list[str]) -> Warmup | None:
+    """Pull every organization's newest generation in the background, so a replica started cold is
+    warm before users arrive. A search for an organization being pulled waits for that pull (the
+    organization's lock), it does not start a second one. None when this home is not shared."""
+    warm = Warmup(org_ids)
+    if registry.home(db_dir) is None:
+        return None
+
+    def run() -> None:
+        started = time.monotonic()
+        try:
+            while warm.pending and not warm._stop.is_set():
+                refresh(db_dir, warm.pending[0], force=True)
+                warm.pending.pop(0)
+        finally:
+            warm.done.set()
+        log.info("shared search index warm for %d organizations in %.1f s", len(org_ids), time.monotonic() - started)
+
+    warm.thread = threading.Thread(target=run, name="search-prewarm", daemon=True)
+    warm.thread.start()
+    return warm
+
+
 # ---- publishing ---------------------------------------------------------------------------------------
 
 @contextmanager
@@ -197,28 +364,45 @@ def shipped(archive: OrgArchive, db_dir: Path, path: Path) -> Iterator[None]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def publish(shelf: Shelf, org_id: str, path: Path, base: int | None) -> int | None:
+def publish(shelf: Shelf, org_id: str, path: Path, base: int | None, *, threads: int = THREADS) -> int | None:
     """Publish the index at `path` as the generation after `base`: the new seq, or None if another
-    writer published that generation first (this run's work is then dropped by the caller)."""
+    writer published that generation first (this run's work is then dropped by the caller).
+    Files are read and sealed part by part (`PART_BYTES`), on `threads` threads."""
     seq = (base or 0) + 1
     current = _shipped(path)
-    have = {str(k): str(v) for k, v in dict(current.get("files") or {}).items()}  # type: ignore[call-overload]
-    files: dict[str, str] = {}
-    for f in sorted(path.iterdir()):
-        if not f.is_file() or f.name in (SHIPPED_FILE,) or f.name.endswith(".lock") or f.name.endswith(".tmp"):
-            continue
-        data = f.read_bytes()
+    have = _have(path)
+    had = {o for parts in have.values() for o in parts}
+    names = [f for f in sorted(path.iterdir()) if f.is_file() and f.name != SHIPPED_FILE
+             and not f.name.endswith(".lock") and not f.name.endswith(".tmp")]
+    stats = _stats(path, [f.name for f in names])
+    sizes = {n: st[0] for n, st in stats.items()}
+    files: dict[str, list[str]] = {f.name: [""] * max(1, -(-sizes[f.name] // PART_BYTES)) for f in names}
+    known = dict(current.get("stats") or {})  # type: ignore[call-overload]
+    unchanged = {n for n in files if known.get(n) == stats[n] and len(have.get(n, [])) == len(files[n])}
+    for n in unchanged:  # the files of the generation this copy is, untouched since: not read again
+        files[n] = list(have[n])
+    local = _PerThread(shelf.sealer)
+
+    def ship(f: Path, i: int) -> None:
+        with open(f, "rb") as fh:
+            fh.seek(i * PART_BYTES)
+            data = fh.read(PART_BYTES)
         obj = f"{prefix(org_id)}files/{shelf.name_digest(data).hex()}"
-        if have.get(f.name) != obj and not shelf.store.exists(obj):
-            shelf.store.put(obj, shelf.sealer.seal(data, obj), durable=True)
-        files[f.name] = obj
+        if obj not in had and not shelf.store.exists(obj):
+            shelf.store.put(obj, local.sealer.seal(data, obj), durable=True)
+        files[f.name][i] = obj
+
+    _run(threads, [lambda f=f, i=i: ship(f, i) for f in names if f.name not in unchanged
+                   for i in range(len(files[f.name]))])
     if base is not None and current.get("seq") == base and files == have:
+        if known != stats:  # e.g. a copy shipped before stats were kept: the next run need not read it
+            (path / SHIPPED_FILE).write_text(json.dumps({"seq": base, "files": files, "stats": stats}))
         return base  # nothing changed since the generation this copy is
     name = _gen_name(org_id, seq)
-    manifest = json.dumps({"files": files}).encode()
+    manifest = json.dumps({"format": FORMAT, "part_bytes": PART_BYTES, "files": files, "sizes": sizes}).encode()
     if not shelf.store.put_if_absent(name, shelf.sealer.seal(manifest, name), durable=True):
         return None
-    (path / SHIPPED_FILE).write_text(json.dumps({"seq": seq, "files": files}))
+    (path / SHIPPED_FILE).write_text(json.dumps({"seq": seq, "files": files, "stats": stats}))
     _prune(shelf, org_id, seq)
     return seq
 
@@ -231,7 +415,7 @@ def _prune(shelf: Shelf, org_id: str, seq: int) -> None:
         keep = [g for g in gens if g > seq - KEEP_GENERATIONS]
         named: set[str] = set()
         for g in keep:
-            named.update(_manifest(shelf, org_id, g).values())
+            named.update(_manifest(shelf, org_id, g).objects())
         for g in gens:
             if g not in keep:
                 shelf.store.delete(_gen_name(org_id, g))
