@@ -28,9 +28,11 @@ def main() -> None:
     from mailark.config.settings import Settings
     from mailark.control.models import User
     from mailark.control.principals import user_principal
-    from mailark.dashboards.api.search import search as route
+    from mailark.dashboards.api import search as search_api
     from mailark.dashboards.deps import AppContext
     from mailark.runtime import open_runtime
+
+    route = getattr(search_api, "search_sync", search_api.search)  # the route's work without the thread pool trip
 
     info = json.loads((home / "bench.json").read_text())
     settings = Settings(home=home, object_store="local", control_url=None, master_key=None, master_key_file=None)

@@ -15,13 +15,14 @@ before the 401 goes out (control.auth's contract), so the request's own session 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from mailark.control.auth import authenticate_token, must_change_password, resume_session
 from mailark.control.models import Organization
@@ -57,24 +58,40 @@ def context(request: Request) -> AppContext:
     return request.app.state.mailark  # type: ignore[no-any-return]
 
 
-Ctx = Annotated[AppContext, Depends(context)]
+async def _context(request: Request) -> AppContext:
+    """`context` as a dependency: async because it does no I/O, so it costs no trip to the thread
+    pool (each trip is ~1 ms on a busy 2-core machine, and a request used to make seven)."""
+    return context(request)
 
 
-def db(ctx: Ctx) -> Iterator[Session]:
+Ctx = Annotated[AppContext, Depends(_context)]
+
+
+def _end(s: Session, commit: bool) -> None:
+    try:
+        if commit:
+            s.commit()
+        else:
+            s.rollback()
+    finally:
+        s.close()
+
+
+async def db(ctx: Ctx) -> AsyncIterator[Session]:
     """One transaction per request: committed when the route returns, rolled back when it raises.
 
     Used with scope="function", so the commit happens before the response is sent: a client that
-    saw 2xx can rely on the change being durable.
+    saw 2xx can rely on the change being durable. Opening a session does no I/O (it connects on
+    first use, in the route's thread); the commit or rollback and the close run in one trip to the
+    thread pool (a sync generator took two: one to open, one to close).
     """
     s = ctx.runtime.control()
     try:
         yield s
-        s.commit()
     except BaseException:
-        s.rollback()
+        await run_in_threadpool(_end, s, False)
         raise
-    finally:
-        s.close()
+    await run_in_threadpool(_end, s, True)
 
 
 DB = Annotated[Session, Depends(db, scope="function")]
@@ -86,6 +103,7 @@ class Caller:
     via: str  # "token" | "session"
     mfa_pending: bool = False
     session_cookie: str | None = None
+    one_time_password: bool = False  # the account still uses a password it was given (see `principal`)
 
 
 def check_csrf(request: Request) -> None:
@@ -116,28 +134,35 @@ def _caller(request: Request, ctx: AppContext) -> Caller:
             raise AuthFailed("use 'Authorization: Bearer mla_...' with an API token")
         with ctx.runtime.control() as s:
             result = authenticate_token(s, token.strip())
+            one_time = result.principal is not None and _one_time_password(s, result.principal)
             s.commit()  # the failure is recorded (audit) even though we refuse
         principal = result.require()
         if result.token_scope == "read" and request.method not in SAFE_METHODS:
             raise Forbidden("this API token may only read: make an admin token to change anything")
-        return Caller(principal, "token")
+        return Caller(principal, "token", one_time_password=one_time)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         with ctx.runtime.control() as s:
             info = resume_session(s, cookie)
+            one_time = info is not None and _one_time_password(s, info.principal)
         if info is not None:
             check_csrf(request)
-            return Caller(info.principal, "session", info.mfa_pending, cookie)
+            return Caller(info.principal, "session", info.mfa_pending, cookie, one_time)
         raise AuthFailed("your session has ended: log in again")
     raise AuthFailed("log in first (POST /api/auth/login) or send 'Authorization: Bearer mla_...'")
 
 
-def any_caller(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+def _one_time_password(s: Session, p: Principal) -> bool:
+    """Read in the session that authenticates (not a second one, in a second trip to the thread pool)."""
+    return p.kind in ("user", "operator") and must_change_password(s, p)
+
+
+async def any_caller(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
     """Also a session still waiting for TOTP enrolment (it may only enrol, look at itself, log out)."""
     return caller
 
 
-def principal(caller: Annotated[Caller, Depends(authenticate)], ctx: Ctx) -> Principal:
+async def principal(caller: Annotated[Caller, Depends(authenticate)]) -> Principal:
     """The acting principal of a fully authenticated caller.
 
     An account still on a one-time password (new, or reset by an admin) may only change it, look
@@ -146,11 +171,9 @@ def principal(caller: Annotated[Caller, Depends(authenticate)], ctx: Ctx) -> Pri
     if caller.mfa_pending:
         raise Forbidden("your organization requires two-factor login: set up TOTP first "
                         "(POST /api/auth/totp, then POST /api/auth/totp/confirm)")
-    if caller.principal.kind in ("user", "operator"):
-        with ctx.runtime.control() as s:
-            if must_change_password(s, caller.principal):
-                raise Forbidden("you logged in with a one-time password: choose your own first "
-                                "(POST /api/auth/password with old_password and new_password)")
+    if caller.one_time_password:
+        raise Forbidden("you logged in with a one-time password: choose your own first "
+                        "(POST /api/auth/password with old_password and new_password)")
     return caller.principal
 
 

@@ -282,7 +282,7 @@ def mail(request: Request, org: str, v: Page, s: DB, ctx: Ctx, mailbox: str | No
     full = search_query(q, after, before, bool(attachment))
     if full:
         sort = sort if sort in ("newest", "oldest", "relevance") else "newest"
-        results = api_search.search(org, v.principal, s, ctx, q=full[:1000], page=page, per_page=25, sort=sort,  # type: ignore[arg-type]
+        results = api_search.search_sync(org, v.principal, s, ctx, q=full[:1000], page=page, per_page=25, sort=sort,  # type: ignore[arg-type]
                                     mailbox=mailbox or None)
     elif mailbox:
         listing = api_messages.mailbox_messages(org, mailbox, v.principal, s, ctx, folder=folder or None,
