@@ -38,6 +38,16 @@ def _pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, round(p * (len(xs) - 1)))]
 
 
+def _latencies(run: Callable[[str], object], queries: list[tuple[str, str]]) -> list[float]:
+    """Milliseconds of each query of the mix (a phrase quoted)."""
+    lat = []
+    for kind, q in queries:
+        t = time.perf_counter()
+        run(f'"{q}"' if kind == "phrase" else q)
+        lat.append((time.perf_counter() - t) * 1000)
+    return lat
+
+
 def _texts(sample: int) -> list:  # type: ignore[type-arg]
     from bench.generate import generate_org_mail
     from mailark.catalog.search.text import message_text
@@ -364,21 +374,11 @@ def from_index(src: Path, which: list[str], queries: list[tuple[str, str]], work
                 r["first_query_after_prewarm_ms" if warm else "cold_first_query_s"] = (
                     (time.perf_counter() - t1) * 1000 if warm else time.perf_counter() - t)
                 if warm:
-                    lat = []
-                    for kind, q in queries:
-                        text = f'"{q}"' if kind == "phrase" else q
-                        t = time.perf_counter()
-                        search(b_db, org, text, allowed, cache=cache)
-                        lat.append((time.perf_counter() - t) * 1000)
+                    lat = _latencies(lambda text, db=b_db, c=cache: search(db, org, text, allowed, cache=c), queries)
                     r["warm_p50_ms"], r["warm_p95_ms"] = statistics.median(lat), _pct(lat, 0.95)
                     # the same with a refresh check (a LIST of the generations) before every query
                     shipping.registry.register(b_db, lambda store=store: store, lambda _o, shelf=shelf: shelf, 0.0)
-                    lat = []
-                    for kind, q in queries:
-                        text = f'"{q}"' if kind == "phrase" else q
-                        t = time.perf_counter()
-                        search(b_db, org, text, allowed, cache=cache)
-                        lat.append((time.perf_counter() - t) * 1000)
+                    lat = _latencies(lambda text, db=b_db, c=cache: search(db, org, text, allowed, cache=c), queries)
                     r["warm_list_each_p50_ms"], r["warm_list_each_p95_ms"] = statistics.median(lat), _pct(lat, 0.95)
                 shipping.registry.unregister(b_db)
                 shutil.rmtree(b_db.parent)
