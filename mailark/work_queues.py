@@ -3,10 +3,8 @@
 A worker with a free slot takes the next run from the queue with the lowest priority number first:
 journal drains (every organization's compliance mail, a minute's worth each) before anything else,
 bulk file imports (an organization's 2 TB PST) last and at most BULK_LIMIT at once, so an import
-never fills every slot of the worker; and one organization runs one import at a time (the limit
-`bulk-<org>` of flows/org_slots.py), so its second import does not take the other bulk slot.
-`prefect deploy` creates a queue a deployment names with no priority of ours; `mailark up` runs
-this module first (one process, idempotent).
+never fills every slot of the worker. `prefect deploy` creates a queue a deployment names with no
+priority of ours; `mailark up` runs this module first (one process, idempotent).
 
     python -m mailark.work_queues        # with PREFECT_API_URL set
 """
