@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import logging
 
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from mailark.control import audit
 from mailark.control.db import writer
@@ -30,8 +28,8 @@ from mailark.control.orgs import NotFound
 from mailark.control.principals import Principal
 from mailark.control.directory_records import DirectorySnapshot
 from mailark.sources.errors import SourceError
+from mailark.sources.handle import SourceRuntime
 from mailark.sources.kinds import failure_category
-from mailark.storage.keys import MasterKey
 
 log = logging.getLogger("mailark.directory")
 
@@ -41,15 +39,6 @@ SYSTEM = Principal("system", "directory-sync", "directory-sync")
 
 class DirectoryReader(Protocol):
     def __call__(self, config: dict[str, Any], secret: dict[str, Any]) -> DirectorySnapshot: ...
-
-
-class RuntimeLike(Protocol):
-    """What a run needs of mailark.runtime.Runtime."""
-
-    master_key: MasterKey
-    control: sessionmaker[Session]
-
-    def session(self, *, write: bool = False) -> AbstractContextManager[Session]: ...
 
 
 def reader_for(kind: str) -> DirectoryReader:
@@ -67,7 +56,7 @@ def reader_for(kind: str) -> DirectoryReader:
     raise SourceError(f"unknown directory kind {kind!r}", retryable=False)
 
 
-def _failed(rt: RuntimeLike, profile_id: str, principal: Principal, org: str, name: str, error: str,
+def _failed(rt: SourceRuntime, profile_id: str, principal: Principal, org: str, name: str, error: str,
             dry_run: bool) -> SyncReport:
     with rt.session(write=True) as s:
         p = s.get(DirectoryProfile, profile_id)
@@ -79,7 +68,7 @@ def _failed(rt: RuntimeLike, profile_id: str, principal: Principal, org: str, na
     return SyncReport(org, name, dry_run, [], [], 0, 0, error=error)
 
 
-def run_sync(rt: RuntimeLike, profile_id: str, principal: Principal = SYSTEM, *, dry_run: bool = False,
+def run_sync(rt: SourceRuntime, profile_id: str, principal: Principal = SYSTEM, *, dry_run: bool = False,
              reader: DirectoryReader | None = None, now: datetime | None = None,
              allow_mass_removal: bool = False) -> SyncReport:
     """Sync one profile. A directory that cannot be read fails the run (recorded, nothing changed), and so
@@ -107,7 +96,7 @@ def run_sync(rt: RuntimeLike, profile_id: str, principal: Principal = SYSTEM, *,
                        f"the next run tries again", dry_run)
 
 
-def _apply(rt: RuntimeLike, profile_id: str, principal: Principal, org_name: str, name: str,
+def _apply(rt: SourceRuntime, profile_id: str, principal: Principal, org_name: str, name: str,
            snapshot: DirectorySnapshot, dry_run: bool, now: datetime | None, allow_mass_removal: bool) -> SyncReport:
     with writer(rt.control) as s:
         try:
@@ -147,7 +136,7 @@ def _apply(rt: RuntimeLike, profile_id: str, principal: Principal, org_name: str
     return report
 
 
-def run_named(rt: RuntimeLike, principal: Principal, org: str, name: str, *, dry_run: bool = False,
+def run_named(rt: SourceRuntime, principal: Principal, org: str, name: str, *, dry_run: bool = False,
               reader: DirectoryReader | None = None, allow_mass_removal: bool = False) -> SyncReport:
     """An Admin (or operator) syncs one profile of their organization now."""
     with rt.session() as s:
@@ -155,14 +144,14 @@ def run_named(rt: RuntimeLike, principal: Principal, org: str, name: str, *, dry
     return run_sync(rt, profile_id, principal, dry_run=dry_run, reader=reader, allow_mass_removal=allow_mass_removal)
 
 
-def due_profile_ids(rt: RuntimeLike, now: datetime | None = None) -> list[tuple[str, str, str]]:
+def due_profile_ids(rt: SourceRuntime, now: datetime | None = None) -> list[tuple[str, str, str]]:
     """(profile id, organization, profile name) of the enabled profiles whose next sync is due."""
     with rt.session() as s:
         names = {org_id: name for org_id, name in s.execute(select(Organization.id, Organization.name))}
         return [(p.id, names.get(p.org_id, "?"), p.name) for p in due_profiles(s, now)]
 
 
-def probe_profile(rt: RuntimeLike, principal: Principal, org: str, name: str,
+def probe_profile(rt: SourceRuntime, principal: Principal, org: str, name: str,
                  reader: DirectoryReader | None = None) -> dict[str, Any]:
     """Connect and read without changing anything: counts and the first few entries, or the error."""
     with rt.session() as s:

@@ -24,7 +24,7 @@ from mailark.control.principals import Principal
 from mailark.sources.files import SourceMessage, SourceProblem, iter_source
 
 if TYPE_CHECKING:  # the handle is passed in by the caller; sources never open one themselves
-    from mailark.runtime import Runtime
+    from mailark.sources.handle import SourceRuntime
 
 
 class ImportRefused(ControlError):
@@ -104,7 +104,7 @@ def _first_then(box: list[SourceMessage | SourceProblem], rest: Iterator[SourceM
 
 
 def run_import(
-    rt: Runtime,
+    rt: SourceRuntime,
     org_name: str,
     mailbox: str,
     sources: list[Path],

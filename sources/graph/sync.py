@@ -45,7 +45,7 @@ from mailark.sources.graph import tenant
 from mailark.sources.graph.client import DeltaExpired, GraphClient, GraphDenied, GraphHTTPError, seg
 
 if TYPE_CHECKING:  # the handle is passed in by the caller; sources never open one themselves
-    from mailark.runtime import Runtime
+    from mailark.sources.handle import SourceRuntime
 
 SOURCE = "graph"
 KIND = "graph"
@@ -105,7 +105,7 @@ class _Paused(Exception):
 
 
 class _Run:
-    def __init__(self, rt: Runtime, profile_id: str, run_id: str, write: WriteFn | None,
+    def __init__(self, rt: SourceRuntime, profile_id: str, run_id: str, write: WriteFn | None,
                  client_factory: Callable[[dict[str, Any], dict[str, Any]], GraphClient] | None,
                  logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
         self.rt = rt
@@ -329,7 +329,7 @@ class _Run:
 
 
 def sync_profile(
-    rt: Runtime,
+    rt: SourceRuntime,
     profile_id: str,
     *,
     run_id: str | None = None,

@@ -40,7 +40,7 @@ from mailark.sources.imap.plan import (
 )
 
 if TYPE_CHECKING:  # the handle is passed in by the caller; sources never open one themselves
-    from mailark.runtime import Runtime
+    from mailark.sources.handle import SourceRuntime
 
 SOURCE = "imap"
 # New UIDs are looked at (size, ids) this many at a time; bodies are fetched in smaller batches.
@@ -104,7 +104,7 @@ class SyncResult:
         return {**self.counts.as_dict(), "fetched": self.fetched, "moved": self.moved, "renamed": self.renamed}
 
 
-def load_profile(rt: Runtime, profile_id: str) -> tuple[SourceProfile, Organization, ImapConfig, ImapSecret]:
+def load_profile(rt: SourceRuntime, profile_id: str) -> tuple[SourceProfile, Organization, ImapConfig, ImapSecret]:
     with rt.session() as s:
         p = control_sources.profile_by_id(s, profile_id)
         if p.kind != "imap":
@@ -122,7 +122,7 @@ def load_profile(rt: Runtime, profile_id: str) -> tuple[SourceProfile, Organizat
     return p, org, config, secret
 
 
-def accounts_of(rt: Runtime, org: Organization, config: ImapConfig) -> list[tuple[str | None, str]]:
+def accounts_of(rt: SourceRuntime, org: Organization, config: ImapConfig) -> list[tuple[str | None, str]]:
     """(IMAP account or None for the profile's own login, archive mailbox address)."""
     if config.mode == "account":
         return [(None, config.mailbox or "")]
@@ -136,7 +136,7 @@ def accounts_of(rt: Runtime, org: Organization, config: ImapConfig) -> list[tupl
 
 
 def sync_profile(
-    rt: Runtime,
+    rt: SourceRuntime,
     profile_id: str,
     *,
     run_id: str | None = None,
@@ -189,7 +189,7 @@ def sync_profile(
     return result
 
 
-def _finish(rt: Runtime, profile: SourceProfile, result: SyncResult, status: str, error: str | None) -> None:
+def _finish(rt: SourceRuntime, profile: SourceProfile, result: SyncResult, status: str, error: str | None) -> None:
     result.status, result.error = status, error
     with rt.session(write=True) as s:
         p = control_sources.profile_by_id(s, profile.id)
@@ -197,7 +197,7 @@ def _finish(rt: Runtime, profile: SourceProfile, result: SyncResult, status: str
                                    paused_reason=result.paused_reason)
 
 
-def _mailbox(rt: Runtime, org: Organization, address: str) -> Mailbox:
+def _mailbox(rt: SourceRuntime, org: Organization, address: str) -> Mailbox:
     with rt.session(write=True) as s:
         mb, created = ensure_archive_mailbox(s, Principal.deployment_operator(), org, address)
         s.expunge(mb)
@@ -216,7 +216,7 @@ class _Archiver:
     moves, renames) calls `drain()` first: the catalogue connection is used by one thread at a time.
     """
 
-    def __init__(self, rt: Runtime, profile_id: str, config: ImapConfig, writer: BatchWriter,
+    def __init__(self, rt: SourceRuntime, profile_id: str, config: ImapConfig, writer: BatchWriter,
                  result: SyncResult, submit: SubmitFn | None) -> None:
         self.rt, self.profile_id, self.config, self.writer = rt, profile_id, config, writer
         self.result = result
@@ -308,7 +308,7 @@ class _Archiver:
 
 
 class _AccountSync:
-    def __init__(self, rt: Runtime, profile: SourceProfile, config: ImapConfig, session: ImapSession,
+    def __init__(self, rt: SourceRuntime, profile: SourceProfile, config: ImapConfig, session: ImapSession,
                  archive: OrgArchive, archiver: _Archiver, mailbox: Mailbox, result: SyncResult, log: Any) -> None:
         self.rt, self.profile, self.config, self.imap = rt, profile, config, session
         self.archive, self.archiver, self.mb, self.result = archive, archiver, mailbox, result

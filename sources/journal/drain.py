@@ -44,7 +44,7 @@ from mailark.storage.crypto import IntegrityError
 from mailark.storage.mime import field_name, field_value, header_fields, split_header
 
 if TYPE_CHECKING:  # the handle is passed in by the caller; sources never open one themselves
-    from mailark.runtime import Runtime
+    from mailark.sources.handle import SourceRuntime
 
 SOURCES = {JOURNAL: "journal", IMPORT: "smtp-import"}
 ADDRESS_FIELDS = frozenset({b"from", b"sender", b"to", b"cc", b"bcc", b"resent-from", b"resent-sender",
@@ -106,7 +106,7 @@ def header_addresses(raw: bytes) -> set[str]:
 class _Mailboxes:
     """Address -> archive mailbox of one organization, looked up per batch of drops."""
 
-    def __init__(self, rt: Runtime, org: Organization) -> None:
+    def __init__(self, rt: SourceRuntime, org: Organization) -> None:
         self.rt, self.org = rt, org
         self.found: dict[str, tuple[str, str]] = {}
         self.kinds: dict[str, str] = {}  # mailbox id -> kind
@@ -191,7 +191,7 @@ def _landed(archive: OrgArchive, items: list[Incoming]) -> set[tuple[str, str, s
     return {(r[0], r[1], r[2]) for r in rows}
 
 
-def _batches(rt: Runtime, org: Organization, archive: OrgArchive, names: list[str], mailboxes: _Mailboxes,
+def _batches(rt: SourceRuntime, org: Organization, archive: OrgArchive, names: list[str], mailboxes: _Mailboxes,
              result: DrainResult, profiles: set[str]) -> Iterator[Batch]:
     """Whole drops grouped by source into batches of at most the configured messages or bytes."""
     s = rt.settings
@@ -226,14 +226,14 @@ def _batches(rt: Runtime, org: Organization, archive: OrgArchive, names: list[st
     yield from open_batches.values()
 
 
-def _fallback_journal(rt: Runtime, org: Organization) -> str:
+def _fallback_journal(rt: SourceRuntime, org: Organization) -> str:
     from mailark.sources.journal.profiles import default_address
 
     return default_address(JOURNAL, org.name, "journal", rt.settings.journal.domain)
 
 
 def drain_org(
-    rt: Runtime,
+    rt: SourceRuntime,
     org: Organization,
     run_id: str | None = None,
     *,
@@ -276,7 +276,7 @@ def drain_org(
     return result
 
 
-def _finish_profiles(rt: Runtime, profile_ids: set[str], result: DrainResult) -> None:
+def _finish_profiles(rt: SourceRuntime, profile_ids: set[str], result: DrainResult) -> None:
     """What the admin sees on each journal/import profile: ok, or paused while storage is full."""
     c = result.counts
     if c.deferred:
@@ -296,7 +296,7 @@ def _finish_profiles(rt: Runtime, profile_ids: set[str], result: DrainResult) ->
                        paused_reason=reason)
 
 
-def orgs_with_drops(rt: Runtime) -> list[Organization]:
+def orgs_with_drops(rt: SourceRuntime) -> list[Organization]:
     with rt.session() as s:
         orgs = list_orgs(s)
         for o in orgs:
@@ -305,7 +305,7 @@ def orgs_with_drops(rt: Runtime) -> list[Organization]:
 
 
 def drain_fairly(
-    rt: Runtime,
+    rt: SourceRuntime,
     run_id: str | None = None,
     *,
     write: Callable[[BatchWriter, Batch], Counts] | None = None,
@@ -334,5 +334,5 @@ def drain_fairly(
     return list(by_org.values())
 
 
-def drain_all(rt: Runtime, run_id: str | None = None) -> list[DrainResult]:
+def drain_all(rt: SourceRuntime, run_id: str | None = None) -> list[DrainResult]:
     return drain_fairly(rt, run_id)

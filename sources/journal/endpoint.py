@@ -39,7 +39,7 @@ from mailark.sources.journal.quota import QuotaGate
 from mailark.storage.crypto import Sealer
 
 if TYPE_CHECKING:  # the handle is passed in by the caller; sources never open one themselves
-    from mailark.runtime import Runtime
+    from mailark.sources.handle import SourceRuntime
 
 log = logging.getLogger("mailark.journal")
 # aiosmtpd itself sets the deprecated Session.login_data on every successful AUTH and warns about it.
@@ -72,7 +72,7 @@ class Directory:
     """What the endpoint knows from the control plane: addresses, organizations' keys and quotas,
     re-read after `ttl` seconds (and at once, at most every second, for an unknown address)."""
 
-    def __init__(self, rt: Runtime, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rt: SourceRuntime, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rt = rt
         self.ttl = ttl
         self.clock = clock
@@ -140,7 +140,7 @@ class AuthThrottle:
 class JournalHandler:
     """aiosmtpd hooks; every blocking step (control plane, catalogue, disk) runs on `pool`."""
 
-    def __init__(self, rt: Runtime, directory: Directory, pool: ThreadPoolExecutor, tls: bool) -> None:
+    def __init__(self, rt: SourceRuntime, directory: Directory, pool: ThreadPoolExecutor, tls: bool) -> None:
         self.rt = rt
         self.directory = directory
         self.pool = pool
@@ -280,7 +280,7 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 class JournalEndpoint:
     """The endpoint as a service: start() -> (host, port) in the background, stop() to end it."""
 
-    def __init__(self, settings: Settings | None = None, *, runtime: Runtime, host: str | None = None,
+    def __init__(self, settings: Settings | None = None, *, runtime: SourceRuntime, host: str | None = None,
                  port: int | None = None, close_runtime: bool = False) -> None:
         """`runtime` is the caller's (the CLI opens one); `close_runtime` hands it over, closed at stop()."""
         self.settings = settings or get_settings()
