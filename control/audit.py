@@ -35,9 +35,7 @@ by one transaction (`record` holds the head lock), so a concurrent append is nev
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -47,40 +45,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from mailark.control.audit_events import GENESIS, HASHED, event_hash, new_event
 from mailark.control.models import AuditCheckpoint, AuditEvent, AuditHead, Organization
 from mailark.control.orgs import ControlError
 from mailark.control.principals import AUDITOR, Principal, require_role, require_unrestricted_operator, visible_org
 
-GENESIS = "0" * 64
-SECRET_KEY = re.compile(r"pass|secret|token|totp|otp|code|hash|key|cookie|session", re.I)
-REDACTED = "[redacted]"
-
-
-def _scrub(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): REDACTED if SECRET_KEY.search(str(k)) else _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def event_hash(fields: dict[str, Any]) -> str:
-    """SHA-256 over the canonical JSON of an event's fields (prev_hash included, hash excluded)."""
-    return hashlib.sha256(_dumps(fields).encode()).hexdigest()
-
 
 def _fields(ev: AuditEvent) -> dict[str, Any]:
-    return {
-        "seq": ev.seq, "at": ev.at, "org_id": ev.org_id, "actor_kind": ev.actor_kind, "actor_id": ev.actor_id,
-        "actor_login": ev.actor_login, "action": ev.action, "target": ev.target, "outcome": ev.outcome,
-        "details": ev.details, "prev_hash": ev.prev_hash,
-    }
+    return {name: getattr(ev, name) for name in HASHED}
 
 
 def record(
@@ -98,20 +70,8 @@ def record(
     actor = actor or Principal("system", "anonymous", "anonymous")
     session.flush()
     seq, prev = session.execute(_NEXT_SEQ).one()
-    ev = AuditEvent(
-        seq=seq,
-        at=(now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds"),
-        org_id=org_id,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        actor_login=actor.login,
-        action=action,
-        target=target[:400],
-        outcome=outcome,
-        details=_dumps(_scrub(details or {})),
-        prev_hash=prev,
-    )
-    ev.hash = event_hash(_fields(ev))
+    ev = AuditEvent(**new_event(seq, prev, (actor.kind, actor.id, actor.login), action, org_id=org_id, target=target,
+                                outcome=outcome, details=details, now=now))
     session.add(ev)
     session.execute(_SET_HEAD_HASH, {"head_hash": ev.hash})
     session.flush()

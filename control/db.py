@@ -6,21 +6,18 @@ is created and upgraded by Alembic on first open, so a fresh home needs no separ
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailark.control.revisions import MIGRATIONS, plain_head
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6D61696C61726B  # "mailark": the advisory lock key of schema upgrades on PostgreSQL
-_REVISION = re.compile(r"^revision\s*=\s*[\"']([^\"']+)[\"']\s*$", re.M)
-_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(None|[\"']([^\"']+)[\"'])\s*$", re.M)
 
 
 def _alembic_config(url: str) -> Config:
@@ -65,23 +62,6 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def plain_head() -> str | None:
-    """The newest migration, read from the version files' `revision`/`down_revision` lines without
-    Alembic; None when they do not make one plain chain (then Alembic decides)."""
-    revisions: dict[str, str | None] = {}
-    for f in (MIGRATIONS / "versions").glob("*.py"):
-        if f.name == "__init__.py":
-            continue
-        body = f.read_text(encoding="utf-8")
-        rev, down = _REVISION.findall(body), _DOWN_REVISION.findall(body)
-        if len(rev) != 1 or len(down) != 1 or rev[0] in revisions:
-            return None
-        revisions[rev[0]] = down[0][1] or None
-    parents = set(revisions.values())
-    heads = [r for r in revisions if r not in parents]
-    return heads[0] if len(heads) == 1 and sum(d is None for d in revisions.values()) == 1 else None
 
 
 def _current_revision(engine: Engine) -> str | None:

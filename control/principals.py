@@ -1,6 +1,6 @@
 """Who is acting, and what they may do in an organization.
 
-A `Principal` is only an identity (made per request by the API, once by the CLI); roles are read
+A `Principal` (control.actors, re-exported here) is only an identity (made per request by the API, once by the CLI); roles are read
 from the database at each check so that a demotion takes effect at once (a session remembers a user's
 roles until its next write or the end of its transaction, so one request reads them once). Outsiders get NotFound,
 never Forbidden: a principal of one organization cannot learn that another exists.
@@ -8,12 +8,10 @@ never Forbidden: a principal of one organization cannot learn that another exist
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
+from mailark.control.actors import Principal, can_see_org
 from mailark.control.models import GroupMember, Operator, OperatorOrg, Organization, RoleAssignment, User
 from mailark.control.orgs import Forbidden, NotFound
 
@@ -21,35 +19,6 @@ ADMIN, READER, COMPLIANCE, AUDITOR = "Admin", "Reader", "Compliance", "Auditor"
 ROLES = (ADMIN, READER, COMPLIANCE, AUDITOR)
 # What an HTTP operator account holds in an organization it serves: management and the audit log, no content.
 OPERATOR_ROLES = frozenset((ADMIN, AUDITOR))
-
-Kind = Literal["user", "operator", "system"]
-
-
-@dataclass(frozen=True)
-class Principal:
-    kind: Kind
-    id: str
-    login: str
-    org_id: str | None = None  # users only
-    org_ids: frozenset[str] | None = None  # operators limited to these organizations; None = all
-
-    @classmethod
-    def deployment_operator(cls) -> Principal:
-        """The CLI on the server: every organization, every role (its reads are audited all the same)."""
-        return cls("system", "system", "deployment-operator")
-
-    @property
-    def is_operator(self) -> bool:
-        return self.kind in ("operator", "system")
-
-    @property
-    def is_deployment(self) -> bool:
-        """The local deployment operator (the CLI on the server): it holds the master key, so everything."""
-        return self.kind == "system"
-
-    @property
-    def is_unrestricted_operator(self) -> bool:
-        return self.is_operator and self.org_ids is None
 
 
 def user_principal(user: User) -> Principal:
@@ -61,12 +30,6 @@ def operator_principal(session: Session, op: Operator) -> Principal:
     if not op.all_orgs:
         org_ids = frozenset(session.scalars(select(OperatorOrg.org_id).where(OperatorOrg.operator_id == op.id)))
     return Principal("operator", op.id, op.name, org_ids=org_ids)
-
-
-def can_see_org(principal: Principal, org_id: str) -> bool:
-    if principal.kind == "user":
-        return principal.org_id == org_id
-    return principal.org_ids is None or org_id in principal.org_ids
 
 
 def visible_org(session: Session, principal: Principal, org: Organization | str) -> Organization:

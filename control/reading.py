@@ -15,13 +15,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mailark.control import audit
+from mailark.control.audit_events import READ, SEARCH
 from mailark.control.mailboxes import readable_mailbox_ids
 from mailark.control.models import Organization
 from mailark.control.orgs import Forbidden, NotFound
 from mailark.control.principals import COMPLIANCE, Principal, can_see_org, roles_in, visible_org
-
-READ = "content.read"
-SEARCH = "content.search"
 
 
 def readable(session: Session, principal: Principal, org: Organization | str) -> tuple[Organization, set[str]]:

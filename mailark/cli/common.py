@@ -8,13 +8,8 @@ server acts as the deployment operator; every change is audited like one made th
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -22,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from mailark.cli.json_output import json_default, print_json  # noqa: F401 - the commands import them from here
 from mailark.config.settings import get_settings
 
 err = Console(stderr=True)
@@ -49,24 +45,6 @@ def read_ca_file(path: str | None) -> str | None:
             return f.read(200_000)
     except OSError as e:
         fail(f"cannot read the CA file {path!r} ({e.strerror}): give a PEM file of the CA certificate")
-
-
-def json_default(o: Any) -> Any:
-    if isinstance(o, datetime | date):
-        return o.isoformat()
-    if isinstance(o, Decimal):
-        return float(o)
-    if isinstance(o, bytes):
-        return o.hex()
-    if is_dataclass(o) and not isinstance(o, type):
-        return asdict(o)
-    if isinstance(o, set | frozenset):
-        return sorted(o)
-    return str(o)
-
-
-def print_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, default=json_default, ensure_ascii=False) + "\n")
 
 
 def os_failure(e: OSError) -> str:

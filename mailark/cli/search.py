@@ -1,7 +1,9 @@
 """`mailark search`: index an organization's mail now (or rebuild its index) and search it.
 
 The CLI runs the same plain code as the `index-mail` flow (catalog.search.indexer) and acts as the
-deployment operator, who reads every mailbox; its searches are audited like the API's.
+deployment operator, who reads every mailbox; its searches are audited like the API's. A plain
+`search query` on the embedded control plane never gets here: mailark.cli.search_query answers it
+without Typer and the ORM, and hands this command whatever it does not handle.
 """
 
 from __future__ import annotations
@@ -46,8 +48,6 @@ def index(org: OrgOpt, rebuild: Annotated[bool, typer.Option("--rebuild", help="
 def query(org: OrgOpt, text: Annotated[str, typer.Argument(help='e.g. \'from:ann "quarterly report" after:2024-01-01\'')],
           page: int = 1, per_page: int = 25, sort: str = "newest", as_json: JsonOpt = False) -> None:
     """Search every mailbox of the organization (as the deployment operator; audited)."""
-    from dataclasses import asdict
-
     from mailark.catalog.search.query import QueryError
     from mailark.catalog.search.searcher import search
     from mailark.control.orgs import ControlError, find_mailbox
@@ -74,15 +74,7 @@ def query(org: OrgOpt, text: Annotated[str, typer.Argument(help='e.g. \'from:ann
         fail(f"the search query cannot be read: {e}" if isinstance(e, QueryError) else str(e))
     finally:
         rt.close()
-    doc = {"total": result.total, "page": page, "ready": result.ready, "hits": [asdict(h) for h in result.hits]}
+    from mailark.cli.common import out
+    from mailark.cli.search_query import page_doc, show_page
 
-    def show() -> None:
-        from mailark.cli.common import out
-
-        if not result.ready:
-            out.print("no index yet: run `mailark search index --org ORG` (or wait for the index-mail flow)")
-        out.print(f"{result.total} matches", highlight=False)
-        for h in result.hits:
-            out.print(f"{h.date:%Y-%m-%d} {h.item_id} {h.mailbox}/{h.folder}  {h.sender}  {h.subject}", highlight=False)
-
-    emit(doc, as_json, show)
+    emit(page_doc(result), as_json, lambda: show_page(result, out))
