@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailark.control.audit_events import GENESIS, HASHED, event_hash, new_event
@@ -70,18 +70,18 @@ def record(
     actor = actor or Principal("system", "anonymous", "anonymous")
     session.flush()
     seq, prev = session.execute(_NEXT_SEQ).one()
-    ev = AuditEvent(**new_event(seq, prev, (actor.kind, actor.id, actor.login), action, org_id=org_id, target=target,
-                                outcome=outcome, details=details, now=now))
-    session.add(ev)
-    session.execute(_SET_HEAD_HASH, {"head_hash": ev.hash})
-    session.flush()
-    return ev
+    row = new_event(seq, prev, (actor.kind, actor.id, actor.login), action, org_id=org_id, target=target,
+                    outcome=outcome, details=details, now=now)
+    session.execute(_INSERT_EVENT, row)  # not through the unit of work: a read's audit row paid 0.4 ms for it
+    session.execute(_SET_HEAD_HASH, {"head_hash": row["hash"]})
+    return AuditEvent(**row)  # what was written (not attached to the session)
 
 
 # Built once: building them cost more than running them (an audited read paid ~1 ms for it). The
 # head's UPDATE takes the lock and returns the new seq with the previous hash in one statement.
 _NEXT_SEQ = (update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
              .returning(AuditHead.seq, AuditHead.hash).execution_options(synchronize_session=False))
+_INSERT_EVENT = insert(AuditEvent)
 _SET_HEAD_HASH = (update(AuditHead).where(AuditHead.id == 1).values(hash=bindparam("head_hash"))
                   .execution_options(synchronize_session=False))  # the head is never loaded as an object
 
