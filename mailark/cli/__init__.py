@@ -30,15 +30,15 @@ def main() -> None:
 
         sys.stdout.write(render(page_width()))
         return
-    if sys.argv[1:3] == ["search", "query"]:  # the quick path (mailark.cli.search_query); else Typer's command
-        from mailark.cli.search_query import parse_quick, run_quick
-
-        quick = parse_quick(sys.argv[3:])
-        if quick is not None and run_quick(quick):
-            return
-    from mailark.cli.root import app
-
     try:
+        if sys.argv[1:3] == ["search", "query"]:  # the quick path (mailark.cli.search_query); else Typer's command
+            from mailark.cli.search_query import parse_quick, run_quick
+
+            quick = parse_quick(sys.argv[3:])
+            if quick is not None and run_quick(quick):
+                return
+        from mailark.cli.root import app
+
         app()
     except KeyboardInterrupt:
         from mailark.cli.common import err
