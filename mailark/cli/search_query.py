@@ -3,12 +3,13 @@
 Issue 16 asks for a CLI search under 0.5 s. Importing Typer, SQLAlchemy's ORM and the control
 plane's mapped models took 0.6 s of the 0.9 s it cost; the search itself takes milliseconds. The
 deployment operator's search needs four statements on the control plane (the organization, its
-mailboxes, an address for `from:`/`to:`, the audit append), so on the embedded SQLite control plane
-this module runs them with sqlite3 and the search with the same code as every other path.
+mailboxes, an address for `from:`/`to:`, the audit append), so this module runs them itself, with
+sqlite3 on the embedded control plane and psycopg on PostgreSQL, and the search with the same code as
+every other path.
 
 Whatever the quick path does not handle in full it hands to the Typer command (mailark.cli.search),
 which then answers exactly as always: `--help`, an option it does not know or a usage error, a
-PostgreSQL control plane, a schema that needs upgrading, a shared search index (search.shared),
+database URL it does not know, a schema that needs upgrading, a shared search index (search.shared),
 and every refusal (an unknown organization, a malformed query). It hands over only before its
 transaction commits, so a search is audited once, by whichever path answered it.
 """
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from mailark.control.actors import Principal
 
 _SQLITE = "sqlite:///"
+_POSTGRES = ("postgresql+psycopg://", "postgresql://", "postgres://")
 _VALUED = {"--org": "org", "--page": "page", "--per-page": "per_page", "--sort": "sort"}
 
 
@@ -105,81 +107,117 @@ def run_quick(args: QueryArgs) -> bool:
     return True
 
 
+class _ControlPlane:
+    """The quick path's few statements on either control plane: sqlite3 (the embedded default) or
+    psycopg (PostgreSQL), written once with `?` placeholders."""
+
+    def __init__(self, con: Any, *, sqlite: bool) -> None:
+        self.con, self.sqlite = con, sqlite
+
+    @classmethod
+    def open(cls, url: str) -> _ControlPlane | None:
+        """A connection like control.db's engine makes; None for a URL the quick path leaves to SQLAlchemy."""
+        if url.startswith(_SQLITE) and "?" not in url:
+            path = url[len(_SQLITE):]
+            if not os.path.isfile(path):
+                return None  # a new home: the full command creates the schema
+            con = sqlite3.connect(path, timeout=30, isolation_level=None)
+            for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000"):  # as control.db's engine
+                con.execute(f"PRAGMA {pragma}")
+            return cls(con, sqlite=True)
+        for prefix in _POSTGRES:  # control.db.normalize_url: these use psycopg 3, whose URIs are libpq's
+            if url.startswith(prefix):
+                import psycopg
+
+                return cls(psycopg.connect("postgresql://" + url[len(prefix):]), sqlite=False)
+        return None
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        cur = self.con.execute(sql if self.sqlite else sql.replace("?", "%s"), params)
+        return cur.fetchall() if cur.description else []
+
+    def begin(self) -> None:
+        if self.sqlite:  # as the command's write session: the audit append takes the lock at BEGIN
+            self.con.execute("BEGIN IMMEDIATE")  # (psycopg begins a transaction at the first statement)
+
+    def end(self, commit: bool) -> None:
+        if self.sqlite:
+            if self.con.in_transaction:
+                self.con.execute("COMMIT" if commit else "ROLLBACK")
+        else:
+            (self.con.commit if commit else self.con.rollback)()
+
+    def close(self) -> None:
+        self.con.close()
+
+
 def _search(args: QueryArgs) -> SearchPage | None:
     from mailark.config.settings import get_settings
 
     settings = get_settings()
-    url = settings.resolved_control_url
-    if settings.search.shared or not url.startswith(_SQLITE) or "?" in url:
+    if settings.search.shared:
         return None
     settings.ensure_dirs()
-    path = url[len(_SQLITE):]
-    if not os.path.isfile(path):
-        return None  # a new home: the full command creates the schema
-    con = sqlite3.connect(path, timeout=30, isolation_level=None)
-    try:
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000"):  # as control.db's engine
-            con.execute(f"PRAGMA {pragma}")
-        if not _schema_is_current(con):
-            return None
-        con.execute("BEGIN IMMEDIATE")  # as the command's write session: the audit append takes the lock
-        try:
-            result = _search_in(con, settings.db_dir, args)
-            if result is not None:
-                con.execute("COMMIT")
-                return result
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("ROLLBACK")
+    db = _ControlPlane.open(settings.resolved_control_url)
+    if db is None:
         return None
+    try:
+        if not _schema_is_current(db):
+            return None
+        db.begin()
+        try:
+            result = _search_in(db, settings.db_dir, args)
+        except BaseException:
+            db.end(commit=False)
+            raise
+        db.end(commit=result is not None)
+        return result
     finally:
-        con.close()
+        db.close()
 
 
-def _schema_is_current(con: sqlite3.Connection) -> bool:
+def _schema_is_current(db: _ControlPlane) -> bool:
     from mailark.control.revisions import plain_head
 
     head = plain_head()
     try:
-        found = con.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.DatabaseError:
-        return False
-    return head is not None and found == (head,)
+        found = db.rows("SELECT version_num FROM alembic_version")
+    finally:
+        db.end(commit=False)  # PostgreSQL: a failed statement would abort the transaction the search needs
+    return head is not None and found == [(head,)]
 
 
-def _search_in(con: sqlite3.Connection, db_dir: Path, args: QueryArgs) -> SearchPage | None:
+def _search_in(db: _ControlPlane, db_dir: Path, args: QueryArgs) -> SearchPage | None:
     """control.reading's `readable` and `record_search` for the deployment operator, who reads every
     mailbox of every organization, in SQL."""
     from mailark.catalog.search.searcher import search
     from mailark.control.actors import Principal
 
-    row = con.execute("SELECT id FROM organizations WHERE name = ?", (args.org,)).fetchone()
-    if row is None:
+    found = db.rows("SELECT id FROM organizations WHERE name = ?", (args.org,))
+    if not found:
         return None  # the full command says there is no such organization
-    org_id: str = row[0]
-    allowed = {r[0] for r in con.execute("SELECT id FROM mailboxes WHERE org_id = ?", (org_id,))}
+    org_id: str = found[0][0]
+    allowed = {r[0] for r in db.rows("SELECT id FROM mailboxes WHERE org_id = ?", (org_id,))}
 
     def resolve(address: str) -> set[str]:
         # Stored addresses are normalized (control.orgs.normalize_address); one that is not valid is not there.
-        found = con.execute("SELECT mailbox_id FROM mailbox_addresses WHERE org_id = ? AND address = ?",
-                            (org_id, address.strip().lower())).fetchone()
-        return {found[0]} if found else set()
+        return {r[0] for r in db.rows("SELECT mailbox_id FROM mailbox_addresses WHERE org_id = ? AND address = ?",
+                                      (org_id, address.strip().lower()))}
 
     result = search(db_dir, org_id, args.text, allowed, page=args.page, per_page=args.per_page, sort=args.sort,
                     resolve_mailbox=resolve, every_mailbox=True)
-    _append_search_event(con, Principal.deployment_operator(), org_id, args.text, result.total)
+    _append_search_event(db, Principal.deployment_operator(), org_id, args.text, result.total)
     return result
 
 
-def _append_search_event(con: sqlite3.Connection, actor: Principal, org_id: str, text: str, total: int) -> None:
-    """control.audit.record of control.reading.record_search, on sqlite3 (the same row and hash)."""
+def _append_search_event(db: _ControlPlane, actor: Principal, org_id: str, text: str, total: int) -> None:
+    """control.audit.record of control.reading.record_search, in plain SQL (the same row and hash)."""
     from mailark.control.audit_events import HASHED, SEARCH, new_event
 
-    [(seq, prev)] = con.execute("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash").fetchall()
+    [(seq, prev)] = db.rows("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
     row = new_event(seq, prev, (actor.kind, actor.id, actor.login), SEARCH, org_id=org_id, target=text[:200],
                     outcome="ok", details={"total": total}, now=None)
     columns = (*HASHED, "hash")
-    con.execute(f"INSERT INTO audit_events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                tuple(row[c] for c in columns))
-    con.execute("UPDATE audit_head SET hash = ? WHERE id = 1", (row["hash"],))
+    db.rows(f"INSERT INTO audit_events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            tuple(row[c] for c in columns))
+    db.rows("UPDATE audit_head SET hash = ? WHERE id = 1", (row["hash"],))
