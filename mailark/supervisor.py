@@ -199,7 +199,7 @@ def plan(settings: Settings, *, with_prefect_server: bool = True, roles: set[str
         services.append(Service(
             # Readiness asks our own child on this machine whether it answers; the certificate is for the
             # public name, which the probe does not use, so it is not verified here.
-            "web", _mailark_cmd("web", *web_args), web, lambda: http_ok(web + "/openapi.json", verify=not tls),
+            "web", _mailark_cmd("web", *web_args), web, lambda: http_ok(web + "/api/health", verify=not tls),
         ))
     return services
 
