@@ -16,11 +16,6 @@ from mailark.control.models import Organization
 from mailark.runtime import Runtime, open_runtime
 
 
-def index_options(rt: Runtime) -> IndexOptions:
-    s = rt.settings.search
-    return IndexOptions(heap_bytes=s.writer_heap_mb * 1024 * 1024, threads=s.threads)
-
-
 def organizations(rt: Runtime, org: str | None) -> list[Organization]:
     if org:
         return [rt.org(org)]
@@ -35,7 +30,7 @@ def organizations(rt: Runtime, org: str | None) -> list[Organization]:
 def index_organization(rt: Runtime, org_name: str, rebuild: bool = False) -> dict[str, object]:
     o = rt.org(org_name)
     archive = rt.archive_for(o)
-    run: IndexRun = (rebuild_index if rebuild else sync_index)(archive, rt.settings.db_dir, index_options(rt))
+    run: IndexRun = (rebuild_index if rebuild else sync_index)(archive, rt.settings.db_dir, IndexOptions.from_settings(rt.settings.search))
     log = get_run_logger()
     if run.mode == "unchanged":
         log.info("%s: the index is up to date (catalogue snapshot %d)", org_name, run.snapshot)

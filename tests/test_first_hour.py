@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -115,6 +116,10 @@ def test_the_demo_starts_the_web_app_and_says_where_to_log_in(tmp_path: Path) ->
                             timeout=30)
         assert answer.status_code == 200, answer.text
         assert "4 seen in" in done.stdout and "3 archived" in done.stdout
+        assert any(ln.startswith("search it ") for ln in done.stdout.splitlines())
+        found = subprocess.run([mailark, "search", "query", "--org", "demo", "", "--json"], env=env,
+                               capture_output=True, text=True, timeout=60, check=False)
+        assert found.returncode == 0 and json.loads(found.stdout)["total"] == 3, found.stdout + found.stderr  # indexed
     finally:
         stop = subprocess.run([mailark, "server", "stop"], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert "stopped the web app" in stop.stdout, stop.stdout + stop.stderr

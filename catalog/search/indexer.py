@@ -19,6 +19,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 from ulid import ULID
@@ -31,6 +32,9 @@ from mailark.catalog.search.index import (
     SCHEMA_VERSION, IndexState, exists, index_dir, open_index, read_state, write_state, writing,
 )
 
+if TYPE_CHECKING:
+    from mailark.config.settings import SearchSettings
+
 log = logging.getLogger(__name__)
 
 
@@ -39,6 +43,11 @@ class IndexOptions:
     heap_bytes: int = 64 * 1024 * 1024  # the writer's memory before it flushes a segment
     threads: int = 1  # indexing threads (the machine is shared with ingest)
     batch: int = 500  # catalogue rows read at a time
+
+    @classmethod
+    def from_settings(cls, search: SearchSettings) -> IndexOptions:
+        """What the deployment's settings ask for (MAILARK_SEARCH__WRITER_HEAP_MB, __THREADS)."""
+        return cls(heap_bytes=search.writer_heap_mb * 1024 * 1024, threads=search.threads)
 
 
 @dataclass

@@ -33,8 +33,7 @@ def index(org: OrgOpt, rebuild: Annotated[bool, typer.Option("--rebuild", help="
     rt = open_runtime(usable_home())
     try:
         o = rt.org(org)
-        s = rt.settings.search
-        opts = IndexOptions(heap_bytes=s.writer_heap_mb * 1024 * 1024, threads=s.threads)
+        opts = IndexOptions.from_settings(rt.settings.search)
         run = (rebuild_index if rebuild else sync_index)(rt.archive_for(o), rt.settings.db_dir, opts)
     except ControlError as e:
         fail(str(e))

@@ -80,10 +80,14 @@ def demo(
 
         doc = guard(lambda: run_import(rt, org, mailbox, [corpus], None)).as_dict()
     from mailark.catalog.lake import analyst_script, location
+    from mailark.catalog.search.indexer import IndexOptions, sync_index
     from mailark.catalog.stats import org_stats
 
     rt = cli_runtime()
-    st = org_stats(rt.archive_for(rt.org(org)))
+    archive = rt.archive_for(rt.org(org))
+    # Searchable now, on the pages too: the demo starts no worker for the index-mail flow.
+    guard(lambda: sync_index(archive, rt.settings.db_dir, IndexOptions.from_settings(rt.settings.search)))
+    st = org_stats(archive)
     taken = st["raw_bytes"] + st["quarantined_bytes"]
     script = settings.home / "attach.sql"
     script.write_text(analyst_script(location(settings, rt.store)))
@@ -107,6 +111,7 @@ def demo(
         how = (f"the one-time password {password}" if password else
                f"the one-time password the first demo printed (or a new one: {mailark} user reset-password {admin} --org {org})")
         say(f"[bold]log in[/] {web_background.web_url(settings)}/login as {admin} with {how}")
+    say(f"[bold]search it[/] {mailark} search query --org {org} 'has:attachment'  (or the web app's search box)")
     say("[bold]query it[/] from plain DuckDB (read-only; the extensions load from this install):")
     say(f"  {sys.executable} -c \"import duckdb; c = duckdb.connect(); c.execute(open('{script}').read()); "
         f"print(c.sql('{query}'))\"")
