@@ -302,9 +302,13 @@ def catalog_lane(
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:
-    """Create missing tables; True if any was created."""
+    """Create missing tables; True if any was created.
+
+    The names are read from DuckLake's own metadata (1-2 ms): `duckdb_tables()` loads every
+    table's definition from the catalog first (0.1 s of CPU in every process that opens the lake)."""
     existing = {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [ALIAS]
+        f"""SELECT t.table_name FROM {METADATA}.ducklake_table t JOIN {METADATA}.ducklake_schema s USING (schema_id)
+            WHERE t.end_snapshot IS NULL AND s.end_snapshot IS NULL AND s.schema_name = 'main'"""
     ).fetchall()}
     missing = [t for t in TABLES if t not in existing]
     if not missing:

@@ -83,3 +83,18 @@ def test_a_connection_that_skipped_the_check_checks_every_other_load(rt, tmp_pat
     tampered.write_bytes(bytes(data))
     with pytest.raises(duckdb.Error, match="signature"):
         con.execute(f"LOAD '{tampered}'")
+
+
+def test_opening_the_lake_creates_missing_tables_only(rt) -> None:  # type: ignore[no-untyped-def]
+    """`ensure_schema` reads table names from DuckLake's metadata: a dropped table comes back, the
+    others are left alone."""
+    from mailark.catalog.lake import ensure_schema
+    from mailark.catalog.schema import TABLES
+
+    con = rt.lake
+    assert not ensure_schema(con)
+    con.execute(f"DROP TABLE {ALIAS}.ingest_ledger")
+    assert ensure_schema(con)
+    names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [ALIAS]).fetchall()}
+    assert set(TABLES) <= names
+    assert not ensure_schema(con)
