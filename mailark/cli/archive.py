@@ -89,8 +89,7 @@ def _index_now(rt, org: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
     """Make the mail just archived searchable in this process (one start-up instead of two)."""
     from mailark.catalog.search.indexer import IndexOptions, sync_index
 
-    s = rt.settings.search
-    opts = IndexOptions(heap_bytes=s.writer_heap_mb * 1024 * 1024, threads=s.threads)
+    opts = IndexOptions.from_settings(rt.settings.search)
     return sync_index(rt.archive_for(rt.org(org)), rt.settings.db_dir, opts).as_dict()
 
 
