@@ -18,7 +18,7 @@ import tantivy
 
 from mailark.catalog.archive import CopyReader, OrgArchive
 from mailark.catalog.lake import ALIAS
-from mailark.catalog.search.text import MessageText, message_text
+from mailark.catalog.search.text import AttachmentTexts, MessageText, message_text
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ class DocumentBuilder:
         self._texts: OrderedDict[str, MessageText] = OrderedDict()
         self._cache = cache
         self.failed: list[tuple[str, str]] = []  # (item_id, why) of copies indexed from the catalogue only
+        self.attachments = AttachmentTexts()
 
     def text_of(self, row: ItemRow) -> MessageText:
         t = self._texts.get(row.message_key)
@@ -125,7 +126,7 @@ class DocumentBuilder:
             self._texts.move_to_end(row.message_key)
             return t
         try:
-            t = message_text(self.reader.rebuild(row.skeleton_ref, row.delta_ref, row.copy_sha256))
+            t = message_text(self.reader.rebuild(row.skeleton_ref, row.delta_ref, row.copy_sha256), self.attachments)
         except Exception as e:  # noqa: BLE001 - the copy stays findable by its catalogue metadata
             why = f"{type(e).__name__}: {e}"
             log.warning("copy %s indexed from its catalogue row only: %s", row.item_id, why)

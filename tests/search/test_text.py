@@ -51,3 +51,25 @@ def test_encoded_words_beside_8bit_text() -> None:
            "From: =?utf-8?q?Doe=2C_J=C3=B6rg?= <j@x.org>\r\n\r\nbody\r\n").encode()
     t = text.message_text(raw)
     assert t.subject == "Grüße Jörg und Müller" and t.from_ == ["Doe, Jörg j@x.org"]
+
+
+def test_an_attachment_forwarded_again_is_read_once_per_run(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The same file in many messages is read once (PDF reading is the larger part of indexing);
+    the text is the same as reading it each time, and the memo stays within its bound."""
+    pdf = pdf_with("Quarterly figures zebrafinch")
+    first = message(1, body="see attached", attachments=[("q3.pdf", PDF, pdf)])
+    again = message(2, subject="Fwd", body="again", attachments=[("copy.pdf", PDF, pdf)])
+    as_text = message(3, body="odd", attachments=[("q3.txt", "text/plain", pdf)])  # same bytes, another reader
+    reads: list[bytes] = []
+    real = text._pdf_text
+    monkeypatch.setattr(text, "_pdf_text", lambda data: reads.append(data) or real(data))
+    memo = text.AttachmentTexts()
+    texts = [text.message_text(raw, memo) for raw in (first, again, as_text)]
+    assert len(reads) == 1
+    assert [t.attachment_text for t in texts] == [text.message_text(raw).attachment_text for raw in (first, again, as_text)]
+    assert "zebrafinch" in texts[1].attachment_text and texts[2].attachment_text.startswith("%PDF")
+
+    small = text.AttachmentTexts(max_chars=10)
+    small.text(b"a" * 8, "text/plain", "a.txt")
+    small.text(b"b" * 8, "text/plain", "b.txt")
+    assert len(small._texts) == 1 and small._chars == 8
