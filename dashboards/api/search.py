@@ -57,7 +57,7 @@ async def search(org: str, p: Acting, s: DB, ctx: Ctx,
                  mailbox: Annotated[str | None, Query(description="only this archive mailbox (an address)")] = None,
                  ) -> SearchOut:
     # Async only to make one trip to the thread pool for the whole search (control-plane reads, the
-    # index, the audit row); a sync route also sent its response's validation there. (A docstring
+    # index, the audit row and its commit); a sync route also sent its response's validation there. (A docstring
     # here would become the route's description in /openapi.json.)
     return await run_in_threadpool(search_sync, org, p, s, ctx, q, page, per_page, sort, mailbox)
 
@@ -83,6 +83,8 @@ def search_sync(org: str, p: Principal, s: Session, ctx: AppContext, q: str = ""
         raise ControlError(f"the search query cannot be read: {e}") from None
     record_search(s, p, o, q, result.total)
     base = f"/api/orgs/{o.name}/messages/"
-    return SearchOut(query=q, total=result.total, page=page, per_page=per_page, sort=sort, ready=result.ready, hits=[
+    out = SearchOut(query=q, total=result.total, page=page, per_page=per_page, sort=sort, ready=result.ready, hits=[
         HitOut(item_id=h.item_id, mailbox=h.mailbox, folder=h.folder, date=h.date, subject=h.subject, sender=h.sender,
                size=h.size, score=h.score, url=base + h.item_id) for h in result.hits])
+    s.commit()  # the audit row, in this trip to the thread pool: the request's transaction then has nothing left
+    return out
