@@ -113,8 +113,10 @@ def start_web(home: Path, site: Path | None = None) -> tuple[subprocess.Popen[by
     env = {**os.environ, "MAILARK_HOME": str(home), "MAILARK_PREFECT_API_URL": "http://127.0.0.1:9/api"}
     if site is not None:
         env["PYTHONPATH"] = str(site)
+    # Started outside the checkout: `-m` puts the working directory first on sys.path, ahead of
+    # PYTHONPATH, so from the checkout the older revision's server ran this checkout's code.
     proc = subprocess.Popen([sys.executable, "-m", "mailark.cli", "web", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, cwd=str(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pyotp
 from argon2 import PasswordHasher
@@ -30,7 +31,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, and_, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from mailark.control import audit
@@ -437,15 +438,29 @@ def create_token(
     return NewToken(row.id, row.name, token, row.expires_at)
 
 
-def _subject(session: Session, kind: str, subject_id: str) -> Account | None:
-    acct = session.get(User if kind == "user" else Operator, subject_id)
+def _with_account(holder: type[ApiToken] | type[WebSession], hash_column: Any) -> Select[Any]:
+    """A token's (or web session's) row with its account's in one statement, built once: a request's
+    check ran three (the row, the account, its one-time-password flag), and building the statement
+    cost about as much as running it. Any kind but "user" names an `Operator`."""
+    return (select(holder, User, Operator)
+            .outerjoin(User, and_(holder.subject_kind == "user", User.id == holder.subject_id))
+            .outerjoin(Operator, and_(holder.subject_kind != "user", Operator.id == holder.subject_id))
+            .where(hash_column == bindparam("digest")))
+
+
+_TOKEN_WITH_ACCOUNT = _with_account(ApiToken, ApiToken.token_hash)
+_SESSION_WITH_ACCOUNT = _with_account(WebSession, WebSession.session_hash)
+
+
+def _active(user: User | None, operator: Operator | None) -> Account | None:
+    acct = user if user is not None else operator
     return acct if acct is not None and acct.active else None
 
 
 def authenticate_token(session: Session, token: str, now: datetime | None = None) -> AuthResult:
     now = now or datetime.now(UTC)
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(token.strip())))
-    acct = _subject(session, row.subject_kind, row.subject_id) if row else None
+    found = session.execute(_TOKEN_WITH_ACCOUNT, {"digest": _sha256(token.strip())}).first()
+    row, acct = (found[0], _active(found[1], found[2])) if found else (None, None)
     expired = row is not None and row.expires_at is not None and utc(row.expires_at) <= now
     if row is None or acct is None or row.revoked_at is not None or expired:
         reason = "unknown token" if row is None else "revoked" if row.revoked_at else "expired" if expired else "account gone"
@@ -455,7 +470,8 @@ def authenticate_token(session: Session, token: str, now: datetime | None = None
     last = utc(row.last_used_at)
     if last is None or now - last >= LAST_USED_PRECISION or now < last:
         row.last_used_at = now
-    return AuthResult(_principal(session, acct), token_scope=row.scope or "admin")
+    return AuthResult(_principal(session, acct), token_scope=row.scope or "admin",
+                      must_change_password=acct.must_change_password)
 
 
 def revoke_token(session: Session, principal: Principal, token_id: str, now: datetime | None = None) -> None:
@@ -522,18 +538,22 @@ class SessionInfo:
     principal: Principal
     session_id: str
     mfa_pending: bool
+    must_change_password: bool = False  # the account still uses a one-time password (read with the session)
 
 
 def resume_session(session: Session, cookie: str, now: datetime | None = None) -> SessionInfo | None:
     """The principal behind a session cookie, or None (unknown, expired, ended, account gone)."""
     now = now or datetime.now(UTC)
-    row = session.scalar(select(WebSession).where(WebSession.session_hash == _sha256(cookie)))
-    if row is None or row.revoked_at is not None or utc(row.expires_at) <= now:
+    found = session.execute(_SESSION_WITH_ACCOUNT, {"digest": _sha256(cookie)}).first()
+    if found is None:
         return None
-    acct = _subject(session, row.subject_kind, row.subject_id)
+    row = found[0]
+    if row.revoked_at is not None or utc(row.expires_at) <= now:
+        return None
+    acct = _active(found[1], found[2])
     if acct is None:
         return None
-    return SessionInfo(_principal(session, acct), row.id, row.mfa_pending)
+    return SessionInfo(_principal(session, acct), row.id, row.mfa_pending, acct.must_change_password)
 
 
 def end_session(session: Session, cookie: str, now: datetime | None = None) -> None:

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from mailark.control.models import (
 from mailark.control.orgs import (
     Conflict, ControlError, NotFound, find_mailbox, new_address, new_id, normalize_address, reserved_domain,
 )
-from mailark.control.principals import ADMIN, COMPLIANCE, READER, Principal, can_see_org, require_admin, roles_in, visible_org
+from mailark.control.principals import ADMIN, COMPLIANCE, READER, Principal, can_see_org, require_admin, roles_in, user_of, visible_org
 
 KINDS = ("user", "shared", "journal")
 
@@ -362,20 +362,25 @@ def readable_mailbox_ids(session: Session, principal: Principal, org: Organizati
         return set(session.scalars(q.where(Mailbox.id.in_(granted_ids)))) if granted_ids else set()
     if org is not None and not can_see_org(principal, o.id):
         return set()
-    user = session.get(User, principal.id)
-    if user is None or not user.active:
+    user = user_of(session, principal.id)  # read with the organization when it was named
+    if user is None or not user.active or (org is not None and o.id != user.org_id):
         return set()
-    q = q.where(Mailbox.org_id == user.org_id)
     own_org = session.get(Organization, user.org_id)
     roles = roles_in(session, principal, own_org)  # type: ignore[arg-type]
     if COMPLIANCE in roles:
-        return set(session.scalars(q))
+        return set(session.scalars(_ORG_MAILBOXES, {"org_id": user.org_id}))
     if own_org is not None and not own_org.readers_by_default and READER not in roles:
         return set()  # the organization gives web access to mail only to users with the Reader role
-    groups = select(GroupMember.group_id).where(GroupMember.user_id == user.id)
-    granted = select(MailboxPermission.mailbox_id).where(
-        or_(MailboxPermission.user_id == user.id, MailboxPermission.group_id.in_(groups)))
-    return set(session.scalars(q.where(Mailbox.kind != "journal", Mailbox.id.in_(granted))))
+    return set(session.scalars(_GRANTED_MAILBOXES, {"org_id": user.org_id, "user_id": user.id}))
+
+
+# A user's two cases, built once (building a statement cost more than running it, as in control.audit).
+_ORG_MAILBOXES = select(Mailbox.id).where(Mailbox.org_id == bindparam("org_id"))
+_GRANTED_MAILBOXES = select(Mailbox.id).where(
+    Mailbox.org_id == bindparam("org_id"), Mailbox.kind != "journal",
+    Mailbox.id.in_(select(MailboxPermission.mailbox_id).where(or_(
+        MailboxPermission.user_id == bindparam("user_id"),
+        MailboxPermission.group_id.in_(select(GroupMember.group_id).where(GroupMember.user_id == bindparam("user_id")))))))
 
 
 def granted_mailbox_ids(session: Session, principal: Principal, now: datetime | None = None) -> set[str]:

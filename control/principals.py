@@ -8,7 +8,7 @@ never Forbidden: a principal of one organization cannot learn that another exist
 
 from __future__ import annotations
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import bindparam, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailark.control.actors import Principal, can_see_org
@@ -35,13 +35,55 @@ def operator_principal(session: Session, op: Operator) -> Principal:
 def visible_org(session: Session, principal: Principal, org: Organization | str) -> Organization:
     """The organization if the principal may see it; otherwise NotFound, exactly as if it did not exist."""
     name = org if isinstance(org, str) else org.name
-    found = session.scalar(select(Organization).where(Organization.name == name)) if isinstance(org, str) else org
+    if not isinstance(org, str):
+        found: Organization | None = org
+    elif principal.kind == "user":
+        found = _org_with_user(session, name, principal.id)
+    else:
+        found = session.scalar(select(Organization).where(Organization.name == name))
     if found is None or not can_see_org(principal, found.id):
         raise NotFound(f"no organization named {name!r}")
     return found
 
 
 _ROLES_SEEN = "mailark.user_roles"  # session.info key: user id -> roles read in this transaction
+_USERS_SEEN = "mailark.users"  # session.info key: user id -> the User read with its organization
+_ROLE_SEPARATOR = ","  # role names are ROLES: no commas
+
+# A user's organization, the user and their roles in one statement, built once: nearly every request of
+# a user resolves the organization and then reads the user's roles (and a search the user): that was
+# four statements (the organization, the user, `active`, the roles), each costing more to build and
+# run through the ORM than the database spends on it.
+_ORG_USER_ROLES = (
+    select(Organization, User, select(func.aggregate_strings(RoleAssignment.role, _ROLE_SEPARATOR))
+           .where(or_(RoleAssignment.user_id == bindparam("user_id"),
+                      RoleAssignment.group_id.in_(select(GroupMember.group_id)
+                                                  .where(GroupMember.user_id == bindparam("user_id")))))
+           .scalar_subquery())
+    .outerjoin(User, User.id == bindparam("user_id"))
+    .where(Organization.name == bindparam("name"))
+)
+
+
+def _org_with_user(session: Session, name: str, user_id: str) -> Organization | None:
+    """The organization named `name`; the user (now in the session) and their roles (in this
+    transaction's cache, as `user_roles` would read them) come with it."""
+    row = session.execute(_ORG_USER_ROLES, {"name": name, "user_id": user_id}).first()
+    if row is None:
+        return None
+    org, user, roles = row
+    active = user is not None and user.active
+    session.info.setdefault(_ROLES_SEEN, {})[user_id] = (
+        frozenset(roles.split(_ROLE_SEPARATOR)) if active and roles else frozenset())
+    session.info.setdefault(_USERS_SEEN, {})[user_id] = user  # the session's identity map holds it only weakly
+    return org  # type: ignore[no-any-return]
+
+
+def user_of(session: Session, user_id: str) -> User | None:
+    """`session.get(User, user_id)`, without a statement when `visible_org` read the user with the
+    organization in this transaction (and nothing was written since)."""
+    seen: dict[str, User | None] = session.info.get(_USERS_SEEN, {})
+    return seen[user_id] if user_id in seen else session.get(User, user_id)
 
 
 def user_roles(session: Session, user_id: str) -> frozenset[str]:
@@ -67,12 +109,14 @@ def _read_user_roles(session: Session, user_id: str) -> frozenset[str]:
 def _forget_roles(session: Session, *_: object) -> None:
     """Any write (it may be a role, a group or a user's `active`) or a new transaction reads them again."""
     session.info.pop(_ROLES_SEEN, None)
+    session.info.pop(_USERS_SEEN, None)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _forget_roles_on_dml(state) -> None:  # type: ignore[no-untyped-def]
     if not state.is_select:  # an UPDATE or DELETE statement bypasses the flush
         state.session.info.pop(_ROLES_SEEN, None)
+        state.session.info.pop(_USERS_SEEN, None)
 
 
 def roles_in(session: Session, principal: Principal, org: Organization) -> frozenset[str]:

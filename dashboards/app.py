@@ -21,6 +21,7 @@ from mailark.dashboards.api import routers
 from mailark.dashboards.api_docs import install_api_docs
 from mailark.dashboards.deps import AppContext, lake_storage_used
 from mailark.dashboards.errors import install_error_handlers
+from mailark.dashboards.route_order import match_first
 from mailark.runtime import Runtime, open_runtime
 from mailark.config.settings import Settings
 
@@ -77,6 +78,9 @@ def create_app(
     for r in routers():
         app.include_router(r)
     install_pages(app)
+    from mailark.dashboards.api.search import router as search_router
+
+    match_first(app, [search_router])  # the hot route (issue 16); the docs keep their order
     return app
 
 

@@ -24,7 +24,7 @@ from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from mailark.control.auth import authenticate_token, must_change_password, resume_session
+from mailark.control.auth import authenticate_token, resume_session
 from mailark.control.models import Organization
 from mailark.control.orgs import AuthFailed, Forbidden
 from mailark.control.principals import Principal
@@ -77,21 +77,25 @@ def _end(s: Session, commit: bool) -> None:
         s.close()
 
 
-async def db(ctx: Ctx) -> AsyncIterator[Session]:
+async def db(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed when the route returns, rolled back when it raises.
 
     Used with scope="function", so the commit happens before the response is sent: a client that
     saw 2xx can rely on the change being durable. Opening a session does no I/O (it connects on
     first use, in the route's thread); the commit or rollback and the close run in one trip to the
-    thread pool (a sync generator took two: one to open, one to close).
+    thread pool (a sync generator took two: one to open, one to close), or none when the route
+    already committed at the end of its own trip.
     """
-    s = ctx.runtime.control()
+    s = context(request).runtime.control()  # not through `Ctx`: each dependency costs FastAPI ~0.1 ms to solve
     try:
         yield s
     except BaseException:
         await run_in_threadpool(_end, s, False)
         raise
-    await run_in_threadpool(_end, s, True)
+    if s.in_transaction():
+        await run_in_threadpool(_end, s, True)
+    else:
+        s.close()  # the route committed in its own trip (the search does): closing does no I/O, so no trip
 
 
 DB = Annotated[Session, Depends(db, scope="function")]
@@ -119,9 +123,9 @@ COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="sessio
                       description=f"the web session; unsafe methods also need '{CSRF_HEADER}: {CSRF_VALUE}'")
 
 
-def authenticate(request: Request, ctx: Ctx, _b: object = Security(BEARER), _c: object = Security(COOKIE)) -> Caller:
+def authenticate(request: Request, _b: object = Security(BEARER), _c: object = Security(COOKIE)) -> Caller:
     """The caller, from a bearer token or the session cookie; 401 if neither is valid."""
-    caller = _caller(request, ctx)
+    caller = _caller(request, context(request))
     request.state.principal = caller.principal  # refused requests are audited under this principal
     return caller
 
@@ -133,28 +137,21 @@ def _caller(request: Request, ctx: AppContext) -> Caller:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthFailed("use 'Authorization: Bearer mla_...' with an API token")
         with ctx.runtime.control() as s:
-            result = authenticate_token(s, token.strip())
-            one_time = result.principal is not None and _one_time_password(s, result.principal)
+            result = authenticate_token(s, token.strip())  # with the account's one-time-password flag
             s.commit()  # the failure is recorded (audit) even though we refuse
         principal = result.require()
         if result.token_scope == "read" and request.method not in SAFE_METHODS:
             raise Forbidden("this API token may only read: make an admin token to change anything")
-        return Caller(principal, "token", one_time_password=one_time)
+        return Caller(principal, "token", one_time_password=result.must_change_password)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         with ctx.runtime.control() as s:
             info = resume_session(s, cookie)
-            one_time = info is not None and _one_time_password(s, info.principal)
         if info is not None:
             check_csrf(request)
-            return Caller(info.principal, "session", info.mfa_pending, cookie, one_time)
+            return Caller(info.principal, "session", info.mfa_pending, cookie, info.must_change_password)
         raise AuthFailed("your session has ended: log in again")
     raise AuthFailed("log in first (POST /api/auth/login) or send 'Authorization: Bearer mla_...'")
-
-
-def _one_time_password(s: Session, p: Principal) -> bool:
-    """Read in the session that authenticates (not a second one, in a second trip to the thread pool)."""
-    return p.kind in ("user", "operator") and must_change_password(s, p)
 
 
 async def any_caller(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from mailark.control.auth import must_change_password, resume_session
+from mailark.control.auth import resume_session
 from mailark.control.orgs import Forbidden
 from mailark.control.principals import Principal
 from mailark.dashboards.deps import SESSION_COOKIE, Ctx
@@ -59,7 +59,7 @@ def _viewer(request: Request, ctx: Ctx, allow_otp: bool) -> Viewer:
             raise Redirect("/login?next=" + quote(target, safe=""))
         if info.mfa_pending and not allow_otp:
             raise Redirect("/totp")  # the organization requires two-factor login: enrol first
-        if not allow_otp and info.principal.kind in ("user", "operator") and must_change_password(s, info.principal):
+        if not allow_otp and info.must_change_password:  # read with the session (a second query before)
             raise Redirect("/password")
     request.state.principal = info.principal  # refusals are audited under it
     return Viewer(info.principal, cookie)

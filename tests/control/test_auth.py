@@ -205,3 +205,37 @@ def test_a_guesser_elsewhere_locks_out_only_itself(rt, ann) -> None:  # type: ig
     with rt.session() as s:
         mine = auth.login(s, rt.master_key, ann, PW, now=t0 + timedelta(seconds=11), source="198.51.100.7")
     assert mine.ok
+
+
+def test_a_token_and_a_session_bring_their_account_and_its_one_time_password(rt, tenant, ann) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16: the row and its account come in one statement; the one-time-password flag with them."""
+    first = _login(rt, ann, PW)
+    with rt.session() as s:
+        tok = auth.create_token(s, first.principal, "script")
+        ws = auth.start_session(s, first)
+    with rt.session() as s:
+        r, info = auth.authenticate_token(s, tok.token), auth.resume_session(s, ws.cookie)
+        assert r.principal == first.principal and not r.must_change_password
+        assert info.principal == first.principal and not info.must_change_password
+        auth.reset_password(s, tenant.admin, "acme", ann)
+    with rt.session() as s:
+        assert auth.authenticate_token(s, tok.token).must_change_password
+        assert auth.resume_session(s, ws.cookie).must_change_password
+        idn.set_user_active(s, tenant.admin, "acme", ann, False)
+    with rt.session() as s:
+        assert not auth.authenticate_token(s, tok.token).ok
+        assert auth.resume_session(s, ws.cookie) is None
+
+
+def test_an_operators_token_and_session_name_the_operator(rt, tenant, other, op) -> None:  # type: ignore[no-untyped-def]
+    with rt.session() as s:
+        _, pw = auth.create_operator(s, op, "tech", orgs=["globex"])
+    result = _login(rt, "tech", pw)
+    tech = result.require()
+    with rt.session() as s:
+        tok = auth.create_token(s, tech, "ops")
+        ws = auth.start_session(s, result)
+    with rt.session() as s:
+        r = auth.authenticate_token(s, tok.token)
+        assert r.principal == tech and r.principal.org_ids == {other.org.id} and r.must_change_password
+        assert auth.resume_session(s, ws.cookie).principal == tech
