@@ -371,7 +371,10 @@ class AttachmentTexts:
         self._max = max_chars
 
     def text(self, data: bytes, content_type: str, filename: str | None) -> str:
-        key = (_kind(content_type, filename) or "", hashlib.sha256(data).digest())
+        kind = _kind(content_type, filename)
+        if kind is None:
+            return ""  # nothing to read but the name, which the caller indexes
+        key = (kind, hashlib.sha256(data).digest())
         found = self._texts.get(key)
         if found is not None:
             self._texts.move_to_end(key)
