@@ -3,7 +3,9 @@
 `/api/health` says the process answers. `/api/ready` says it can serve users now: the control plane
 answers a query, and (search.shared) the start-up pull of the shared search indexes is done, so a
 balancer sends nobody to a replica whose first search would wait for that pull
-(catalog/search/shipping.py: `prewarm`). Neither says how many organizations there are.
+(catalog/search/shipping.py: `prewarm`). Neither says how many organizations there are. They are
+probes for machines, not part of the API: the OpenAPI document leaves them out (docs/integrators.md
+lists them).
 """
 
 from __future__ import annotations
@@ -27,13 +29,12 @@ class ReadyOut(BaseModel):
     reasons: list[str]  # what is not ready yet, in words (empty when ready)
 
 
-@router.get("/health", response_model=HealthOut, summary="The process answers (liveness)")
+@router.get("/health", response_model=HealthOut, include_in_schema=False)
 async def health() -> HealthOut:
     return HealthOut(status="ok")
 
 
-@router.get("/ready", response_model=ReadyOut, summary="Ready to serve users (readiness): 200, else 503 with the reasons",
-            responses={503: {"model": ReadyOut, "description": "Not ready yet: the reasons say why"}})
+@router.get("/ready", response_model=ReadyOut, include_in_schema=False)
 def ready(request: Request, ctx: Ctx) -> JSONResponse:
     reasons: list[str] = []
     try:
