@@ -43,13 +43,18 @@ def import_(
         doc = guard(lambda: import_files(org, mailbox, [str(s.resolve()) for s in sources], folder))
     else:
         rt = cli_runtime()
-        if err.is_terminal:
-            result = _import_with_progress(rt, org, mailbox, sources, folder)
-        else:  # a script or --json run: no bar, so no pass over the files to size it
-            result = guard(lambda: run_import(rt, org, mailbox, sources, folder))
-        doc = result.as_dict()
-        if not no_index and doc.get("archived"):
-            doc["index"] = guard(lambda: _index_now(rt, org))
+        try:
+            if err.is_terminal:
+                result = _import_with_progress(rt, org, mailbox, sources, folder)
+            else:  # a script or --json run: no bar, so no pass over the files to size it
+                result = guard(lambda: run_import(rt, org, mailbox, sources, folder))
+            doc = result.as_dict()
+            if not no_index and doc.get("archived"):
+                index = _index_now(rt, org)
+                if index is not None:
+                    doc["index"] = index
+        finally:
+            rt.close()
     if doc.get("mailbox_created"):
         err.print(f"created archive mailbox {doc['mailbox']}")
     if as_json:
@@ -85,12 +90,22 @@ def _import_with_progress(rt, org: str, mailbox: str, sources: list[Path], folde
         return guard(lambda: run_import(rt, org, mailbox, sources, folder, on_batch=on_batch))
 
 
-def _index_now(rt, org: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    """Make the mail just archived searchable in this process (one start-up instead of two)."""
+def _index_now(rt, org: str) -> dict | None:  # type: ignore[no-untyped-def,type-arg]
+    """Make the mail just archived searchable in this process (one start-up instead of two).
+
+    The mail is archived whatever happens here: an index that cannot be brought up to date is a
+    warning (None, exit 0), not a failed import; the next index run catches up."""
     from mailark.catalog.search.indexer import IndexOptions, sync_index
+    from mailark.cli.common import explain_failure
 
     opts = IndexOptions.from_settings(rt.settings.search)
-    return sync_index(rt.archive_for(rt.org(org)), rt.settings.db_dir, opts).as_dict()
+    try:
+        return sync_index(rt.archive_for(rt.org(org)), rt.settings.db_dir, opts).as_dict()
+    except Exception as e:  # noqa: BLE001 - said in words below; the archived mail is not touched
+        why = explain_failure(e) or f"{type(e).__name__}: {e}"
+        err.print(f"[yellow]warning:[/] archived, but not searchable yet ({why}): run `mailark search index "
+                  f"--org {org}` (the index-mail flow also catches up)", highlight=False, soft_wrap=True)
+        return None
 
 
 def _say_deferred(doc: dict) -> None:  # type: ignore[type-arg]

@@ -49,3 +49,21 @@ def test_a_scripted_import_neither_draws_nor_sizes_a_progress_bar(home, tmp_path
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["archived"] == 1
     assert "PROBE False 0" in p.stderr
+
+
+def test_an_index_that_cannot_be_written_leaves_the_import_done(home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The mail is archived and the command succeeds; stderr says it is not searchable yet and what to do."""
+    run("org", "create", "acme")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.eml").write_bytes(b"From: ann@acme\r\nTo: bob@acme\r\nSubject: heron\r\nMessage-ID: <h1@acme>\r\n\r\nhi\r\n")
+    search = home.db_dir / "search"
+    search.parent.mkdir(parents=True, exist_ok=True)
+    search.write_text("a file where the search indexes belong")  # no index directory can be made under it
+    p = run("import", str(src), "--org", "acme", "--mailbox", "ann@acme", "--json")
+    doc = json.loads(p.stdout)
+    assert doc["archived"] == 1 and "index" not in doc
+    assert "not searchable yet" in p.stderr and "mailark search index --org acme" in p.stderr
+    assert "Traceback" not in p.stderr
+    search.unlink()
+    assert json.loads(run("search", "index", "--org", "acme", "--json").stdout)["indexed"] == 1  # nothing lost
