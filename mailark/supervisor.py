@@ -40,6 +40,10 @@ MAX_RESTART_PAUSE = 30.0
 HEARTBEAT_SECONDS = 30
 LOST_AFTER_SECONDS = int(os.environ.get("MAILARK_RUN_LOST_AFTER_SECONDS", "90"))
 RECOVERY_AUTOMATION = "mailark: run again a flow run whose process died"
+# A run can also die before its first heartbeat: its worker took it (Pending) and the machine died
+# before the run's process started. Such a run would stay Pending for ever, and hold its deployment's
+# concurrency slot until Prefect's lease runs out (300 s): index-mail, for one, would wait that long.
+PENDING_RECOVERY_AUTOMATION = "mailark: run again a flow run whose worker died before it started"
 
 
 def source_dir() -> Path:
@@ -126,18 +130,39 @@ def recovery_automation(lost_after: int = LOST_AFTER_SECONDS) -> dict[str, Any]:
     }
 
 
+def pending_recovery_automation(lost_after: int = LOST_AFTER_SECONDS) -> dict[str, Any]:
+    """The Prefect automation that re-queues a flow run left Pending by a worker that died (a started
+    run moves on to Running within seconds; its heartbeats are the other automation's concern)."""
+    return {
+        "name": PENDING_RECOVERY_AUTOMATION,
+        "description": "A flow run a worker took but never started (the worker or its machine died "
+                       "meanwhile): back to the queue, any worker of the pool runs it. Installed by mailark up.",
+        "enabled": True,
+        "trigger": {
+            "type": "event", "posture": "Proactive",
+            "after": ["prefect.flow-run.Pending"], "expect": ["prefect.flow-run.*"],
+            "match": {"prefect.resource.id": "prefect.flow-run.*"}, "for_each": ["prefect.resource.id"],
+            "threshold": 1, "within": lost_after,
+        },
+        "actions": [{
+            "type": "change-flow-run-state", "state": "SCHEDULED", "name": "AwaitingRetry", "force": True,
+            "message": f"pending for {lost_after} s without starting: its worker died; queued to run again on any worker",
+        }],
+    }
+
+
 def ensure_recovery_automation(api_url: str) -> None:
-    """Create or update the automation on the deployment's Prefect server (each worker node does it at start)."""
+    """Create or update the automations on the deployment's Prefect server (each worker node does it at start)."""
     api = api_url.rstrip("/")
-    wanted = recovery_automation()
     with httpx.Client(timeout=30) as c:
         r = c.post(f"{api}/automations/filter", json={})
         r.raise_for_status()
-        have = [a for a in r.json() if a.get("name") == RECOVERY_AUTOMATION]
-        if have:
-            c.put(f"{api}/automations/{have[0]['id']}", json=wanted).raise_for_status()
-        else:
-            c.post(f"{api}/automations/", json=wanted).raise_for_status()
+        existing = {a.get("name"): a["id"] for a in r.json()}
+        for wanted in (recovery_automation(), pending_recovery_automation()):
+            if wanted["name"] in existing:
+                c.put(f"{api}/automations/{existing[wanted['name']]}", json=wanted).raise_for_status()
+            else:
+                c.post(f"{api}/automations/", json=wanted).raise_for_status()
 
 
 def journal_available() -> bool:

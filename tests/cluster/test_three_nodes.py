@@ -155,11 +155,12 @@ def _prefect(world: World) -> httpx.Client:
     return httpx.Client(base_url=world.cluster.prefect.api_url, timeout=30)
 
 
-def _run_deployment(world: World, name: str, parameters: dict[str, Any]) -> str:
+def _run_deployment(world: World, name: str, parameters: dict[str, Any], state: dict[str, str] | None = None) -> str:
     with _prefect(world) as p:
         dep = p.get(f"/deployments/name/{name}/{name}")
         assert dep.status_code == 200, dep.text
-        r = p.post(f"/deployments/{dep.json()['id']}/create_flow_run", json={"parameters": parameters})
+        r = p.post(f"/deployments/{dep.json()['id']}/create_flow_run",
+                   json={"parameters": parameters, **({"state": state} if state else {})})
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
@@ -260,6 +261,9 @@ def test_a_worker_killed_mid_batch_its_run_is_run_again_on_the_other(world: Worl
     assert victim is not None, f"the import did not get going: {_flow_run(world, run_id)['state']}"
     assert _flow_run(world, run_id)["state"]["type"] == "RUNNING"
     before = _ledger(world, "east")
+    # A run the dying machine's worker had taken (Pending) but whose process had not started yet: it
+    # never sends a heartbeat, and must not stay Pending for ever either.
+    taken = _run_deployment(world, "index-mail", {"org": "east"}, state={"type": "PENDING"})
     # The machine dies: its supervisor, worker, flow run process (and SMTP endpoint), all at once.
     node = world.cluster.nodes[victim]
     assert node.proc is not None
@@ -293,6 +297,13 @@ def test_a_worker_killed_mid_batch_its_run_is_run_again_on_the_other(world: Worl
     assert len(set(wanted) - set(got)) <= led["quarantined"]
     assert led["seen"] >= items
 
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _flow_run(world, taken)["state"]["type"] == "PENDING":
+        time.sleep(2)
+    with _prefect(world) as p:
+        history = [(st["type"], st["name"]) for st in p.get("/flow_run_states/", params={"flow_run_id": taken}).json()]
+    assert ("SCHEDULED", "AwaitingRetry") in history, history
+
 
 # ---- every web replica answers the same ---------------------------------------------------------------
 
@@ -316,16 +327,29 @@ def _search(world: World, org: str, q: str, node: str) -> dict[str, Any]:
         return r.json()  # type: ignore[no-any-return]
 
 
+def _runs_of(world: World, deployment: str) -> str:
+    """The deployment's flow runs, newest first, one line each (what a failed wait shows)."""
+    with _prefect(world) as p:
+        dep = p.get(f"/deployments/name/{deployment}/{deployment}").json()
+        r = p.post("/flow_runs/filter", json={"deployments": {"id": {"any_": [dep["id"]]}}, "sort": "EXPECTED_START_TIME_DESC",
+                                               "limit": 20})
+        return "\n".join(f"{f['name']} {f['state']['type']}/{f['state']['name']} start={f['start_time']} "
+                         f"end={f['end_time']} runs={f['run_count']}: {(f['state'].get('message') or '')[:200]}"
+                         for f in r.json())
+
+
 def test_full_text_search_on_both_web_replicas(world: World) -> None:
     # The index-mail flow runs every minute on whichever worker and publishes to the object store
-    # (MAILARK_SEARCH__SHARED); the web replicas refresh at each search. Give it three rounds.
-    deadline = time.monotonic() + 180
+    # (MAILARK_SEARCH__SHARED); the web replicas refresh at each search. A run that was pending on the
+    # worker killed above is queued again after MAILARK_RUN_LOST_AFTER_SECONDS (60 s here); give it
+    # that and three rounds more.
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         found = _search(world, "north", "zeppelin quartermaster", "c")
         if found["total"]:
             break
         time.sleep(5)
-    assert [h["subject"] for h in found["hits"]] == ["Cluster journal probe"]
+    assert [h["subject"] for h in found["hits"]] == ["Cluster journal probe"], _runs_of(world, "index-mail")
     for org, q in (("north", "zeppelin"), ("south", "the"), ("both", "the")):
         on_c, on_c2 = _search(world, org, q, "c"), _search(world, org, q, "c2")
         assert on_c["ready"] and on_c["total"] > 0 and on_c == on_c2, (org, q)

@@ -52,10 +52,15 @@ def test_flow_runs_send_heartbeats_and_a_lost_run_is_queued_again(tmp_path: Path
     send heartbeats, and the automation each worker node installs is one the Prefect server accepts."""
     from prefect.server.events.schemas.automations import AutomationCore
 
-    from mailark.supervisor import child_env, recovery_automation
+    from mailark.supervisor import child_env, pending_recovery_automation, recovery_automation
 
     assert int(child_env(Settings(home=tmp_path / "home"))["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]) >= 30
     spec = AutomationCore.model_validate(recovery_automation(lost_after=120))
     assert spec.trigger.within.total_seconds() == 120  # type: ignore[union-attr]
     [action] = spec.actions
     assert (action.type, action.state.value, action.name) == ("change-flow-run-state", "SCHEDULED", "AwaitingRetry")  # type: ignore[union-attr]
+    # and a run its worker took but never started (the worker died first) is queued again as well
+    pending = AutomationCore.model_validate(pending_recovery_automation(lost_after=120))
+    assert pending.trigger.after == {"prefect.flow-run.Pending"}  # type: ignore[union-attr]
+    assert pending.trigger.posture.value == "Proactive" and pending.trigger.within.total_seconds() == 120  # type: ignore[union-attr]
+    assert [(a.type, a.state.value) for a in pending.actions] == [("change-flow-run-state", "SCHEDULED")]  # type: ignore[union-attr]
