@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import tantivy
 from tantivy import Occur, Query
 
-from mailark.catalog.search.index import KEYWORD, MAIL, SCHEMA, TEXT_FIELDS
+from mailark.catalog.search.index import KEYWORD, MAIL, PAIRED_FIELDS, SCHEMA, TEXT_FIELDS, pair_terms
 
 MAX_QUERY_CHARS = 1000
 MAX_CLAUSES = 64
@@ -196,22 +196,41 @@ def _words(text: str) -> list[str]:
     return [str(t) for t in MAIL.analyze(text)]
 
 
-def _text_query(field: str, text: str) -> Query | None:
+MailboxResolver = Callable[[str], set[str]]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What compiling one query needs besides its text."""
+
+    resolve: MailboxResolver | None = None
+    scope: Query | None = None  # the permission clause, when it is a list of readable mailboxes
+    pairs: bool = False  # the index has the `pairs` field (schema version 2 and later)
+
+
+def _text_query(field: str, text: str, ctx: _Context) -> Query | None:
     words = _words(text)
     if not words:
         return None
     if len(words) == 1:
         return Query.term_query(SCHEMA, field, words[0])
-    return Query.phrase_query(SCHEMA, field, words)
+    phrase = Query.phrase_query(SCHEMA, field, words)
+    if not (ctx.pairs and field in PAIRED_FIELDS):
+        return phrase
+    # The documents holding each pair of the phrase's adjacent words first (scored 0, so relevance
+    # is the phrase's own), then the phrase checked in those only.
+    pairs = [(Occur.Must, Query.const_score_query(Query.term_query(SCHEMA, "pairs", t), 0.0)) for t in pair_terms(words)]
+    return Query.boolean_query([*pairs, (Occur.Must, phrase)])
 
 
-def _any_field(text: str, scope: Query | None = None) -> Query | None:
-    """The text in any text field. With `scope` (the permission clause), each field's query is
+def _any_field(text: str, ctx: _Context) -> Query | None:
+    """The text in any text field. With a scope (the permission clause), each field's query is
     ANDed with it: a union of phrase scorers does not skip ahead, so without this a phrase is
     checked in every document of the organization (1M documents: p95 33 ms -> 6 ms)."""
     subs = []
+    scope = ctx.scope
     for f, boost in TEXT_FIELDS.items():
-        q = _text_query(f, text)
+        q = _text_query(f, text, ctx)
         if q is not None:
             if scope is not None:
                 q = Query.boolean_query([(Occur.Must, scope), (Occur.Must, q)])
@@ -228,13 +247,10 @@ def day(value: str, name: str) -> datetime:
         raise QueryError(f"{name}: takes a date as YYYY-MM-DD, e.g. {name}:{_EXAMPLES[name]} (not {value!r})") from None
 
 
-MailboxResolver = Callable[[str], set[str]]
-
-
-def _field_query(tok: Token, resolve: MailboxResolver | None) -> Query | None:
+def _field_query(tok: Token, ctx: _Context) -> Query | None:
     name, value = tok.field, tok.value
-    if name == "mailbox" and resolve is not None:
-        ids = resolve(value.strip())
+    if name == "mailbox" and ctx.resolve is not None:
+        ids = ctx.resolve(value.strip())
         return Query.term_set_query(SCHEMA, "mailbox_id", sorted(ids)) if ids else Query.empty_query()
     if name == "has":
         if value.lower() not in ("attachment", "attachments"):
@@ -248,20 +264,20 @@ def _field_query(tok: Token, resolve: MailboxResolver | None) -> Query | None:
     if name in KEYWORD_FIELDS:
         terms = [str(t) for t in KEYWORD.analyze(value.strip().strip("/"))]
         return Query.term_query(SCHEMA, name, terms[0]) if terms else None
-    return _text_query(name, value)
+    return _text_query(name, value, ctx)
 
 
-def _to_query(node: Node, resolve: MailboxResolver | None = None, scope: Query | None = None) -> Query | None:
+def _to_query(node: Node, ctx: _Context) -> Query | None:
     if node.op == "term":
         tok = node.token
         assert tok is not None
-        return _field_query(tok, resolve) if tok.kind == "field" else _any_field(tok.value, scope)
+        return _field_query(tok, ctx) if tok.kind == "field" else _any_field(tok.value, ctx)
     if node.op == "not":
-        inner = _to_query(node.children[0], resolve, scope)  # type: ignore[index]
+        inner = _to_query(node.children[0], ctx)  # type: ignore[index]
         if inner is None:
             return None
         return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
-    subs = [q for q in (_to_query(c, resolve, scope) for c in node.children or []) if q is not None]
+    subs = [q for q in (_to_query(c, ctx) for c in node.children or []) if q is not None]
     if not subs:
         return None
     if len(subs) == 1:
@@ -272,7 +288,8 @@ def _to_query(node: Node, resolve: MailboxResolver | None = None, scope: Query |
 
 def compile_query(text: str, readable_mailbox_ids: set[str] | frozenset[str], *,
                   mailbox_ids: set[str] | None = None, resolve_mailbox: MailboxResolver | None = None,
-                  every_mailbox: bool = False, indexed_mailboxes: frozenset[str] | None = None) -> Query:
+                  every_mailbox: bool = False, indexed_mailboxes: frozenset[str] | None = None,
+                  pairs: bool = False) -> Query:
     """The tantivy query for the user's text, limited to the mailboxes the principal may read.
 
     `mailbox_ids` narrows further (a filter chosen in the UI); it can never widen the permission.
@@ -284,6 +301,7 @@ def compile_query(text: str, readable_mailbox_ids: set[str] | frozenset[str], *,
     `indexed_mailboxes`: every mailbox id the index may hold (None: unknown). When the principal may
     read most of them, the clause excludes the few it may not read instead of listing the many it
     may: the same documents, without a term set of hundreds of mailboxes in every field.
+    `pairs`: the index has the `pairs` field (index.PAIRS_SINCE), which narrows phrases in long text.
     """
     tree = parse(text or "")  # first: a malformed query is refused even where nothing may be read
     allowed = set(readable_mailbox_ids)
@@ -301,7 +319,7 @@ def compile_query(text: str, readable_mailbox_ids: set[str] | frozenset[str], *,
         exclude = Query.term_set_query(SCHEMA, "mailbox_id", sorted(excluded)) if excluded else None
     else:
         scope = Query.term_set_query(SCHEMA, "mailbox_id", sorted(allowed)) if allowed else Query.empty_query()
-    user = _to_query(tree, resolve_mailbox, scope) if tree is not None else None
+    user = _to_query(tree, _Context(resolve_mailbox, scope, pairs)) if tree is not None else None
     if user is None and tree is not None:
         raise QueryError("the query has no searchable words (only punctuation): type words, "
                          "\"a phrase\" or a field such as from:ann")

@@ -15,7 +15,7 @@ from pathlib import Path
 import tantivy
 
 from mailark.catalog.search import shipping
-from mailark.catalog.search.index import IndexState, exists, index_dir, open_index, read_state
+from mailark.catalog.search.index import PAIRS_SINCE, IndexState, exists, index_dir, open_index, read_state
 from mailark.catalog.search.query import MailboxResolver, QueryError, compile_query
 
 SORTS = ("newest", "oldest", "relevance")
@@ -90,11 +90,18 @@ class IndexCache:
 _default_cache = IndexCache()
 
 
-def _open_searcher(cache: IndexCache | None, path: Path) -> tuple[tantivy.Searcher, frozenset[str] | None] | None:
-    """A searcher on the latest commit and every mailbox id its index may hold (None: unknown).
+@dataclass
+class _Opened:
+    searcher: tantivy.Searcher
+    indexed: frozenset[str] | None  # every mailbox id the index may hold; None: unknown
+    pairs: bool  # the index has the `pairs` field
+
+
+def _open_searcher(cache: IndexCache | None, path: Path) -> _Opened | None:
+    """A searcher on the latest commit, with what its state.json says about it.
 
     state.json is read after the searcher is taken: the indexer records a new mailbox before it
-    commits its documents, so the list read now covers everything this searcher can see. A list of
+    commits its documents, so the list read now covers everything this searcher can see. A state of
     another generation (a rebuild swapped in meanwhile) is not used."""
     shipping.refresh(path.parent.parent, path.name)
     got = (cache or _default_cache).get(path)
@@ -103,8 +110,10 @@ def _open_searcher(cache: IndexCache | None, path: Path) -> tuple[tantivy.Search
     idx, generation = got
     searcher = idx.searcher()
     state = read_state(path)
-    known = state is not None and _token(path, state) == generation and state.mailboxes is not None
-    return searcher, frozenset(state.mailboxes) if known else None  # type: ignore[union-attr,arg-type]
+    if state is None or _token(path, state) != generation:
+        return _Opened(searcher, None, False)
+    return _Opened(searcher, frozenset(state.mailboxes) if state.mailboxes is not None else None,
+                   state.schema_version >= PAIRS_SINCE)
 
 
 def _first(d: dict[str, list[object]], name: str, default: object = "") -> object:
@@ -130,9 +139,9 @@ def search(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str],
         compile_query(text, readable_mailbox_ids)  # a malformed query is refused even before the first index
         result.ready = False
         return result
-    searcher, indexed = opened
+    searcher = opened.searcher
     query = compile_query(text, readable_mailbox_ids, mailbox_ids=mailbox_ids, resolve_mailbox=resolve_mailbox,
-                          every_mailbox=every_mailbox, indexed_mailboxes=indexed)
+                          every_mailbox=every_mailbox, indexed_mailboxes=opened.indexed, pairs=opened.pairs)
     if sort == "relevance":
         res = searcher.search(query, limit=per_page, count=True, offset=offset)
     else:
@@ -163,9 +172,9 @@ def matching_item_ids(db_dir: Path, org_id: str, text: str, readable_mailbox_ids
     if opened is None:
         compile_query(text, readable_mailbox_ids)  # a malformed query is refused even before the first index
         return []
-    searcher, indexed = opened
+    searcher = opened.searcher
     query = compile_query(text, readable_mailbox_ids, resolve_mailbox=resolve_mailbox, every_mailbox=every_mailbox,
-                          indexed_mailboxes=indexed)
+                          indexed_mailboxes=opened.indexed, pairs=opened.pairs)
     total = int(searcher.search(query, limit=1, count=True).count or 0)
     if total > limit:
         raise QueryError(f"the query matches {total} messages, more than {limit} at once: narrow it (e.g. after:, folder:)")
