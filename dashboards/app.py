@@ -6,6 +6,7 @@ replicas can run behind a load balancer. OpenAPI is published at /openapi.json (
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from collections.abc import AsyncIterator, Callable
@@ -65,6 +66,10 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         warm = _prewarm_search(runtime) if settings.search.shared else None
         app.state.search_warmup = warm
+        # What start-up built (routes, models, the ORM's mappers) lives as long as the process: moved
+        # out of the collector's generations, a request's collections no longer scan it.
+        gc.collect()
+        gc.freeze()
         yield
         if warm is not None:
             warm.stop()
