@@ -28,6 +28,7 @@ same venv) to the same rounds, so a change is measured against its parent in one
 from __future__ import annotations
 
 import argparse
+import compileall
 import email
 import email.policy
 import hashlib
@@ -103,6 +104,16 @@ runpy.run_module('mailark.cli', run_name='__main__')
 """
 
 
+def compiled(tree: Path) -> Path:
+    """`tree`'s packages with a current .pyc for each module, so that no side pays for compiling its
+    sources in every timed process (a `git archive` checkout has no __pycache__, and with
+    PYTHONDONTWRITEBYTECODE set a modified module of this checkout would be compiled in each one)."""
+    for d in sorted(tree.iterdir()):
+        if (d / "__init__.py").is_file() and d.name not in ("tests", "bench", "build"):
+            compileall.compile_dir(str(d), quiet=1)
+    return tree
+
+
 def checkout(commit: str) -> Path:
     """The files of `commit` in bench/out (git archive), for a before/after run."""
     dest = OUT / f"code-{commit}"
@@ -112,7 +123,7 @@ def checkout(commit: str) -> Path:
         archive = subprocess.run(["git", "archive", commit], cwd=REPO, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
         (dest / ".complete").write_text(commit)
-    return dest
+    return compiled(dest)
 
 
 def run_mailark(maildir: Path, home: Path, code: Path | None = None, *, one_process: bool = False,
@@ -184,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--before", help="also run mailark as of this commit (before/after in one run)")
     args = ap.parse_args(argv)
     ensure_tools()
+    compiled(REPO)
     maildir = OUT / "maildir"
     n = build_maildir(args.corpus, maildir)
     runners: dict[str, Callable[[Path, Path], dict[str, float]]] = {
