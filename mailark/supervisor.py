@@ -110,45 +110,38 @@ def child_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def recovery_automation(lost_after: int = LOST_AFTER_SECONDS) -> dict[str, Any]:
-    """The Prefect automation that re-queues a flow run whose heartbeats stopped (see LOST_AFTER_SECONDS)."""
+def _requeue_when_silent(name: str, description: str, after: str, within: int, why: str) -> dict[str, Any]:
+    """A Prefect automation that puts a flow run back in the queue (AwaitingRetry, so any worker of the
+    pool runs it) when, after an event `after` of that run, no other event of it comes `within` s."""
     return {
-        "name": RECOVERY_AUTOMATION,
-        "description": "A flow run that sent no heartbeat for a while lost its process (a machine or worker "
-                       "died): back to the queue, any worker of the pool runs it again. Installed by mailark up.",
-        "enabled": True,
+        "name": name, "description": description, "enabled": True,
         "trigger": {
-            "type": "event", "posture": "Proactive",
-            "after": ["prefect.flow-run.heartbeat"], "expect": ["prefect.flow-run.*"],
+            "type": "event", "posture": "Proactive", "after": [after], "expect": ["prefect.flow-run.*"],
             "match": {"prefect.resource.id": "prefect.flow-run.*"}, "for_each": ["prefect.resource.id"],
-            "threshold": 1, "within": lost_after,
+            "threshold": 1, "within": within,
         },
         "actions": [{
             "type": "change-flow-run-state", "state": "SCHEDULED", "name": "AwaitingRetry", "force": True,
-            "message": f"no heartbeat for {lost_after} s: its process died; queued to run again on any worker",
+            "message": f"{why}; queued to run again on any worker",
         }],
     }
+
+
+def recovery_automation(lost_after: int = LOST_AFTER_SECONDS) -> dict[str, Any]:
+    """The Prefect automation that re-queues a flow run whose heartbeats stopped (see LOST_AFTER_SECONDS)."""
+    return _requeue_when_silent(
+        RECOVERY_AUTOMATION, "A flow run that sent no heartbeat for a while lost its process (a machine or worker "
+        "died): back to the queue, any worker of the pool runs it again. Installed by mailark up.",
+        "prefect.flow-run.heartbeat", lost_after, f"no heartbeat for {lost_after} s: its process died")
 
 
 def pending_recovery_automation(lost_after: int = LOST_AFTER_SECONDS) -> dict[str, Any]:
     """The Prefect automation that re-queues a flow run left Pending by a worker that died (a started
     run moves on to Running within seconds; its heartbeats are the other automation's concern)."""
-    return {
-        "name": PENDING_RECOVERY_AUTOMATION,
-        "description": "A flow run a worker took but never started (the worker or its machine died "
-                       "meanwhile): back to the queue, any worker of the pool runs it. Installed by mailark up.",
-        "enabled": True,
-        "trigger": {
-            "type": "event", "posture": "Proactive",
-            "after": ["prefect.flow-run.Pending"], "expect": ["prefect.flow-run.*"],
-            "match": {"prefect.resource.id": "prefect.flow-run.*"}, "for_each": ["prefect.resource.id"],
-            "threshold": 1, "within": lost_after,
-        },
-        "actions": [{
-            "type": "change-flow-run-state", "state": "SCHEDULED", "name": "AwaitingRetry", "force": True,
-            "message": f"pending for {lost_after} s without starting: its worker died; queued to run again on any worker",
-        }],
-    }
+    return _requeue_when_silent(
+        PENDING_RECOVERY_AUTOMATION, "A flow run a worker took but never started (the worker or its machine died "
+        "meanwhile): back to the queue, any worker of the pool runs it. Installed by mailark up.",
+        "prefect.flow-run.Pending", lost_after, f"pending for {lost_after} s without starting: its worker died")
 
 
 def ensure_recovery_automation(api_url: str) -> None:
