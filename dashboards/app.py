@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import gc
 import logging
-
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from mailark.config.settings import Settings
 from mailark.control.models import Organization
 from mailark.dashboards.api import routers
 from mailark.dashboards.api_docs import install_api_docs
@@ -24,7 +23,6 @@ from mailark.dashboards.deps import AppContext, lake_storage_used
 from mailark.dashboards.errors import install_error_handlers
 from mailark.dashboards.route_order import match_first
 from mailark.runtime import Runtime, open_runtime
-from mailark.config.settings import Settings
 
 if TYPE_CHECKING:
     from mailark.catalog.search.shipping import Warmup

@@ -20,6 +20,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import tantivy
@@ -61,7 +62,7 @@ PAIRED_FIELDS = ("body", "attachment_text")
 def pair_terms(words: list[str]) -> list[str]:
     """The `pairs` terms of adjacent analysed words (MAIL's tokens are letters and digits only, so
     "_" cannot occur in a word and two different pairs never make the same term)."""
-    return [f"{a}_{b}" for a, b in zip(words, words[1:])]
+    return [f"{a}_{b}" for a, b in pairwise(words)]
 
 
 def word_pairs(text: str) -> str:

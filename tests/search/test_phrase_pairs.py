@@ -11,8 +11,16 @@ import pytest
 import tantivy
 
 from mailark.catalog.search.index import (
-    KEYWORD, MAIL, PAIRED_FIELDS, SCHEMA_VERSION, TEXT_FIELDS, index_dir, open_index, read_state,
-    word_pairs, write_state,
+    KEYWORD,
+    MAIL,
+    PAIRED_FIELDS,
+    SCHEMA_VERSION,
+    TEXT_FIELDS,
+    index_dir,
+    open_index,
+    read_state,
+    word_pairs,
+    write_state,
 )
 from mailark.catalog.search.indexer import sync_index
 from mailark.catalog.search.query import compile_query
