@@ -50,7 +50,7 @@ def import_(
                 result = guard(lambda: run_import(rt, org, mailbox, sources, folder))
             doc = result.as_dict()
             if not no_index and doc.get("archived"):
-                index = _index_now(rt, org)
+                index = index_archived(rt, org)
                 if index is not None:
                     doc["index"] = index
         finally:
@@ -90,7 +90,7 @@ def _import_with_progress(rt, org: str, mailbox: str, sources: list[Path], folde
         return guard(lambda: run_import(rt, org, mailbox, sources, folder, on_batch=on_batch))
 
 
-def _index_now(rt, org: str) -> dict | None:  # type: ignore[no-untyped-def,type-arg]
+def index_archived(rt, org: str) -> dict | None:  # type: ignore[no-untyped-def,type-arg]
     """Make the mail just archived searchable in this process (one start-up instead of two).
 
     The mail is archived whatever happens here: an index that cannot be brought up to date is a

@@ -67,3 +67,20 @@ def test_an_index_that_cannot_be_written_leaves_the_import_done(home, tmp_path: 
     assert "Traceback" not in p.stderr
     search.unlink()
     assert json.loads(run("search", "index", "--org", "acme", "--json").stdout)["indexed"] == 1  # nothing lost
+
+
+def test_the_demo_goes_on_when_its_index_cannot_be_written(home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`mailark demo` indexes the sample mail itself (it starts no index-mail worker); an index it
+    cannot write is a warning after the mail is archived, not a failed demo."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.eml").write_bytes(b"From: ann@demo\r\nTo: bob@demo\r\nSubject: ibis\r\nMessage-ID: <i1@demo>\r\n\r\nhi\r\n")
+    search = home.db_dir / "search"
+    search.parent.mkdir(parents=True, exist_ok=True)
+    search.write_text("a file where the search indexes belong")
+    p = run("demo", "--no-server", "--no-web", "--corpus", str(src))
+    assert "not searchable yet" in p.stderr and "mailark search index --org demo" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert "archived" in p.stdout and "search it" in p.stdout
+    search.unlink()
+    assert json.loads(run("search", "index", "--org", "demo", "--json").stdout)["indexed"] == 1  # nothing lost
