@@ -69,6 +69,7 @@ def create_app(
         gc.collect()
         gc.freeze()
         yield
+        gc.unfreeze()  # a process that builds apps again (the tests) must be able to collect this one
         if warm is not None:
             warm.stop()
         runtime.close()
