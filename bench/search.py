@@ -32,7 +32,7 @@ import tantivy
 
 from bench.generate import generate_org_mail
 from mailark.catalog.search.documents import folder_terms
-from mailark.catalog.search.index import IndexState, index_dir, open_index, read_state, word_pairs, write_state
+from mailark.catalog.search.index import IndexState, add_text, index_dir, open_index, read_state, write_state
 from mailark.catalog.search.searcher import IndexCache, search
 from mailark.catalog.search.text import message_text
 
@@ -86,11 +86,9 @@ def build(path: Path, texts: list, docs: int, threads: int, heap_mb: int,  # typ
         for name, values in (("from", t.from_), ("to", t.to), ("cc", t.cc), ("filename", t.filenames)):
             for v in values:
                 d.add_text(name, v)
-        d.add_text("body", t.body)
-        d.add_text("pairs", word_pairs(t.body))
+        add_text(d, "body", t.body)
         if t.attachment_text:
-            d.add_text("attachment_text", t.attachment_text)
-            d.add_text("pairs", word_pairs(t.attachment_text))
+            add_text(d, "attachment_text", t.attachment_text)
         d.add_text("from_display", t.from_[0] if t.from_ else "")
         writer.add_document(d)
     writer.commit()

@@ -18,7 +18,7 @@ import tantivy
 
 from mailark.catalog.archive import CopyReader, OrgArchive
 from mailark.catalog.lake import ALIAS
-from mailark.catalog.search.index import word_pairs
+from mailark.catalog.search.index import add_text
 from mailark.catalog.search.text import AttachmentTexts, MessageText, message_text
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,9 @@ def make_document(row: ItemRow, text: MessageText) -> tantivy.Document:
     for v in text.filenames:
         doc.add_text("filename", v)
     if text.body:
-        doc.add_text("body", text.body)
-        doc.add_text("pairs", word_pairs(text.body))
+        add_text(doc, "body", text.body)
     if text.attachment_text:
-        doc.add_text("attachment_text", text.attachment_text)
-        doc.add_text("pairs", word_pairs(text.attachment_text))
+        add_text(doc, "attachment_text", text.attachment_text)
     display = f"{row.from_name} <{row.from_addr}>" if row.from_name and row.from_addr else (row.from_addr or row.from_name or "")
     doc.add_text("from_display", display)
     return doc

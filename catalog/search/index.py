@@ -71,6 +71,14 @@ def word_pairs(text: str) -> str:
     return " ".join(pair_terms([str(t) for t in MAIL.analyze(text)]))
 
 
+def add_text(doc: tantivy.Document, field: str, text: str) -> None:
+    """Add a text field's value to a document, with its pairs when the field is one of PAIRED_FIELDS
+    (what the query side expects of every document of a schema-2 index)."""
+    doc.add_text(field, text)
+    if field in PAIRED_FIELDS:
+        doc.add_text("pairs", word_pairs(text))
+
+
 def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     # identity and filters: exact terms (raw ids; lower-cased keywords)

@@ -16,6 +16,7 @@ from mailark.catalog.search.index import (
     PAIRED_FIELDS,
     SCHEMA_VERSION,
     TEXT_FIELDS,
+    add_text,
     index_dir,
     open_index,
     read_state,
@@ -64,9 +65,10 @@ def _docs(pairs: bool) -> list[tantivy.Document]:
         attachment = ATTACHMENTS[n % len(ATTACHMENTS)]
         for field, text in (("body", body), ("attachment_text", attachment)):
             if text:
-                d.add_text(field, text)
                 if pairs:
-                    d.add_text("pairs", word_pairs(text))
+                    add_text(d, field, text)  # as the indexer does
+                else:
+                    d.add_text(field, text)
         docs.append(d)
     return docs
 
