@@ -52,12 +52,31 @@ def _token(path: Path, state: IndexState) -> str:
     return f"{state.generation}@{shipping.local_seq(path)}"
 
 
+def _meta(path: Path) -> bytes | None:
+    """tantivy's meta.json, which every commit and merge rewrites (its opstamp grows): a few KB,
+    compared whole, since a file's time and inode can repeat within a clock tick."""
+    try:
+        return (path / "meta.json").read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+@dataclass
+class _Entry:
+    token: str
+    index: tantivy.Index
+    meta: bytes | None = None  # meta.json as of the last reload; None: reload
+
+
 class IndexCache:
-    """Open indexes of the organizations this process searches, reopened after a rebuild."""
+    """Open indexes of the organizations this process searches, reopened after a rebuild.
+
+    An index is reloaded only when its meta.json changed: a reload opens every segment's readers
+    again (0.3 ms and colder caches on 1M documents), for nothing when no commit happened."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: dict[Path, tuple[str, tantivy.Index]] = {}
+        self._open: dict[Path, _Entry] = {}
 
     def get(self, path: Path) -> tuple[tantivy.Index, str] | None:
         """The index at `path`, reloaded to the indexer's latest commit, and its generation."""
@@ -65,22 +84,25 @@ class IndexCache:
         if state is None or not exists(path):
             return None
         with self._lock:
-            cached = self._open.get(path)
-            if cached is None or cached[0] != _token(path, state):
-                cached = (_token(path, state), open_index(path))
-                self._open[path] = cached
-        idx = cached[1]
+            entry = self._open.get(path)
+            if entry is None or entry.token != _token(path, state):
+                entry = _Entry(_token(path, state), open_index(path))
+                self._open[path] = entry
+        meta = _meta(path)  # before the reload: a commit after it is seen by the next search
+        if meta is not None and meta == entry.meta:
+            return entry.index, entry.token
         try:
-            idx.reload()  # see the latest commit of the indexer
+            entry.index.reload()  # see the latest commit of the indexer
+            entry.meta = meta
         except Exception:  # noqa: BLE001 - swapped by a rebuild between our look at state.json and now
             self.forget(path)
             if not exists(path):
                 return None
-            idx = open_index(path)
-            cached = (_token(path, read_state(path) or state), idx)
+            meta = _meta(path)
+            entry = _Entry(_token(path, read_state(path) or state), open_index(path), meta)
             with self._lock:
-                self._open[path] = cached
-        return idx, cached[0]
+                self._open[path] = entry
+        return entry.index, entry.token
 
     def forget(self, path: Path) -> None:
         with self._lock:

@@ -43,6 +43,37 @@ def test_incremental_runs_add_new_copies_and_remove_deleted_ones(arc: Archive) -
     assert documents_in(index_dir(arc.db_dir, arc.archive.org_id)) == 3  # type: ignore[arg-type]
 
 
+class _CountingIndex:
+    """An open index that counts its reloads (each one reopens every segment's readers)."""
+
+    def __init__(self, index: object) -> None:
+        self.index, self.reloads = index, 0
+
+    def reload(self) -> None:
+        self.reloads += 1
+        self.index.reload()  # type: ignore[attr-defined]
+
+    def searcher(self) -> object:
+        return self.index.searcher()  # type: ignore[attr-defined]
+
+
+def test_a_cached_reader_reloads_only_after_a_commit(arc: Archive) -> None:
+    cache = IndexCache()
+    arc.put(arc.ann, [message(i, subject=f"delta {i}") for i in range(2)])
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    assert len(ids(arc, "delta", cache)) == 2
+    entry = cache._open[index_dir(arc.db_dir, arc.archive.org_id)]  # type: ignore[arg-type]
+    entry.index = counting = _CountingIndex(entry.index)  # type: ignore[assignment]
+    for _ in range(3):
+        assert len(ids(arc, "delta", cache)) == 2
+    assert counting.reloads == 0  # nothing committed: the open readers serve
+    arc.put(arc.ann, [message(9, subject="delta 9")])
+    sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
+    assert len(ids(arc, "delta", cache)) == 3  # the commit is seen at once
+    assert len(ids(arc, "delta", cache)) == 3
+    assert counting.reloads == 1
+
+
 def test_rerunning_a_range_changes_nothing(arc: Archive) -> None:
     arc.put(arc.ann, [message(i) for i in range(2)])
     sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
