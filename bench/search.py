@@ -32,7 +32,16 @@ import tantivy
 
 from bench.generate import generate_org_mail
 from mailark.catalog.search.documents import folder_terms
-from mailark.catalog.search.index import IndexState, add_text, index_dir, open_index, read_state, write_state
+from mailark.catalog.search.index import (
+    IndexState,
+    add_text,
+    index_dir,
+    open_index,
+    part_of,
+    part_paths,
+    read_state,
+    write_state,
+)
 from mailark.catalog.search.searcher import IndexCache, search
 from mailark.catalog.search.text import message_text
 
@@ -60,11 +69,12 @@ def scale(docs: int, sample: int, threads: int, heap_mb: int, queries: int, work
 
 
 def build(path: Path, texts: list, docs: int, threads: int, heap_mb: int,  # type: ignore[type-arg]
-          mailbox_ids: list[str] | None = None) -> float:
-    """`docs` documents cycled from `texts` over 100 mailboxes (ids mb000.. unless `mailbox_ids` names them)."""
+          mailbox_ids: list[str] | None = None, parts: int = 1) -> float:
+    """`docs` documents cycled from `texts` over 100 mailboxes (ids mb000.. unless `mailbox_ids` names
+    them), written as `parts` parts as the indexer spreads them (index.part_of)."""
     ids = mailbox_ids or [f"mb{i:03d}" for i in range(100)]
-    idx = open_index(path, create=True)
-    writer = idx.writer(heap_size=heap_mb * 1024 * 1024, num_threads=threads)
+    writers = [open_index(p, create=True).writer(heap_size=heap_mb * 1024 * 1024 // parts, num_threads=threads)
+               for p in part_paths(path, parts)]
     rng = random.Random(5)
     t1 = time.monotonic()
     start_ts, span = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp()), 5 * 365 * 86400
@@ -72,7 +82,8 @@ def build(path: Path, texts: list, docs: int, threads: int, heap_mb: int,  # typ
     for n in range(docs):
         t = texts[n % len(texts)]
         d = tantivy.Document()
-        d.add_text("item_id", f"item{n:08d}")
+        item_id = f"item{n:08d}"
+        d.add_text("item_id", item_id)
         mb = ids[rng.randrange(len(ids))]
         d.add_text("mailbox_id", mb)
         d.add_text("mailbox", f"{mb}@example.org")
@@ -90,11 +101,12 @@ def build(path: Path, texts: list, docs: int, threads: int, heap_mb: int,  # typ
         if t.attachment_text:
             add_text(d, "attachment_text", t.attachment_text)
         d.add_text("from_display", t.from_[0] if t.from_ else "")
-        writer.add_document(d)
-    writer.commit()
-    writer.wait_merging_threads()
+        writers[part_of(item_id, parts)].add_document(d)
+    for writer in writers:
+        writer.commit()
+        writer.wait_merging_threads()
     index_s = time.monotonic() - t1
-    write_state(path, IndexState(snapshot=1, generation="bench", mailboxes=list(ids)))
+    write_state(path, IndexState(snapshot=1, generation="bench", mailboxes=list(ids), parts=parts))
     return index_s
 
 
@@ -165,9 +177,9 @@ def e2e(messages: int, work: Path) -> dict[str, object]:
     os.environ["MAILARK_HOME"] = str(work / "home")
     from mailark.catalog.ingest import BatchWriter, Incoming, storage_used
     from mailark.catalog.search.indexer import sync_index
+    from mailark.config.settings import Settings
     from mailark.control.orgs import create_org, ensure_mailbox
     from mailark.runtime import open_runtime
-    from mailark.config.settings import Settings
 
     rt = open_runtime(Settings(home=work / "home"))
     with rt.session() as s:

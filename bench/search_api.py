@@ -13,7 +13,11 @@ three ways, query by query in rotating order so no way always finds the caches w
 * http: GET /api/orgs/{org}/search with the principal's token against `mailark web` (a separate
   process, uvicorn), over one keep-alive connection;
 * http (REV): the same against `mailark web` of an older revision (`--before REV`, installed with
-  pip into a temp directory), on the same home, interleaved with the others.
+  pip into a temp directory), on the same home, interleaved with the others; or on `--before-home`,
+  a home with the same organization, users and documents whose index that revision can read (an
+  index in parts needs a revision that knows parts).
+
+The index is written in as many parts as the indexer would write it (`--parts` to choose).
 
     python -m bench.search_api --docs 1000000 --queries 300 --before 97ace4a --keep /tmp/sapi   # reruns reuse the home
 """
@@ -37,9 +41,10 @@ import httpx
 
 from bench.generate import generate_org_mail
 from bench.search import build
-from bench.startup import install
-from mailark.catalog.search.index import index_dir
+from bench.startup import install, without_later_dependencies
+from mailark.catalog.search.index import IndexState, index_dir, parts_for, read_state
 from mailark.catalog.search.text import message_text
+from mailark.config.settings import SearchSettings
 
 ROLES = ("reader", "admin", "compliance")
 
@@ -134,7 +139,8 @@ def pct(v: list[float], p: float) -> float:
     return round(s[int(p * (len(s) - 1))], 2)
 
 
-def measure(home: Path, info: dict[str, object], qs: list[str], before: tuple[str, Path] | None = None) -> dict[str, object]:
+def measure(home: Path, info: dict[str, object], qs: list[str], before: tuple[str, Path] | None = None,
+            before_home: Path | None = None) -> dict[str, object]:
     from sqlalchemy import select
 
     from mailark.catalog.search.searcher import IndexCache, search
@@ -159,10 +165,12 @@ def measure(home: Path, info: dict[str, object], qs: list[str], before: tuple[st
         for role, login in info["logins"].items():  # type: ignore[attr-defined]
             principals[role] = user_principal(s.scalar(select(User).where(User.login == login)))
     servers = [start_web(home)]
+    tokens = [info["tokens"]]
     if before is not None:
-        servers.append(start_web(home, before[1]))
+        servers.append(start_web(before_home or home, before[1]))
+        tokens.append(json.loads(((before_home or home) / "bench.json").read_text())["tokens"])
     clients = [{role: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tok}"}, timeout=30)
-                for role, tok in info["tokens"].items()} for _, url in servers]  # type: ignore[attr-defined]
+                for role, tok in toks.items()} for (_, url), toks in zip(servers, tokens, strict=True)]  # type: ignore[attr-defined]
 
     def by_index(role: str, q: str) -> float:
         with rt.session() as s:  # the permission clause's inputs, not timed
@@ -225,6 +233,11 @@ def main() -> None:
     ap.add_argument("--heap-mb", type=int, default=256)
     ap.add_argument("--keep", type=Path, default=None, help="work directory to keep (and reuse its home and index)")
     ap.add_argument("--before", default=None, help="also measure the API of this older revision")
+    ap.add_argument("--before-home", type=Path, default=None,
+                    help="the older revision serves this home (the same organization, users and documents, its "
+                         "index as that revision writes it, e.g. in one part), not this run's")
+    ap.add_argument("--parts", type=int, default=None,
+                    help="write the index in this many parts (default: as the indexer would, index.parts_for)")
     a = ap.parse_args()
     work = a.keep or Path(tempfile.mkdtemp(prefix="mailark-search-api-bench-"))
     home = work / "home"
@@ -236,14 +249,19 @@ def main() -> None:
         path = index_dir(home / "db", str(info["org_id"]))
         index_s = None
         if not (path / "state.json").exists():
-            index_s = round(build(path, texts, a.docs, a.threads, a.heap_mb, list(info["mailbox_ids"])), 1)  # type: ignore[arg-type]
+            defaults = SearchSettings()
+            parts = a.parts or parts_for(a.docs, defaults.part_documents, defaults.max_parts)
+            index_s = round(build(path, texts, a.docs, a.threads, a.heap_mb, list(info["mailbox_ids"]), parts), 1)  # type: ignore[arg-type]
         before = None
         if a.before:
             site = work / f"site-{a.before}"
+            if (site / "site").is_dir():
+                without_later_dependencies(a.before, site / "site")
             before = (a.before, site / "site" if (site / "site").is_dir() else install(a.before, site))
         out = {"documents": a.docs, "queries_per_principal": a.queries, "index_s": index_s,
                "load_average": os.getloadavg()[0],
-               "by_principal": measure(home, info, queries(texts, a.queries), before)}
+               "parts": (read_state(path) or IndexState()).parts,
+               "by_principal": measure(home, info, queries(texts, a.queries), before, a.before_home)}
         print(json.dumps(out, indent=2))
     finally:
         if a.keep is None:

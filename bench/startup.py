@@ -45,7 +45,26 @@ def install(rev: str, into: Path) -> Path:
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"cannot install {rev}: {done.stderr[-2000:]}")
+    without_later_dependencies(rev, target)
     return target
+
+
+def _dependencies(pyproject: str) -> set[str]:
+    import re
+    import tomllib
+
+    deps = tomllib.loads(pyproject)["project"]["dependencies"]
+    return {re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0].lower().replace("-", "_") for d in deps}
+
+
+def without_later_dependencies(rev: str, site: Path) -> None:
+    """Hide from `rev`'s installation the packages this checkout depends on and `rev` did not
+    (--no-deps takes them from this checkout's environment): uvicorn, say, picks httptools up by
+    itself, which `rev` as a user installed it would not have had."""
+    old = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:pyproject.toml"], capture_output=True, text=True,
+                         check=True).stdout
+    for name in sorted(_dependencies((REPO / "pyproject.toml").read_text()) - _dependencies(old)):
+        (site / f"{name}.py").write_text(f'raise ImportError("{name} is not a dependency of {rev} (bench.startup)")\n')
 
 
 def prepare_home(home: Path, site: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from mailark.catalog.archive import OrgArchive
-from mailark.catalog.search.indexer import sync_index
+from mailark.catalog.search.indexer import IndexOptions, sync_index
 from mailark.catalog.search.query import QueryError, compile_query
 from mailark.catalog.search.searcher import matching_item_ids
 from mailark.control.models import Organization
@@ -53,7 +53,7 @@ def query_hits(settings: Settings, session: Session, org: Organization, archive:
     wanted = sorted({q for q in queries if q})
     if not wanted:
         return {}
-    sync_index(archive, settings.db_dir)
+    sync_index(archive, settings.db_dir, IndexOptions.from_settings(settings.search))
     resolve = mailbox_resolver(session, org)
     out: dict[str, set[str]] = {}
     for q in wanted:

@@ -61,6 +61,12 @@ PACK_ORDER = ("split_part(m.skeleton_ref, ':', 1), TRY_CAST(split_part(m.skeleto
               "i.message_key, i.item_id")
 
 
+def copies_of(archive: OrgArchive) -> int:
+    """How many copies the organization's catalogue holds now (the documents a rebuild writes)."""
+    row = archive.lake.execute(f"SELECT count(*) FROM {ALIAS}.mailbox_items WHERE org_id = ?", [archive.org_id]).fetchone()
+    return int(row[0]) if row else 0
+
+
 def item_rows(archive: OrgArchive, item_ids: Iterable[str] | None = None, batch: int = 500) -> Iterator[list[ItemRow]]:
     """Current catalogue rows of the organization's copies (all, or these ids), in pack order."""
     con = archive.lake

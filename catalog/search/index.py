@@ -10,6 +10,12 @@ watermark of incremental indexing), a generation that changes when the index is 
 readers holding an old `Index` open know to reopen it, and every mailbox id the index has ever
 held documents of (written before the documents become visible), so a principal who reads most
 mailboxes can be limited by the few it may not read.
+
+A large organization's index is written as *parts* (`state.parts`, chosen at a rebuild from its
+number of copies): tantivy indexes in `part-0/`, `part-1/`, ... each holding the copies whose item
+id hashes to it. tantivy searches one index on one core, and the exact total of a broad query
+visits every match; parts are searched at once, one per core (catalog/search/searcher.py). One
+part is the directory itself, as every index written before parts.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -115,6 +122,7 @@ class IndexState:
     # Every mailbox id with documents in the index, ever; None: not known (an index written before
     # this was recorded), so searches keep to a term set of the readable mailboxes.
     mailboxes: list[str] | None = field(default=None)
+    parts: int = 1  # tantivy indexes the documents are spread over (`part_paths`)
 
 
 def read_state(path: Path) -> IndexState | None:
@@ -122,7 +130,7 @@ def read_state(path: Path) -> IndexState | None:
         data = json.loads((path / STATE_FILE).read_text())
     except (FileNotFoundError, ValueError):
         return None
-    return IndexState(**{k: data[k] for k in ("snapshot", "generation", "schema_version", "mailboxes") if k in data})
+    return IndexState(**{k: data[k] for k in ("snapshot", "generation", "schema_version", "mailboxes", "parts") if k in data})
 
 
 def write_state(path: Path, state: IndexState) -> None:
@@ -149,7 +157,26 @@ def open_index(path: Path, *, create: bool = False) -> tantivy.Index:
 
 
 def exists(path: Path) -> bool:
-    return (path / STATE_FILE).is_file() and tantivy.Index.exists(str(path))
+    return (path / STATE_FILE).is_file() and (tantivy.Index.exists(str(path)) or tantivy.Index.exists(str(path / "part-0")))
+
+
+def part_paths(path: Path, parts: int) -> list[Path]:
+    """Where each part's tantivy index lives: the index directory itself when there is one part."""
+    return [path] if parts <= 1 else [path / f"part-{i}" for i in range(parts)]
+
+
+def part_of(item_id: str, parts: int) -> int:
+    """The part a copy's document lives in (a stable hash: an incremental run finds it again)."""
+    return zlib.crc32(item_id.encode()) % parts if parts > 1 else 0
+
+
+def parts_for(documents: int, part_documents: int, max_parts: int) -> int:
+    """How many parts an index of `documents` is written as: one per `part_documents`, at most
+    `max_parts` (0: one per core). Below a few hundred thousand documents one part is best: a
+    search of a part costs a fixed ~0.1 ms, and relevance uses each part's own word statistics,
+    which match the whole index's only when every part holds many documents."""
+    most = max_parts or os.cpu_count() or 1
+    return max(1, min(most, documents // max(part_documents, 1)))
 
 
 @contextmanager

@@ -8,8 +8,9 @@ is written as delete-then-add of its item id in one commit, so running the same 
 crash between the index commit and `state.json`) changes nothing.
 
 A rebuild writes a new index beside the old one from the catalogue as it is now and swaps it in;
-it is also what runs when there is no index yet, when the schema changed, or when the catalogue no
-longer has the watermark's snapshot (expired by maintenance).
+it is also what runs when there is no index yet, when the schema changed, when the catalogue no
+longer has the watermark's snapshot (expired by maintenance), or when the index has grown past the
+parts it was written as (index.parts_for).
 """
 
 from __future__ import annotations
@@ -17,19 +18,30 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import tantivy
 from ulid import ULID
 
 from mailark.catalog.archive import OrgArchive
 from mailark.catalog.lake import ALIAS, METADATA
 from mailark.catalog.search import shipping
-from mailark.catalog.search.documents import DocumentBuilder, item_rows
+from mailark.catalog.search.documents import DocumentBuilder, copies_of, item_rows
 from mailark.catalog.search.index import (
-    SCHEMA_VERSION, IndexState, exists, index_dir, open_index, read_state, write_state, writing,
+    SCHEMA_VERSION,
+    IndexState,
+    exists,
+    index_dir,
+    open_index,
+    part_of,
+    part_paths,
+    parts_for,
+    read_state,
+    write_state,
+    writing,
 )
 
 if TYPE_CHECKING:
@@ -43,11 +55,17 @@ class IndexOptions:
     heap_bytes: int = 64 * 1024 * 1024  # the writer's memory before it flushes a segment
     threads: int = 1  # indexing threads (the machine is shared with ingest)
     batch: int = 500  # catalogue rows read at a time
+    part_documents: int = 400_000  # index.parts_for
+    max_parts: int = 0
 
     @classmethod
     def from_settings(cls, search: SearchSettings) -> IndexOptions:
-        """What the deployment's settings ask for (MAILARK_SEARCH__WRITER_HEAP_MB, __THREADS)."""
-        return cls(heap_bytes=search.writer_heap_mb * 1024 * 1024, threads=search.threads)
+        """What the deployment's settings ask for (MAILARK_SEARCH__WRITER_HEAP_MB, __THREADS, ...)."""
+        return cls(heap_bytes=search.writer_heap_mb * 1024 * 1024, threads=search.threads,
+                   part_documents=search.part_documents, max_parts=search.max_parts)
+
+    def parts(self, documents: int) -> int:
+        return parts_for(documents, self.part_documents, self.max_parts)
 
 
 @dataclass
@@ -107,16 +125,15 @@ def sync_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = No
             return _rebuild(archive, path, opts)
         run = IndexRun(archive.org_id, "incremental", upto)
         if touched:
-            idx = open_index(path)
-            writer = idx.writer(heap_size=opts.heap_bytes, num_threads=opts.threads)
+            writers = _Writers(path, state.parts, opts)
             builder = DocumentBuilder(archive)
             for item_id in touched:
-                writer.delete_documents_by_term("item_id", item_id)
+                writers.of(item_id).delete_documents_by_term("item_id", item_id)
             present: set[str] = set()
             boxes: set[str] = set()
             for rows in item_rows(archive, touched, opts.batch):
                 for row in rows:
-                    writer.add_document(builder.document(row))
+                    writers.of(row.item_id).add_document(builder.document(row))
                     present.add(row.item_id)
                     boxes.add(row.mailbox_id)
             if state.mailboxes is not None and not boxes <= set(state.mailboxes):
@@ -124,13 +141,41 @@ def sync_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = No
                 # principal may NOT read must never meet a mailbox it has not heard of.
                 state.mailboxes = sorted(boxes | set(state.mailboxes))
                 write_state(path, state)
-            writer.commit()
-            writer.wait_merging_threads()
+            writers.commit()
             run.indexed, run.deleted = len(present), len(touched - present)
             run.text_failures = builder.failed
-        write_state(path, IndexState(snapshot=upto, generation=state.generation, mailboxes=state.mailboxes))
+        write_state(path, replace(state, snapshot=upto))
         run.seconds = time.monotonic() - started
+        if touched and opts.parts(copies_of(archive)) > state.parts:
+            log.warning("the search index of %s has grown past its %d part(s): rebuilding it in more parts",
+                        archive.org_id, state.parts)
+            return _rebuild(archive, path, opts)
         return run
+
+
+MIN_HEAP_BYTES = 16 << 20  # tantivy refuses a writer thread less than 15 MB
+
+
+class _Writers:
+    """One writer per part, opened when a document of that part is first written or deleted."""
+
+    def __init__(self, path: Path, parts: int, opts: IndexOptions) -> None:
+        self.paths, self.opts = part_paths(path, parts), opts
+        self.open: dict[int, tantivy.IndexWriter] = {}
+
+    def of(self, item_id: str) -> tantivy.IndexWriter:
+        n = part_of(item_id, len(self.paths))
+        if n not in self.open:
+            heap = max(self.opts.heap_bytes // len(self.paths), MIN_HEAP_BYTES * self.opts.threads)
+            self.open[n] = open_index(self.paths[n]).writer(heap_size=heap, num_threads=self.opts.threads)
+        return self.open[n]
+
+    def commit(self) -> None:
+        """Commit every part written (a crash between two parts' commits leaves state.json at the
+        old snapshot: the next run writes the same copies again, delete-then-add, so nothing doubles)."""
+        for writer in self.open.values():
+            writer.commit()
+            writer.wait_merging_threads()
 
 
 def rebuild_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = None) -> IndexRun:
@@ -144,21 +189,22 @@ def rebuild_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None =
 def _rebuild(archive: OrgArchive, path: Path, opts: IndexOptions) -> IndexRun:
     started = time.monotonic()
     snapshot = current_snapshot(archive.lake)
+    parts = opts.parts(copies_of(archive))
     new = path.with_name(path.name + ".new")
     shutil.rmtree(new, ignore_errors=True)
-    idx = open_index(new, create=True)
-    writer = idx.writer(heap_size=opts.heap_bytes, num_threads=opts.threads)
+    for part in part_paths(new, parts):
+        open_index(part, create=True)  # every part exists, even one no copy hashes to
+    writers = _Writers(new, parts, opts)
     builder = DocumentBuilder(archive)
     n = 0
     boxes: set[str] = set()
     for rows in item_rows(archive, None, opts.batch):
         for row in rows:
-            writer.add_document(builder.document(row))
+            writers.of(row.item_id).add_document(builder.document(row))
             boxes.add(row.mailbox_id)
             n += 1
-    writer.commit()
-    writer.wait_merging_threads()
-    write_state(new, IndexState(snapshot=snapshot, generation=str(ULID()).lower(), mailboxes=sorted(boxes)))
+    writers.commit()
+    write_state(new, IndexState(snapshot=snapshot, generation=str(ULID()).lower(), mailboxes=sorted(boxes), parts=parts))
     swap_in(new, path)
     run = IndexRun(archive.org_id, "rebuild", snapshot, indexed=n, seconds=time.monotonic() - started)
     run.text_failures = builder.failed
@@ -177,11 +223,15 @@ def swap_in(new: Path, path: Path) -> None:
 
 def documents_in(path: Path) -> int:
     """How many documents the index at `path` holds (0 when there is none)."""
-    if not exists(path):
+    state = read_state(path)
+    if state is None or not exists(path):
         return 0
-    idx = open_index(path)
-    idx.reload()
-    return int(idx.searcher().num_docs)
+    total = 0
+    for part in part_paths(path, state.parts):
+        idx = open_index(part)
+        idx.reload()
+        total += int(idx.searcher().num_docs)
+    return total
 
 
 

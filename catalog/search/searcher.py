@@ -7,18 +7,33 @@ index's generation in state.json and the cache reopens it. No index yet means no
 
 from __future__ import annotations
 
+import heapq
+import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 import tantivy
 
 from mailark.catalog.search import shipping
-from mailark.catalog.search.index import PAIRS_SINCE, IndexState, exists, index_dir, open_index, read_state
+from mailark.catalog.search.index import (
+    PAIRS_SINCE,
+    IndexState,
+    exists,
+    index_dir,
+    open_index,
+    part_paths,
+    read_state,
+)
 from mailark.catalog.search.query import MailboxResolver, QueryError, compile_query
 
 SORTS = ("newest", "oldest", "relevance")
+T = TypeVar("T")
 MAX_PER_PAGE = 100
 MAX_OFFSET = 10_000
 
@@ -64,49 +79,69 @@ def _meta(path: Path) -> bytes | None:
 @dataclass
 class _Entry:
     token: str
-    index: tantivy.Index
-    meta: bytes | None = None  # meta.json as of the last reload; None: reload
+    parts: list[tantivy.Index]  # one per part (index.part_paths)
+    metas: list[bytes | None]  # each part's meta.json as of its last reload; None: reload
 
 
 class IndexCache:
-    """Open indexes of the organizations this process searches, reopened after a rebuild.
+    """Open indexes of the organizations this process searches, reopened after a rebuild, and the
+    threads that search an index's parts at once.
 
-    An index is reloaded only when its meta.json changed: a reload opens every segment's readers
-    again (0.3 ms and colder caches on 1M documents), for nothing when no commit happened."""
+    A part is reloaded only when its meta.json changed: a reload opens every segment's readers again
+    (0.3 ms and colder caches on 1M documents), for nothing when no commit happened."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[Path, _Entry] = {}
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # with the pid that started its threads
 
-    def get(self, path: Path) -> tuple[tantivy.Index, str] | None:
-        """The index at `path`, reloaded to the indexer's latest commit, and its generation."""
+    def get(self, path: Path) -> tuple[list[tantivy.Index], str] | None:
+        """The parts of the index at `path`, reloaded to the indexer's latest commit, and its generation."""
         state = read_state(path)
         if state is None or not exists(path):
             return None
         with self._lock:
             entry = self._open.get(path)
             if entry is None or entry.token != _token(path, state):
-                entry = _Entry(_token(path, state), open_index(path))
-                self._open[path] = entry
-        meta = _meta(path)  # before the reload: a commit after it is seen by the next search
-        if meta is not None and meta == entry.meta:
-            return entry.index, entry.token
+                entry = self._opened(path, state, reload=True)
         try:
-            entry.index.reload()  # see the latest commit of the indexer
-            entry.meta = meta
+            for i, part in enumerate(part_paths(path, len(entry.parts))):
+                meta = _meta(part)  # before the reload: a commit after it is seen by the next search
+                if meta is None or meta != entry.metas[i]:
+                    entry.parts[i].reload()  # see the latest commit of the indexer
+                    entry.metas[i] = meta
         except Exception:  # noqa: BLE001 - swapped by a rebuild between our look at state.json and now
             self.forget(path)
-            if not exists(path):
+            state = read_state(path)
+            if state is None or not exists(path):
                 return None
-            meta = _meta(path)
-            entry = _Entry(_token(path, read_state(path) or state), open_index(path), meta)
             with self._lock:
-                self._open[path] = entry
-        return entry.index, entry.token
+                entry = self._opened(path, state, reload=False)
+        return entry.parts, entry.token
+
+    def _opened(self, path: Path, state: IndexState, *, reload: bool) -> _Entry:
+        paths = part_paths(path, state.parts)
+        metas = [None if reload else _meta(p) for p in paths]  # read before opening: see `get`
+        entry = _Entry(_token(path, state), [open_index(p) for p in paths], metas)
+        self._open[path] = entry
+        return entry
 
     def forget(self, path: Path) -> None:
         with self._lock:
             self._open.pop(path, None)
+
+    def each(self, searchers: list[tantivy.Searcher], job: Callable[[tantivy.Searcher], T]) -> list[T]:
+        """`job` on every part at once: the first in this thread, the others on the cache's threads
+        (tantivy releases the GIL while it searches)."""
+        if len(searchers) == 1:
+            return [job(searchers[0])]
+        with self._lock:
+            if self._pool is None or self._pool[0] != os.getpid():  # a forked child has none of the threads
+                self._pool = (os.getpid(), ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="search-part"))
+            pool = self._pool[1]
+        others = [pool.submit(job, s) for s in searchers[1:]]
+        first = job(searchers[0])
+        return [first, *(f.result() for f in others)]
 
 
 _default_cache = IndexCache()
@@ -114,27 +149,48 @@ _default_cache = IndexCache()
 
 @dataclass
 class _Opened:
-    searcher: tantivy.Searcher
+    cache: IndexCache
+    searchers: list[tantivy.Searcher]  # one per part
     indexed: frozenset[str] | None  # every mailbox id the index may hold; None: unknown
     pairs: bool  # the index has the `pairs` field
 
+    def search(self, query: tantivy.Query, limit: int, offset: int = 0, sort: str = "relevance"
+               ) -> tuple[int, list[tuple[float | int, tantivy.Searcher, tantivy.DocAddress]]]:
+        """The total of every part, and hits `offset` to `offset + limit` of their merged ranking
+        (by score or by date, as one index ranks them; each part's own order is kept among equals)."""
+        kw: dict[str, object] = {}
+        if sort != "relevance":
+            kw = {"order_by_field": "ts", "order": tantivy.Order.Asc if sort == "oldest" else tantivy.Order.Desc}
+        if len(self.searchers) == 1:
+            res = self.searchers[0].search(query, limit=limit, count=True, offset=offset, **kw)  # type: ignore[arg-type]
+            return int(res.count or 0), [(v, self.searchers[0], a) for v, a in res.hits]
+
+        def one(s: tantivy.Searcher) -> tantivy.SearchResult:
+            return s.search(query, limit=offset + limit, count=True, **kw)  # type: ignore[arg-type]
+
+        results = self.cache.each(self.searchers, one)
+        ranked = [[(v, s, a) for v, a in r.hits] for s, r in zip(self.searchers, results, strict=True)]
+        merged = heapq.merge(*ranked, key=lambda h: h[0], reverse=sort != "oldest")
+        return sum(int(r.count or 0) for r in results), list(islice(merged, offset, offset + limit))
+
 
 def _open_searcher(cache: IndexCache | None, path: Path) -> _Opened | None:
-    """A searcher on the latest commit, with what its state.json says about it.
+    """Searchers on the latest commit of every part, with what its state.json says about it.
 
-    state.json is read after the searcher is taken: the indexer records a new mailbox before it
-    commits its documents, so the list read now covers everything this searcher can see. A state of
-    another generation (a rebuild swapped in meanwhile) is not used."""
+    state.json is read after the searchers are taken: the indexer records a new mailbox before it
+    commits its documents, so the list read now covers everything these searchers can see. A state
+    of another generation (a rebuild swapped in meanwhile) is not used."""
     shipping.refresh(path.parent.parent, path.name)
-    got = (cache or _default_cache).get(path)
+    cache = cache or _default_cache
+    got = cache.get(path)
     if got is None:
         return None
-    idx, generation = got
-    searcher = idx.searcher()
+    parts, generation = got
+    searchers = [idx.searcher() for idx in parts]
     state = read_state(path)
     if state is None or _token(path, state) != generation:
-        return _Opened(searcher, None, False)
-    return _Opened(searcher, frozenset(state.mailboxes) if state.mailboxes is not None else None,
+        return _Opened(cache, searchers, None, False)
+    return _Opened(cache, searchers, frozenset(state.mailboxes) if state.mailboxes is not None else None,
                    state.schema_version >= PAIRS_SINCE)
 
 
@@ -161,16 +217,10 @@ def search(db_dir: Path, org_id: str, text: str, readable_mailbox_ids: set[str],
         compile_query(text, readable_mailbox_ids)  # a malformed query is refused even before the first index
         result.ready = False
         return result
-    searcher = opened.searcher
     query = compile_query(text, readable_mailbox_ids, mailbox_ids=mailbox_ids, resolve_mailbox=resolve_mailbox,
                           every_mailbox=every_mailbox, indexed_mailboxes=opened.indexed, pairs=opened.pairs)
-    if sort == "relevance":
-        res = searcher.search(query, limit=per_page, count=True, offset=offset)
-    else:
-        order = tantivy.Order.Desc if sort == "newest" else tantivy.Order.Asc
-        res = searcher.search(query, limit=per_page, count=True, offset=offset, order_by_field="ts", order=order)
-    result.total = int(res.count or 0)
-    for score, addr in res.hits:
+    result.total, hits = opened.search(query, per_page, offset, sort)
+    for score, searcher, addr in hits:
         d = searcher.doc(addr).to_dict()
         ts = _first(d, "ts", None)
         result.hits.append(Hit(
@@ -194,13 +244,12 @@ def matching_item_ids(db_dir: Path, org_id: str, text: str, readable_mailbox_ids
     if opened is None:
         compile_query(text, readable_mailbox_ids)  # a malformed query is refused even before the first index
         return []
-    searcher = opened.searcher
     query = compile_query(text, readable_mailbox_ids, resolve_mailbox=resolve_mailbox, every_mailbox=every_mailbox,
                           indexed_mailboxes=opened.indexed, pairs=opened.pairs)
-    total = int(searcher.search(query, limit=1, count=True).count or 0)
+    total = sum(int(n.count or 0) for n in opened.cache.each(opened.searchers, lambda s: s.search(query, limit=1, count=True)))
     if total > limit:
         raise QueryError(f"the query matches {total} messages, more than {limit} at once: narrow it (e.g. after:, folder:)")
     if total == 0:
         return []
-    res = searcher.search(query, limit=total, count=False, order_by_field="ts", order=tantivy.Order.Desc)
-    return [str(_first(searcher.doc(addr).to_dict(), "item_id")) for _, addr in res.hits]
+    _, hits = opened.search(query, total, sort="newest")
+    return [str(_first(searcher.doc(addr).to_dict(), "item_id")) for _, searcher, addr in hits]

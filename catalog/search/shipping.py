@@ -179,6 +179,22 @@ def _stats(path: Path, names: Iterable[str]) -> dict[str, list[int]]:
     return out
 
 
+def _index_files(path: Path) -> list[str]:
+    """The files a generation is made of, by their name under `path` (a part's files are `part-N/...`)."""
+    return [f.relative_to(path).as_posix() for f in sorted(path.rglob("*"))
+            if f.is_file() and f.name != SHIPPED_FILE and not f.name.endswith((".lock", ".tmp"))]
+
+
+def _placed(root: Path, name: str) -> Path:
+    """Where a manifest's file goes under `root`: a file of the index or of one of its parts, never
+    elsewhere (the manifest is sealed with the organization's key; this is a second fence)."""
+    steps = name.split("/")
+    if (len(steps) > 2 or any(s in ("", ".", "..") for s in steps)
+            or (len(steps) == 2 and not (steps[0].startswith("part-") and steps[0][5:].isdigit()))):
+        raise ShippedIndexError(f"the shared index names a file outside the index ({name!r}); the local copy is kept")
+    return root.joinpath(*steps)
+
+
 def local_seq(path: Path) -> int | None:
     seq = _shipped(path).get("seq")
     return seq if isinstance(seq, int) else None
@@ -251,13 +267,15 @@ def pull(shelf: Shelf, org_id: str, path: Path, seq: int, *, threads: int = THRE
     fds: list[int] = []
     try:
         for fname, parts in man.files.items():
+            target = _placed(new, fname)
+            target.parent.mkdir(mode=0o700, exist_ok=True)
             if have.get(fname) == parts and (path / fname).is_file():
                 try:
-                    os.link(path / fname, new / fname)  # index files are never changed in place
+                    os.link(path / fname, target)  # index files are never changed in place
                 except OSError:
-                    shutil.copyfile(path / fname, new / fname)
+                    shutil.copyfile(path / fname, target)
                 continue
-            fd = os.open(new / fname, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             fds.append(fd)
             size = man.sizes.get(fname)
             if size is not None:
@@ -372,28 +390,26 @@ def publish(shelf: Shelf, org_id: str, path: Path, base: int | None, *, threads:
     current = _shipped(path)
     have = _have(path)
     had = {o for parts in have.values() for o in parts}
-    names = [f for f in sorted(path.iterdir()) if f.is_file() and f.name != SHIPPED_FILE
-             and not f.name.endswith(".lock") and not f.name.endswith(".tmp")]
-    stats = _stats(path, [f.name for f in names])
+    names = _index_files(path)
+    stats = _stats(path, names)
     sizes = {n: st[0] for n, st in stats.items()}
-    files: dict[str, list[str]] = {f.name: [""] * max(1, -(-sizes[f.name] // PART_BYTES)) for f in names}
+    files: dict[str, list[str]] = {n: [""] * max(1, -(-sizes[n] // PART_BYTES)) for n in names}
     known = dict(current.get("stats") or {})  # type: ignore[call-overload]
     unchanged = {n for n in files if known.get(n) == stats[n] and len(have.get(n, [])) == len(files[n])}
     for n in unchanged:  # the files of the generation this copy is, untouched since: not read again
         files[n] = list(have[n])
     local = _PerThread(shelf.sealer)
 
-    def ship(f: Path, i: int) -> None:
-        with open(f, "rb") as fh:
+    def ship(name: str, i: int) -> None:
+        with open(path / name, "rb") as fh:
             fh.seek(i * PART_BYTES)
             data = fh.read(PART_BYTES)
         obj = f"{prefix(org_id)}files/{shelf.name_digest(data).hex()}"
         if obj not in had and not shelf.store.exists(obj):
             shelf.store.put(obj, local.sealer.seal(data, obj), durable=True)
-        files[f.name][i] = obj
+        files[name][i] = obj
 
-    _run(threads, [lambda f=f, i=i: ship(f, i) for f in names if f.name not in unchanged
-                   for i in range(len(files[f.name]))])
+    _run(threads, [lambda n=n, i=i: ship(n, i) for n in names if n not in unchanged for i in range(len(files[n]))])
     if base is not None and current.get("seq") == base and files == have:
         if known != stats:  # e.g. a copy shipped before stats were kept: the next run need not read it
             (path / SHIPPED_FILE).write_text(json.dumps({"seq": base, "files": files, "stats": stats}))

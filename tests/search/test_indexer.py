@@ -63,7 +63,7 @@ def test_a_cached_reader_reloads_only_after_a_commit(arc: Archive) -> None:
     sync_index(arc.archive, arc.db_dir)  # type: ignore[arg-type]
     assert len(ids(arc, "delta", cache)) == 2
     entry = cache._open[index_dir(arc.db_dir, arc.archive.org_id)]  # type: ignore[arg-type]
-    entry.index = counting = _CountingIndex(entry.index)  # type: ignore[assignment]
+    entry.parts[0] = counting = _CountingIndex(entry.parts[0])  # type: ignore[call-overload]
     for _ in range(3):
         assert len(ids(arc, "delta", cache)) == 2
     assert counting.reloads == 0  # nothing committed: the open readers serve

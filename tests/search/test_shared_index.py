@@ -113,3 +113,32 @@ def test_org_deletion_removes_the_shared_index(two: tuple[Runtime, Runtime]) -> 
     assert not (a.settings.db_dir / "search" / arc.archive.org_id).exists()
     assert _hits(b, arc, WORD, IndexCache()) == []  # B's copy goes with the shared index
     assert not (b.settings.db_dir / "search" / arc.archive.org_id).exists()
+
+
+def test_an_index_in_parts_travels_whole(two: tuple[Runtime, Runtime]) -> None:
+    """A large organization's index is written as parts (subdirectories): B gets every part's files,
+    then A's next run reaches B with only what changed."""
+    from mailark.catalog.search.index import part_paths, read_state
+    from mailark.catalog.search.indexer import IndexOptions
+
+    a, b = two
+    arc = _arc(a)
+    parts = IndexOptions(part_documents=3, max_parts=2)
+    arc.put(arc.ann, [message(i, body=f"{WORD} {i}") for i in range(8)])
+    sync_index(arc.archive, a.settings.db_dir, parts)
+    cb = IndexCache()
+    assert len(_hits(b, arc, WORD, cb)) == 8
+    b_path = b.settings.db_dir / "search" / arc.archive.org_id
+    assert read_state(b_path).parts == 2  # type: ignore[union-attr]
+    assert all((p / "meta.json").is_file() for p in part_paths(b_path, 2))
+    arc.put(arc.info, [message(50 + i, body=f"{WORD} more {i}") for i in range(3)])
+    sync_index(arc.archive, a.settings.db_dir, parts)
+    assert len(_hits(b, arc, WORD, cb)) == 11
+    assert _hits(b, arc, WORD, cb) == _hits(a, arc, WORD, IndexCache())
+
+
+@pytest.mark.parametrize("name", ["../x", "part-0/../../x", "/etc/passwd", "a/b", "part-x/meta.json", "part-0/a/b"])
+def test_a_manifest_cannot_place_a_file_outside_the_index(tmp_path: Path, name: str) -> None:
+    with pytest.raises(shipping.ShippedIndexError, match="outside the index"):
+        shipping._placed(tmp_path, name)
+    assert shipping._placed(tmp_path, "part-1/meta.json") == tmp_path / "part-1" / "meta.json"
