@@ -77,10 +77,12 @@ class IndexRun:
     deleted: int = 0
     seconds: float = 0.0
     text_failures: list[tuple[str, str]] = field(default_factory=list)
+    parts: int = 1  # the index's parts after the run (index.parts_for)
 
     def as_dict(self) -> dict[str, object]:
         return {"org_id": self.org_id, "mode": self.mode, "snapshot": self.snapshot, "indexed": self.indexed,
-                "deleted": self.deleted, "seconds": round(self.seconds, 3), "text_failures": len(self.text_failures)}
+                "deleted": self.deleted, "seconds": round(self.seconds, 3), "text_failures": len(self.text_failures),
+                "parts": self.parts}
 
 
 def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
@@ -114,7 +116,7 @@ def sync_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = No
         started = time.monotonic()
         upto = current_snapshot(archive.lake)
         if upto <= state.snapshot:
-            return IndexRun(archive.org_id, "unchanged", state.snapshot)
+            return IndexRun(archive.org_id, "unchanged", state.snapshot, parts=state.parts)
         try:
             if not history_kept(archive.lake, state.snapshot):
                 raise LookupError(f"snapshot {state.snapshot + 1} was expired by maintenance")
@@ -123,7 +125,7 @@ def sync_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = No
             log.warning("catalogue changes since snapshot %d are not available (%s): rebuilding the index",
                         state.snapshot, e)
             return _rebuild(archive, path, opts)
-        run = IndexRun(archive.org_id, "incremental", upto)
+        run = IndexRun(archive.org_id, "incremental", upto, parts=state.parts)
         if touched:
             writers = _Writers(path, state.parts, opts)
             builder = DocumentBuilder(archive)
@@ -206,7 +208,7 @@ def _rebuild(archive: OrgArchive, path: Path, opts: IndexOptions) -> IndexRun:
     writers.commit()
     write_state(new, IndexState(snapshot=snapshot, generation=str(ULID()).lower(), mailboxes=sorted(boxes), parts=parts))
     swap_in(new, path)
-    run = IndexRun(archive.org_id, "rebuild", snapshot, indexed=n, seconds=time.monotonic() - started)
+    run = IndexRun(archive.org_id, "rebuild", snapshot, indexed=n, seconds=time.monotonic() - started, parts=parts)
     run.text_failures = builder.failed
     return run
 

@@ -59,7 +59,7 @@ def test_parts_answer_as_one_index(arc: Archive) -> None:
     one_selection = matching_item_ids(arc.db_dir, arc.archive.org_id, "report", {arc.ann.id, arc.info.id}, cache=IndexCache())  # type: ignore[arg-type]
 
     run = rebuild_index(arc.archive, arc.db_dir, TWO)  # type: ignore[arg-type]
-    assert run.indexed == len(items) == 23
+    assert run.indexed == len(items) == 23 and run.as_dict()["parts"] == 2
     assert read_state(path).parts == 2 and not (path / "meta.json").exists()  # type: ignore[union-attr]
     assert all(open_index(p).searcher().num_docs > 0 for p in part_paths(path, 2))  # each part an index of its own
     assert documents_in(path) == 23
@@ -91,7 +91,7 @@ def test_incremental_runs_write_and_delete_in_the_right_part(arc: Archive) -> No
     assert len(found("")) == 23
     added = arc.put(arc.info, [message(100 + i, subject=f"zebra {i}") for i in range(6)])
     run = sync_index(arc.archive, arc.db_dir, TWO)  # type: ignore[arg-type]
-    assert (run.mode, run.indexed) == ("incremental", 6)
+    assert (run.mode, run.indexed, run.parts) == ("incremental", 6, 2)
     assert found("zebra") == set(added)
     gone = [items[0], items[1], added[0]]
     delete_copies(arc.archive, gone)
