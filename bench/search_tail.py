@@ -41,6 +41,9 @@ def main() -> None:
     state = read_state(path)
     if state is None or state.schema_version < PAIRS_SINCE:
         raise SystemExit(f"{path} is not an index of schema version {PAIRS_SINCE} or later: build it again")
+    if state.parts > 1:
+        raise SystemExit(f"{path} is in {state.parts} parts; this bench times queries on one index: build one "
+                         "with `python -m bench.search_api --parts 1 ...` (bench.search_parts compares the two)")
     searcher = open_index(path).searcher()
     ids = list(info["mailbox_ids"])
     indexed = frozenset(state.mailboxes or ids)
