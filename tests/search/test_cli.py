@@ -32,3 +32,21 @@ def test_index_then_query_and_errors(arc: Archive) -> None:
     assert r.returncode == 1 and "quote is not closed" in r.stderr
     r = run("search", "index", "--org", "nosuch")
     assert r.returncode == 1 and "nosuch" in r.stderr
+
+
+def test_the_parts_setting_reaches_the_index_and_the_query(arc: Archive) -> None:
+    """MAILARK_SEARCH__PART_DOCUMENTS, as an operator sets it: the index is written in parts, and
+    `search query` reads all of them (the same total, newest first across the parts)."""
+    arc.put(arc.ann, [message(i, subject=f"Walrus {i}") for i in range(7)])
+    arc.archive.lake.close()
+    env = {**os.environ, "MAILARK_SEARCH__PART_DOCUMENTS": "3", "MAILARK_SEARCH__MAX_PARTS": "2"}
+    r = subprocess.run([MAILARK, "search", "index", "--org", "acme", "--json"], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["parts"] == 2
+    r = run("search", "query", "--org", "acme", "walrus", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["total"] == 7
+    dates = [h["date"] for h in doc["hits"]]
+    assert len(dates) == 7 and dates == sorted(dates, reverse=True)
