@@ -30,7 +30,8 @@ def organizations(rt: Runtime, org: str | None) -> list[Organization]:
 def index_organization(rt: Runtime, org_name: str, rebuild: bool = False) -> dict[str, object]:
     o = rt.org(org_name)
     archive = rt.archive_for(o)
-    run: IndexRun = (rebuild_index if rebuild else sync_index)(archive, rt.settings.db_dir, IndexOptions.from_settings(rt.settings.search))
+    opts = IndexOptions.from_settings(rt.settings.search, grow_parts=True)  # this run may rebuild in more parts
+    run: IndexRun = (rebuild_index if rebuild else sync_index)(archive, rt.settings.db_dir, opts)
     log = get_run_logger()
     if run.mode == "unchanged":
         log.info("%s: the index is up to date (catalogue snapshot %d)", org_name, run.snapshot)

@@ -57,12 +57,16 @@ class IndexOptions:
     batch: int = 500  # catalogue rows read at a time
     part_documents: int = 400_000  # index.parts_for
     max_parts: int = 0
+    # An incremental run may rebuild an index that has outgrown its parts (reading every message
+    # again: minutes per 100,000 copies). The index-mail flow and `mailark search index` may; the
+    # catch-up of an import or of a legal hold, which someone is waiting for, does not.
+    grow_parts: bool = False
 
     @classmethod
-    def from_settings(cls, search: SearchSettings) -> IndexOptions:
+    def from_settings(cls, search: SearchSettings, *, grow_parts: bool = False) -> IndexOptions:
         """What the deployment's settings ask for (MAILARK_SEARCH__WRITER_HEAP_MB, __THREADS, ...)."""
         return cls(heap_bytes=search.writer_heap_mb * 1024 * 1024, threads=search.threads,
-                   part_documents=search.part_documents, max_parts=search.max_parts)
+                   part_documents=search.part_documents, max_parts=search.max_parts, grow_parts=grow_parts)
 
     def parts(self, documents: int) -> int:
         return parts_for(documents, self.part_documents, self.max_parts)
@@ -148,7 +152,7 @@ def sync_index(archive: OrgArchive, db_dir: Path, opts: IndexOptions | None = No
             run.text_failures = builder.failed
         write_state(path, replace(state, snapshot=upto))
         run.seconds = time.monotonic() - started
-        if touched and opts.parts(copies_of(archive)) > state.parts:
+        if touched and opts.grow_parts and opts.parts(copies_of(archive)) > state.parts:
             log.warning("the search index of %s has grown past its %d part(s): rebuilding it in more parts",
                         archive.org_id, state.parts)
             return _rebuild(archive, path, opts)

@@ -33,7 +33,7 @@ def index(org: OrgOpt, rebuild: Annotated[bool, typer.Option("--rebuild", help="
     rt = open_runtime(usable_home())
     try:
         o = rt.org(org)
-        opts = IndexOptions.from_settings(rt.settings.search)
+        opts = IndexOptions.from_settings(rt.settings.search, grow_parts=True)
         run = (rebuild_index if rebuild else sync_index)(rt.archive_for(o), rt.settings.db_dir, opts)
     except ControlError as e:
         fail(str(e))

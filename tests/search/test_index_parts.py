@@ -4,6 +4,7 @@ shared index with parts travels to another home whole."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def test_incremental_runs_write_and_delete_in_the_right_part(arc: Archive) -> No
 
 def test_an_index_that_outgrows_its_parts_is_rebuilt_in_more(arc: Archive) -> None:
     arc.put(arc.ann, [message(i) for i in range(4)])
-    grows = IndexOptions(part_documents=6, max_parts=2)
+    grows = IndexOptions(part_documents=6, max_parts=2, grow_parts=True)
     path = index_dir(arc.db_dir, arc.archive.org_id)  # type: ignore[arg-type]
     sync_index(arc.archive, arc.db_dir, grows)  # type: ignore[arg-type]
     assert read_state(path).parts == 1  # type: ignore[union-attr]
@@ -118,6 +119,24 @@ def test_an_index_that_outgrows_its_parts_is_rebuilt_in_more(arc: Archive) -> No
     assert sync_index(arc.archive, arc.db_dir, grows).mode == "unchanged"  # type: ignore[arg-type]
 
 
+def test_a_catch_up_run_does_not_rebuild_for_growth(arc: Archive) -> None:
+    """An import's or a legal hold's catch-up indexes the new copies and leaves the parts to the
+    index-mail flow: a rebuild reads every message again, and someone is waiting."""
+    arc.put(arc.ann, [message(i) for i in range(4)])
+    path = index_dir(arc.db_dir, arc.archive.org_id)  # type: ignore[arg-type]
+    opts = IndexOptions(part_documents=6, max_parts=2)
+    sync_index(arc.archive, arc.db_dir, opts)  # type: ignore[arg-type]
+    arc.put(arc.info, [message(10 + i) for i in range(9)])
+    run = sync_index(arc.archive, arc.db_dir, opts)  # type: ignore[arg-type]
+    assert (run.mode, run.indexed, run.parts) == ("incremental", 9, 1)
+    assert read_state(path).parts == 1  # type: ignore[union-attr]
+    run = sync_index(arc.archive, arc.db_dir, replace(opts, grow_parts=True))  # type: ignore[arg-type]
+    assert run.mode == "unchanged"  # growth is looked at when a run writes something
+    arc.put(arc.info, [message(40)])
+    run = sync_index(arc.archive, arc.db_dir, replace(opts, grow_parts=True))  # type: ignore[arg-type]
+    assert (run.mode, run.parts, run.indexed) == ("rebuild", 2, 14)
+
+
 @pytest.mark.parametrize(("documents", "expected"), [(0, 1), (399_999, 1), (800_000, 2), (5_000_000, 2)])
 def test_parts_for_a_size(documents: int, expected: int) -> None:
     assert parts_for(documents, 400_000, 2) == expected
@@ -127,5 +146,6 @@ def test_settings_reach_the_indexer(tmp_path: Path) -> None:
     from mailark.config.settings import SearchSettings
 
     opts = IndexOptions.from_settings(SearchSettings(part_documents=7, max_parts=3))
-    assert (opts.part_documents, opts.max_parts) == (7, 3)
+    assert (opts.part_documents, opts.max_parts, opts.grow_parts) == (7, 3, False)
+    assert IndexOptions.from_settings(SearchSettings(), grow_parts=True).grow_parts
     assert opts.parts(30) == 3 and opts.parts(13) == 1
