@@ -91,8 +91,8 @@ class SearchSettings(BaseModel):
     shared: bool = False
     refresh_seconds: float = 10.0
     # A rebuild writes an organization's index as one part per `part_documents` copies, at most
-    # `max_parts` (0: one per core), and an indexing run rebuilds an index that has grown past its
-    # parts: a search visits the parts at once, one per core (catalog/search/index.py).
+    # `max_parts` (0: one per core), and the index-mail flow rebuilds an index that has grown past
+    # its parts: a search visits the parts at once, one per core (catalog/search/index.py).
     part_documents: int = Field(default=400_000, ge=1)
     max_parts: int = Field(default=0, ge=0, le=64)
 
