@@ -42,7 +42,8 @@ import httpx
 from bench.generate import generate_org_mail
 from bench.search import build
 from bench.startup import install, without_later_dependencies
-from mailark.catalog.search.index import IndexState, index_dir, parts_for, read_state
+from mailark.catalog.search.index import IndexState, index_dir, read_state
+from mailark.catalog.search.indexer import IndexOptions
 from mailark.catalog.search.text import message_text
 from mailark.config.settings import SearchSettings
 
@@ -249,15 +250,14 @@ def main() -> None:
         path = index_dir(home / "db", str(info["org_id"]))
         index_s = None
         if not (path / "state.json").exists():
-            defaults = SearchSettings()
-            parts = a.parts or parts_for(a.docs, defaults.part_documents, defaults.max_parts)
+            parts = a.parts or IndexOptions.from_settings(SearchSettings()).parts(a.docs)
             index_s = round(build(path, texts, a.docs, a.threads, a.heap_mb, list(info["mailbox_ids"]), parts), 1)  # type: ignore[arg-type]
         before = None
         if a.before:
             site = work / f"site-{a.before}"
-            if (site / "site").is_dir():
-                without_later_dependencies(a.before, site / "site")
-            before = (a.before, site / "site" if (site / "site").is_dir() else install(a.before, site))
+            target = site / "site" if (site / "site").is_dir() else install(a.before, site)
+            without_later_dependencies(a.before, target)  # also a site kept from before the bench hid them
+            before = (a.before, target)
         out = {"documents": a.docs, "queries_per_principal": a.queries, "index_s": index_s,
                "load_average": os.getloadavg()[0],
                "parts": (read_state(path) or IndexState()).parts,

@@ -103,7 +103,7 @@ class IndexCache:
         with self._lock:
             entry = self._open.get(path)
             if entry is None or entry.token != _token(path, state):
-                entry = self._opened(path, state, reload=True)
+                entry = self._opened(path, state)
         try:
             for i, part in enumerate(part_paths(path, len(entry.parts))):
                 meta = _meta(part)  # before the reload: a commit after it is seen by the next search
@@ -116,12 +116,12 @@ class IndexCache:
             if state is None or not exists(path):
                 return None
             with self._lock:
-                entry = self._opened(path, state, reload=False)
+                entry = self._opened(path, state)
         return entry.parts, entry.token
 
-    def _opened(self, path: Path, state: IndexState, *, reload: bool) -> _Entry:
+    def _opened(self, path: Path, state: IndexState) -> _Entry:
         paths = part_paths(path, state.parts)
-        metas = [None if reload else _meta(p) for p in paths]  # read before opening: see `get`
+        metas = [_meta(p) for p in paths]  # read before opening: a commit in between is reloaded next time
         entry = _Entry(_token(path, state), [open_index(p) for p in paths], metas)
         self._open[path] = entry
         return entry
@@ -154,19 +154,17 @@ class _Opened:
     indexed: frozenset[str] | None  # every mailbox id the index may hold; None: unknown
     pairs: bool  # the index has the `pairs` field
 
-    def search(self, query: tantivy.Query, limit: int, offset: int = 0, sort: str = "relevance"
-               ) -> tuple[int, list[tuple[float | int, tantivy.Searcher, tantivy.DocAddress]]]:
-        """The total of every part, and hits `offset` to `offset + limit` of their merged ranking
-        (by score or by date, as one index ranks them; each part's own order is kept among equals)."""
+    def search(self, query: tantivy.Query, limit: int, offset: int = 0, sort: str = "relevance", *,
+               count: bool = True) -> tuple[int, list[tuple[float | int, tantivy.Searcher, tantivy.DocAddress]]]:
+        """The total of every part (0 unless `count`), and hits `offset` to `offset + limit` of their
+        merged ranking (by score or by date, as one index ranks them; each part's own order is kept
+        among equals, so paging neither repeats nor skips)."""
         kw: dict[str, object] = {}
         if sort != "relevance":
             kw = {"order_by_field": "ts", "order": tantivy.Order.Asc if sort == "oldest" else tantivy.Order.Desc}
-        if len(self.searchers) == 1:
-            res = self.searchers[0].search(query, limit=limit, count=True, offset=offset, **kw)  # type: ignore[arg-type]
-            return int(res.count or 0), [(v, self.searchers[0], a) for v, a in res.hits]
 
         def one(s: tantivy.Searcher) -> tantivy.SearchResult:
-            return s.search(query, limit=offset + limit, count=True, **kw)  # type: ignore[arg-type]
+            return s.search(query, limit=offset + limit, count=count, **kw)  # type: ignore[arg-type]
 
         results = self.cache.each(self.searchers, one)
         ranked = [[(v, s, a) for v, a in r.hits] for s, r in zip(self.searchers, results, strict=True)]
@@ -246,10 +244,10 @@ def matching_item_ids(db_dir: Path, org_id: str, text: str, readable_mailbox_ids
         return []
     query = compile_query(text, readable_mailbox_ids, resolve_mailbox=resolve_mailbox, every_mailbox=every_mailbox,
                           indexed_mailboxes=opened.indexed, pairs=opened.pairs)
-    total = sum(int(n.count or 0) for n in opened.cache.each(opened.searchers, lambda s: s.search(query, limit=1, count=True)))
+    total, _ = opened.search(query, 1)
     if total > limit:
         raise QueryError(f"the query matches {total} messages, more than {limit} at once: narrow it (e.g. after:, folder:)")
     if total == 0:
         return []
-    _, hits = opened.search(query, total, sort="newest")
+    _, hits = opened.search(query, total, sort="newest", count=False)
     return [str(_first(searcher.doc(addr).to_dict(), "item_id")) for _, searcher, addr in hits]
