@@ -156,8 +156,12 @@ def open_index(path: Path, *, create: bool = False) -> tantivy.Index:
     return idx
 
 
-def exists(path: Path) -> bool:
-    return (path / STATE_FILE).is_file() and (tantivy.Index.exists(str(path)) or tantivy.Index.exists(str(path / "part-0")))
+def exists(path: Path, state: IndexState | None = None) -> bool:
+    """Whether the index at `path` is whole: its state.json and every part it names (`state`: that
+    state.json, already read). An index with a part missing is as good as none: searches say it is
+    not ready, and the next indexing run rebuilds it."""
+    state = state or read_state(path)
+    return state is not None and all(p.is_dir() and tantivy.Index.exists(str(p)) for p in part_paths(path, state.parts))
 
 
 def part_paths(path: Path, parts: int) -> list[Path]:

@@ -230,7 +230,7 @@ def swap_in(new: Path, path: Path) -> None:
 def documents_in(path: Path) -> int:
     """How many documents the index at `path` holds (0 when there is none)."""
     state = read_state(path)
-    if state is None or not exists(path):
+    if state is None or not exists(path, state):
         return 0
     total = 0
     for part in part_paths(path, state.parts):

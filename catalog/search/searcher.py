@@ -98,7 +98,7 @@ class IndexCache:
     def get(self, path: Path) -> tuple[list[tantivy.Index], str] | None:
         """The parts of the index at `path`, reloaded to the indexer's latest commit, and its generation."""
         state = read_state(path)
-        if state is None or not exists(path):
+        if state is None or not exists(path, state):
             return None
         with self._lock:
             entry = self._open.get(path)
@@ -113,7 +113,7 @@ class IndexCache:
         except Exception:  # noqa: BLE001 - swapped by a rebuild between our look at state.json and now
             self.forget(path)
             state = read_state(path)
-            if state is None or not exists(path):
+            if state is None or not exists(path, state):
                 return None
             with self._lock:
                 entry = self._opened(path, state)

@@ -137,6 +137,23 @@ def test_a_catch_up_run_does_not_rebuild_for_growth(arc: Archive) -> None:
     assert (run.mode, run.parts, run.indexed) == ("rebuild", 2, 14)
 
 
+def test_an_index_with_a_part_missing_is_not_ready_and_is_rebuilt(arc: Archive) -> None:
+    """No traceback for a part lost on disk: searches say the index is not ready (as with no index),
+    and the next indexing run rebuilds it whole."""
+    import shutil
+
+    _fill(arc)
+    path = index_dir(arc.db_dir, arc.archive.org_id)  # type: ignore[arg-type]
+    sync_index(arc.archive, arc.db_dir, TWO)  # type: ignore[arg-type]
+    shutil.rmtree(part_paths(path, 2)[1])
+    page = search(arc.db_dir, arc.archive.org_id, "report", {arc.ann.id, arc.info.id}, cache=IndexCache())  # type: ignore[arg-type]
+    assert not page.ready and page.total == 0
+    run = sync_index(arc.archive, arc.db_dir, TWO)  # type: ignore[arg-type]
+    assert (run.mode, run.indexed, run.parts) == ("rebuild", 23, 2)
+    page = search(arc.db_dir, arc.archive.org_id, "", {arc.ann.id, arc.info.id}, cache=IndexCache())  # type: ignore[arg-type]
+    assert page.ready and page.total == 23
+
+
 @pytest.mark.parametrize(("documents", "expected"), [(0, 1), (399_999, 1), (800_000, 2), (5_000_000, 2)])
 def test_parts_for_a_size(documents: int, expected: int) -> None:
     assert parts_for(documents, 400_000, 2) == expected
