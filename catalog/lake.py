@@ -254,11 +254,12 @@ def open_lake(settings: Settings, store: ObjectStore, *, read_only: bool = False
         loc.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     with catalog_lane(settings):
         try:
-            con.execute(loc.attach_sql(read_only))
+            _attach(con, loc, read_only)
         except duckdb.Error as e:
             raise LakeError(f"cannot open the catalogue at {loc.catalog}: {e}") from e
         if not read_only:
             ensure_schema(con)
+            _remember(con, loc)
     return con
 
 
@@ -268,11 +269,75 @@ def reattach(con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> None:
     A DuckLake connection caches the catalog's snapshot and id counters; when another process
     commits in between, the next commit of this connection can reuse ids and be lost (seen with
     two importing processes on one SQLite catalog: one batch's commit returned but never
-    appeared). Re-attaching inside the commit lane, where no one else writes, costs a few tens
-    of milliseconds per batch and leaves nothing stale.
+    appeared). Re-attaching inside the commit lane, where no one else writes, leaves nothing
+    stale; it costs 20-50 ms of CPU (the next query loads the catalog again), so the lane skips it
+    when nothing changed (`_unchanged`).
     """
     con.execute(f"DETACH {ALIAS}")
-    con.execute(loc.attach_sql())
+    _attach(con, loc)
+
+
+# DuckDB variables on the connection: the catalog file it attached, and the catalog's latest
+# snapshot as the connection last left the lane.
+_ATTACHED = "mailark_catalog_file"
+_SEEN = "mailark_catalog_seen"
+
+
+def _attach(con: duckdb.DuckDBPyConnection, loc: LakeLocation, read_only: bool = False) -> None:
+    """ATTACH, noting which catalog file the connection opened (an attached connection keeps
+    reading that file even when another is put in its place, as a restore would)."""
+    con.execute(loc.attach_sql(read_only))
+    path = loc.sqlite_path
+    try:
+        st = os.stat(path) if path is not None else None  # after: ATTACH creates a new catalog's file
+    except OSError:
+        st = None
+    con.execute(f"SET VARIABLE {_ATTACHED} = ?", [f"{st.st_dev}:{st.st_ino}" if st else None])
+    con.execute(f"RESET VARIABLE {_SEEN}")
+
+
+def _latest(con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> tuple[str | None, object]:
+    """The catalog's latest snapshot now, if this connection still has the file at the catalog's
+    path attached, and the one the connection noted (`_remember`).
+
+    Only a SQLite catalog answers: every writer on it shares one lane, so inside the lane its
+    latest snapshot is the last one any connection made. With PostgreSQL each organization has a
+    lane of its own and the snapshots of others interleave; its connections always re-attach."""
+    path = loc.sqlite_path
+    if path is None:
+        return None, None
+    try:
+        st = os.stat(path)
+        row = con.execute(
+            f"SELECT snapshot_id, snapshot_time::VARCHAR, getvariable('{_SEEN}'), getvariable('{_ATTACHED}') "
+            f"FROM {METADATA}.ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1"
+        ).fetchone()
+    except (OSError, duckdb.Error):
+        return None, None
+    if row is None or row[3] != f"{st.st_dev}:{st.st_ino}":
+        return None, None
+    return f"{row[0]}:{row[1]}", row[2]
+
+
+def _unchanged(con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> bool:
+    """True if no one committed to the catalog since this connection last left the lane."""
+    now, seen = _latest(con, loc)
+    return now is not None and now == seen
+
+
+def _remember(con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> None:
+    """Note the catalog as this connection leaves it (inside the lane: no one else has written)."""
+    now, _ = _latest(con, loc)
+    if now is not None:
+        con.execute(f"SET VARIABLE {_SEEN} = ?", [now])
+
+
+def _forget(con: duckdb.DuckDBPyConnection) -> None:
+    """After a failure inside the lane, what this connection holds is not trusted: re-attach next time."""
+    try:
+        con.execute(f"RESET VARIABLE {_SEEN}")
+    except duckdb.Error:
+        pass
 
 
 @contextmanager
@@ -286,7 +351,7 @@ def catalog_lane(
     any machine that reaches the catalog share the lane.
 
     With `con` (and its `store`), the lake is re-attached on entry so the commit starts from the
-    catalog as it is now (see `reattach`).
+    catalog as it is now (see `reattach`), unless the catalog is as this connection left it.
     """
     catalog = settings.resolved_lake_catalog
     if catalog.startswith(POSTGRES):
@@ -296,9 +361,18 @@ def catalog_lane(
         key = org_id if org_id and not catalog.startswith("sqlite:") else "catalog"
         lane = file_lane(settings.db_dir / "locks", key)
     with lane:
-        if con is not None and store is not None:
-            reattach(con, location(settings, store))
-        yield
+        if con is None or store is None:
+            yield
+            return
+        loc = location(settings, store)
+        if not _unchanged(con, loc):
+            reattach(con, loc)
+        try:
+            yield
+        except BaseException:
+            _forget(con)
+            raise
+        _remember(con, loc)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:
