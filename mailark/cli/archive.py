@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from mailark.cli.common import JsonOpt, OrgOpt, cli_runtime, err, fail, guard, out, prefect_running, print_json
 from mailark.config.settings import get_settings
@@ -170,6 +169,8 @@ def stats(org: OrgOpt, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(doc)
         return
+    from rich.table import Table  # imported when a table is printed: a --json run does without it
+
     t = Table("figure", "value")
     for k, v in doc.items():
         t.add_row(k, f"{v:,}" if isinstance(v, int) else str(v))
@@ -212,6 +213,8 @@ def sql(
     if as_json:
         print_json([dict(zip(cols, r)) for r in rows])
         return
+    from rich.table import Table
+
     t = Table(*cols)
     for r in rows:
         t.add_row(*[str(v) for v in r])

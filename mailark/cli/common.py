@@ -14,7 +14,6 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy.orm import Session
 
 from mailark.cli.json_output import json_default, print_json  # noqa: F401 - the commands import them from here
@@ -153,6 +152,8 @@ def emit(doc: Any, as_json: bool, text: str | Callable[[], None]) -> None:
 
 def table(rows: list[dict[str, Any]], *cols: str) -> Callable[[], None]:
     def show() -> None:
+        from rich.table import Table  # imported when a table is printed: a --json run does without it
+
         t = Table(*cols)
         for r in rows:
             t.add_row(*[", ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v)) for v in (r[c] for c in cols)])
