@@ -22,7 +22,8 @@ whole `mailark import` process (start-up included) with it.
 notmuch and mu are installed with apt-get when missing (run as root).
 
 `--before COMMIT` adds mailark as of that commit (its files from `git archive`, run through the
-same venv) to the same rounds, so a change is measured against its parent in one run.
+same venv) to the same rounds, so a change is measured against its parent in one run; a commit
+whose `mailark import` indexes by itself (`--no-index` exists) runs both ways, as this checkout.
 """
 
 from __future__ import annotations
@@ -204,8 +205,14 @@ def main(argv: list[str] | None = None) -> None:
         "notmuch": run_notmuch, "mu": run_mu}
     if args.before:
         code = checkout(args.before)
-        runners[f"mailark@{args.before[:7]}"] = lambda m, h: run_mailark(m, h, code)
-    names = [k for k in runners if k in args.only or k.startswith("mailark@")
+        rev = args.before[:7]
+        if "--no-index" in (code / "mailark" / "cli" / "archive.py").read_text():
+            # A revision whose import indexes by itself runs both ways too, like this checkout.
+            runners[f"mailark@{rev}"] = lambda m, h: run_mailark(m, h, code, no_index=True)
+            runners[f"mailark-1p@{rev}"] = lambda m, h: run_mailark(m, h, code, one_process=True)
+        else:
+            runners[f"mailark@{rev}"] = lambda m, h: run_mailark(m, h, code)
+    names = [k for k in runners if k in args.only or k.startswith(("mailark@", "mailark-1p@"))
              or (k == "mailark-1p" and "mailark" in args.only)]
     results: dict[str, list[dict[str, float]]] = {k: [] for k in names}
     baselines: list[float] = []
@@ -232,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{v[-1]['index_disk'] / 1e6:.1f} |")
     for name in [k for k in names if k.startswith("mailark")]:
         v = results[name]
-        if name == "mailark-1p":
+        if name.startswith("mailark-1p"):
             one = statistics.median(x["import"] for x in v)
             print(f"\n{name}: `mailark import` archiving and indexing in one process {one:.2f} s CPU (median)")
             continue
