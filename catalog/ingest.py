@@ -23,7 +23,7 @@ import pyarrow as pa
 from ulid import ULID
 
 from mailark.catalog.archive import OrgArchive
-from mailark.catalog.lake import ALIAS, LakeError
+from mailark.catalog.lake import ALIAS, LakeError, one_thread
 from mailark.storage.metadata import MessageMeta, extract
 from mailark.storage.mime import NotAMessage, Part, Split
 from mailark.storage.packs import PackWriter
@@ -225,7 +225,8 @@ class BatchWriter:
         if any(it is _CONSUMED for it in items):
             raise ValueError("this batch was consumed by an earlier write(consume=True): it cannot be written again")
         try:
-            return self._write(items, consume)
+            with one_thread(self.archive.lake):
+                return self._write(items, consume)
         except duckdb.Error as e:
             raise self._damaged(e) from e
 

@@ -375,6 +375,22 @@ def catalog_lane(
         _remember(con, loc)
 
 
+@contextmanager
+def one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB on one thread for the duration: for the small statements of an ingest batch (a
+    dozen, each a few ms) a second thread only adds its wake-ups, 15-20 ms of CPU per batch
+    (BENCHMARKS.md, "Session 11"). Large queries (compaction, metering, exports) keep every core."""
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchone() or (1,)
+    if int(threads) <= 1:
+        yield
+        return
+    con.execute("SET threads = 1")
+    try:
+        yield
+    finally:
+        con.execute(f"SET threads = {int(threads)}")
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:
     """Create missing tables; True if any was created.
 

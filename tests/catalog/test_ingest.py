@@ -223,3 +223,23 @@ def test_problems_without_bytes_each_leave_a_trace(rt, org, tmp_path: Path) -> N
     assert rows == [("bad-1.txt", 10), ("empty-1.eml", 0), ("empty-2.eml", 0), ("pipe-a", 0), ("pipe-b", 0)]
     again = run_import(rt, "acme", "ann@acme", [src])
     assert (again.counts.quarantined, again.counts.duplicates) == (0, 6)
+
+
+def test_a_batch_runs_duckdb_on_one_thread_and_gives_the_threads_back(rt, org, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A batch's statements are small: a second DuckDB thread only adds CPU (catalog.lake.one_thread).
+    The connection's own setting is back once the batch is written, for the large queries."""
+    from mailark.catalog import ingest
+
+    arch, mb = setup(rt, org)
+    rt.lake.execute("SET threads = 2")
+    seen: list[int] = []
+    real = ingest.BatchWriter._commit
+
+    def commit(self, *a, **k):  # type: ignore[no-untyped-def]
+        seen.append(int(rt.lake.execute("SELECT current_setting('threads')").fetchone()[0]))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(ingest.BatchWriter, "_commit", commit)
+    counts = BatchWriter(arch, "run", "test").write(items(mb, [(mail(1, b"x" * 1000), "Inbox")]))
+    assert counts.archived == 1 and seen == [1]
+    assert rt.lake.execute("SELECT current_setting('threads')").fetchone()[0] == 2
