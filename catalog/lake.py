@@ -334,10 +334,14 @@ def _remember(con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> None:
 
 def _forget(con: duckdb.DuckDBPyConnection) -> None:
     """After a failure inside the lane, what this connection holds is not trusted: re-attach next time."""
-    try:
-        con.execute(f"RESET VARIABLE {_SEEN}")
-    except duckdb.Error:
-        pass
+    for statement in ("", "ROLLBACK"):  # a transaction left aborted refuses every statement until rolled back
+        try:
+            if statement:
+                con.execute(statement)
+            con.execute(f"RESET VARIABLE {_SEEN}")
+            return
+        except duckdb.Error:
+            continue
 
 
 @contextmanager

@@ -80,6 +80,16 @@ def test_a_failure_inside_the_lane_makes_the_next_lane_reattach(rt, org, reattac
     assert len([c for c in reattached if c is rt.lake]) == 1
 
 
+def test_a_transaction_left_aborted_in_the_lane_is_rolled_back_and_the_next_lane_reattaches(rt, org, reattached) -> None:  # type: ignore[no-untyped-def]
+    commit_one(rt, org)
+    with pytest.raises(duckdb.Error), rt.commit_lane(org.id):
+        rt.lake.execute("BEGIN")
+        rt.lake.execute("SELECT 'not a number'::INTEGER")  # the transaction is aborted, not rolled back
+    run = commit_one(rt, org)
+    assert len([c for c in reattached if c is rt.lake]) == 1
+    assert run in ledger_runs(rt, org)
+
+
 def test_a_catalog_file_replaced_in_place_is_attached_again(home, rt, org, reattached) -> None:  # type: ignore[no-untyped-def]
     first = commit_one(rt, org)
     catalog = home.db_dir / "lake.sqlite"
