@@ -287,13 +287,19 @@ def _attach(con: duckdb.DuckDBPyConnection, loc: LakeLocation, read_only: bool =
     """ATTACH, noting which catalog file the connection opened (an attached connection keeps
     reading that file even when another is put in its place, as a restore would)."""
     con.execute(loc.attach_sql(read_only))
-    path = loc.sqlite_path
-    try:
-        st = os.stat(path) if path is not None else None  # after: ATTACH creates a new catalog's file
-    except OSError:
-        st = None
-    con.execute(f"SET VARIABLE {_ATTACHED} = ?", [f"{st.st_dev}:{st.st_ino}" if st else None])
+    # read after the ATTACH, which creates a new catalog's file
+    con.execute(f"SET VARIABLE {_ATTACHED} = ?", [_catalog_file(loc)])
     con.execute(f"RESET VARIABLE {_SEEN}")
+
+
+def _catalog_file(loc: LakeLocation) -> str | None:
+    """Which file is at the SQLite catalog's path now (device and inode; `_file_identity`'s first two)."""
+    if loc.sqlite_path is None:
+        return None
+    try:
+        return ":".join(map(str, _file_identity(str(loc.sqlite_path))[:2]))
+    except OSError:
+        return None
 
 
 def _latest(con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> tuple[str | None, object]:
@@ -303,18 +309,17 @@ def _latest(con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> tuple[str | No
     Only a SQLite catalog answers: every writer on it shares one lane, so inside the lane its
     latest snapshot is the last one any connection made. With PostgreSQL each organization has a
     lane of its own and the snapshots of others interleave; its connections always re-attach."""
-    path = loc.sqlite_path
-    if path is None:
+    here = _catalog_file(loc)
+    if here is None:
         return None, None
     try:
-        st = os.stat(path)
         row = con.execute(
             f"SELECT snapshot_id, snapshot_time::VARCHAR, getvariable('{_SEEN}'), getvariable('{_ATTACHED}') "
             f"FROM {METADATA}.ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1"
         ).fetchone()
-    except (OSError, duckdb.Error):
+    except duckdb.Error:
         return None, None
-    if row is None or row[3] != f"{st.st_dev}:{st.st_ino}":
+    if row is None or row[3] != here:
         return None, None
     return f"{row[0]}:{row[1]}", row[2]
 
@@ -334,14 +339,14 @@ def _remember(con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> None:
 
 def _forget(con: duckdb.DuckDBPyConnection) -> None:
     """After a failure inside the lane, what this connection holds is not trusted: re-attach next time."""
-    for statement in ("", "ROLLBACK"):  # a transaction left aborted refuses every statement until rolled back
+    try:
+        con.execute(f"RESET VARIABLE {_SEEN}")
+    except duckdb.Error:  # a transaction left aborted refuses every statement until it is rolled back
         try:
-            if statement:
-                con.execute(statement)
+            con.execute("ROLLBACK")
             con.execute(f"RESET VARIABLE {_SEEN}")
-            return
         except duckdb.Error:
-            continue
+            pass
 
 
 @contextmanager
