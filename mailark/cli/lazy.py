@@ -14,6 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup, _click as click  # Typer's own (vendored) click
 
+from mailark.cli import end_startup
 from mailark.cli.commands import LazyCommand
 
 __all__ = ["LazyCommand", "LazyGroup", "load_commands", "register_module"]
@@ -54,6 +55,7 @@ class LazyGroup(TyperGroup):
             return TyperCommand(entry.name, help=entry.help)
         for name, cmd in load_commands(entry.module).items():
             self.commands.setdefault(name, cmd)
+        end_startup()
         return self.commands.get(cmd_name)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

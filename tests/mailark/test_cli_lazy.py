@@ -96,3 +96,32 @@ def test_a_search_opens_neither_the_catalogue_nor_alembic(home) -> None:  # type
     assert done.returncode == 0, done.stderr
     result, loaded = done.stdout.rsplit("LOADED", 1)
     assert '"total": 0' in result and loaded.strip() == "[]", loaded
+
+
+def test_the_collector_pauses_for_the_imports_and_runs_for_the_command(home) -> None:  # type: ignore[no-untyped-def]
+    """`main` turns the garbage collector off while the command's modules are imported, then freezes
+    what they made and turns it back on before the command runs; a process that runs commands
+    through the app itself (a test, an embedding program) keeps its collector untouched."""
+    import os
+
+    probe = (
+        "import gc, sys\n"
+        "import mailark.cli as cli, mailark.cli.lazy as lazy\n"
+        "seen = []\n"
+        "def spy():\n"
+        "    seen.append(('before', gc.isenabled()))\n"
+        "    cli.end_startup()\n"
+        "    seen.append(('after', gc.isenabled(), gc.get_freeze_count() > 20000, 'sqlalchemy.orm' in sys.modules))\n"
+        "lazy.end_startup = spy\n"
+        "sys.argv = ['mailark', 'org', 'list', '--json']\n"
+        "try:\n    cli.main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('SEEN', seen)\n"
+        "gc.unfreeze(); gc.enable(); cli.end_startup()\n"
+        "print('EMBEDDED', gc.isenabled(), gc.get_freeze_count())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                          env=os.environ.copy())
+    assert done.returncode == 0, done.stderr
+    seen = done.stdout.split("SEEN", 1)[1].split("EMBEDDED")[0].strip()
+    assert seen == "[('before', False), ('after', True, True, True)]", seen
+    assert done.stdout.rsplit("EMBEDDED", 1)[1].strip() == "True 0"
