@@ -28,7 +28,7 @@ def __getattr__(name: str) -> Any:
 def main() -> None:
     # The start-up imports (SQLAlchemy, pydantic, the control models) make a few hundred thousand
     # objects that live until the exit and hardly any garbage, yet every full collection during
-    # them walks all of it (0.07 s of an import's CPU). Collection resumes once the command's
+    # them walks all of it (0.04-0.05 s of an import's CPU). Collection resumes once the command's
     # modules are in (`end_startup`).
     gc.disable()
     try:
