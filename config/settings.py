@@ -7,13 +7,13 @@ Settings are the only global state the project keeps; everything else is passed 
 from __future__ import annotations
 
 import os
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from mailark.config.environment import config_file_values, environment_values, merged
 
 
 def default_home() -> Path:
@@ -142,10 +142,14 @@ class MailSettings(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore"
-    )
+class Settings(BaseModel):
+    """Keyword arguments over ``MAILARK_*`` variables over the config file over defaults
+    (config/environment.py says how variables are read)."""
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**merged(config_file_values(default_home()), environment_values(type(self)), values))
 
     home: Path = Field(default_factory=default_home)
     # "local": a directory under $MAILARK_HOME/objects; "s3": MinIO or any S3 (see s3.*).
@@ -231,17 +235,6 @@ class Settings(BaseSettings):
     # First-login invitations by e-mail (issue 14, section 6): MAILARK_MAIL__RELAY_HOST, __RELAY_PORT, __FROM, ...
     mail: MailSettings = Field(default_factory=MailSettings)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlSource(settings_cls))
-
     # ---- derived paths -------------------------------------------------------------------
     @property
     def objects_dir(self) -> Path:
@@ -275,20 +268,6 @@ class Settings(BaseSettings):
         for d in (self.objects_dir, self.db_dir, self.logs_dir):
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.db_dir, 0o700)
-
-
-class _TomlSource(PydanticBaseSettingsSource):
-    """Reads the config file; environment variables still win over it."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        path = Path(os.environ.get("MAILARK_CONFIG") or default_home() / "mailark.toml")
-        if not path.is_file():
-            return {}
-        with path.open("rb") as f:
-            return tomllib.load(f)
 
 
 @lru_cache(maxsize=1)

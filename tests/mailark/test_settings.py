@@ -43,3 +43,61 @@ def test_every_deployment_points_at_a_flow() -> None:
         mod = __import__(module.removesuffix(".py").replace("/", "."), fromlist=[name])
         assert isinstance(getattr(mod, name), Flow), dep["name"]
         assert dep["work_pool"]["name"] == "mailark"
+
+
+def _reference() -> type:
+    """The Settings fields read by pydantic-settings as `Settings` was until it read the variables
+    itself (config/environment.py): the reference the two must agree with."""
+    from pydantic import create_model
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class Base(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="MAILARK_", env_nested_delimiter="__", extra="ignore")
+
+    fields = {name: (f.annotation, f) for name, f in Settings.model_fields.items()}
+    return create_model("Reference", __base__=Base, **fields)  # type: ignore[call-overload]
+
+
+ENVIRONMENTS = [
+    {"MAILARK_BATCH_MESSAGES": "5", "mailark_zstd_level": "7", "MAILARK_WEB_SECURE_COOKIES": "false"},
+    {"MAILARK_S3__BUCKET": "b", "MAILARK_S3__SECURE": "0", "MAILARK_S3__SECRET_KEY": "s3cret"},
+    {"MAILARK_S3": '{"endpoint": "minio:9000", "bucket": "j", "secure": false}', "MAILARK_S3__BUCKET": "over"},
+    {"MAILARK_SOURCES__ALLOW_NETWORKS": '["10.0.0.0/8", "192.168.0.0/16"]', "MAILARK_SOURCES__PARALLEL": "8"},
+    {"MAILARK_MAIL__FROM": "archive@example.org", "MAILARK_MAIL__RELAY_HOST": "smtp.example.org",
+     "MAILARK_MAIL__PASSWORD": "pw"},
+    {"MAILARK_MASTER_KEY": "a2V5", "MAILARK_WORM": "governance", "MAILARK_WORM_DEFAULT_KEEP": "10y",
+     "MAILARK_ORPHAN_GRACE_DAYS": "0.5"},
+    {"MAILARK_SEARCH__MAX_PARTS": "3", "MAILARK_SEARCH__SHARED": "1", "MAILARK_GRAPH__TIMEOUT": "5.5",
+     "MAILARK_JOURNAL__DOMAIN": "journal.example.org", "MAILARK_USAGE_PORTAL__TOKEN": "t"},
+    {"MAILARK_NO_SUCH": "1", "MAILARK_S3__NO_SUCH": "2", "MAILARK_WORM_DEFAULT_KEEP": "",
+     "MAILARK_BACKUP__DESTINATION": "/srv/backups", "MAILARK_WEB__TLS_CERT": "/etc/cert.pem"},
+    {"MAILARK_WEB": '{"tls_cert": "/a.pem"}', "MAILARK_WEB__TLS_KEY": "/a.key", "MAILARK_LAKE_CATALOG": "postgres:dbname=x"},
+]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS, ids=range(len(ENVIRONMENTS)))
+def test_variables_read_as_pydantic_settings_reads_them(home: Settings, monkeypatch: pytest.MonkeyPatch,
+                                                        environment: dict[str, str]) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    ours, reference = Settings(), _reference()()
+    assert ours.model_dump() == reference.model_dump()
+    assert ours.model_dump() != Settings.model_construct().model_dump()  # the variables did change something
+    # Keyword arguments win, and nested ones merge with the variables.
+    ours = Settings(batch_messages=9, s3={"region": "eu"})
+    reference = _reference()(batch_messages=9, s3={"region": "eu"})
+    assert ours.model_dump() == reference.model_dump()
+    assert (ours.batch_messages, ours.s3.region) == (9, "eu")
+
+
+@pytest.mark.parametrize("name, value", [("MAILARK_WEB_PORT", "eighty"), ("MAILARK_S3", "not json"),
+                                         ("MAILARK_SOURCES__ALLOW_NETWORKS", "10.0.0.0/8"),
+                                         ("MAILARK_SEARCH__MAX_PARTS", "65")])
+def test_a_bad_variable_is_refused_as_pydantic_settings_refuses_it(home: Settings, monkeypatch: pytest.MonkeyPatch,
+                                                                     name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError) as ours:
+        Settings()
+    with pytest.raises(ValueError):
+        _reference()()
+    assert name.split("__")[0].lower().removeprefix("mailark_") in str(ours.value).lower()
