@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -23,7 +24,8 @@ import pyarrow as pa
 from ulid import ULID
 
 from mailark.catalog.archive import OrgArchive
-from mailark.catalog.lake import ALIAS, LakeError, one_thread
+from mailark.catalog.ids import new_ids
+from mailark.catalog.lake import ALIAS, LakeError, one_thread, scanned_once
 from mailark.storage.metadata import MessageMeta, extract
 from mailark.storage.mime import NotAMessage, Part, Split
 from mailark.storage.packs import PackWriter
@@ -283,21 +285,24 @@ class BatchWriter:
         a catalog round trip of ~30 ms): copies archived and quarantined (their keys in both forms, see
         `_Prepared.copy_key`), message keys and object keys."""
         have: dict[str, set[tuple[str, ...]]] = {"item": set(), "quarantine": set(), "message": set(), "object": set()}
-        cand = [("item", p.sha256) for p in good] + [("quarantine", p.sha256) for p in bad]
-        cand += [("message", k) for k in message_keys] + [("object", k) for k in object_keys]
-        if not cand:
-            return have
+        cand = {"item": [p.sha256 for p in good], "quarantine": [p.sha256 for p in bad],
+                "message": sorted(message_keys), "object": sorted(object_keys)}
         parts = []
         copy_cols = "mailbox_id, folder, copy_sha256, source, source_position"
         for kind, table, cols, key in (("item", "mailbox_items", copy_cols, "copy_sha256"),
                                        ("quarantine", "quarantine", copy_cols, "copy_sha256"),
                                        ("message", "messages", "message_key, NULL, NULL, NULL, NULL", "message_key"),
                                        ("object", "objects", "object_key, NULL, NULL, NULL, NULL", "object_key")):
-            if any(k == kind for k, _ in cand):
-                parts.append(f"SELECT DISTINCT '{kind}' AS k, {cols} FROM {ALIAS}.{table} "
-                             f"WHERE org_id = $org AND {key} IN (SELECT v FROM _cand WHERE k = '{kind}')")
-        rows = _query_with(self.archive.lake, pa.table({"k": [k for k, _ in cand], "v": [v for _, v in cand]}),
-                           " UNION ALL ".join(parts), {"org": self.archive.org_id})
+            if cand[kind]:
+                parts.append((kind, (f"SELECT DISTINCT '{kind}' AS k, {cols} FROM {ALIAS}.{table} "
+                                     f"WHERE org_id = $org AND {key} IN (SELECT v FROM _cand_{kind})")))
+        if not parts:
+            return have
+        con = self.archive.lake
+        with ExitStack() as visible:  # each branch reads its own candidates (a stream reads once)
+            for kind, _ in parts:
+                visible.enter_context(scanned_once(con, f"_cand_{kind}", pa.table({"v": pa.array(cand[kind], pa.string())})))
+            rows = con.execute(" UNION ALL ".join(sql for _, sql in parts), {"org": self.archive.org_id}).fetchall()
         for kind, a, b, c, source, position in rows:
             if kind in ("item", "quarantine"):
                 have[kind] |= {(a, b, c), (a, b, c, source, position)}
@@ -372,11 +377,12 @@ class BatchWriter:
             )
             for n, part in enumerate(s.parts):
                 tables["parts"].append(_part_row(org, key, n, arch.object_name(part.digest), batch_id, part))
+        item_ids = iter(new_ids(len(new_good) + len(new_bad)))
         for i, p in enumerate(new_good):
             assert p.split is not None and p.meta is not None
             it = p.item
             tables["mailbox_items"].append(
-                dict(org_id=org, item_id=str(ULID()).lower(), mailbox_id=it.mailbox_id, mailbox=it.mailbox,
+                dict(org_id=org, item_id=next(item_ids), mailbox_id=it.mailbox_id, mailbox=it.mailbox,
                      folder=it.folder, message_key=p.split.message_digest.hex(), copy_sha256=p.sha256,
                      size=p.size, delta_ref=str(refs[delta_idx[i]]) if i in delta_idx else None,
                      bcc_addrs=p.meta.bcc_addrs, source=it.source, source_position=it.position,
@@ -385,7 +391,7 @@ class BatchWriter:
         for p in new_bad:
             it = p.item
             tables["quarantine"].append(
-                dict(org_id=org, item_id=str(ULID()).lower(), mailbox_id=it.mailbox_id, mailbox=it.mailbox,
+                dict(org_id=org, item_id=next(item_ids), mailbox_id=it.mailbox_id, mailbox=it.mailbox,
                      folder=it.folder, object_key=p.object_key, copy_sha256=p.sha256, size=p.size,
                      reason=p.reason, source=it.source, source_position=it.position, batch_id=batch_id,
                      quarantined_at=now)
@@ -435,11 +441,8 @@ def _query_with(con: duckdb.DuckDBPyConnection, cand: pa.Table, sql: str,
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, object]]) -> None:
-    con.register("_batch_rows", pa.Table.from_pylist(rows))
-    try:
+    with scanned_once(con, "_batch_rows", pa.Table.from_pylist(rows)):
         con.execute(f"INSERT INTO {ALIAS}.{table} BY NAME SELECT * FROM _batch_rows")
-    finally:
-        con.unregister("_batch_rows")
 
 
 def storage_used(archive: OrgArchive) -> int:

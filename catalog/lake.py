@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 
@@ -33,6 +34,12 @@ POSTGRES = "postgres:"
 
 class LakeError(RuntimeError):
     pass
+
+
+class ArrowStreamable(Protocol):
+    """What exports an Arrow C stream (the Arrow PyCapsule interface), e.g. a pyarrow Table."""
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
 
 
 def extension_path(name: str) -> str:
@@ -398,6 +405,21 @@ def one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         con.execute(f"SET threads = {int(threads)}")
+
+
+@contextmanager
+def scanned_once(con: duckdb.DuckDBPyConnection, name: str, table: ArrowStreamable) -> Iterator[None]:
+    """`table` (a pyarrow Table) visible as `name` to the one statement that reads it.
+
+    It is handed over as an Arrow C stream: a registered pyarrow Table makes DuckDB import
+    `pyarrow.dataset` (0.04 s of every ingest process) to scan it, the stream needs nothing. A
+    stream reads once: a statement that scans `name` twice, or a second statement, fails with
+    "already been consumed" (never with fewer rows)."""
+    con.register(name, table.__arrow_c_stream__())
+    try:
+        yield
+    finally:
+        con.unregister(name)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:

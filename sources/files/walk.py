@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from .detect import detect_format
@@ -160,12 +159,7 @@ def _walk_maildir(
             if not stat.S_ISREG(st.st_mode):
                 yield _problem(path, rel, here, "not a regular file (device, pipe or socket): not read", source="maildir")
                 continue
-            for item in _read_eml(path, rel, here):
-                if isinstance(item, SourceMessage):
-                    item = replace(item, source="maildir", flags=flags)
-                else:
-                    item = replace(item, source="maildir")
-                yield item
+            yield from _read_eml(path, rel, here, source="maildir", flags=flags)
     for entry in entries:
         if entry.name in _MAILDIR_OWN or not entry.is_dir(follow_symlinks=False):
             continue
@@ -213,12 +207,12 @@ def _read_file(path: Path, st: os.stat_result, rel: str, dir_parts: list[str], o
         yield _problem(path, rel, folder, reason + ("" if raw else not_kept(path)), raw, kind)
 
 
-def _read_eml(path: Path, rel: str, folder: str) -> Iterator[Item]:
+def _read_eml(path: Path, rel: str, folder: str, source: str = "eml", flags: str = "") -> Iterator[Item]:
     """A single message file, byte for byte (even empty or binary: the core decides)."""
     try:
         box = [path.read_bytes()]
     except OSError as exc:
-        yield _problem(path, rel, folder, f"unreadable file: {exc}")
+        yield _problem(path, rel, folder, f"unreadable file: {exc}", source=source)
         return
     # Not kept in a local: this generator stays suspended while the message is written.
-    yield SourceMessage(raw=box.pop(), folder=folder, source="eml", position=rel, origin=path)
+    yield SourceMessage(raw=box.pop(), folder=folder, source=source, position=rel, origin=path, flags=flags)
