@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mailark.storage.metadata import _one_charset_words, _text, fast_getaddresses
-from mailark.storage.mime import field_name, field_value, header_fields, split_header
+from mailark.storage.metadata import _one_charset_words, _simple_filename, _stdlib_filename, _text, fast_getaddresses
+from mailark.storage.mime import NotAMessage, Splitter, field_name, field_value, header_fields, split_header
 
 ADDRESS_FIELDS = (b"from", b"to", b"cc", b"bcc", b"reply-to", b"sender", b"resent-to", b"resent-from")
 
@@ -116,3 +116,50 @@ def test_fast_words_equal_email_header(value: str) -> None:
 # Shapes the fast reader must take itself (the others may go the stdlib's way).
 TAKEN_FAST = {"=?utf-8?B?SsO2cmc=?=", "=?UTF-8?b?SsO2cmc?=", "=?utf-8?B?SsO2?=\r\n =?utf-8?B?cmc=?=",
               "=?utf-8?B?SsO2?=\t=?utf-8?q?rg?=", "=?iso-8859-1?Q?J=F6rg_B?=", "=?utf-8?Q?a=ZZb=?=", "=?latin_1?q?=E9t=E9?="}
+
+
+def test_plain_part_headers_give_the_stdlib_file_name_on_the_corpus(corpus: Path) -> None:
+    splitter = Splitter(lambda b: b"d" * 32)
+    headers = set()
+    for p in sorted(corpus.rglob("*")):
+        if p.is_file():
+            try:
+                headers.update(leaf.header for leaf in splitter.split(p.read_bytes()).leaves if b"name" in leaf.header.lower())
+            except NotAMessage:
+                continue
+    fast = 0
+    for h in sorted(headers):
+        got = _simple_filename(h)
+        if got is not None:
+            fast += 1
+            assert (got or None) == _stdlib_filename(h), h
+    assert fast > 200, fast  # most part headers of the corpus are plain
+
+
+@pytest.mark.parametrize("header", [
+    b'Content-Type: application/pdf;\r\n\tname="x.pdf"\r\n',
+    b'Content-Disposition: attachment; filename="a b.pdf"\r\nContent-Type: text/plain; name=y\r\n',
+    b'Content-Disposition: attachment; filename=" "\r\nContent-Type: text/plain; name=" y "\r\n',
+    b'Content-Disposition: attachment; filename=""\r\nContent-Type: text/plain\r\n',
+    b'Content-Disposition: attachment\r\nContent-Type: text/plain; NAME="=?utf-8?B?SsO2cmcucGRm?="\r\n',
+    b'Content-Type: text/plain; name="a;b.pdf"; charset=us-ascii\r\n',
+    b'Content-Type: text/plain; name="a.pdf"; name="b.pdf"\r\n',
+    b'Content-Type: text/plain; name*=utf-8\'\'x.pdf\r\n', b'Content-Type: text/plain; name="<x>"\r\n',
+    b'Content-Type: text/plain; name=<x>\r\n', b'Content-Type: text/plain; name="a\\"b"\r\n',
+    b'Content-Type: text/plain; name="x.pdf"\r\nContent-Type: text/html; name="y.pdf"\r\n',
+    b'Bad line\r\nContent-Type: text/plain; name="x.pdf"\r\n', b'Content-Type : text/plain; name="x.pdf"\r\n',
+    b'Content-Type: name="x.pdf"\r\n', b'Content-Type: text/plain; filename="x.pdf"\r\n',
+    b'Content-Disposition: inline; filename=x.pdf;\r\n', b'Content-Type: text/plain;name=\r\n',
+    b'Content-Type: text/plain; name="caf\xc3\xa9.pdf"\r\n', b'X-Name: y\r\nContent-Type: text/plain\r\n',
+])
+def test_plain_part_headers_give_the_stdlib_file_name(header: bytes) -> None:
+    got = _simple_filename(header)
+    assert got is None or (got or None) == _stdlib_filename(header), (got, _stdlib_filename(header))
+    if header in TAKEN_FAST_HEADERS:
+        assert got is not None
+
+
+TAKEN_FAST_HEADERS = {b'Content-Type: application/pdf;\r\n\tname="x.pdf"\r\n',
+                      b'Content-Disposition: attachment; filename=" "\r\nContent-Type: text/plain; name=" y "\r\n',
+                      b'Content-Type: text/plain; name="a;b.pdf"; charset=us-ascii\r\n',
+                      b'Content-Disposition: attachment\r\nContent-Type: text/plain; NAME="=?utf-8?B?SsO2cmcucGRm?="\r\n'}
