@@ -1,13 +1,13 @@
 """Settings from ``MAILARK_*`` environment variables and the config file, read as pydantic-settings reads them.
 
-pydantic-settings did this for us, but importing it costs every CLI process 0.04 s of its start-up
-(BENCHMARKS.md, "Session 13"), for the few rules below:
+pydantic-settings did this for us, but its import cost every CLI process 0.01 s of its start-up
+(BENCHMARKS.md, "Session 13") for the few rules below:
 
 - a variable is the field's name after the prefix, in any case: ``MAILARK_BATCH_MESSAGES``;
 - a field of a nested model is reached with ``__``: ``MAILARK_S3__BUCKET``;
 - a model, list, dict, set or tuple is given as JSON (``MAILARK_SOURCES__ALLOW_NETWORKS='["10.0.0.0/8"]'``);
-  a JSON object and ``__`` variables for the same field are merged. A union that only may hold
-  such a value (``list[str] | str``) keeps the text when it is not JSON;
+  a JSON object and ``__`` variables for the same field are merged. A union that may hold such a
+  value (``list[str] | str``) keeps the text when it is not JSON;
 - keyword arguments win over variables, and variables over the config file (nested tables merge).
 
 pydantic validates and converts every value as before; tests/mailark/test_settings.py checks that
