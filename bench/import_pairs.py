@@ -13,21 +13,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
-import sys
 from pathlib import Path
 
-from bench.vs_indexers import _BOOT, OUT, REPO, build_maildir, checkout, child_cpu, compiled, parse_baseline_cpu
+from bench.vs_indexers import OUT, REPO, build_maildir, checkout, child_cpu, compiled, fresh_home, parse_baseline_cpu
 
 
 def import_cpu(maildir: Path, home: Path, code: Path | None) -> float:
     """CPU of one `mailark import --no-index` of the maildir into a fresh home (its catalogue made before)."""
-    shutil.rmtree(home, ignore_errors=True)
-    env = {**os.environ, "MAILARK_HOME": str(home), "MAILARK_PREFECT_API_URL": "http://127.0.0.1:9/api"}
-    cli = [sys.executable, "-m", "mailark.cli"] if code is None else [sys.executable, "-c", _BOOT, str(code)]
-    child_cpu([*cli, "org", "create", "bench"], env, code or REPO)
-    child_cpu([*cli, "stats", "--org", "bench", "--json"], env, code or REPO)
+    cli, env = fresh_home(home, code)
     cpu, _ = child_cpu([*cli, "import", str(maildir), "--org", "bench", "--mailbox", "a@bench", "--json", "--no-index"],
                        env, code or REPO)
     return cpu

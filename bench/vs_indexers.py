@@ -127,19 +127,26 @@ def checkout(commit: str) -> Path:
     return compiled(dest)
 
 
+def fresh_home(home: Path, code: Path | None = None) -> tuple[list[str], dict[str, str]]:
+    """A new home with organization `bench` (not counted): the `mailark` command line of this
+    checkout (or of `code`) and the environment to run it in."""
+    shutil.rmtree(home, ignore_errors=True)
+    env = {**os.environ, "MAILARK_HOME": str(home), "MAILARK_PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    cli = [sys.executable, "-m", "mailark.cli"] if code is None else [sys.executable, "-c", _BOOT, str(code)]
+    child_cpu([*cli, "org", "create", "bench"], env, code or REPO)
+    # An existing deployment: its catalogue made and opened once before, as after `mailark up`;
+    # the first process of a new home also creates the lake's tables and verifies the DuckDB
+    # extensions' signatures (catalog/lake.py).
+    child_cpu([*cli, "stats", "--org", "bench", "--json"], env, code or REPO)
+    return cli, env
+
+
 def run_mailark(maildir: Path, home: Path, code: Path | None = None, *, one_process: bool = False,
                 no_index: bool = False) -> dict[str, float]:
     """`mailark import` then `mailark search index` (two processes; `no_index` passes `--no-index`
     to an import that would index by itself), or with `one_process` the import alone, which indexes
     what it archived in the same process."""
-    shutil.rmtree(home, ignore_errors=True)
-    env = {**os.environ, "MAILARK_HOME": str(home), "MAILARK_PREFECT_API_URL": "http://127.0.0.1:9/api"}
-    cli = [sys.executable, "-m", "mailark.cli"] if code is None else [sys.executable, "-c", _BOOT, str(code)]
-    child_cpu([*cli, "org", "create", "bench"], env, code or REPO)
-    # An existing deployment: its catalogue made and opened once before (not counted), as after
-    # `mailark up`; the first process of a new home also creates the lake's tables and verifies
-    # the DuckDB extensions' signatures (catalog/lake.py).
-    child_cpu([*cli, "stats", "--org", "bench", "--json"], env, code or REPO)
+    cli, env = fresh_home(home, code)
     flags = ["--no-index"] if no_index and not one_process else []
     imp, _ = child_cpu([*cli, "import", str(maildir), "--org", "bench", "--mailbox", "a@bench", "--json", *flags],
                        env, code or REPO)

@@ -305,13 +305,12 @@ def _simple_filename(header: bytes) -> str | None:
                 return None
             found[key] = raw[1:-1] if raw.startswith('"') else raw
         params[name] = found
-    filename = params.get(b"content-disposition", {}).get("filename")
-    if filename is None:
-        filename = params.get(b"content-type", {}).get("name")
-    name_ = filename.strip() if filename is not None else ""
-    if not name_:
-        name_ = params.get(b"content-type", {}).get("name") or ""
-    return decode_words(name_).strip() if name_ else ""
+    # get_filename(): the disposition's filename, else the type's name, stripped; when that is
+    # empty, get_param("name"): the type's name as it is.
+    type_name = params.get(b"content-type", {}).get("name")
+    filename = params.get(b"content-disposition", {}).get("filename", type_name)
+    chosen = (filename or "").strip() or type_name or ""
+    return decode_words(chosen).strip()
 
 
 def utc_now() -> datetime:
