@@ -26,14 +26,25 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 PREFIX = "mailark_"
 DELIMITER = "__"
 
 
 class SettingsError(ValueError):
-    """A variable that must hold JSON does not."""
+    """A setting that cannot be used: the message names it, where it is set and what is wrong."""
+
+
+def refusal(error: ValidationError) -> str:
+    """pydantic's complaints as one line that names each variable (never the values: some are secrets)."""
+    where = os.environ.get("MAILARK_CONFIG") or "mailark.toml"
+    parts = []
+    for problem in error.errors(include_input=False, include_url=False):
+        path = [str(p) for p in problem["loc"] if not isinstance(p, int)]
+        variable = PREFIX.upper() + DELIMITER.join(path).upper()
+        parts.append(f"{'.'.join(path)} ({variable} or {where}): {problem['msg']}")
+    return f"the settings cannot be used: {'; '.join(parts)}; correct or unset them"
 
 
 def merged(*layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,4 +159,5 @@ def _json(name: str, raw: str, lenient: bool) -> Any:
     except ValueError as e:
         if lenient:
             return raw
-        raise SettingsError(f"{name.upper()} must be JSON here (e.g. '[\"a\", \"b\"]' or '{{\"key\": 1}}'): {e}") from None
+        raise SettingsError(f"the settings cannot be used: {name.upper()} must be JSON (e.g. '[\"a\", \"b\"]' "
+                            f"or '{{\"key\": 1}}'): {e}; correct or unset it") from None

@@ -11,9 +11,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from mailark.config.environment import config_file_values, environment_values, merged
+from mailark.config.environment import SettingsError, config_file_values, environment_values, merged, refusal
 
 
 def default_home() -> Path:
@@ -149,7 +149,10 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_default=True)
 
     def __init__(self, **values: Any) -> None:
-        super().__init__(**merged(config_file_values(default_home()), environment_values(type(self)), values))
+        try:
+            super().__init__(**merged(config_file_values(default_home()), environment_values(type(self)), values))
+        except ValidationError as e:
+            raise SettingsError(refusal(e)) from None
 
     home: Path = Field(default_factory=default_home)
     # "local": a directory under $MAILARK_HOME/objects; "s3": MinIO or any S3 (see s3.*).

@@ -75,10 +75,11 @@ def _run() -> None:
 
         err.print("interrupted")
         sys.exit(130)
-    except Exception as e:  # a damaged file, a full disk, an I/O error: one line, not a traceback
+    except Exception as e:  # a bad setting, a damaged file, a full disk, an I/O error: one line, not a traceback
         from mailark.cli.common import err, explain_failure, os_failure
+        from mailark.config.environment import SettingsError
 
-        explained = explain_failure(e)
+        explained = str(e) if isinstance(e, SettingsError) else explain_failure(e)
         if explained is None and isinstance(e, OSError):  # a home that cannot be used, a file that went away
             explained = os_failure(e)
         if explained is None:

@@ -101,3 +101,22 @@ def test_a_bad_variable_is_refused_as_pydantic_settings_refuses_it(home: Setting
     with pytest.raises(ValueError):
         _reference()()
     assert name.split("__")[0].lower().removeprefix("mailark_") in str(ours.value).lower()
+
+
+def test_the_cli_names_a_bad_setting_in_one_line_without_its_value(home: Settings) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MAILARK_WEB_PORT": "eighty", "MAILARK_S3": '{"secret_key": 918273645}'}
+    done = subprocess.run([sys.executable, "-m", "mailark.cli", "org", "list"], check=False, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the settings cannot be used"), done.stderr
+    assert "MAILARK_WEB_PORT" in lines[0] and "MAILARK_S3__SECRET_KEY" in lines[0]
+    assert "918273645" not in done.stderr and "eighty" not in done.stderr  # values (secrets) never shown
+    env = {**os.environ, "MAILARK_S3": "not json"}
+    done = subprocess.run([sys.executable, "-m", "mailark.cli", "org", "list"], check=False, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "MAILARK_S3 must be JSON" in done.stderr and "Traceback" not in done.stderr
